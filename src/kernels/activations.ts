@@ -1,0 +1,241 @@
+import type { Buffer } from '../tensor/tensor.js';
+
+/** Every activation the config accepts. `prelu` is `leaky-relu` with a learnable slope (see `ops/activation.ts`). */
+export const ACTIVATIONS = [
+  'sigmoid',
+  'tanh',
+  'relu',
+  'leaky-relu',
+  'prelu',
+  'elu',
+  'selu',
+  'gelu',
+  'softplus',
+  'linear',
+] as const;
+export type ActivationName = (typeof ACTIVATIONS)[number];
+
+/**
+ * What an activation declares about itself, so the monitor and the doctor never switch on names:
+ * `saturating` units have a derivative that goes to 0 for large |x| on both sides (sigmoid, tanh);
+ * `rectifier` units can be exactly 0 on a whole half-line (dead units).
+ */
+export type ActivationFamily = 'saturating' | 'rectifier' | 'smooth' | 'linear';
+
+export interface ActivationKernel {
+  readonly family: ActivationFamily;
+  /** The default slope/scale parameter (leaky-relu 0.01, prelu 0.25, elu 1), 0 where unused. */
+  readonly defaultAlpha: number;
+  /** Scalar value phi(x) (theory, quadrature, tests). */
+  value(x: number, alpha: number): number;
+  /** Scalar derivative phi'(x). */
+  derivative(x: number, alpha: number): number;
+  /** y[i] = phi(x[i]). */
+  forward(x: Buffer, y: Buffer, n: number, alpha: number): void;
+  /** gx[i] += gy[i] * phi'(x[i]), using the saved y where cheaper. */
+  backward(x: Buffer, y: Buffer, gy: Buffer, gx: Buffer, n: number, alpha: number): void;
+}
+
+// SELU constants (Klambauer et al. 2017, "Self-Normalizing Neural Networks").
+export const SELU_LAMBDA = 1.0507009873554804;
+export const SELU_ALPHA = 1.6732632423543772;
+const INV_SQRT_2PI = 0.3989422804014327;
+
+function sigmoid(x: number): number {
+  if (x >= 0) return 1 / (1 + Math.exp(-x));
+  const e = Math.exp(x);
+  return e / (1 + e);
+}
+
+function softplus(x: number): number {
+  return Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
+}
+
+/**
+ * erf(x) to double precision: erf(x) = 2/sqrt(pi) e^{-x^2} sum_n 2^n x^{2n+1} / (1*3*...*(2n+1))
+ * (Abramowitz & Stegun 7.1.6); every term is positive, so there is no cancellation. |x| >= 6 is +-1 in doubles.
+ */
+export function erf(x: number): number {
+  if (Number.isNaN(x)) return x;
+  const ax = Math.abs(x);
+  if (ax >= 6) return Math.sign(x);
+  const x2 = ax * ax;
+  let term = ax;
+  let sum = ax;
+  for (let n = 1; n < 200; n++) {
+    term *= (2 * x2) / (2 * n + 1);
+    sum += term;
+    if (term < sum * 1e-17) break;
+  }
+  const r = (2 / Math.sqrt(Math.PI)) * Math.exp(-x2) * sum;
+  return x < 0 ? -r : r;
+}
+
+function gelu(x: number): number {
+  return 0.5 * x * (1 + erf(x * Math.SQRT1_2));
+}
+
+function geluDerivative(x: number): number {
+  return 0.5 * (1 + erf(x * Math.SQRT1_2)) + x * INV_SQRT_2PI * Math.exp(-0.5 * x * x);
+}
+
+/**
+ * The activation table. Each entry writes its own loops (monomorphic, so the JIT can inline the scalar function);
+ * the record type makes the compiler check that no activation lacks a kernel.
+ */
+export const activationKernels: { readonly [K in ActivationName]: ActivationKernel } = {
+  sigmoid: {
+    family: 'saturating',
+    defaultAlpha: 0,
+    value: (x) => sigmoid(x),
+    derivative: (x) => {
+      const s = sigmoid(x);
+      return s * (1 - s);
+    },
+    forward(x, y, n) {
+      for (let i = 0; i < n; i++) y[i] = sigmoid(x[i] as number);
+    },
+    backward(_x, y, gy, gx, n) {
+      for (let i = 0; i < n; i++) {
+        const s = y[i] as number;
+        gx[i] = (gx[i] as number) + (gy[i] as number) * s * (1 - s);
+      }
+    },
+  },
+  tanh: {
+    family: 'saturating',
+    defaultAlpha: 0,
+    value: (x) => Math.tanh(x),
+    derivative: (x) => 1 - Math.tanh(x) ** 2,
+    forward(x, y, n) {
+      for (let i = 0; i < n; i++) y[i] = Math.tanh(x[i] as number);
+    },
+    backward(_x, y, gy, gx, n) {
+      for (let i = 0; i < n; i++) {
+        const t = y[i] as number;
+        gx[i] = (gx[i] as number) + (gy[i] as number) * (1 - t * t);
+      }
+    },
+  },
+  relu: {
+    family: 'rectifier',
+    defaultAlpha: 0,
+    value: (x) => (x > 0 ? x : x !== x ? x : 0),
+    derivative: (x) => (x > 0 ? 1 : 0),
+    forward(x, y, n) {
+      for (let i = 0; i < n; i++) {
+        const v = x[i] as number;
+        y[i] = v > 0 ? v : v !== v ? v : 0;
+      }
+    },
+    backward(x, _y, gy, gx, n) {
+      for (let i = 0; i < n; i++) if ((x[i] as number) > 0) gx[i] = (gx[i] as number) + (gy[i] as number);
+    },
+  },
+  'leaky-relu': {
+    family: 'rectifier',
+    defaultAlpha: 0.01,
+    value: (x, a) => (x > 0 ? x : a * x),
+    derivative: (x, a) => (x > 0 ? 1 : a),
+    forward(x, y, n, a) {
+      for (let i = 0; i < n; i++) {
+        const v = x[i] as number;
+        y[i] = v > 0 ? v : a * v;
+      }
+    },
+    backward(x, _y, gy, gx, n, a) {
+      for (let i = 0; i < n; i++) gx[i] = (gx[i] as number) + (gy[i] as number) * ((x[i] as number) > 0 ? 1 : a);
+    },
+  },
+  prelu: {
+    family: 'rectifier',
+    defaultAlpha: 0.25,
+    value: (x, a) => (x > 0 ? x : a * x),
+    derivative: (x, a) => (x > 0 ? 1 : a),
+    forward(x, y, n, a) {
+      for (let i = 0; i < n; i++) {
+        const v = x[i] as number;
+        y[i] = v > 0 ? v : a * v;
+      }
+    },
+    backward(x, _y, gy, gx, n, a) {
+      for (let i = 0; i < n; i++) gx[i] = (gx[i] as number) + (gy[i] as number) * ((x[i] as number) > 0 ? 1 : a);
+    },
+  },
+  elu: {
+    family: 'rectifier',
+    defaultAlpha: 1,
+    value: (x, a) => (x > 0 ? x : a * Math.expm1(x)),
+    derivative: (x, a) => (x > 0 ? 1 : a * Math.exp(x)),
+    forward(x, y, n, a) {
+      for (let i = 0; i < n; i++) {
+        const v = x[i] as number;
+        y[i] = v > 0 ? v : a * Math.expm1(v);
+      }
+    },
+    backward(x, _y, gy, gx, n, a) {
+      for (let i = 0; i < n; i++) {
+        const v = x[i] as number;
+        gx[i] = (gx[i] as number) + (gy[i] as number) * (v > 0 ? 1 : a * Math.exp(v));
+      }
+    },
+  },
+  selu: {
+    family: 'smooth',
+    defaultAlpha: 0,
+    value: (x) => SELU_LAMBDA * (x > 0 ? x : SELU_ALPHA * Math.expm1(x)),
+    derivative: (x) => SELU_LAMBDA * (x > 0 ? 1 : SELU_ALPHA * Math.exp(x)),
+    forward(x, y, n) {
+      for (let i = 0; i < n; i++) {
+        const v = x[i] as number;
+        y[i] = SELU_LAMBDA * (v > 0 ? v : SELU_ALPHA * Math.expm1(v));
+      }
+    },
+    backward(x, _y, gy, gx, n) {
+      for (let i = 0; i < n; i++) {
+        const v = x[i] as number;
+        gx[i] = (gx[i] as number) + (gy[i] as number) * SELU_LAMBDA * (v > 0 ? 1 : SELU_ALPHA * Math.exp(v));
+      }
+    },
+  },
+  gelu: {
+    family: 'smooth',
+    defaultAlpha: 0,
+    value: (x) => gelu(x),
+    derivative: (x) => geluDerivative(x),
+    forward(x, y, n) {
+      for (let i = 0; i < n; i++) y[i] = gelu(x[i] as number);
+    },
+    backward(x, _y, gy, gx, n) {
+      for (let i = 0; i < n; i++) gx[i] = (gx[i] as number) + (gy[i] as number) * geluDerivative(x[i] as number);
+    },
+  },
+  softplus: {
+    family: 'smooth',
+    defaultAlpha: 0,
+    value: (x) => softplus(x),
+    derivative: (x) => sigmoid(x),
+    forward(x, y, n) {
+      for (let i = 0; i < n; i++) y[i] = softplus(x[i] as number);
+    },
+    backward(x, _y, gy, gx, n) {
+      for (let i = 0; i < n; i++) gx[i] = (gx[i] as number) + (gy[i] as number) * sigmoid(x[i] as number);
+    },
+  },
+  linear: {
+    family: 'linear',
+    defaultAlpha: 0,
+    value: (x) => x,
+    derivative: () => 1,
+    forward(x, y, n) {
+      for (let i = 0; i < n; i++) y[i] = x[i] as number;
+    },
+    backward(_x, _y, gy, gx, n) {
+      for (let i = 0; i < n; i++) gx[i] = (gx[i] as number) + (gy[i] as number);
+    },
+  },
+};
+
+export function isActivationName(name: unknown): name is ActivationName {
+  return typeof name === 'string' && (ACTIVATIONS as readonly string[]).includes(name);
+}
