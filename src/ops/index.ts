@@ -1,0 +1,8 @@
+export { add, sub, mul, div, neg, exp, log, sqrt, abs, pow, clamp } from './elementwise.js';
+export { sum, mean } from './reduce.js';
+export { matmul, linear } from './matmul.js';
+export { activation, sigmoid, tanh, relu, prelu } from './activation.js';
+export { softmax, logSoftmax } from './softmax.js';
+export { crossEntropy, mse, binaryCrossEntropy, binaryCrossEntropyWithLogits } from './loss.js';
+export { reshape } from './shape.js';
+export { broadcastShapes } from './broadcast.js';
