@@ -26,6 +26,13 @@ export interface ActivationKernel {
   readonly family: ActivationFamily;
   /** The default slope/scale parameter (leaky-relu 0.01, prelu 0.25, elu 1), 0 where unused. */
   readonly defaultAlpha: number;
+  /**
+   * Whether an output value sits on a flat part of phi: within 1% of an asymptote for saturating units
+   * (phi' is then below about 2% of its peak), exactly 0 for rectifiers that pass no gradient there.
+   * The monitor counts a unit saturated / dead when this holds for the whole batch.
+   */
+  isSaturated(y: number): boolean;
+  isDead(y: number): boolean;
   /** Scalar value phi(x) (theory, quadrature, tests). */
   value(x: number, alpha: number): number;
   /** Scalar derivative phi'(x). */
@@ -86,6 +93,8 @@ function geluDerivative(x: number): number {
 export const activationKernels: { readonly [K in ActivationName]: ActivationKernel } = {
   sigmoid: {
     family: 'saturating',
+    isSaturated: (y) => y < 0.01 || y > 0.99,
+    isDead: () => false,
     defaultAlpha: 0,
     value: (x) => sigmoid(x),
     derivative: (x) => {
@@ -104,6 +113,8 @@ export const activationKernels: { readonly [K in ActivationName]: ActivationKern
   },
   tanh: {
     family: 'saturating',
+    isSaturated: (y) => y < -0.99 || y > 0.99,
+    isDead: () => false,
     defaultAlpha: 0,
     value: (x) => Math.tanh(x),
     derivative: (x) => 1 - Math.tanh(x) ** 2,
@@ -119,6 +130,8 @@ export const activationKernels: { readonly [K in ActivationName]: ActivationKern
   },
   relu: {
     family: 'rectifier',
+    isSaturated: () => false,
+    isDead: (y) => y <= 0,
     defaultAlpha: 0,
     value: (x) => (x > 0 ? x : x !== x ? x : 0),
     derivative: (x) => (x > 0 ? 1 : 0),
@@ -134,6 +147,8 @@ export const activationKernels: { readonly [K in ActivationName]: ActivationKern
   },
   'leaky-relu': {
     family: 'rectifier',
+    isSaturated: () => false,
+    isDead: () => false,
     defaultAlpha: 0.01,
     value: (x, a) => (x > 0 ? x : a * x),
     derivative: (x, a) => (x > 0 ? 1 : a),
@@ -149,6 +164,8 @@ export const activationKernels: { readonly [K in ActivationName]: ActivationKern
   },
   prelu: {
     family: 'rectifier',
+    isSaturated: () => false,
+    isDead: () => false,
     defaultAlpha: 0.25,
     value: (x, a) => (x > 0 ? x : a * x),
     derivative: (x, a) => (x > 0 ? 1 : a),
@@ -164,6 +181,8 @@ export const activationKernels: { readonly [K in ActivationName]: ActivationKern
   },
   elu: {
     family: 'rectifier',
+    isSaturated: () => false,
+    isDead: () => false,
     defaultAlpha: 1,
     value: (x, a) => (x > 0 ? x : a * Math.expm1(x)),
     derivative: (x, a) => (x > 0 ? 1 : a * Math.exp(x)),
@@ -182,6 +201,8 @@ export const activationKernels: { readonly [K in ActivationName]: ActivationKern
   },
   selu: {
     family: 'smooth',
+    isSaturated: () => false,
+    isDead: () => false,
     defaultAlpha: 0,
     value: (x) => SELU_LAMBDA * (x > 0 ? x : SELU_ALPHA * Math.expm1(x)),
     derivative: (x) => SELU_LAMBDA * (x > 0 ? 1 : SELU_ALPHA * Math.exp(x)),
@@ -200,6 +221,8 @@ export const activationKernels: { readonly [K in ActivationName]: ActivationKern
   },
   gelu: {
     family: 'smooth',
+    isSaturated: () => false,
+    isDead: () => false,
     defaultAlpha: 0,
     value: (x) => gelu(x),
     derivative: (x) => geluDerivative(x),
@@ -212,6 +235,8 @@ export const activationKernels: { readonly [K in ActivationName]: ActivationKern
   },
   softplus: {
     family: 'smooth',
+    isSaturated: () => false,
+    isDead: () => false,
     defaultAlpha: 0,
     value: (x) => softplus(x),
     derivative: (x) => sigmoid(x),
@@ -224,6 +249,8 @@ export const activationKernels: { readonly [K in ActivationName]: ActivationKern
   },
   linear: {
     family: 'linear',
+    isSaturated: () => false,
+    isDead: () => false,
     defaultAlpha: 0,
     value: (x) => x,
     derivative: () => 1,

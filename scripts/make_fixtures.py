@@ -1,0 +1,693 @@
+#!/usr/bin/python3
+"""Oracle fixtures for gradscope, computed by PyTorch in float64.
+
+Run from anywhere:  /usr/bin/python3 scripts/make_fixtures.py
+Writes one JSON file per fixture into <repo>/fixtures/ and removes stale *.json files there.
+
+Every file has the schema
+    {"name", "description", "torch", "hyperparameters" (optional), "tensors": {name: {"shape", "data"}}}
+with `data` flat in row-major order. Naming: inputs `x`, targets `target`, parameters under PyTorch's own
+names (`layers.0.weight`, `weight_ih_l0`), outputs `out`, `loss`, gradients `grad.<name>`.
+
+Each fixture reseeds torch with a seed derived from its name (crc32), so adding or reordering fixtures
+never changes the numbers in the others, and rerunning the script reproduces the files byte for byte.
+"""
+
+import json
+import math
+import os
+import sys
+import zlib
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+torch.set_default_dtype(torch.float64)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT_DIR = os.path.join(ROOT, "fixtures")
+
+FIXTURES = {}  # name -> dict, in creation order
+
+
+def seed_for(name):
+    torch.manual_seed(zlib.crc32(name.encode("utf-8")))
+
+
+def as_tensor_entry(t):
+    t = t.detach()
+    if t.dtype in (torch.int64, torch.int32):
+        data = [int(v) for v in t.reshape(-1).tolist()]
+    else:
+        data = [float(v) for v in t.to(torch.float64).reshape(-1).tolist()]
+        for v in data:
+            if not math.isfinite(v):
+                raise ValueError("non-finite value in a fixture tensor; JSON cannot hold it")
+    return {"shape": list(t.shape), "data": data}
+
+
+def emit(name, description, tensors, hyperparameters=None):
+    if name in FIXTURES:
+        raise ValueError(f"duplicate fixture name {name}")
+    entry = {"name": name, "description": description, "torch": torch.__version__}
+    if hyperparameters is not None:
+        entry["hyperparameters"] = hyperparameters
+    entry["tensors"] = {k: as_tensor_entry(v) for k, v in tensors.items()}
+    FIXTURES[name] = entry
+
+
+def write_all():
+    os.makedirs(OUT_DIR, exist_ok=True)
+    written = set()
+    total = 0
+    for name, fx in FIXTURES.items():
+        # One tensor per line keeps diffs readable and the files small.
+        lines = ["{"]
+        for key in ("name", "description", "torch", "hyperparameters"):
+            if key in fx:
+                lines.append(f"  {json.dumps(key)}: {json.dumps(fx[key], allow_nan=False)},")
+        lines.append('  "tensors": {')
+        items = list(fx["tensors"].items())
+        for i, (tname, t) in enumerate(items):
+            comma = "," if i + 1 < len(items) else ""
+            lines.append(f"    {json.dumps(tname)}: {json.dumps(t, allow_nan=False)}{comma}")
+        lines.append("  }")
+        lines.append("}")
+        text = "\n".join(lines) + "\n"
+        json.loads(text)  # the file we write must parse
+        path = os.path.join(OUT_DIR, f"{name}.json")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        written.add(f"{name}.json")
+        total += len(text)
+    for stale in sorted(set(os.listdir(OUT_DIR)) - written):
+        if stale.endswith(".json"):
+            os.remove(os.path.join(OUT_DIR, stale))
+            print(f"removed stale {stale}")
+    print(f"wrote {len(written)} fixtures ({total / 1024:.1f} KiB) to {OUT_DIR} with torch {torch.__version__}")
+
+
+def check_close(a, b, what, tol=1e-12):
+    if not torch.allclose(a, b, rtol=tol, atol=tol):
+        raise AssertionError(f"self-check failed: {what}; max diff {(a - b).abs().max().item()}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 1. Dense stacks, one per activation
+# ---------------------------------------------------------------------------------------------------------------
+
+ACTIVATIONS = {
+    "sigmoid": ("nn.Sigmoid()", lambda: nn.Sigmoid()),
+    "tanh": ("nn.Tanh()", lambda: nn.Tanh()),
+    "relu": ("nn.ReLU()", lambda: nn.ReLU()),
+    "leaky-relu": ("nn.LeakyReLU(negative_slope=0.01)", lambda: nn.LeakyReLU(0.01)),
+    "prelu": (
+        "nn.PReLU(num_parameters=1, init=0.25): one learnable slope per layer, shape [1], "
+        "named layers.1.weight and layers.3.weight; their gradients are included",
+        lambda: nn.PReLU(num_parameters=1, init=0.25),
+    ),
+    "elu": ("nn.ELU(alpha=1.0)", lambda: nn.ELU(alpha=1.0)),
+    "selu": (
+        "nn.SELU(): scale * (max(0,x) + min(0, alpha*(exp(x)-1))) with alpha=1.6732632423543772, "
+        "scale=1.0507009873554805",
+        lambda: nn.SELU(),
+    ),
+    "gelu": ("nn.GELU(approximate='none'): exact x * 0.5 * (1 + erf(x / sqrt(2)))", lambda: nn.GELU()),
+    "softplus": (
+        "nn.Softplus(beta=1, threshold=20): log(1 + exp(x)), and x itself where x > 20 (no input here exceeds 20)",
+        lambda: nn.Softplus(beta=1, threshold=20),
+    ),
+    "linear": ("nn.Identity() (no activation; the layer indices stay 0..4 so parameter names match the others)",
+               lambda: nn.Identity()),
+}
+
+
+class DenseStack(nn.Module):
+    def __init__(self, make_activation):
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Linear(5, 6), make_activation(), nn.Linear(6, 6), make_activation(), nn.Linear(6, 3)
+        )
+
+
+def make_dense():
+    for act, (act_text, make_activation) in ACTIVATIONS.items():
+        name = f"dense-{act}"
+        seed_for(name)
+        model = DenseStack(make_activation)  # PyTorch's default Linear init, recorded below
+        x = torch.randn(4, 5, requires_grad=True)
+        target = torch.randint(0, 3, (4,))
+        h = x
+        layer_outputs = {}
+        for i, layer in enumerate(model.layers):
+            h = layer(h)
+            h.retain_grad()
+            layer_outputs[f"layers.{i}.out"] = h
+        out = h
+        loss = F.cross_entropy(out, target, reduction="mean")
+        loss.backward()
+        tensors = {"x": x, "target": target}
+        for pname, p in model.named_parameters():
+            tensors[pname] = p
+        tensors.update(layer_outputs)
+        tensors["out"] = out
+        tensors["loss"] = loss
+        tensors["grad.x"] = x.grad
+        for pname, p in model.named_parameters():
+            tensors[f"grad.{pname}"] = p.grad
+        emit(
+            name,
+            "Dense stack in float64: x [4,5] -> layers.0 = Linear(5,6) -> layers.1 = ACT -> layers.2 = Linear(6,6) "
+            "-> layers.3 = ACT -> layers.4 = Linear(6,3) -> out (logits [4,3]). Linear is y = x @ weight^T + bias "
+            "with weight [out,in] (PyTorch layout, default PyTorch init, values recorded). "
+            f"ACT = {act_text}. "
+            "loss = F.cross_entropy(out, target, reduction='mean') = mean over the 4 rows of "
+            "(logsumexp(out[b,:]) - out[b, target[b]]); target holds class ids 0..2. "
+            "layers.<i>.out is the output of layer i (layers.4.out == out). "
+            "grad.<param> = dloss/dparam for every parameter, grad.x = dloss/dx.",
+            tensors,
+            hyperparameters={"activation": act, "sizes": [5, 6, 6, 3], "batch": 4},
+        )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 2. Losses alone
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def make_losses():
+    name = "loss-cross-entropy"
+    seed_for(name)
+    x = (torch.randn(4, 5) * 2).requires_grad_()
+    target = torch.randint(0, 5, (4,))
+    loss = F.cross_entropy(x, target, reduction="mean")
+    loss.backward()
+    emit(
+        name,
+        "Cross-entropy on ordinary logits. x: logits [4,5], target: class ids [4]. "
+        "loss = F.cross_entropy(x, target, reduction='mean') = (1/4) * sum_b (logsumexp(x[b,:]) - x[b, target[b]]). "
+        "grad.x = dloss/dx = (softmax(x) - onehot(target)) / 4.",
+        {"x": x, "target": target, "loss": loss, "grad.x": x.grad},
+    )
+
+    name = "loss-cross-entropy-large-logits"
+    seed_for(name)
+    rows = [
+        torch.randn(5) * 1e4,  # random, 1e4 scale
+        torch.tensor([1e4, 1e4, -1e4, 0.0, 5e3]),  # exact tie between the two largest
+        torch.full((5,), 1e4),  # all equal and huge: softmax is uniform
+        torch.randn(5) * 1e4,  # target set to the smallest logit below: loss of order 1e4
+    ]
+    x = torch.stack(rows).requires_grad_()
+    target = torch.randint(0, 5, (4,))
+    target[1] = 0
+    target[3] = int(torch.argmin(rows[3]))
+    loss = F.cross_entropy(x, target, reduction="mean")
+    loss.backward()
+    emit(
+        name,
+        "Cross-entropy on huge logits (a naive exp overflows; a stable engine must subtract the row max). "
+        "x: logits [4,5]: row 0 random with std 1e4; row 1 = [1e4, 1e4, -1e4, 0, 5e3] (tie, target 0, so "
+        "loss term log 2 and grad 0.5 on class 1); row 2 = all 1e4 (uniform softmax); row 3 random with std 1e4 and "
+        "target = its smallest logit (loss term of order 1e4, finite). "
+        "loss = F.cross_entropy(x, target, reduction='mean') = (1/4) * sum_b (logsumexp(x[b,:]) - x[b, target[b]]). "
+        "grad.x = (softmax(x) - onehot(target)) / 4.",
+        {"x": x, "target": target, "loss": loss, "grad.x": x.grad},
+    )
+
+    name = "loss-bce"
+    seed_for(name)
+    x = torch.sigmoid(torch.randn(4, 3)).requires_grad_()
+    target = torch.bernoulli(torch.full((4, 3), 0.5))
+    loss = F.binary_cross_entropy(x, target, reduction="mean")
+    loss.backward()
+    emit(
+        name,
+        "Binary cross-entropy on probabilities. x: probabilities in (0,1) [4,3], target: 0/1 floats [4,3]. "
+        "loss = F.binary_cross_entropy(x, target, reduction='mean') = -(1/12) * sum (target*log(x) + "
+        "(1-target)*log(1-x)) (PyTorch clamps each log at -100; no input here reaches that). "
+        "grad.x = (x - target) / (x*(1-x)) / 12.",
+        {"x": x, "target": target, "loss": loss, "grad.x": x.grad},
+    )
+
+    name = "loss-bce-with-logits"
+    seed_for(name)
+    x = torch.randn(4, 3) * 3
+    x[0, 0] = 40.0  # target forced to 0 below: loss term 40, grad ~ 1/12
+    x[0, 1] = -40.0  # target forced to 0: loss term ~4e-18
+    x[0, 2] = -40.0  # target forced to 1: loss term 40, grad ~ -1/12
+    x.requires_grad_()
+    target = torch.bernoulli(torch.full((4, 3), 0.5))
+    target[0] = torch.tensor([0.0, 0.0, 1.0])
+    loss = F.binary_cross_entropy_with_logits(x, target, reduction="mean")
+    loss.backward()
+    emit(
+        name,
+        "Binary cross-entropy with logits. x: logits [4,3] (row 0 holds +-40 to test stability), target: 0/1 "
+        "floats [4,3]. loss = F.binary_cross_entropy_with_logits(x, target, reduction='mean') = (1/12) * sum "
+        "(max(x,0) - x*target + log(1 + exp(-|x|))), i.e. the mean of -(target*log(sigmoid(x)) + "
+        "(1-target)*log(1-sigmoid(x))) computed stably. grad.x = (sigmoid(x) - target) / 12.",
+        {"x": x, "target": target, "loss": loss, "grad.x": x.grad},
+    )
+
+    name = "loss-mse"
+    seed_for(name)
+    x = torch.randn(4, 3, requires_grad=True)
+    target = torch.randn(4, 3)
+    loss = F.mse_loss(x, target, reduction="mean")
+    loss.backward()
+    emit(
+        name,
+        "Mean squared error. x [4,3], target [4,3] (floats). loss = F.mse_loss(x, target, reduction='mean') = "
+        "(1/12) * sum (x - target)^2 (mean over all elements). grad.x = 2 * (x - target) / 12.",
+        {"x": x, "target": target, "loss": loss, "grad.x": x.grad},
+    )
+
+    for fn_name, fn in (("log-softmax", F.log_softmax), ("softmax", F.softmax)):
+        name = fn_name
+        seed_for(name)
+        x = (torch.randn(3, 5) * 2).requires_grad_()
+        w = torch.randn(3, 5)
+        out = fn(x, dim=1)
+        loss = (w * out).sum()
+        loss.backward()
+        formula = (
+            "out[b,j] = x[b,j] - logsumexp(x[b,:])" if fn_name == "log-softmax" else
+            "out[b,j] = exp(x[b,j]) / sum_k exp(x[b,k])"
+        )
+        emit(
+            name,
+            f"{fn_name} over the last axis (dim=1) of x [3,5]: {formula}. w [3,5] is a fixed random upstream "
+            "weight. loss = sum(w * out) over all elements. grad.x = dloss/dx.",
+            {"x": x, "w": w, "out": out, "loss": loss, "grad.x": x.grad},
+        )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 3-4. Normalisation
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def make_norms():
+    name = "batchnorm1d-train"
+    seed_for(name)
+    bn = nn.BatchNorm1d(6, eps=1e-5, momentum=0.1, affine=True)
+    with torch.no_grad():
+        bn.weight.copy_(1 + 0.5 * torch.randn(6))
+        bn.bias.copy_(0.5 * torch.randn(6))
+        bn.running_mean.copy_(0.3 * torch.randn(6))
+        bn.running_var.copy_(torch.rand(6) + 0.5)
+    running_mean_before = bn.running_mean.clone()
+    running_var_before = bn.running_var.clone()
+    bn.train()
+    x = (torch.randn(8, 6) * 2 + 1).requires_grad_()
+    w = torch.randn(8, 6)
+    out = bn(x)
+    loss = (w * out).sum()
+    loss.backward()
+    batch_mean = x.detach().mean(0)
+    batch_var_biased = x.detach().var(0, unbiased=False)
+    batch_var_unbiased = x.detach().var(0, unbiased=True)
+    check_close(bn.running_var, 0.9 * running_var_before + 0.1 * batch_var_unbiased, "running_var uses unbiased var")
+    check_close(bn.running_mean, 0.9 * running_mean_before + 0.1 * batch_mean, "running_mean update")
+    emit(
+        name,
+        "BatchNorm1d(6, eps=1e-5, momentum=0.1, affine=True) in TRAINING mode on x [8,6] (batch 8, 6 features). "
+        "out = (x - mean_b(x)) / sqrt(var_b(x) + eps) * weight + bias, where mean_b and var_b are over the batch "
+        "axis and var_b is the BIASED variance (divide by N=8) for the normalisation. loss = sum(w * out) with a "
+        "fixed random w [8,6]. grad.x, grad.weight, grad.bias = dloss/d(...). After the step PyTorch updates "
+        "running_mean.after = (1-0.1)*running_mean.before + 0.1*mean_b(x) and running_var.after = "
+        "(1-0.1)*running_var.before + 0.1*var_unbiased(x), where var_unbiased divides by N-1=7 (PyTorch uses the "
+        "UNBIASED batch variance for the running estimate but the biased one for normalising). "
+        "batch_mean, batch_var (biased) and batch_var_unbiased are included for debugging.",
+        {
+            "x": x,
+            "weight": bn.weight,
+            "bias": bn.bias,
+            "running_mean.before": running_mean_before,
+            "running_var.before": running_var_before,
+            "w": w,
+            "out": out,
+            "loss": loss,
+            "grad.x": x.grad,
+            "grad.weight": bn.weight.grad,
+            "grad.bias": bn.bias.grad,
+            "running_mean.after": bn.running_mean,
+            "running_var.after": bn.running_var,
+            "batch_mean": batch_mean,
+            "batch_var": batch_var_biased,
+            "batch_var_unbiased": batch_var_unbiased,
+        },
+        hyperparameters={"num_features": 6, "eps": 1e-5, "momentum": 0.1, "affine": True, "training": True},
+    )
+
+    name = "batchnorm1d-eval"
+    seed_for(name)
+    bn = nn.BatchNorm1d(6, eps=1e-5, momentum=0.1, affine=True)
+    with torch.no_grad():
+        bn.weight.copy_(1 + 0.5 * torch.randn(6))
+        bn.bias.copy_(0.5 * torch.randn(6))
+        bn.running_mean.copy_(torch.randn(6))
+        bn.running_var.copy_(torch.rand(6) * 2 + 0.25)
+    bn.eval()
+    x = (torch.randn(8, 6) * 2 + 1).requires_grad_()
+    w = torch.randn(8, 6)
+    out = bn(x)
+    loss = (w * out).sum()
+    loss.backward()
+    emit(
+        name,
+        "BatchNorm1d(6, eps=1e-5, momentum=0.1, affine=True) in EVAL mode on x [8,6] with the given running "
+        "statistics: out = (x - running_mean) / sqrt(running_var + eps) * weight + bias (running stats are not "
+        "updated). loss = sum(w * out) with a fixed random w [8,6]. grad.x, grad.weight, grad.bias = dloss/d(...).",
+        {
+            "x": x,
+            "weight": bn.weight,
+            "bias": bn.bias,
+            "running_mean": bn.running_mean,
+            "running_var": bn.running_var,
+            "w": w,
+            "out": out,
+            "loss": loss,
+            "grad.x": x.grad,
+            "grad.weight": bn.weight.grad,
+            "grad.bias": bn.bias.grad,
+        },
+        hyperparameters={"num_features": 6, "eps": 1e-5, "momentum": 0.1, "affine": True, "training": False},
+    )
+
+    name = "layernorm"
+    seed_for(name)
+    ln = nn.LayerNorm(6, eps=1e-5, elementwise_affine=True)
+    with torch.no_grad():
+        ln.weight.copy_(1 + 0.5 * torch.randn(6))
+        ln.bias.copy_(0.5 * torch.randn(6))
+    x = (torch.randn(4, 6) * 2 + 1).requires_grad_()
+    w = torch.randn(4, 6)
+    out = ln(x)
+    loss = (w * out).sum()
+    loss.backward()
+    emit(
+        name,
+        "LayerNorm(6, eps=1e-5, elementwise_affine=True) on x [4,6]: for each row, out = (x - mean(x)) / "
+        "sqrt(var(x) + eps) * weight + bias, mean and BIASED variance (divide by 6) over the last axis. "
+        "loss = sum(w * out) with a fixed random w [4,6]. grad.x, grad.weight, grad.bias = dloss/d(...).",
+        {
+            "x": x,
+            "weight": ln.weight,
+            "bias": ln.bias,
+            "w": w,
+            "out": out,
+            "loss": loss,
+            "grad.x": x.grad,
+            "grad.weight": ln.weight.grad,
+            "grad.bias": ln.bias.grad,
+        },
+        hyperparameters={"normalized_shape": [6], "eps": 1e-5, "elementwise_affine": True},
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 5. Optimisers
+# ---------------------------------------------------------------------------------------------------------------
+
+OPTIMIZERS = [
+    (
+        "optim-sgd",
+        torch.optim.SGD,
+        {"lr": 0.1, "momentum": 0.0, "dampening": 0.0, "weight_decay": 0.0, "nesterov": False},
+        "p <- p - lr*g.",
+    ),
+    (
+        "optim-sgd-momentum",
+        torch.optim.SGD,
+        {"lr": 0.1, "momentum": 0.9, "dampening": 0.0, "weight_decay": 0.0, "nesterov": False},
+        "buf <- g on the first step, then buf <- momentum*buf + (1-dampening)*g; p <- p - lr*buf.",
+    ),
+    (
+        "optim-sgd-nesterov",
+        torch.optim.SGD,
+        {"lr": 0.1, "momentum": 0.9, "dampening": 0.0, "weight_decay": 0.0, "nesterov": True},
+        "buf <- g on the first step, then buf <- momentum*buf + g; p <- p - lr*(g + momentum*buf).",
+    ),
+    (
+        "optim-adagrad",
+        torch.optim.Adagrad,
+        {"lr": 0.1, "lr_decay": 0.0, "weight_decay": 0.0, "initial_accumulator_value": 0.0, "eps": 1e-10},
+        "sum <- sum + g^2 (sum starts at initial_accumulator_value); p <- p - clr * g / (sqrt(sum) + eps), "
+        "clr = lr / (1 + (t-1)*lr_decay).",
+    ),
+    (
+        "optim-rmsprop",
+        torch.optim.RMSprop,
+        {"lr": 0.01, "alpha": 0.99, "eps": 1e-8, "weight_decay": 0.0, "momentum": 0.0, "centered": False},
+        "v <- alpha*v + (1-alpha)*g^2 (v starts at 0); p <- p - lr * g / (sqrt(v) + eps) (eps OUTSIDE the sqrt).",
+    ),
+    (
+        "optim-adam",
+        torch.optim.Adam,
+        {"lr": 0.01, "betas": [0.9, 0.999], "eps": 1e-8, "weight_decay": 0.0, "amsgrad": False},
+        "m <- b1*m + (1-b1)*g; v <- b2*v + (1-b2)*g^2 (m, v start at 0); "
+        "p <- p - lr * (m/(1-b1^t)) / (sqrt(v)/sqrt(1-b2^t) + eps) (eps added after the bias correction of v).",
+    ),
+    (
+        "optim-adamw",
+        torch.optim.AdamW,
+        {"lr": 0.01, "betas": [0.9, 0.999], "eps": 1e-8, "weight_decay": 0.01, "amsgrad": False},
+        "decoupled weight decay first: p <- p * (1 - lr*weight_decay); then the Adam update with the raw g: "
+        "m <- b1*m + (1-b1)*g; v <- b2*v + (1-b2)*g^2; p <- p - lr * (m/(1-b1^t)) / (sqrt(v)/sqrt(1-b2^t) + eps).",
+    ),
+    (
+        "optim-adam-l2",
+        torch.optim.Adam,
+        {"lr": 0.01, "betas": [0.9, 0.999], "eps": 1e-8, "weight_decay": 0.01, "amsgrad": False},
+        "L2 penalty folded into the gradient (NOT decoupled): g' = g + weight_decay*p; then Adam with g': "
+        "m <- b1*m + (1-b1)*g'; v <- b2*v + (1-b2)*g'^2; p <- p - lr * (m/(1-b1^t)) / (sqrt(v)/sqrt(1-b2^t) + eps).",
+    ),
+]
+
+
+def make_optimizers():
+    steps = 3
+    for name, ctor, hp, rule in OPTIMIZERS:
+        seed_for(name)
+        p0 = torch.randn(2, 3)
+        grads = [torch.randn(2, 3) for _ in range(steps)]
+        param = nn.Parameter(p0.clone())
+        kwargs = dict(hp)
+        if "betas" in kwargs:
+            kwargs["betas"] = tuple(kwargs["betas"])
+        opt = ctor([param], **kwargs)
+        tensors = {"p": p0}
+        for k, g in enumerate(grads, start=1):
+            tensors[f"grad.p.step{k}"] = g
+        for k, g in enumerate(grads, start=1):
+            param.grad = g.clone()
+            opt.step()
+            tensors[f"p.step{k}"] = param.detach().clone()
+        emit(
+            name,
+            f"{ctor.__name__}({', '.join(f'{k}={v}' for k, v in hp.items())}) on one parameter p [2,3]. "
+            f"{steps} consecutive steps t = 1..{steps}: before step t the gradient is set to grad.p.step<t> "
+            f"(given, not computed from a loss), then opt.step(); p.step<t> is the parameter after step t. "
+            f"Rule: {rule}",
+            tensors,
+            hyperparameters={"optimizer": ctor.__name__, **hp},
+        )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 6. Recurrent layers
+# ---------------------------------------------------------------------------------------------------------------
+
+T, B, IN, H = 6, 2, 3, 4
+
+
+def cell_step(kind, params, layer, x_t, state):
+    """One step written out by hand with the module's weights; it must agree with nn.RNN/LSTM/GRU."""
+    w_ih = params[f"weight_ih_l{layer}"]
+    w_hh = params[f"weight_hh_l{layer}"]
+    b_ih = params[f"bias_ih_l{layer}"]
+    b_hh = params[f"bias_hh_l{layer}"]
+    if kind in ("rnn-tanh", "rnn-relu"):
+        (h,) = state
+        pre = x_t @ w_ih.T + b_ih + h @ w_hh.T + b_hh
+        return (torch.tanh(pre) if kind == "rnn-tanh" else torch.relu(pre),)
+    if kind == "lstm":
+        h, c = state
+        gates = x_t @ w_ih.T + b_ih + h @ w_hh.T + b_hh
+        i, f, g, o = gates.chunk(4, dim=1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        return (h, c)
+    if kind == "gru":
+        (h,) = state
+        gi = x_t @ w_ih.T + b_ih
+        gh = h @ w_hh.T + b_hh
+        i_r, i_z, i_n = gi.chunk(3, dim=1)
+        h_r, h_z, h_n = gh.chunk(3, dim=1)
+        r = torch.sigmoid(i_r + h_r)
+        z = torch.sigmoid(i_z + h_z)
+        n = torch.tanh(i_n + r * h_n)
+        return ((1 - z) * n + z * h,)
+    raise ValueError(kind)
+
+
+RECURRENT_FORMULAS = {
+    "rnn-tanh": "h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh); weight_ih_l0 [H,in], weight_hh_l0 [H,H].",
+    "rnn-relu": "h_t = relu(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh); weight_ih_l0 [H,in], weight_hh_l0 [H,H].",
+    "lstm": "gates = x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh, split into 4 blocks of H rows in the order "
+    "i, f, g, o (weight_ih_l<k> [4H,in], weight_hh_l<k> [4H,H], biases [4H]); c_t = sigmoid(f)*c_{t-1} + "
+    "sigmoid(i)*tanh(g); h_t = sigmoid(o)*tanh(c_t).",
+    "gru": "blocks of H rows in the order r, z, n (weight_ih_l0 [3H,in], weight_hh_l0 [3H,H], biases [3H]); "
+    "r = sigmoid(W_ir x_t + b_ir + W_hr h_{t-1} + b_hr); z = sigmoid(W_iz x_t + b_iz + W_hz h_{t-1} + b_hz); "
+    "n = tanh(W_in x_t + b_in + r * (W_hn h_{t-1} + b_hn)) (reset applied AFTER the hidden matmul, b_hn inside); "
+    "h_t = (1 - z) * n + z * h_{t-1}.",
+}
+
+
+def make_recurrent():
+    configs = [
+        ("rnn-tanh", "rnn-tanh", 1),
+        ("rnn-relu", "rnn-relu", 1),
+        ("lstm", "lstm", 1),
+        ("lstm-2layer", "lstm", 2),
+        ("gru", "gru", 1),
+    ]
+    for name, kind, layers in configs:
+        seed_for(name)
+        if kind == "lstm":
+            module = nn.LSTM(IN, H, num_layers=layers)
+        elif kind == "gru":
+            module = nn.GRU(IN, H, num_layers=layers)
+        else:
+            module = nn.RNN(IN, H, num_layers=layers, nonlinearity=kind.split("-")[1])
+        params = dict(module.named_parameters())
+        x = torch.randn(T, B, IN, requires_grad=True)
+        w = torch.randn(T, B, H)
+        h0 = torch.zeros(layers, B, H)
+        c0 = torch.zeros(layers, B, H)
+        if kind == "lstm":
+            out, (h_n, c_n) = module(x, (h0, c0))
+        else:
+            out, h_n = module(x, h0)
+            c_n = None
+        loss = (w * out).sum()
+        loss.backward()
+
+        # Manual unroll with the same weights: checks the formulas in the description, and exposes each h_t as a
+        # graph node so torch.autograd.grad gives the TOTAL derivative dL/dh_t (direct term w_t plus every path
+        # through h_{t+1}, c_{t+1}, ... and, for a lower layer, through the layer above).
+        layer_input = [x[t] for t in range(T)]
+        per_layer_h = []
+        finals = []
+        for layer in range(layers):
+            state = (h0[layer], c0[layer]) if kind == "lstm" else (h0[layer],)
+            hs = []
+            for t in range(T):
+                state = cell_step(kind, params, layer, layer_input[t], state)
+                hs.append(state[0])
+            per_layer_h.append(hs)
+            finals.append(state)
+            layer_input = hs
+        manual_out = torch.stack(per_layer_h[-1])
+        manual_loss = (w * manual_out).sum()
+        check_close(manual_out, out, f"{name}: manual unroll output")
+        check_close(torch.stack([s[0] for s in finals]), h_n, f"{name}: manual h_n")
+        if c_n is not None:
+            check_close(torch.stack([s[1] for s in finals]), c_n, f"{name}: manual c_n")
+        flat_h = [h for hs in per_layer_h for h in hs]
+        grads_h = torch.autograd.grad(manual_loss, flat_h + [x] + list(params.values()))
+        grad_wrt_h = grads_h[: len(flat_h)]
+        check_close(grads_h[len(flat_h)], x.grad, f"{name}: manual grad.x")
+        for (pname, p), g in zip(params.items(), grads_h[len(flat_h) + 1:]):
+            check_close(g, p.grad, f"{name}: manual grad.{pname}")
+        time_grads = []
+        for layer in range(layers):
+            norms = [grad_wrt_h[layer * T + t].norm() for t in range(T)]
+            time_grads.append(torch.stack(norms))
+
+        tensors = {"x": x, "w": w, "h0": h0}
+        if kind == "lstm":
+            tensors["c0"] = c0
+        for pname, p in params.items():
+            tensors[pname] = p
+        tensors["out"] = out
+        tensors["h_n"] = h_n
+        if c_n is not None:
+            tensors["c_n"] = c_n
+        tensors["loss"] = loss
+        tensors["grad.x"] = x.grad
+        for pname, p in params.items():
+            tensors[f"grad.{pname}"] = p.grad
+        tensors["timeGrad"] = time_grads[-1]
+        if layers > 1:
+            for layer in range(layers):
+                tensors[f"timeGrad.l{layer}"] = time_grads[layer]
+        module_text = {
+            "rnn-tanh": f"nn.RNN({IN}, {H}, num_layers={layers}, nonlinearity='tanh')",
+            "rnn-relu": f"nn.RNN({IN}, {H}, num_layers={layers}, nonlinearity='relu')",
+            "lstm": f"nn.LSTM({IN}, {H}, num_layers={layers})",
+            "gru": f"nn.GRU({IN}, {H}, num_layers={layers})",
+        }[kind]
+        layer_text = (
+            " Layer 1 takes layer 0's h_t as its input x_t (no dropout)." if layers > 1 else ""
+        )
+        time_text = (
+            "timeGrad [T] = the top layer's; timeGrad.l<k> [T] is the same quantity for the hidden output of layer k."
+            if layers > 1 else "timeGrad [T]."
+        )
+        emit(
+            name,
+            f"{module_text}, time-major input x [T={T}, B={B}, in={IN}], hidden H={H}, default PyTorch init (values "
+            f"recorded), biases on, h0 = zeros [{layers},{B},{H}]" + (" and c0 = zeros" if kind == "lstm" else "")
+            + f". Step: {RECURRENT_FORMULAS[kind]}{layer_text} out [T,B,H] is the top layer's h_t for every t; "
+            f"h_n [{layers},B,H] is the last h_t of each layer" + (", c_n likewise the last c_t" if kind == "lstm" else "")
+            + ". loss = sum(w * out) over all T*B*H elements, with a fixed random w [T,B,H]. grad.x and grad.<param> "
+            "= dloss/d(...) for every parameter. timeGrad[t] = || dloss/dh_t ||_2 (Frobenius norm over B and H), "
+            "where dloss/dh_t is the TOTAL gradient with respect to the hidden output h_t: the direct term w[t] plus "
+            "every path through later steps (h_{t+1}, ..., and c_{t+1}, ... for LSTM). It was computed by "
+            "torch.autograd.grad on a manual unroll with the same weights (checked against the module to 1e-12), "
+            f"i.e. the gradient a backward hook on h_t would see. {time_text}",
+            tensors,
+            hyperparameters={"cell": kind, "input_size": IN, "hidden_size": H, "num_layers": layers,
+                             "seq_len": T, "batch": B, "batch_first": False},
+        )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 7. Gradient accumulation
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def make_accumulate():
+    name = "grad-accumulate"
+    seed_for(name)
+    x = torch.randn(5, requires_grad=True)
+    w = torch.randn(5)
+    out = x * x + x
+    loss = (out * w).sum()
+    loss.backward()
+    check_close(x.grad, w * (2 * x.detach() + 1), "grad-accumulate closed form")
+    emit(
+        name,
+        "A node used several times: x [5] feeds both factors of x*x and the addend. out = x*x + x; "
+        "loss = sum(out * w) with a fixed random w [5]. grad.x = w * (2x + 1): all three uses must accumulate (+=); "
+        "an engine that assigns instead gets w*x or w.",
+        {"x": x, "w": w, "out": out, "loss": loss, "grad.x": x.grad},
+    )
+
+
+def main():
+    make_dense()
+    make_losses()
+    make_norms()
+    make_optimizers()
+    make_recurrent()
+    make_accumulate()
+    write_all()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

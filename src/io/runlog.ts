@@ -1,0 +1,55 @@
+/** The records of a run directory (`../shared/CONTRACT.md`): one `MetricsRecord` per logged step, and the summary. */
+
+export interface ParamRecord {
+  name: string;
+  layer: number;
+  gradNorm: number;
+  weightNorm: number;
+  updateRatio: number;
+  maxAbsGrad: number;
+  nonFinite: number;
+}
+
+export interface ActivationRecord {
+  name: string;
+  layer: number;
+  mean: number;
+  std: number;
+  saturated: number;
+  dead: number;
+}
+
+export interface MetricsRecord {
+  step: number;
+  loss: number;
+  lr: number;
+  gradNorm: number;
+  gradNormClipped: number;
+  clipped: boolean;
+  skipped: boolean;
+  params: ParamRecord[];
+  activations: ActivationRecord[];
+  timeGrad?: number[];
+  findings: unknown[];
+  /** Seconds since the run started. */
+  wallSeconds?: number;
+  /** Set on the step where the guard acted: what was non-finite first. */
+  nonFiniteSource?: string;
+}
+
+export interface Summary {
+  name: string;
+  steps: number;
+  wallSeconds: number;
+  stepsPerSecond: number;
+  finalLoss: number;
+  bestLoss: number;
+  eval: { loss: number; accuracy?: number };
+  baseline: { loss: number; accuracy?: number; description: string };
+  skippedSteps: number;
+  clippedSteps: number;
+  rolledBackSteps: number;
+  stoppedEarly: boolean;
+  verdict?: string;
+  findings: unknown[];
+}

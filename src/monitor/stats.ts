@@ -1,0 +1,118 @@
+/**
+ * Read-only statistics of parameters and activations. Nothing here changes a value; each function returns what it
+ * measured. Non-finite entries are counted, never skipped, and make the norms non-finite.
+ */
+import { activationKernels, type ActivationName } from '../kernels/activations.js';
+import type { Buffer } from '../tensor/tensor.js';
+
+export interface ParamStats {
+  gradNorm: number;
+  weightNorm: number;
+  /** ||update|| / ||weight|| (Karpathy's rule of thumb: about 1e-3 is healthy); NaN before the first update. */
+  updateRatio: number;
+  maxAbsGrad: number;
+  /** Count of NaN / ±Infinity entries in the gradient. */
+  nonFinite: number;
+}
+
+/** One pass over a parameter's value, gradient and (optionally) the update just applied. */
+export function paramStats(value: Buffer, grad: Buffer | null, update: Buffer | null): ParamStats {
+  let g2 = 0;
+  let w2 = 0;
+  let u2 = 0;
+  let maxAbs = 0;
+  let nonFinite = 0;
+  for (let i = 0; i < value.length; i++) {
+    const w = value[i] as number;
+    w2 += w * w;
+  }
+  if (grad) {
+    for (let i = 0; i < grad.length; i++) {
+      const g = grad[i] as number;
+      if (g - g !== 0) nonFinite++;
+      g2 += g * g;
+      const a = Math.abs(g);
+      if (a > maxAbs || a !== a) maxAbs = a;
+    }
+  }
+  if (update) for (let i = 0; i < update.length; i++) u2 += (update[i] as number) ** 2;
+  const weightNorm = Math.sqrt(w2);
+  return {
+    gradNorm: grad ? Math.sqrt(g2) : 0,
+    weightNorm,
+    updateRatio: update ? Math.sqrt(u2) / Math.max(weightNorm, 1e-12) : NaN,
+    maxAbsGrad: maxAbs,
+    nonFinite,
+  };
+}
+
+export interface ActivationStats {
+  mean: number;
+  std: number;
+  /** Fraction of units (columns) whose output is saturated for every example of the batch. */
+  saturated: number;
+  /** Fraction of units whose output is dead (zero gradient) for every example of the batch. */
+  dead: number;
+  nonFinite: number;
+}
+
+/** Statistics of a layer's output [rows, units] (for sequences, rows are time x batch). */
+export function activationStats(y: Buffer, units: number, activation: ActivationName): ActivationStats {
+  const kern = activationKernels[activation];
+  const rows = units === 0 ? 0 : y.length / units;
+  let s = 0;
+  let s2 = 0;
+  let nonFinite = 0;
+  let saturatedUnits = 0;
+  let deadUnits = 0;
+  for (let i = 0; i < y.length; i++) {
+    const v = y[i] as number;
+    if (v - v !== 0) {
+      nonFinite++;
+      continue;
+    }
+    s += v;
+    s2 += v * v;
+  }
+  for (let u = 0; u < units; u++) {
+    let allSaturated = rows > 0;
+    let allDead = rows > 0;
+    for (let r = 0; r < rows && (allSaturated || allDead); r++) {
+      const v = y[r * units + u] as number;
+      if (allSaturated && !kern.isSaturated(v)) allSaturated = false;
+      if (allDead && !kern.isDead(v)) allDead = false;
+    }
+    if (allSaturated) saturatedUnits++;
+    if (allDead) deadUnits++;
+  }
+  const n = y.length - nonFinite;
+  const mean = n > 0 ? s / n : NaN;
+  return {
+    mean,
+    std: n > 0 ? Math.sqrt(Math.max(0, s2 / n - mean * mean)) : NaN,
+    saturated: units > 0 ? saturatedUnits / units : 0,
+    dead: units > 0 ? deadUnits / units : 0,
+    nonFinite,
+  };
+}
+
+/** The global L2 norm of many buffers (non-finite in, non-finite out). */
+export function l2Norm(buffers: readonly Buffer[]): number {
+  let s = 0;
+  for (const b of buffers) for (let i = 0; i < b.length; i++) s += (b[i] as number) ** 2;
+  return Math.sqrt(s);
+}
+
+/** Index and count of the first non-finite entries, or null when all are finite. */
+export function firstNonFinite(buffer: Buffer): { index: number; count: number } | null {
+  let index = -1;
+  let count = 0;
+  for (let i = 0; i < buffer.length; i++) {
+    const v = buffer[i] as number;
+    if (v - v !== 0) {
+      if (index < 0) index = i;
+      count++;
+    }
+  }
+  return index < 0 ? null : { index, count };
+}

@@ -1,0 +1,6 @@
+export { Module, Sequential, type LayerFacts, type NamedParameter, type ParamRole } from './module.js';
+export { Dense, type DenseOptions, type Initializer } from './dense.js';
+export { BatchNorm, LayerNorm } from './norm.js';
+export { Dropout } from './dropout.js';
+export { Residual } from './residual.js';
+export { Mlp, type MlpOptions, type LayeredModel } from './mlp.js';
