@@ -6,3 +6,5 @@ export { softmax, logSoftmax } from './softmax.js';
 export { crossEntropy, mse, binaryCrossEntropy, binaryCrossEntropyWithLogits } from './loss.js';
 export { reshape } from './shape.js';
 export { broadcastShapes } from './broadcast.js';
+export { normalize } from './norm.js';
+export { recurrentStep, stackHidden, CELL_SHAPES, type CellKind } from './recurrent.js';

@@ -1,0 +1,194 @@
+/**
+ * Fused recurrent time steps: one op per step for the vanilla RNN, the LSTM (Hochreiter & Schmidhuber 1997, with the
+ * forget gate of Gers et al. 2000) and the GRU (Cho et al. 2014), in PyTorch's gate layouts (LSTM i,f,g,o; GRU r,z,n)
+ * so weights compare one to one with nn.RNN / nn.LSTM / nn.GRU.
+ *
+ * The input projection of every step, P = X W_ihᵀ + b_ih for all T*B rows, is one big matmul done before the loop;
+ * a step reads its rows of P in place and adds the hidden projection h W_hhᵀ + b_hh. A step's output is the cell
+ * state: h for RNN and GRU, [h | c] side by side for the LSTM, so the next step and the per-time-step gradient hook
+ * both see one tensor.
+ */
+import { gradTarget, makeResult } from '../autograd/tape.js';
+import { activationKernels, type ActivationName } from '../kernels/activations.js';
+import { kernels } from '../kernels/index.js';
+import { allocBuffer, formatShape, type Buffer, type Tensor } from '../tensor/tensor.js';
+
+export type CellKind = 'rnn' | 'lstm' | 'gru';
+
+/** Gates per unit and state width per unit, declared by each cell. */
+export const CELL_SHAPES: { readonly [K in CellKind]: { gates: number; state: number } } = {
+  rnn: { gates: 1, state: 1 },
+  lstm: { gates: 4, state: 2 },
+  gru: { gates: 3, state: 1 },
+};
+
+const sigmoid = (x: number): number => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)));
+
+/**
+ * One time step. `projected` is P [T*B, G*H]; rows t*B .. t*B+B-1 belong to this step. `previous` is the state
+ * [B, S*H] of the step before (zeros at t = 0).
+ */
+export function recurrentStep(
+  kind: CellKind,
+  projected: Tensor,
+  t: number,
+  previous: Tensor,
+  weightHH: Tensor,
+  biasHH: Tensor,
+  activation: ActivationName = 'tanh',
+): Tensor {
+  const { gates: G, state: S } = CELL_SHAPES[kind];
+  const H = weightHH.shape[1] as number;
+  const B = previous.shape[0] as number;
+  if (weightHH.shape[0] !== G * H || projected.shape[1] !== G * H || previous.shape[1] !== S * H) {
+    throw new RangeError(
+      `${kind} step: weight_hh ${formatShape(weightHH.shape)}, projection ${formatShape(projected.shape)} and state ${formatShape(previous.shape)} disagree; expected [${G * H}, ${H}], [T*B, ${G * H}] and [B, ${S * H}].`,
+    );
+  }
+  const GH = G * H;
+  const pOff = t * B * GH;
+  const P = projected.data;
+  const prev = previous.data;
+  const dtype = projected.dtype;
+  // hh = h_prev W_hhᵀ + b_hh, [B, G*H]; h_prev is the first H columns of the previous state.
+  const hPrev = S === 1 ? prev : allocBuffer(B * H, dtype);
+  if (S !== 1) for (let b = 0; b < B; b++) for (let j = 0; j < H; j++) hPrev[b * H + j] = prev[b * S * H + j] as number;
+  const hh = allocBuffer(B * GH, dtype);
+  kernels().matmul(hPrev, weightHH.data, hh, B, H, GH, false, true, false);
+  const bhh = biasHH.data;
+  for (let b = 0; b < B; b++) for (let k = 0; k < GH; k++) hh[b * GH + k] = (hh[b * GH + k] as number) + (bhh[k] as number);
+  // act holds the gate activations after the non-linearity (the backward's saved values).
+  const act = allocBuffer(B * GH, dtype);
+  const out = allocBuffer(B * S * H, dtype);
+  const tanhC = kind === 'lstm' ? allocBuffer(B * H, dtype) : null;
+  const pre = kind === 'rnn' ? allocBuffer(B * H, dtype) : null;
+  for (let b = 0; b < B; b++) {
+    const g0 = b * GH;
+    const p0 = pOff + g0;
+    if (kind === 'rnn') {
+      const pr = pre as Buffer;
+      for (let j = 0; j < H; j++) pr[b * H + j] = (P[p0 + j] as number) + (hh[g0 + j] as number);
+    } else if (kind === 'lstm') {
+      for (let j = 0; j < H; j++) {
+        const i = sigmoid((P[p0 + j] as number) + (hh[g0 + j] as number));
+        const f = sigmoid((P[p0 + H + j] as number) + (hh[g0 + H + j] as number));
+        const g = Math.tanh((P[p0 + 2 * H + j] as number) + (hh[g0 + 2 * H + j] as number));
+        const o = sigmoid((P[p0 + 3 * H + j] as number) + (hh[g0 + 3 * H + j] as number));
+        act[g0 + j] = i;
+        act[g0 + H + j] = f;
+        act[g0 + 2 * H + j] = g;
+        act[g0 + 3 * H + j] = o;
+        const c = f * (prev[b * 2 * H + H + j] as number) + i * g;
+        const tc = Math.tanh(c);
+        (tanhC as Buffer)[b * H + j] = tc;
+        out[b * 2 * H + j] = o * tc;
+        out[b * 2 * H + H + j] = c;
+      }
+    } else {
+      for (let j = 0; j < H; j++) {
+        const r = sigmoid((P[p0 + j] as number) + (hh[g0 + j] as number));
+        const z = sigmoid((P[p0 + H + j] as number) + (hh[g0 + H + j] as number));
+        const n = Math.tanh((P[p0 + 2 * H + j] as number) + r * (hh[g0 + 2 * H + j] as number));
+        act[g0 + j] = r;
+        act[g0 + H + j] = z;
+        act[g0 + 2 * H + j] = n;
+        out[b * H + j] = (1 - z) * n + z * (prev[b * H + j] as number);
+      }
+    }
+  }
+  const rnnKernel = activationKernels[activation];
+  const rnnAlpha = rnnKernel.defaultAlpha;
+  if (kind === 'rnn') rnnKernel.forward(pre as Buffer, out, B * H, rnnAlpha);
+
+  return makeResult(`${kind}-step`, out, [B, S * H], [projected, previous, weightHH, biasHH], (result) => {
+    const dOut = result.grad as Buffer;
+    // dA: gradient w.r.t. the gate pre-activations (for the GRU's n gate: w.r.t. its input-side part).
+    const dA = allocBuffer(B * GH, dtype);
+    // dHH: gradient w.r.t. hh (differs from dA only in the GRU's n gate, where hh_n is scaled by r).
+    const dHH = kind === 'gru' ? allocBuffer(B * GH, dtype) : dA;
+    const gPrev = gradTarget(previous);
+    if (kind === 'rnn') {
+      rnnKernel.backward(pre as Buffer, out, dOut, dA, B * H, rnnAlpha);
+    } else if (kind === 'lstm') {
+      for (let b = 0; b < B; b++) {
+        const g0 = b * GH;
+        for (let j = 0; j < H; j++) {
+          const i = act[g0 + j] as number;
+          const f = act[g0 + H + j] as number;
+          const g = act[g0 + 2 * H + j] as number;
+          const o = act[g0 + 3 * H + j] as number;
+          const tc = (tanhC as Buffer)[b * H + j] as number;
+          const dh = dOut[b * 2 * H + j] as number;
+          const dc = (dOut[b * 2 * H + H + j] as number) + dh * o * (1 - tc * tc);
+          const cPrev = prev[b * 2 * H + H + j] as number;
+          dA[g0 + j] = dc * g * i * (1 - i);
+          dA[g0 + H + j] = dc * cPrev * f * (1 - f);
+          dA[g0 + 2 * H + j] = dc * i * (1 - g * g);
+          dA[g0 + 3 * H + j] = dh * tc * o * (1 - o);
+          if (gPrev) gPrev[b * 2 * H + H + j] = (gPrev[b * 2 * H + H + j] as number) + dc * f;
+        }
+      }
+    } else {
+      for (let b = 0; b < B; b++) {
+        const g0 = b * GH;
+        for (let j = 0; j < H; j++) {
+          const r = act[g0 + j] as number;
+          const z = act[g0 + H + j] as number;
+          const n = act[g0 + 2 * H + j] as number;
+          const dh = dOut[b * H + j] as number;
+          const hp = prev[b * H + j] as number;
+          const dAn = dh * (1 - z) * (1 - n * n);
+          const dr = dAn * (hh[g0 + 2 * H + j] as number);
+          const ar = dr * r * (1 - r);
+          const az = dh * (hp - n) * z * (1 - z);
+          dA[g0 + j] = ar;
+          dA[g0 + H + j] = az;
+          dA[g0 + 2 * H + j] = dAn;
+          dHH[g0 + j] = ar;
+          dHH[g0 + H + j] = az;
+          dHH[g0 + 2 * H + j] = dAn * r;
+          if (gPrev) gPrev[b * H + j] = (gPrev[b * H + j] as number) + dh * z;
+        }
+      }
+    }
+    const gP = gradTarget(projected);
+    if (gP) for (let k = 0; k < B * GH; k++) gP[pOff + k] = (gP[pOff + k] as number) + (dA[k] as number);
+    const gB = gradTarget(biasHH);
+    if (gB) for (let b = 0; b < B; b++) for (let k = 0; k < GH; k++) gB[k] = (gB[k] as number) + (dHH[b * GH + k] as number);
+    const kern = kernels();
+    const gW = gradTarget(weightHH);
+    if (gW) kern.matmul(dHH, hPrev, gW, GH, B, H, true, false, true);
+    if (gPrev) {
+      if (S === 1) kern.matmul(dHH, weightHH.data, gPrev, B, GH, H, false, false, true);
+      else {
+        const dh = allocBuffer(B * H, dtype);
+        kern.matmul(dHH, weightHH.data, dh, B, GH, H, false, false, false);
+        for (let b = 0; b < B; b++) for (let j = 0; j < H; j++) gPrev[b * S * H + j] = (gPrev[b * S * H + j] as number) + (dh[b * H + j] as number);
+      }
+    }
+  });
+}
+
+/**
+ * The hidden parts (first H columns) of T step states [B, S*H], stacked time-major into [T*B, H]: the sequence a
+ * stacked layer or an every-step head reads.
+ */
+export function stackHidden(states: readonly Tensor[], hidden: number): Tensor {
+  const first = states[0];
+  if (!first) throw new RangeError('stackHidden needs at least one state.');
+  const B = first.shape[0] as number;
+  const width = first.shape[1] as number;
+  const T = states.length;
+  const out = allocBuffer(T * B * hidden, first.dtype);
+  states.forEach((s, t) => {
+    for (let b = 0; b < B; b++) for (let j = 0; j < hidden; j++) out[(t * B + b) * hidden + j] = s.data[b * width + j] as number;
+  });
+  return makeResult('stack-hidden', out, [T * B, hidden], states, (result) => {
+    const g = result.grad as Buffer;
+    states.forEach((s, t) => {
+      const gs = gradTarget(s);
+      if (!gs) return;
+      for (let b = 0; b < B; b++) for (let j = 0; j < hidden; j++) gs[b * width + j] = (gs[b * width + j] as number) + (g[(t * B + b) * hidden + j] as number);
+    });
+  });
+}
