@@ -29,7 +29,10 @@ export interface MetricsRecord {
   skipped: boolean;
   params: ParamRecord[];
   activations: ActivationRecord[];
+  /** Recurrent models: ||dL/dh_t|| of the top recurrent layer, t = 1..T in time order. */
   timeGrad?: number[];
+  /** Stacked recurrent models: the same for every recurrent layer, input side first. */
+  timeGradByLayer?: number[][];
   findings: unknown[];
   /** Seconds since the run started. */
   wallSeconds?: number;

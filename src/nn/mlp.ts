@@ -33,6 +33,10 @@ export interface LayeredModel extends Module {
   readonly blocks: readonly Module[];
   /** The module in each layer that computes the activation (what the monitor observes). */
   readonly observed: readonly Module[];
+  /** Recurrent models: record ||dL/dh_t|| per layer in the next backward passes (cheap; a hook per step). */
+  setTraceTimeGrad?(on: boolean): void;
+  /** Recurrent models: the last traced per-time-step gradient norms, one array per recurrent layer, input side first. */
+  timeGrad?(): number[][];
 }
 
 export class Mlp extends Module implements LayeredModel {

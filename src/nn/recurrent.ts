@@ -187,6 +187,10 @@ export class RecurrentNet extends Module implements LayeredModel {
     for (const layer of this.recurrent) layer.traceTimeGrad = on;
   }
 
+  timeGrad(): number[][] {
+    return this.recurrent.map((layer) => Array.from(layer.timeGrad));
+  }
+
   /** x: [T, B, in] time-major. Returns the head's output [B, out] (scored last) or [T*B, out] (scored every step). */
   forward(x: Tensor): Tensor {
     const T = this.steps;

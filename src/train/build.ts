@@ -1,16 +1,41 @@
 /** Turns a resolved config into a model. Models declare their own layers and facts; nothing downstream switches on kind. */
-import type { MlpModelConfig, ModelConfig } from '../config/types.js';
+import type { MlpModelConfig, ModelConfig, RecurrentModelConfig } from '../config/types.js';
 import type { Task } from '../data/task.js';
 import { resolveBias, resolveInit } from '../init/index.js';
-import { Mlp, type LayeredModel } from '../nn/index.js';
+import { Mlp, RecurrentNet, type LayeredModel } from '../nn/index.js';
 import type { Rng } from '../tensor/rng.js';
 import type { DType } from '../tensor/tensor.js';
 
-export function buildModel(model: ModelConfig, task: Task, rng: Rng, dtype: DType = 'float32'): LayeredModel {
-  if (model.kind !== 'mlp') {
-    throw new Error(`model.kind "${model.kind}" is not available in this build yet; use "mlp".`);
+/** `bptt`: truncated BPTT length for recurrent models (0 = full). */
+export function buildModel(model: ModelConfig, task: Task, rng: Rng, options: { dtype?: DType; bptt?: number } = {}): LayeredModel {
+  const dtype = options.dtype ?? 'float32';
+  return model.kind === 'mlp' ? buildMlp(model, task, rng, dtype) : buildRecurrent(model, task, rng, dtype, options.bptt ?? 0);
+}
+
+function buildRecurrent(model: RecurrentModelConfig, task: Task, rng: Rng, dtype: DType, bptt: number): RecurrentNet {
+  if (!task.sequence) {
+    throw new Error(`task "${task.name}" has no time axis; a ${model.kind} needs a sequence task (adding, copy, seq-mnist). Use model.kind "mlp".`);
   }
-  return buildMlp(model, task, rng, dtype);
+  const activation = model.kind === 'rnn' ? model.activation : 'tanh';
+  const net = new RecurrentNet({
+    kind: model.kind,
+    inputSize: task.inputSize,
+    hidden: model.hidden,
+    layers: model.layers,
+    outputSize: task.outputSize,
+    steps: task.sequence.length,
+    scored: task.sequence.scored,
+    activation,
+    inputInit: resolveInit(model.init, { activation }),
+    recurrentInit: resolveInit(model.recurrentInit, { activation }),
+    biasInit: resolveBias(model.bias),
+    headInit: resolveInit(model.init, { activation: 'linear' }),
+    forgetBias: model.kind === 'lstm' ? model.forgetBias : 0,
+    rng,
+    dtype,
+  });
+  net.setBptt(bptt);
+  return net;
 }
 
 function buildMlp(model: MlpModelConfig, task: Task, rng: Rng, dtype: DType): Mlp {

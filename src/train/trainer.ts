@@ -124,7 +124,7 @@ export function locateNonFinite(tensors: readonly Tensor[], loss: Tensor | null,
 export function train(config: ResolvedConfig, options: TrainOptions): TrainResult {
   const rng = new Rng(config.seed);
   const task = createTask(config.task, config.seed);
-  const model = buildModel(config.model, task, rng.fork('init'));
+  const model = buildModel(config.model, task, rng.fork('init'), { bptt: config.train.bptt });
   const dataRng = rng.fork('data');
   const { tensors, info } = paramInfo(model);
   const values = tensors.map((t) => t.data);
@@ -163,7 +163,9 @@ export function train(config: ResolvedConfig, options: TrainOptions): TrainResul
   try {
     for (let step = 1; step <= steps; step++) {
       const monitored = step === 1 || step % every === 0 || step === steps;
+      const traceTime = monitored && config.monitor.timesteps && model.setTraceTimeGrad !== undefined;
       if (monitored) model.observed.forEach((m, i) => (m.observer = (y) => (observedOutputs[i] = y)));
+      if (traceTime) model.setTraceTimeGrad?.(true);
       const batch = task.trainBatch(config.train.batchSize, dataRng);
       model.zeroGrad();
       const output = model.forward(batch.x);
@@ -175,6 +177,7 @@ export function train(config: ResolvedConfig, options: TrainOptions): TrainResul
       backward(lossTensor);
       if (inject.has(step) && tensors[0]?.grad) tensors[0].grad[0] = NaN;
       if (monitored) model.observed.forEach((m) => (m.observer = null));
+      if (traceTime) model.setTraceTimeGrad?.(false);
 
       const grads = tensors.map((t) => t.gradBuffer());
       const gradNorm = l2Norm(grads);
@@ -226,6 +229,7 @@ export function train(config: ResolvedConfig, options: TrainOptions): TrainResul
           activations.push({ name: `layers.${i}`, layer: i, mean: s.mean, std: s.std, saturated: s.saturated, dead: s.dead });
           observedOutputs[i] = null;
         });
+        const timeGradByLayer = traceTime ? (model.timeGrad?.() ?? []) : [];
         const record: MetricsRecord = {
           step,
           loss,
@@ -236,6 +240,8 @@ export function train(config: ResolvedConfig, options: TrainOptions): TrainResul
           skipped: skippedStep,
           params,
           activations,
+          ...(timeGradByLayer.length > 0 ? { timeGrad: timeGradByLayer[timeGradByLayer.length - 1] as number[] } : {}),
+          ...(timeGradByLayer.length > 1 ? { timeGradByLayer } : {}),
           findings: [],
           wallSeconds: (performance.now() - start) / 1000,
           ...(nonFiniteSource ? { nonFiniteSource } : {}),
