@@ -34,8 +34,6 @@ export interface MetricsRecord {
   /** Stacked recurrent models: the same for every recurrent layer, input side first. */
   timeGradByLayer?: number[][];
   findings: unknown[];
-  /** Seconds since the run started. */
-  wallSeconds?: number;
   /** Set on the step where the guard acted: what was non-finite first. */
   nonFiniteSource?: string;
 }

@@ -243,7 +243,6 @@ export function train(config: ResolvedConfig, options: TrainOptions): TrainResul
           ...(timeGradByLayer.length > 0 ? { timeGrad: timeGradByLayer[timeGradByLayer.length - 1] as number[] } : {}),
           ...(timeGradByLayer.length > 1 ? { timeGradByLayer } : {}),
           findings: [],
-          wallSeconds: (performance.now() - start) / 1000,
           ...(nonFiniteSource ? { nonFiniteSource } : {}),
         };
         metrics?.append(record);
