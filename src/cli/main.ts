@@ -13,7 +13,10 @@ import { progressPrinter } from './progress.js';
 
 export const EXIT = { ok: 0, failure: 1, invalid: 2, stopped: 3 } as const;
 
-const COMMANDS: Record<string, { summary: string; run: (argv: string[]) => number }> = {
+/** Each command is one entry; a command's own module parses its flags and prints its output. */
+export type Command = { summary: string; run: (argv: string[]) => number | Promise<number> };
+
+const COMMANDS: Record<string, Command> = {
   run: { summary: 'run <config.json or preset> [--out DIR] [--steps N] [--seed S] [--json]  train one run', run: commandRun },
   presets: { summary: 'presets [--json]  list the built-in experiments', run: commandPresets },
   demo: { summary: 'demo [--out DIR]  run the flagship example', run: commandDemo },
@@ -32,7 +35,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     const entry = COMMANDS[command];
     if (!entry) throw new UsageError(`unknown command "${command}".\n${usage()}`);
-    return entry.run(rest);
+    return await entry.run(rest);
   } catch (error) {
     if (error instanceof UsageError || error instanceof ConfigError) {
       process.stderr.write(`gradscope: ${error.message}\n`);

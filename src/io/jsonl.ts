@@ -9,7 +9,8 @@ export function stringifyFinite(value: unknown, indent?: number): string {
   return JSON.stringify(
     value,
     (_key, v: unknown) => {
-      if (typeof v === 'number' && !Number.isFinite(v)) return Number.isNaN(v) ? 'NaN' : v > 0 ? 'Infinity' : '-Infinity';
+      if (typeof v === 'number' && !Number.isFinite(v))
+        return Number.isNaN(v) ? 'NaN' : v > 0 ? 'Infinity' : '-Infinity';
       return v;
     },
     indent,
@@ -66,7 +67,8 @@ export function parseJsonl<T>(text: string): JsonlReadResult<T> {
     if (line.trim() === '') return;
     try {
       const value = parseFinite(line);
-      if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error('not a JSON object');
+      if (value === null || typeof value !== 'object' || Array.isArray(value))
+        throw new Error('not a JSON object');
       records.push(value as T);
     } catch (error) {
       errors.push({ line: i + 1, message: error instanceof Error ? error.message : String(error) });

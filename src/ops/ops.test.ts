@@ -173,3 +173,30 @@ describe('extreme inputs', () => {
     assert.deepEqual(seen, [4, 8]);
   });
 });
+
+describe('normalisation', () => {
+  for (const mode of ['batch', 'layer'] as const) {
+    it(`${mode} norm gradcheck`, () => {
+      const { maxError } = gradcheck((x) => project(op.normalize(x[0]!, x[1]!, x[2]!, mode, 1e-5).y), [f64([5, 4]), f64([4]), f64([4])]);
+      assert.ok(maxError < TOL, `error ${maxError}`);
+    });
+  }
+  it('batch norm output has zero mean and unit variance per feature', () => {
+    const x = f64([64, 3], 5);
+    const ones = Tensor.ones([3], 'float64');
+    const { y } = op.normalize(x, ones, Tensor.zeros([3], 'float64'), 'batch', 0);
+    for (let f = 0; f < 3; f++) {
+      let s = 0;
+      let s2 = 0;
+      for (let r = 0; r < 64; r++) {
+        s += y.data[r * 3 + f] as number;
+        s2 += (y.data[r * 3 + f] as number) ** 2;
+      }
+      assert.ok(Math.abs(s / 64) < 1e-12);
+      assert.ok(Math.abs(s2 / 64 - 1) < 1e-9);
+    }
+  });
+  it('batch norm on a single example is refused with a fix', () => {
+    assert.throws(() => op.normalize(f64([1, 3]), f64([3]), f64([3]), 'batch', 1e-5), /at least 2 or norm "layer"/);
+  });
+});
