@@ -1,0 +1,201 @@
+/**
+ * The built-in experiments: each is a raw `Config` that shows one gradient phenomenon, or the fix for one, on a
+ * task small enough to train in well under a minute on two cores. Pairs differ in one or two settings, so a
+ * comparison isolates the cause: `deep-sigmoid` vs `deep-relu-he` (activation and initialisation), `adding-rnn`
+ * vs `adding-lstm` (gating), `adding-rnn` vs `adding-rnn-short` (sequence length).
+ *
+ * @example
+ * const preset = findPreset('deep-sigmoid');
+ * if (preset) resolveConfig(preset.config, { defaultName: preset.name });
+ */
+import { ConfigError, nearest, oneOf } from './errors.js';
+import type { Config } from './resolve.js';
+
+export interface Preset {
+  readonly name: string;
+  /** One line: what the run shows. */
+  readonly description: string;
+  readonly config: Readonly<Config>;
+}
+
+/** 20 hidden layers of 64 on the two-spirals task: deep enough that the initialisation decides everything. */
+const DEEP = { depth: 20, width: 64 } as const;
+
+/** The adding problem (Hochreiter & Schmidhuber 1997) as set up for the recurrent comparisons. */
+function addingPreset(kind: 'rnn' | 'lstm' | 'gru', length: number): Config {
+  return {
+    task: { name: 'adding', length },
+    model: { kind, hidden: 16 },
+    optimizer: { name: 'adam', learningRate: 0.01 },
+    clip: { name: 'norm', max: 1 },
+    train: { steps: 600, batchSize: 32 },
+  };
+}
+
+const presets: Preset[] = [
+  {
+    name: 'deep-sigmoid',
+    description: '20-layer sigmoid MLP, Xavier init, plain SGD: gradients vanish toward the input layers',
+    config: {
+      task: { name: 'spirals' },
+      model: { kind: 'mlp', ...DEEP, activation: 'sigmoid', init: 'xavier-uniform' },
+      optimizer: { name: 'sgd', learningRate: 0.1 },
+      train: { steps: 400, batchSize: 64 },
+    },
+  },
+  {
+    name: 'deep-relu-he',
+    description: 'the deep-sigmoid net fixed: ReLU with He-normal init and Adam; gradients reach every layer',
+    config: {
+      task: { name: 'spirals' },
+      model: { kind: 'mlp', ...DEEP, activation: 'relu', init: 'he-normal' },
+      optimizer: { name: 'adam', learningRate: 0.001 },
+      train: { steps: 400, batchSize: 64 },
+    },
+  },
+  {
+    name: 'deep-sigmoid-batchnorm',
+    description:
+      'the deep-sigmoid net with batch norm before each sigmoid: gradient norms even out across depth',
+    config: {
+      task: { name: 'spirals' },
+      model: { kind: 'mlp', ...DEEP, activation: 'sigmoid', init: 'xavier-uniform', norm: 'batch' },
+      optimizer: { name: 'sgd', learningRate: 0.1 },
+      train: { steps: 400, batchSize: 64 },
+    },
+  },
+  {
+    name: 'deep-sigmoid-residual',
+    description:
+      'the deep-sigmoid net with residual connections: the identity path carries the gradient back',
+    config: {
+      task: { name: 'spirals' },
+      model: { kind: 'mlp', ...DEEP, activation: 'sigmoid', init: 'xavier-uniform', residual: true },
+      optimizer: { name: 'sgd', learningRate: 0.1 },
+      train: { steps: 400, batchSize: 64 },
+    },
+  },
+  {
+    name: 'deep-tanh-xavier',
+    description:
+      '20-layer tanh MLP with Xavier init, the pairing Glorot & Bengio designed it for: near-even gradients',
+    config: {
+      task: { name: 'spirals' },
+      model: { kind: 'mlp', ...DEEP, activation: 'tanh', init: 'xavier-uniform' },
+      optimizer: { name: 'sgd', learningRate: 0.05 },
+      train: { steps: 400, batchSize: 64 },
+    },
+  },
+  {
+    name: 'deep-relu-xavier-30',
+    description: '30-layer ReLU MLP with Xavier init: each layer halves the signal, so updates are tiny',
+    config: {
+      task: { name: 'spirals' },
+      model: { kind: 'mlp', depth: 30, width: 64, activation: 'relu', init: 'xavier-uniform' },
+      optimizer: { name: 'sgd', learningRate: 0.1 },
+      train: { steps: 400, batchSize: 64 },
+    },
+  },
+  {
+    name: 'relu-normal1',
+    description:
+      'ReLU MLP of width 256 with weights drawn N(0, 1): activations and gradients explode to non-finite',
+    config: {
+      task: { name: 'spirals' },
+      model: { kind: 'mlp', depth: 10, width: 256, activation: 'relu', init: { normal: 1 } },
+      optimizer: { name: 'sgd', learningRate: 0.01 },
+      guard: 'skip',
+      train: { steps: 200, batchSize: 64 },
+    },
+  },
+  {
+    name: 'adding-rnn',
+    description:
+      'vanilla tanh RNN on the adding problem over 50 steps: the gradient decays back through time',
+    config: addingPreset('rnn', 50),
+  },
+  {
+    name: 'adding-rnn-short',
+    description:
+      'the same RNN on 10-step sequences: short enough for the gradient to reach the marked inputs',
+    config: addingPreset('rnn', 10),
+  },
+  {
+    name: 'adding-lstm',
+    description: 'LSTM on the 50-step adding problem: the gated cell state keeps the gradient alive',
+    config: addingPreset('lstm', 50),
+  },
+  {
+    name: 'adding-gru',
+    description: 'GRU on the 50-step adding problem: update gates give the gradient a shortcut through time',
+    config: addingPreset('gru', 50),
+  },
+  {
+    name: 'copy-lstm',
+    description:
+      'LSTM on the copy task: recall symbols seen 20 steps earlier; per-time-step gradients stay flat',
+    config: {
+      task: { name: 'copy', length: 20 },
+      model: { kind: 'lstm', hidden: 32 },
+      optimizer: { name: 'adam', learningRate: 0.01 },
+      clip: { name: 'norm', max: 1 },
+      train: { steps: 600, batchSize: 32 },
+    },
+  },
+  {
+    name: 'spirals-mlp',
+    description: 'a healthy baseline: 4x64 ReLU MLP, He init, Adam on two spirals',
+    config: {
+      task: { name: 'spirals' },
+      model: { kind: 'mlp', depth: 4, width: 64, activation: 'relu', init: 'he-normal' },
+      optimizer: { name: 'adam', learningRate: 0.01 },
+      train: { steps: 800, batchSize: 64 },
+    },
+  },
+  {
+    name: 'mnist-mlp',
+    description: 'MNIST digits with a two-hidden-layer ReLU MLP (128, 64), He init, Adam: a healthy baseline',
+    config: {
+      task: { name: 'mnist' },
+      model: { kind: 'mlp', hidden: [128, 64], activation: 'relu', init: 'he-normal' },
+      optimizer: { name: 'adam', learningRate: 0.001 },
+      train: { steps: 500, batchSize: 64 },
+    },
+  },
+];
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** Every built-in experiment, in the order `gradscope presets` lists them. Frozen: copy before changing one. */
+export const PRESETS: readonly Preset[] = deepFreeze(presets);
+
+/** The preset with this exact name, or undefined. */
+export function findPreset(name: string): Preset | undefined {
+  return PRESETS.find((preset) => preset.name === name);
+}
+
+/**
+ * The preset with this name, or a ConfigError (code `invalid_value`) listing the presets and the nearest name.
+ *
+ * @example
+ * requirePreset('deep-sigmod'); // throws: preset: "deep-sigmod" is not accepted; expected one of ...; did you mean "deep-sigmoid"?
+ */
+export function requirePreset(name: string): Preset {
+  const preset = findPreset(name);
+  if (preset !== undefined) return preset;
+  const names = PRESETS.map((candidate) => candidate.name);
+  const suggestion = nearest(name, names);
+  throw new ConfigError({
+    code: 'invalid_value',
+    path: 'preset',
+    value: name,
+    accepted: `a config file or ${oneOf(names)}`,
+    ...(suggestion !== undefined ? { suggestion } : {}),
+  });
+}

@@ -1,0 +1,137 @@
+/**
+ * The run configuration of `../shared/CONTRACT.md` as TypeScript types: `Config` is what a user writes (most
+ * fields optional), `ResolvedConfig` is what `resolveConfig` returns with every default filled in and what
+ * `config.json` in a run directory holds.
+ */
+import type { ActivationName } from '../kernels/activations.js';
+
+export type InitName =
+  | 'xavier-uniform'
+  | 'xavier-normal'
+  | 'he-uniform'
+  | 'he-normal'
+  | 'lecun-normal'
+  | 'orthogonal'
+  | 'identity'
+  | 'zeros';
+
+/** A named initialiser, or a fixed distribution, or a base scaled by a gain (multiplies the base's std). */
+export type InitSpec = InitName | { normal: number } | { uniform: number } | { gain: number; base: InitName };
+
+export type BiasSpec = number | { normal: number };
+
+export type NormName = 'none' | 'batch' | 'layer';
+
+export interface MlpModelConfig {
+  kind: 'mlp';
+  /** Hidden layer widths from the input side; `depth` x `width` is shorthand for a uniform stack. */
+  hidden: number[];
+  activation: ActivationName;
+  init: InitSpec;
+  bias: BiasSpec;
+  norm: NormName;
+  residual: boolean;
+  dropout: number;
+}
+
+export type RecurrentKind = 'rnn' | 'lstm' | 'gru';
+
+export interface RecurrentModelConfig {
+  kind: RecurrentKind;
+  hidden: number;
+  layers: number;
+  /** Cell non-linearity for kind rnn (tanh, relu or sigmoid). */
+  activation: ActivationName;
+  init: InitSpec;
+  recurrentInit: InitSpec;
+  bias: BiasSpec;
+  /** Initial forget-gate bias for LSTM (Gers et al. 2000; Jozefowicz et al. 2015). */
+  forgetBias: number;
+}
+
+export type ModelConfig = MlpModelConfig | RecurrentModelConfig;
+
+export type OptimizerName = 'sgd' | 'momentum' | 'nesterov' | 'adagrad' | 'rmsprop' | 'adam' | 'adamw';
+
+export interface OptimizerConfig {
+  name: OptimizerName;
+  learningRate: number;
+  /** momentum / nesterov */
+  momentum?: number;
+  /** adam / adamw */
+  beta1?: number;
+  beta2?: number;
+  /** rmsprop decay */
+  decay?: number;
+  eps?: number;
+  /** L2 added to the gradient (sgd..adam) or decoupled (adamw, Loshchilov & Hutter 2019) */
+  weightDecay?: number;
+}
+
+export type ScheduleName = 'constant' | 'step' | 'exponential' | 'cosine' | 'warmup-cosine' | 'plateau';
+
+export interface ScheduleConfig {
+  name: ScheduleName;
+  /** step: multiply by `gamma` every `stepSize` steps; exponential: lr * gamma^step */
+  stepSize?: number;
+  gamma?: number;
+  /** warmup-cosine: linear warm-up length in steps */
+  warmupSteps?: number;
+  /** cosine / warmup-cosine: the final learning rate as a fraction of the initial one */
+  minFactor?: number;
+  /** plateau: reduce by `factor` when the loss has not improved for `patience` logged steps */
+  factor?: number;
+  patience?: number;
+}
+
+export type ClipName = 'none' | 'value' | 'norm' | 'param-norm' | 'agc' | 'autoclip';
+
+export interface ClipConfig {
+  name: ClipName;
+  /** value: clamp each entry to [-max, max]; norm / param-norm: the largest L2 norm */
+  max?: number;
+  /** agc: the ratio of unit gradient norm to unit weight norm (Brock et al. 2021) */
+  factor?: number;
+  eps?: number;
+  /** autoclip: percentile (0..100) of the history of global norms (Seetharaman et al. 2020) */
+  percentile?: number;
+}
+
+export type GuardMode = 'off' | 'skip' | 'rollback' | 'stop';
+
+export interface TaskConfig {
+  name: string;
+  /** teacher */
+  inputs?: number;
+  classes?: number;
+  size?: number;
+  /** adding / copy: time steps */
+  length?: number;
+  /** seq-mnist: 'row' (28 steps) or 'pixel' (784 steps) */
+  mode?: string;
+}
+
+export interface TrainConfig {
+  steps: number;
+  batchSize: number;
+  /** recurrent: truncated BPTT length (0 = full) */
+  bptt: number;
+}
+
+export interface MonitorConfig {
+  every: number;
+  timesteps: boolean;
+}
+
+export interface ResolvedConfig {
+  name: string;
+  seed: number;
+  task: TaskConfig;
+  model: ModelConfig;
+  optimizer: OptimizerConfig;
+  schedule: ScheduleConfig;
+  clip: ClipConfig;
+  guard: GuardMode;
+  train: TrainConfig;
+  monitor: MonitorConfig;
+}

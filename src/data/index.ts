@@ -1,0 +1,143 @@
+/**
+ * The training tasks: synthetic problems generated from a seed and the MNIST digits bundled with the `mnist`
+ * package. Nothing is downloaded.
+ *
+ * @example
+ * const task = createTask({ name: 'adding', length: 100 }, 0);
+ * const batch = task.trainBatch(64, new Rng(0).fork('batches'));
+ * task.baseline.loss; // 1/6: what a model that learns nothing scores
+ */
+import type { TaskConfig } from '../config/types.js';
+import { createAddingTask, type AddingOptions } from './adding.js';
+import { createCopyTask, type CopyOptions } from './copy.js';
+import { choiceField, defineTask, integerField, type TaskEntry } from './definition.js';
+import { TaskConfigError, closestName, formatValue } from './errors.js';
+import { SEQ_MNIST_MODES, createMnistTask, createSeqMnistTask, type SeqMnistOptions } from './mnist.js';
+import { createSpiralsTask, type SpiralsOptions } from './spirals.js';
+import type { Task } from './task.js';
+import { createTeacherTask, type TeacherOptions } from './teacher.js';
+import { createXorTask } from './xor.js';
+
+export type { Baseline, Batch, LossKind, SequenceSpec, Task } from './task.js';
+export type { ChoiceField, FieldSpec, IntegerField, TaskEntry, TaskField } from './definition.js';
+export { TaskConfigError, type TaskConfigErrorCode } from './errors.js';
+export { AddingTask } from './adding.js';
+export { CopyTask } from './copy.js';
+export { TeacherTask } from './teacher.js';
+export { ClassificationTask } from './classification.js';
+export { loadMnist, type MnistDigits } from './mnist-digits.js';
+
+/** Options of a task that takes no fields. */
+type NoOptions = Record<never, never>;
+
+export type TaskName = 'spirals' | 'xor' | 'teacher' | 'mnist' | 'adding' | 'copy' | 'seq-mnist';
+
+/** Every task with its description and fields (defaults, accepted ranges), e.g. for `gradscope presets`. */
+export const TASKS: { readonly [K in TaskName]: TaskEntry } = {
+  spirals: defineTask<SpiralsOptions>('spirals', {
+    description: 'two interleaved spirals (Lang & Witbrock 1988): 2 inputs, 2 classes',
+    fields: { size: integerField('training-pool size', 2000, 2) },
+    create: (options, seed) => createSpiralsTask(options, seed),
+  }),
+  xor: defineTask<NoOptions>('xor', {
+    description: 'four Gaussian clusters labelled by the xor of their signs: 2 inputs, 2 classes',
+    fields: {},
+    create: (_options, seed) => createXorTask(seed),
+  }),
+  teacher: defineTask<TeacherOptions>('teacher', {
+    description: 'Gaussian inputs labelled by argmax of a random linear teacher',
+    fields: {
+      inputs: integerField('input dimension', 32, 1),
+      classes: integerField('number of classes', 10, 2),
+      size: integerField('training-pool size', 10000, 1),
+    },
+    create: (options, seed) => createTeacherTask(options, seed),
+  }),
+  mnist: defineTask<NoOptions>('mnist', {
+    description: 'the 10,000 bundled MNIST digits as 784 inputs, fixed 8000/2000 split, 10 classes',
+    fields: {},
+    create: () => createMnistTask(),
+  }),
+  adding: defineTask<AddingOptions>('adding', {
+    description: 'the adding problem (Hochreiter & Schmidhuber 1997): sum two marked values, mse',
+    fields: { length: integerField('sequence length T', 50, 2) },
+    create: (options, seed) => createAddingTask(options, seed),
+  }),
+  copy: defineTask<CopyOptions>('copy', {
+    description: 'copying memory (Arjovsky et al. 2016): replay 10 symbols after a delay of `length` steps',
+    fields: { length: integerField('delay between the symbols and the cue', 50, 1) },
+    create: (options, seed) => createCopyTask(options, seed),
+  }),
+  'seq-mnist': defineTask<SeqMnistOptions>('seq-mnist', {
+    description: 'MNIST read one row (28 x 28) or one pixel (784 x 1) per step, scored at the last step',
+    fields: {
+      mode: choiceField('row: 28 steps of 28 pixels; pixel: 784 steps of 1', 'row', SEQ_MNIST_MODES),
+    },
+    create: (options) => createSeqMnistTask(options),
+  }),
+};
+
+export const TASK_NAMES = Object.keys(TASKS) as TaskName[];
+
+/**
+ * The registry entry for `cfg.name`, or a `TaskConfigError` naming the bad name, the closest valid one and all
+ * accepted names.
+ */
+export function taskEntry(cfg: TaskConfig): TaskEntry {
+  const name: unknown = (cfg as { name?: unknown } | null)?.name;
+  const accepted = TASK_NAMES.join(', ');
+  if (typeof name !== 'string' || name === '') {
+    throw new TaskConfigError(
+      'missing_name',
+      'task.name',
+      name,
+      accepted,
+      `task.name must be a task name, got ${formatValue(name)}; accepted: ${accepted}.`,
+    );
+  }
+  if (!Object.hasOwn(TASKS, name)) {
+    const suggestion = closestName(name, TASK_NAMES);
+    const hint = suggestion === null ? ';' : `, did you mean \`${suggestion}\`?`;
+    throw new TaskConfigError(
+      'unknown_task',
+      'task.name',
+      name,
+      accepted,
+      `unknown task \`${name}\`${hint} accepted: ${accepted}.`,
+    );
+  }
+  return TASKS[name as TaskName];
+}
+
+/**
+ * Checks a task config and returns it with every field of that task filled in, as `config.json` records it.
+ * Throws `TaskConfigError` on an unknown name, a bad value, or a field the task does not take.
+ *
+ * @example
+ * resolveTaskConfig({ name: 'teacher', classes: 4 }); // { name: 'teacher', inputs: 32, classes: 4, size: 10000 }
+ */
+export function resolveTaskConfig(cfg: TaskConfig): TaskConfig {
+  return taskEntry(cfg).resolve(cfg);
+}
+
+/**
+ * Builds the task `cfg` names. The seed fixes everything the task draws itself (training pools, teacher weights,
+ * evaluation sets); training batches are drawn with the rng passed to `trainBatch`.
+ * Throws `TaskConfigError` (see `resolveTaskConfig`).
+ *
+ * @example
+ * const task = createTask({ name: 'spirals' }, 0);
+ * task.trainBatch(64, rng).x.shape; // [64, 2]
+ */
+export function createTask(cfg: TaskConfig, seed: number): Task {
+  if (!Number.isFinite(seed)) {
+    throw new TaskConfigError(
+      'invalid_value',
+      'seed',
+      seed,
+      'a finite number',
+      `seed must be a finite number, got ${seed}.`,
+    );
+  }
+  return taskEntry(cfg).create(cfg, seed);
+}
