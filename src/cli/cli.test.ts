@@ -1,24 +1,10 @@
 /** End to end through the command line, as a user runs it (built CLI under dist/). */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { parseJsonl } from '../io/jsonl.js';
-
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const bin = join(root, 'bin', 'gradscope.js');
-
-export function gradscope(args: string[], cwd?: string): { status: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', cwd: cwd ?? root, env: { ...process.env, CI: 'true' } });
-  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
-
-export function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), 'gradscope-test-'));
-}
+import { gradscope, tempDir } from '../testing/cli.js';
 
 function writeConfig(dir: string, config: unknown): string {
   const path = join(dir, 'config.in.json');
