@@ -15,10 +15,15 @@ export interface GradcheckResult {
  * @example
  * const { maxError } = gradcheck((x) => sum(tanh(x[0])), [Tensor.randn([3, 4], rng, { dtype: 'float64' })]);
  */
-export function gradcheck(fn: (inputs: Tensor[]) => Tensor, inputs: Tensor[], options: { step?: number } = {}): GradcheckResult {
+export function gradcheck(
+  fn: (inputs: Tensor[]) => Tensor,
+  inputs: Tensor[],
+  options: { step?: number } = {},
+): GradcheckResult {
   const h = options.step ?? 1e-6;
   for (const t of inputs) {
-    if (t.dtype !== 'float64') throw new TypeError(`gradcheck needs float64 inputs; ${t.toString()} is ${t.dtype}.`);
+    if (t.dtype !== 'float64')
+      throw new TypeError(`gradcheck needs float64 inputs; ${t.toString()} is ${t.dtype}.`);
   }
   const leaves = inputs.map((t) => new Tensor(t.data.slice(), t.shape, { requiresGrad: true, name: t.name }));
   const out = fn(leaves);

@@ -86,12 +86,15 @@ export function backward(root: Tensor, options: { seed?: Buffer; retainGraph?: b
   const order = topologicalOrder(root);
   const seed = root.gradBuffer();
   if (options.seed) {
-    if (options.seed.length !== root.size) throw new RangeError(`backward seed has ${options.seed.length} values, the root has ${root.size}.`);
+    if (options.seed.length !== root.size)
+      throw new RangeError(`backward seed has ${options.seed.length} values, the root has ${root.size}.`);
     for (let i = 0; i < seed.length; i++) seed[i] = (seed[i] as number) + (options.seed[i] as number);
   } else if (root.size === 1) {
     seed[0] = (seed[0] as number) + 1;
   } else {
-    throw new RangeError(`backward() from a non-scalar ${root.toString()} needs a seed gradient of the same size.`);
+    throw new RangeError(
+      `backward() from a non-scalar ${root.toString()} needs a seed gradient of the same size.`,
+    );
   }
   for (let k = order.length - 1; k >= 0; k--) {
     const node = order[k] as Tensor;

@@ -33,7 +33,8 @@ export function parseArgs(argv: readonly string[], spec: FlagSpec, command: stri
       switches.add(flag);
     } else if (spec.values.includes(flag)) {
       const value = inline ?? argv[++i];
-      if (value === undefined || value.startsWith('--')) throw new UsageError(`--${flag} needs a value (gradscope ${command} ... --${flag} VALUE).`);
+      if (value === undefined || value.startsWith('--'))
+        throw new UsageError(`--${flag} needs a value (gradscope ${command} ... --${flag} VALUE).`);
       values[flag] = value;
     } else {
       const known = [...spec.values, ...spec.switches].map((f) => `--${f}`).join(', ');
@@ -48,6 +49,7 @@ export function integerFlag(args: ParsedArgs, flag: string, min: number): number
   const raw = args.values[flag];
   if (raw === undefined) return undefined;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${flag} must be an integer >= ${min}, got "${raw}".`);
+  if (!Number.isInteger(n) || n < min)
+    throw new UsageError(`--${flag} must be an integer >= ${min}, got "${raw}".`);
   return n;
 }

@@ -30,7 +30,9 @@ describe('gradscope run (end to end)', () => {
     assert.ok(summary.eval.accuracy >= 0.95, `accuracy ${summary.eval.accuracy}`);
     const written = JSON.parse(readFileSync(join(dir, 'run', 'summary.json'), 'utf8')) as unknown;
     assert.deepEqual(written, summary);
-    const resolved = JSON.parse(readFileSync(join(dir, 'run', 'config.json'), 'utf8')) as { model: { hidden: number[] } };
+    const resolved = JSON.parse(readFileSync(join(dir, 'run', 'config.json'), 'utf8')) as {
+      model: { hidden: number[] };
+    };
     assert.deepEqual(resolved.model.hidden, [64, 64, 64, 64]);
     const { records, errors } = parseJsonl<{ step: number; params: Array<{ name: string; layer: number }> }>(
       readFileSync(join(dir, 'run', 'metrics.jsonl'), 'utf8'),
@@ -62,7 +64,16 @@ describe('gradscope run (end to end)', () => {
   it('the same seed twice gives an identical metrics.jsonl; another seed does not', () => {
     const dir = tempDir();
     const run = (name: string, seed: number): string => {
-      const r = gradscope(['run', 'deep-sigmoid', '--steps', '30', '--seed', String(seed), '--out', join(dir, name)]);
+      const r = gradscope([
+        'run',
+        'deep-sigmoid',
+        '--steps',
+        '30',
+        '--seed',
+        String(seed),
+        '--out',
+        join(dir, name),
+      ]);
       assert.equal(r.status, 0, r.stderr);
       return readFileSync(join(dir, name, 'metrics.jsonl'), 'utf8');
     };

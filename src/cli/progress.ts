@@ -1,7 +1,10 @@
 /** Terminal progress: a redrawn bar on a TTY, a plain line every few seconds otherwise (logs, CI). */
 import type { Progress } from '../train/trainer.js';
 
-export function progressPrinter(label: string, stream: NodeJS.WriteStream = process.stderr): { update(p: Progress): void; done(): void } {
+export function progressPrinter(
+  label: string,
+  stream: NodeJS.WriteStream = process.stderr,
+): { update(p: Progress): void; done(): void } {
   const tty = Boolean(stream.isTTY);
   let lastPrint = 0;
   let drawn = false;
@@ -18,10 +21,14 @@ export function progressPrinter(label: string, stream: NodeJS.WriteStream = proc
         const width = 28;
         const filled = Math.round((width * p.step) / p.steps);
         const bar = '█'.repeat(filled) + '░'.repeat(width - filled);
-        stream.write(`\r${label} ${bar} ${p.step}/${p.steps} loss ${loss} ${rate.toFixed(1)} steps/s eta ${eta.toFixed(0)}s  `);
+        stream.write(
+          `\r${label} ${bar} ${p.step}/${p.steps} loss ${loss} ${rate.toFixed(1)} steps/s eta ${eta.toFixed(0)}s  `,
+        );
         drawn = true;
       } else {
-        stream.write(`${label} step ${p.step}/${p.steps} loss ${loss} (${rate.toFixed(1)} steps/s, eta ${eta.toFixed(0)}s)\n`);
+        stream.write(
+          `${label} step ${p.step}/${p.steps} loss ${loss} (${rate.toFixed(1)} steps/s, eta ${eta.toFixed(0)}s)\n`,
+        );
       }
     },
     done() {

@@ -13,7 +13,15 @@ import { parseJsonl } from '../io/jsonl.js';
 import { gradscope, tempDir } from '../testing/cli.js';
 
 function evalLoss(preset: string, seed: number, dir: string): number {
-  const r = gradscope(['run', preset, '--seed', String(seed), '--out', join(dir, `${preset}-${seed}`), '--json']);
+  const r = gradscope([
+    'run',
+    preset,
+    '--seed',
+    String(seed),
+    '--out',
+    join(dir, `${preset}-${seed}`),
+    '--json',
+  ]);
   assert.equal(r.status, 0, r.stderr);
   const summary = JSON.parse(r.stdout) as { eval: { loss: number }; steps: number };
   assert.equal(summary.steps, 600);
@@ -41,7 +49,9 @@ describe('adding problem, T = 50 (end to end)', () => {
     assert.ok(loss < 0.03, `adding-rnn-short: eval MSE ${loss}`);
   });
   it('metrics.jsonl carries the per-time-step gradient, T values in time order', () => {
-    const { records } = parseJsonl<{ step: number; timeGrad?: number[] }>(readFileSync(join(dir, 'adding-lstm-0', 'metrics.jsonl'), 'utf8'));
+    const { records } = parseJsonl<{ step: number; timeGrad?: number[] }>(
+      readFileSync(join(dir, 'adding-lstm-0', 'metrics.jsonl'), 'utf8'),
+    );
     assert.ok(records.length > 10);
     for (const r of records) {
       assert.equal(r.timeGrad?.length, 50, `step ${r.step}`);

@@ -159,7 +159,8 @@ export const activationKernels: { readonly [K in ActivationName]: ActivationKern
       }
     },
     backward(x, _y, gy, gx, n, a) {
-      for (let i = 0; i < n; i++) gx[i] = (gx[i] as number) + (gy[i] as number) * ((x[i] as number) > 0 ? 1 : a);
+      for (let i = 0; i < n; i++)
+        gx[i] = (gx[i] as number) + (gy[i] as number) * ((x[i] as number) > 0 ? 1 : a);
     },
   },
   prelu: {
@@ -176,7 +177,8 @@ export const activationKernels: { readonly [K in ActivationName]: ActivationKern
       }
     },
     backward(x, _y, gy, gx, n, a) {
-      for (let i = 0; i < n; i++) gx[i] = (gx[i] as number) + (gy[i] as number) * ((x[i] as number) > 0 ? 1 : a);
+      for (let i = 0; i < n; i++)
+        gx[i] = (gx[i] as number) + (gy[i] as number) * ((x[i] as number) > 0 ? 1 : a);
     },
   },
   elu: {
@@ -230,7 +232,8 @@ export const activationKernels: { readonly [K in ActivationName]: ActivationKern
       for (let i = 0; i < n; i++) y[i] = gelu(x[i] as number);
     },
     backward(x, _y, gy, gx, n) {
-      for (let i = 0; i < n; i++) gx[i] = (gx[i] as number) + (gy[i] as number) * geluDerivative(x[i] as number);
+      for (let i = 0; i < n; i++)
+        gx[i] = (gx[i] as number) + (gy[i] as number) * geluDerivative(x[i] as number);
     },
   },
   softplus: {

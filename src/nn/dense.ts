@@ -54,7 +54,10 @@ export class Dense extends Module {
     options.biasInit(this.bias.data, this.bias.shape, options.rng);
     this.registerParameter('weight', this.weight, 'weight');
     this.registerParameter('bias', this.bias, 'bias');
-    this.slope = this.activation === 'prelu' ? this.registerParameter('slope', Tensor.full([1], this.alpha, dtype), 'other') : null;
+    this.slope =
+      this.activation === 'prelu'
+        ? this.registerParameter('slope', Tensor.full([1], this.alpha, dtype), 'other')
+        : null;
     this.norm =
       this.normName === 'batch'
         ? this.registerModule('norm', new BatchNorm(outFeatures, { dtype }))

@@ -10,7 +10,8 @@ export class Dropout extends Module {
     private readonly rng: Rng,
   ) {
     super();
-    if (!(rate >= 0 && rate < 1)) throw new RangeError(`Dropout rate must be in [0, 1), got ${rate}; 0 disables dropout.`);
+    if (!(rate >= 0 && rate < 1))
+      throw new RangeError(`Dropout rate must be in [0, 1), got ${rate}; 0 disables dropout.`);
   }
 
   forward(x: Tensor): Tensor {

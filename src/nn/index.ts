@@ -4,4 +4,9 @@ export { BatchNorm, LayerNorm } from './norm.js';
 export { Dropout } from './dropout.js';
 export { Residual } from './residual.js';
 export { Mlp, type MlpOptions, type LayeredModel } from './mlp.js';
-export { RecurrentLayer, RecurrentNet, type RecurrentLayerOptions, type RecurrentNetOptions } from './recurrent.js';
+export {
+  RecurrentLayer,
+  RecurrentNet,
+  type RecurrentLayerOptions,
+  type RecurrentNetOptions,
+} from './recurrent.js';

@@ -54,7 +54,8 @@ export class BatchNorm extends Module {
       const m = this.momentum;
       for (let f = 0; f < this.runningMean.length; f++) {
         this.runningMean[f] = (1 - m) * (this.runningMean[f] as number) + m * (stats.mean[f] as number);
-        this.runningVar[f] = (1 - m) * (this.runningVar[f] as number) + (m * (stats.variance[f] as number) * n) / (n - 1);
+        this.runningVar[f] =
+          (1 - m) * (this.runningVar[f] as number) + (m * (stats.variance[f] as number) * n) / (n - 1);
       }
       return y;
     }
@@ -66,7 +67,9 @@ export class BatchNorm extends Module {
       for (let f = 0; f < features; f++) {
         const inv = 1 / Math.sqrt((this.runningVar[f] as number) + this.eps);
         scale.data[f] = (this.weight.data[f] as number) * inv;
-        shift.data[f] = (this.bias.data[f] as number) - (this.runningMean[f] as number) * (this.weight.data[f] as number) * inv;
+        shift.data[f] =
+          (this.bias.data[f] as number) -
+          (this.runningMean[f] as number) * (this.weight.data[f] as number) * inv;
       }
     });
     return add(mul(x, scale), shift);

@@ -23,14 +23,29 @@ describe('dense stacks agree with PyTorch', () => {
       const fx = loadFixture(`dense-${name}`);
       const x = leaf(fx, 'x');
       const p: Record<string, Tensor> = {};
-      for (const k of ['layers.0.weight', 'layers.0.bias', 'layers.2.weight', 'layers.2.bias', 'layers.4.weight', 'layers.4.bias']) p[k] = leaf(fx, k);
+      for (const k of [
+        'layers.0.weight',
+        'layers.0.bias',
+        'layers.2.weight',
+        'layers.2.bias',
+        'layers.4.weight',
+        'layers.4.bias',
+      ])
+        p[k] = leaf(fx, k);
       const slopes = name === 'prelu' ? [leaf(fx, 'layers.1.weight'), leaf(fx, 'layers.3.weight')] : [];
-      const act = (z: Tensor, i: number): Tensor => (name === 'prelu' ? op.prelu(z, slopes[i]!) : op.activation(z, name));
+      const act = (z: Tensor, i: number): Tensor =>
+        name === 'prelu' ? op.prelu(z, slopes[i]!) : op.activation(z, name);
       // The fused op for the plain activations, the unfused path for PReLU: both are what the Dense layer runs.
       const hidden = (h: Tensor, layer: number, i: number): Tensor =>
         name === 'prelu'
           ? act(op.linear(h, p[`layers.${layer}.weight`]!, p[`layers.${layer}.bias`]!, 'linear'), i)
-          : op.linear(h, p[`layers.${layer}.weight`]!, p[`layers.${layer}.bias`]!, name, activationKernels[name].defaultAlpha);
+          : op.linear(
+              h,
+              p[`layers.${layer}.weight`]!,
+              p[`layers.${layer}.bias`]!,
+              name,
+              activationKernels[name].defaultAlpha,
+            );
       const h1 = hidden(x, 0, 0);
       const h2 = hidden(h1, 2, 1);
       const out = op.linear(h2, p['layers.4.weight']!, p['layers.4.bias']!, 'linear');
@@ -39,8 +54,13 @@ describe('dense stacks agree with PyTorch', () => {
       assertClose(loss.data, tensor(fx, 'loss').data, { what: `${name} loss` });
       backward(loss);
       assertClose(x.grad!, tensor(fx, 'grad.x').data, { what: `${name} grad.x` });
-      for (const [k, t] of Object.entries(p)) assertClose(t.grad!, tensor(fx, `grad.${k}`).data, { what: `${name} grad.${k}` });
-      slopes.forEach((s, i) => assertClose(s.grad!, tensor(fx, `grad.layers.${2 * i + 1}.weight`).data, { what: `prelu slope ${i}` }));
+      for (const [k, t] of Object.entries(p))
+        assertClose(t.grad!, tensor(fx, `grad.${k}`).data, { what: `${name} grad.${k}` });
+      slopes.forEach((s, i) =>
+        assertClose(s.grad!, tensor(fx, `grad.layers.${2 * i + 1}.weight`).data, {
+          what: `prelu slope ${i}`,
+        }),
+      );
     });
   }
 });
@@ -72,7 +92,10 @@ describe('losses and softmax agree with PyTorch', () => {
     }
   });
   it('softmax and log-softmax', () => {
-    for (const [name, fn] of [['softmax', op.softmax], ['log-softmax', op.logSoftmax]] as const) {
+    for (const [name, fn] of [
+      ['softmax', op.softmax],
+      ['log-softmax', op.logSoftmax],
+    ] as const) {
       const fx = loadFixture(name);
       const x = leaf(fx, 'x');
       const out = fn(x);

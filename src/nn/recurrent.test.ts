@@ -11,7 +11,13 @@ import { RecurrentLayer } from './recurrent.js';
 import type { CellKind } from '../ops/index.js';
 import { normal } from '../init/index.js';
 
-function layer(kind: CellKind, inputSize: number, hidden: number, seed = 1, activation: 'tanh' | 'relu' = 'tanh'): RecurrentLayer {
+function layer(
+  kind: CellKind,
+  inputSize: number,
+  hidden: number,
+  seed = 1,
+  activation: 'tanh' | 'relu' = 'tanh',
+): RecurrentLayer {
   return new RecurrentLayer({
     kind,
     inputSize,
@@ -63,15 +69,26 @@ describe('recurrent layers agree with PyTorch nn.RNN / nn.LSTM / nn.GRU', () => 
       backward(op.sum(op.mul(out, op.reshape(tensor(fx, 'w'), out.shape))));
       assertClose(x.grad!, tensor(fx, 'grad.x').data, { what: `${name} grad.x` });
       layers.forEach((rl, l) => {
-        assertClose(rl.weightIH.grad!, tensor(fx, `grad.weight_ih_l${l}`).data, { what: `${name} grad.weight_ih_l${l}` });
-        assertClose(rl.weightHH.grad!, tensor(fx, `grad.weight_hh_l${l}`).data, { what: `${name} grad.weight_hh_l${l}` });
-        assertClose(rl.biasIH.grad!, tensor(fx, `grad.bias_ih_l${l}`).data, { what: `${name} grad.bias_ih_l${l}` });
-        assertClose(rl.biasHH.grad!, tensor(fx, `grad.bias_hh_l${l}`).data, { what: `${name} grad.bias_hh_l${l}` });
+        assertClose(rl.weightIH.grad!, tensor(fx, `grad.weight_ih_l${l}`).data, {
+          what: `${name} grad.weight_ih_l${l}`,
+        });
+        assertClose(rl.weightHH.grad!, tensor(fx, `grad.weight_hh_l${l}`).data, {
+          what: `${name} grad.weight_hh_l${l}`,
+        });
+        assertClose(rl.biasIH.grad!, tensor(fx, `grad.bias_ih_l${l}`).data, {
+          what: `${name} grad.bias_ih_l${l}`,
+        });
+        assertClose(rl.biasHH.grad!, tensor(fx, `grad.bias_hh_l${l}`).data, {
+          what: `${name} grad.bias_hh_l${l}`,
+        });
       });
       const top = layers[layers.length - 1]!;
       const expected = depth === 1 ? tensor(fx, 'timeGrad') : tensor(fx, `timeGrad.l${depth - 1}`);
       assertClose(top.timeGrad, expected.data, { what: `${name} per-time-step gradient` });
-      if (depth > 1) assertClose(layers[0]!.timeGrad, tensor(fx, 'timeGrad.l0').data, { what: `${name} layer-0 time gradient` });
+      if (depth > 1)
+        assertClose(layers[0]!.timeGrad, tensor(fx, 'timeGrad.l0').data, {
+          what: `${name} layer-0 time gradient`,
+        });
     });
   }
 });
@@ -203,7 +220,10 @@ describe('recurrent gradient checks (float64, finite differences)', () => {
         const down = probe(new Tensor(d, [B, 8]));
         norm2 += ((up - down) / 2e-6) ** 2;
       }
-      assert.ok(Math.abs(Math.sqrt(norm2) - traced[t]!) < 1e-6 * Math.max(1, traced[t]!), `step ${t}: ${Math.sqrt(norm2)} vs ${traced[t]}`);
+      assert.ok(
+        Math.abs(Math.sqrt(norm2) - traced[t]!) < 1e-6 * Math.max(1, traced[t]!),
+        `step ${t}: ${Math.sqrt(norm2)} vs ${traced[t]}`,
+      );
     }
   });
 });

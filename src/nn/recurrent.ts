@@ -95,7 +95,9 @@ export class RecurrentLayer extends Module {
 
   /** Not used directly: sequences need their length; see `unroll`. */
   forward(x: Tensor): Tensor {
-    throw new Error(`RecurrentLayer.forward needs the sequence length; call unroll(x, steps) with x ${formatShape(x.shape)}.`);
+    throw new Error(
+      `RecurrentLayer.forward needs the sequence length; call unroll(x, steps) with x ${formatShape(x.shape)}.`,
+    );
   }
 
   /**
@@ -105,7 +107,9 @@ export class RecurrentLayer extends Module {
   unroll(x: Tensor, steps: number, initial?: Tensor): Tensor[] {
     const rows = x.shape[0] as number;
     if (x.rank !== 2 || x.shape[1] !== this.inputSize || rows % steps !== 0) {
-      throw new RangeError(`${this.kind} layer expects a time-major sequence [T*B, ${this.inputSize}] with T = ${steps}, got ${formatShape(x.shape)}.`);
+      throw new RangeError(
+        `${this.kind} layer expects a time-major sequence [T*B, ${this.inputSize}] with T = ${steps}, got ${formatShape(x.shape)}.`,
+      );
     }
     const B = rows / steps;
     const S = CELL_SHAPES[this.kind].state;
@@ -195,9 +199,11 @@ export class RecurrentNet extends Module implements LayeredModel {
   forward(x: Tensor): Tensor {
     const T = this.steps;
     if (x.rank !== 3 || x.shape[0] !== T) {
-      throw new RangeError(`the recurrent model expects input [T=${T}, batch, features], got ${formatShape(x.shape)}.`);
+      throw new RangeError(
+        `the recurrent model expects input [T=${T}, batch, features], got ${formatShape(x.shape)}.`,
+      );
     }
-    let sequence = reshape(x, [x.shape[0] as number * (x.shape[1] as number), x.shape[2] as number]);
+    let sequence = reshape(x, [(x.shape[0] as number) * (x.shape[1] as number), x.shape[2] as number]);
     let states: Tensor[] = [];
     this.recurrent.forEach((layer, l) => {
       states = layer.unroll(sequence, T);
@@ -208,7 +214,8 @@ export class RecurrentNet extends Module implements LayeredModel {
       }
     });
     const top = this.recurrent[this.recurrent.length - 1] as RecurrentLayer;
-    const features = this.scored === 'every' ? sequence : stackHidden([states[states.length - 1] as Tensor], top.hidden);
+    const features =
+      this.scored === 'every' ? sequence : stackHidden([states[states.length - 1] as Tensor], top.hidden);
     return this.head.forward(features);
   }
 }

@@ -30,7 +30,9 @@ export const relu = (x: Tensor): Tensor => activation(x, 'relu');
 export function prelu(x: Tensor, slope: Tensor): Tensor {
   const features = x.shape[x.rank - 1] ?? 1;
   if (slope.size !== 1 && slope.size !== features) {
-    throw new RangeError(`prelu slope ${formatShape(slope.shape)} must have 1 or ${features} values (the last axis of ${formatShape(x.shape)}).`);
+    throw new RangeError(
+      `prelu slope ${formatShape(slope.shape)} must have 1 or ${features} values (the last axis of ${formatShape(x.shape)}).`,
+    );
   }
   const n = x.size;
   const xd = x.data;

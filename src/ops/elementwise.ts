@@ -14,12 +14,19 @@ function asTensor(value: Operand, like: Tensor): Tensor {
 
 function checkDtypes(op: string, a: Tensor, b: Tensor): void {
   if (a.dtype !== b.dtype) {
-    throw new TypeError(`${op}: dtypes differ (${a.dtype} ${formatShape(a.shape)} vs ${b.dtype} ${formatShape(b.shape)}); convert one with toDtype().`);
+    throw new TypeError(
+      `${op}: dtypes differ (${a.dtype} ${formatShape(a.shape)} vs ${b.dtype} ${formatShape(b.shape)}); convert one with toDtype().`,
+    );
   }
 }
 
 /** Accumulate `g` (output-shaped) into `target` (input-shaped) through a broadcast plan, scaled per element by `scale`. */
-function reduceInto(target: Buffer, g: Buffer, plan: BroadcastPlan, scale: ((i: number) => number) | null): void {
+function reduceInto(
+  target: Buffer,
+  g: Buffer,
+  plan: BroadcastPlan,
+  scale: ((i: number) => number) | null,
+): void {
   const n = g.length;
   if (plan.kind === 'same') {
     if (scale) for (let i = 0; i < n; i++) target[i] = (target[i] as number) + (g[i] as number) * scale(i);
@@ -99,7 +106,12 @@ export const neg = (a: Tensor): Tensor => mul(a, -1);
  * A unary op from its value and its derivative written in terms of the input x and the output y.
  * Each caller below is one line: the forward and the backward side by side.
  */
-function unary(op: string, x: Tensor, f: (v: number) => number, df: (v: number, y: number) => number): Tensor {
+function unary(
+  op: string,
+  x: Tensor,
+  f: (v: number) => number,
+  df: (v: number, y: number) => number,
+): Tensor {
   const n = x.size;
   const xd = x.data;
   const out = allocBuffer(n, x.dtype);
@@ -108,17 +120,29 @@ function unary(op: string, x: Tensor, f: (v: number) => number, df: (v: number, 
     const g = result.grad as Buffer;
     const gx = gradTarget(x);
     if (!gx) return;
-    for (let i = 0; i < n; i++) gx[i] = (gx[i] as number) + (g[i] as number) * df(xd[i] as number, out[i] as number);
+    for (let i = 0; i < n; i++)
+      gx[i] = (gx[i] as number) + (g[i] as number) * df(xd[i] as number, out[i] as number);
   });
 }
 
 export const exp = (x: Tensor): Tensor => unary('exp', x, Math.exp, (_v, y) => y);
 export const log = (x: Tensor): Tensor => unary('log', x, Math.log, (v) => 1 / v);
 export const sqrt = (x: Tensor): Tensor => unary('sqrt', x, Math.sqrt, (_v, y) => 0.5 / y);
-export const abs = (x: Tensor): Tensor => unary('abs', x, Math.abs, (v) => (v > 0 ? 1 : v < 0 ? -1 : v === 0 ? 0 : NaN));
+export const abs = (x: Tensor): Tensor =>
+  unary('abs', x, Math.abs, (v) => (v > 0 ? 1 : v < 0 ? -1 : v === 0 ? 0 : NaN));
 /** x^p for a constant exponent p. */
 export const pow = (x: Tensor, p: number): Tensor =>
-  unary('pow', x, (v) => v ** p, (v) => (p === 0 ? 0 : p * v ** (p - 1)));
+  unary(
+    'pow',
+    x,
+    (v) => v ** p,
+    (v) => (p === 0 ? 0 : p * v ** (p - 1)),
+  );
 /** Clamp to [min, max]; the gradient passes only inside the interval (as torch.clamp). */
 export const clamp = (x: Tensor, min: number, max: number): Tensor =>
-  unary('clamp', x, (v) => (v < min ? min : v > max ? max : v), (v) => (v >= min && v <= max ? 1 : v !== v ? NaN : 0));
+  unary(
+    'clamp',
+    x,
+    (v) => (v < min ? min : v > max ? max : v),
+    (v) => (v >= min && v <= max ? 1 : v !== v ? NaN : 0),
+  );

@@ -5,11 +5,14 @@ import { logSoftmaxInto } from './softmax.js';
 
 function checkLabels(labels: Int32Array, rowCount: number, classes: number): void {
   if (labels.length !== rowCount) {
-    throw new RangeError(`crossEntropy: ${labels.length} labels for ${rowCount} rows of logits; give one class id per row.`);
+    throw new RangeError(
+      `crossEntropy: ${labels.length} labels for ${rowCount} rows of logits; give one class id per row.`,
+    );
   }
   for (let i = 0; i < labels.length; i++) {
     const c = labels[i] as number;
-    if (c < 0 || c >= classes) throw new RangeError(`crossEntropy: label ${c} at row ${i} is outside 0..${classes - 1}.`);
+    if (c < 0 || c >= classes)
+      throw new RangeError(`crossEntropy: label ${c} at row ${i} is outside 0..${classes - 1}.`);
   }
 }
 
@@ -35,7 +38,8 @@ export function crossEntropy(logits: Tensor, labels: Int32Array): Tensor {
     const scale = g / rowCount;
     for (let r = 0; r < rowCount; r++) {
       const o = r * classes;
-      for (let j = 0; j < classes; j++) gx[o + j] = (gx[o + j] as number) + Math.exp(logp[o + j] as number) * scale;
+      for (let j = 0; j < classes; j++)
+        gx[o + j] = (gx[o + j] as number) + Math.exp(logp[o + j] as number) * scale;
       const t = o + (labels[r] as number);
       gx[t] = (gx[t] as number) - scale;
     }
@@ -44,7 +48,9 @@ export function crossEntropy(logits: Tensor, labels: Int32Array): Tensor {
 
 function checkSame(op: string, a: Tensor, b: Tensor): void {
   if (!sameShape(a.shape, b.shape)) {
-    throw new RangeError(`${op}: prediction ${formatShape(a.shape)} and target ${formatShape(b.shape)} must have the same shape.`);
+    throw new RangeError(
+      `${op}: prediction ${formatShape(a.shape)} and target ${formatShape(b.shape)} must have the same shape.`,
+    );
   }
 }
 

@@ -12,7 +12,9 @@ export function matmul(a: Tensor, b: Tensor, options: { transA?: boolean; transB
   const tA = options.transA ?? false;
   const tB = options.transB ?? false;
   if (a.rank !== 2 || b.rank !== 2) {
-    throw new RangeError(`matmul needs 2-D tensors, got ${formatShape(a.shape)} and ${formatShape(b.shape)}; reshape first.`);
+    throw new RangeError(
+      `matmul needs 2-D tensors, got ${formatShape(a.shape)} and ${formatShape(b.shape)}; reshape first.`,
+    );
   }
   const m = (tA ? a.shape[1] : a.shape[0]) as number;
   const k = (tA ? a.shape[0] : a.shape[1]) as number;
@@ -56,7 +58,9 @@ export function linear(
   alpha?: number,
 ): Tensor {
   if (x.rank !== 2 || weight.rank !== 2) {
-    throw new RangeError(`linear needs x [batch, in] and weight [out, in], got ${formatShape(x.shape)} and ${formatShape(weight.shape)}.`);
+    throw new RangeError(
+      `linear needs x [batch, in] and weight [out, in], got ${formatShape(x.shape)} and ${formatShape(weight.shape)}.`,
+    );
   }
   const batch = x.shape[0] as number;
   const inSize = x.shape[1] as number;
@@ -67,7 +71,9 @@ export function linear(
     );
   }
   if (bias && bias.size !== outSize) {
-    throw new RangeError(`linear: bias ${formatShape(bias.shape)} must have ${outSize} values (one per output).`);
+    throw new RangeError(
+      `linear: bias ${formatShape(bias.shape)} must have ${outSize} values (one per output).`,
+    );
   }
   const kern = activationKernels[activation];
   const a = alpha ?? kern.defaultAlpha;

@@ -27,10 +27,14 @@ export function normalize(
   const features = x.shape[x.rank - 1] as number;
   const rows = x.size / features;
   if (gamma.size !== features || beta.size !== features) {
-    throw new RangeError(`${mode} norm: gamma ${formatShape(gamma.shape)} and beta ${formatShape(beta.shape)} need ${features} values (the last axis of ${formatShape(x.shape)}).`);
+    throw new RangeError(
+      `${mode} norm: gamma ${formatShape(gamma.shape)} and beta ${formatShape(beta.shape)} need ${features} values (the last axis of ${formatShape(x.shape)}).`,
+    );
   }
   if (mode === 'batch' && rows < 2) {
-    throw new RangeError(`batch norm in training mode needs more than one example per feature, got input ${formatShape(x.shape)}; use a batch of at least 2 or norm "layer".`);
+    throw new RangeError(
+      `batch norm in training mode needs more than one example per feature, got input ${formatShape(x.shape)}; use a batch of at least 2 or norm "layer".`,
+    );
   }
   // Element e of group g lives at g * groupStride + e * elemStride.
   const groups = mode === 'batch' ? features : rows;

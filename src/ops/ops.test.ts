@@ -25,7 +25,10 @@ const positive = (shape: number[]): Tensor => {
 };
 /** A fixed random projection turns any output into a scalar loss with a non-trivial upstream gradient. */
 const project = (y: Tensor): Tensor => {
-  const w = new Tensor(Float64Array.from({ length: y.size }, (_, i) => Math.sin(i + 1)), y.shape);
+  const w = new Tensor(
+    Float64Array.from({ length: y.size }, (_, i) => Math.sin(i + 1)),
+    y.shape,
+  );
   return op.sum(op.mul(y, w));
 };
 const TOL = 1e-6;
@@ -51,19 +54,25 @@ describe('gradcheck (float64, relative error < 1e-6)', () => {
     ['matmul', (x) => project(op.matmul(x[0]!, x[1]!)), [f64([3, 4]), f64([4, 5])]],
     ['matmul transA', (x) => project(op.matmul(x[0]!, x[1]!, { transA: true })), [f64([4, 3]), f64([4, 5])]],
     ['matmul transB', (x) => project(op.matmul(x[0]!, x[1]!, { transB: true })), [f64([3, 4]), f64([5, 4])]],
-    ['matmul transA transB', (x) => project(op.matmul(x[0]!, x[1]!, { transA: true, transB: true })), [f64([4, 3]), f64([5, 4])]],
+    [
+      'matmul transA transB',
+      (x) => project(op.matmul(x[0]!, x[1]!, { transA: true, transB: true })),
+      [f64([4, 3]), f64([5, 4])],
+    ],
     ['softmax', (x) => project(op.softmax(x[0]!)), [f64([3, 5])]],
     ['log-softmax', (x) => project(op.logSoftmax(x[0]!)), [f64([3, 5])]],
     ['cross-entropy', (x) => op.crossEntropy(x[0]!, Int32Array.from([0, 4, 2])), [f64([3, 5])]],
     ['mse', (x) => op.mse(x[0]!, x[1]!), [f64([4, 2]), f64([4, 2])]],
     [
       'binary cross-entropy',
-      (x) => op.binaryCrossEntropy(op.sigmoid(x[0]!), new Tensor(Float64Array.from([0, 1, 1, 0, 0.3, 0.9]), [6])),
+      (x) =>
+        op.binaryCrossEntropy(op.sigmoid(x[0]!), new Tensor(Float64Array.from([0, 1, 1, 0, 0.3, 0.9]), [6])),
       [f64([6])],
     ],
     [
       'binary cross-entropy with logits',
-      (x) => op.binaryCrossEntropyWithLogits(x[0]!, new Tensor(Float64Array.from([0, 1, 1, 0, 0.3, 0.9]), [6])),
+      (x) =>
+        op.binaryCrossEntropyWithLogits(x[0]!, new Tensor(Float64Array.from([0, 1, 1, 0, 0.3, 0.9]), [6])),
       [f64([6], 3)],
     ],
     ['prelu shared slope', (x) => project(op.prelu(x[0]!, x[1]!)), [awayFromZero([3, 4]), f64([1])]],
@@ -95,7 +104,8 @@ describe('fused linear equals its unfused composition', () => {
       const b = f64([5]);
       const fused = op.linear(x, w, b, name).data;
       const unfused = op.activation(op.add(op.matmul(x, w, { transB: true }), b), name).data;
-      for (let i = 0; i < fused.length; i++) assert.ok(Math.abs((fused[i] as number) - (unfused[i] as number)) < 1e-12);
+      for (let i = 0; i < fused.length; i++)
+        assert.ok(Math.abs((fused[i] as number) - (unfused[i] as number)) < 1e-12);
     });
   }
 });
@@ -139,9 +149,13 @@ describe('extreme inputs', () => {
     assert.ok(Number.isNaN(out.item()));
     backward(out);
     assert.ok(Number.isNaN(w.grad![0]), 'weight gradient from a NaN input is NaN');
-    const m = op.matmul(new Tensor(Float64Array.from([0, 0]), [1, 2]), new Tensor(Float64Array.from([NaN, 1, 1, 1]), [2, 2]), {
-      transA: false,
-    });
+    const m = op.matmul(
+      new Tensor(Float64Array.from([0, 0]), [1, 2]),
+      new Tensor(Float64Array.from([NaN, 1, 1, 1]), [2, 2]),
+      {
+        transA: false,
+      },
+    );
     assert.ok(Number.isNaN(m.data[0]), '0 * NaN stays NaN in matmul');
   });
   it('activation table derivatives agree with the scalar values (finite differences)', () => {
@@ -177,7 +191,10 @@ describe('extreme inputs', () => {
 describe('normalisation', () => {
   for (const mode of ['batch', 'layer'] as const) {
     it(`${mode} norm gradcheck`, () => {
-      const { maxError } = gradcheck((x) => project(op.normalize(x[0]!, x[1]!, x[2]!, mode, 1e-5).y), [f64([5, 4]), f64([4]), f64([4])]);
+      const { maxError } = gradcheck(
+        (x) => project(op.normalize(x[0]!, x[1]!, x[2]!, mode, 1e-5).y),
+        [f64([5, 4]), f64([4]), f64([4])],
+      );
       assert.ok(maxError < TOL, `error ${maxError}`);
     });
   }
@@ -197,6 +214,9 @@ describe('normalisation', () => {
     }
   });
   it('batch norm on a single example is refused with a fix', () => {
-    assert.throws(() => op.normalize(f64([1, 3]), f64([3]), f64([3]), 'batch', 1e-5), /at least 2 or norm "layer"/);
+    assert.throws(
+      () => op.normalize(f64([1, 3]), f64([3]), f64([3]), 'batch', 1e-5),
+      /at least 2 or norm "layer"/,
+    );
   });
 });

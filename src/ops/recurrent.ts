@@ -52,11 +52,13 @@ export function recurrentStep(
   const dtype = projected.dtype;
   // hh = h_prev W_hhᵀ + b_hh, [B, G*H]; h_prev is the first H columns of the previous state.
   const hPrev = S === 1 ? prev : allocBuffer(B * H, dtype);
-  if (S !== 1) for (let b = 0; b < B; b++) for (let j = 0; j < H; j++) hPrev[b * H + j] = prev[b * S * H + j] as number;
+  if (S !== 1)
+    for (let b = 0; b < B; b++) for (let j = 0; j < H; j++) hPrev[b * H + j] = prev[b * S * H + j] as number;
   const hh = allocBuffer(B * GH, dtype);
   kernels().matmul(hPrev, weightHH.data, hh, B, H, GH, false, true, false);
   const bhh = biasHH.data;
-  for (let b = 0; b < B; b++) for (let k = 0; k < GH; k++) hh[b * GH + k] = (hh[b * GH + k] as number) + (bhh[k] as number);
+  for (let b = 0; b < B; b++)
+    for (let k = 0; k < GH; k++) hh[b * GH + k] = (hh[b * GH + k] as number) + (bhh[k] as number);
   // act holds the gate activations after the non-linearity (the backward's saved values).
   const act = allocBuffer(B * GH, dtype);
   const out = allocBuffer(B * S * H, dtype);
@@ -154,7 +156,9 @@ export function recurrentStep(
     const gP = gradTarget(projected);
     if (gP) for (let k = 0; k < B * GH; k++) gP[pOff + k] = (gP[pOff + k] as number) + (dA[k] as number);
     const gB = gradTarget(biasHH);
-    if (gB) for (let b = 0; b < B; b++) for (let k = 0; k < GH; k++) gB[k] = (gB[k] as number) + (dHH[b * GH + k] as number);
+    if (gB)
+      for (let b = 0; b < B; b++)
+        for (let k = 0; k < GH; k++) gB[k] = (gB[k] as number) + (dHH[b * GH + k] as number);
     const kern = kernels();
     const gW = gradTarget(weightHH);
     if (gW) kern.matmul(dHH, hPrev, gW, GH, B, H, true, false, true);
@@ -163,7 +167,9 @@ export function recurrentStep(
       else {
         const dh = allocBuffer(B * H, dtype);
         kern.matmul(dHH, weightHH.data, dh, B, GH, H, false, false, false);
-        for (let b = 0; b < B; b++) for (let j = 0; j < H; j++) gPrev[b * S * H + j] = (gPrev[b * S * H + j] as number) + (dh[b * H + j] as number);
+        for (let b = 0; b < B; b++)
+          for (let j = 0; j < H; j++)
+            gPrev[b * S * H + j] = (gPrev[b * S * H + j] as number) + (dh[b * H + j] as number);
       }
     }
   });
@@ -181,14 +187,17 @@ export function stackHidden(states: readonly Tensor[], hidden: number): Tensor {
   const T = states.length;
   const out = allocBuffer(T * B * hidden, first.dtype);
   states.forEach((s, t) => {
-    for (let b = 0; b < B; b++) for (let j = 0; j < hidden; j++) out[(t * B + b) * hidden + j] = s.data[b * width + j] as number;
+    for (let b = 0; b < B; b++)
+      for (let j = 0; j < hidden; j++) out[(t * B + b) * hidden + j] = s.data[b * width + j] as number;
   });
   return makeResult('stack-hidden', out, [T * B, hidden], states, (result) => {
     const g = result.grad as Buffer;
     states.forEach((s, t) => {
       const gs = gradTarget(s);
       if (!gs) return;
-      for (let b = 0; b < B; b++) for (let j = 0; j < hidden; j++) gs[b * width + j] = (gs[b * width + j] as number) + (g[(t * B + b) * hidden + j] as number);
+      for (let b = 0; b < B; b++)
+        for (let j = 0; j < hidden; j++)
+          gs[b * width + j] = (gs[b * width + j] as number) + (g[(t * B + b) * hidden + j] as number);
     });
   });
 }

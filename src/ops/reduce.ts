@@ -9,13 +9,21 @@ function normaliseAxes(x: Tensor, axes: number | readonly number[] | undefined):
   return list.map((axis) => {
     const a = axis < 0 ? axis + x.rank : axis;
     if (!Number.isInteger(a) || a < 0 || a >= x.rank) {
-      throw new RangeError(`Axis ${axis} is out of range for shape ${formatShape(x.shape)}; use 0..${x.rank - 1} or negative from the end.`);
+      throw new RangeError(
+        `Axis ${axis} is out of range for shape ${formatShape(x.shape)}; use 0..${x.rank - 1} or negative from the end.`,
+      );
     }
     return a;
   });
 }
 
-function reduceSum(op: string, x: Tensor, axes: number | readonly number[] | undefined, keepDims: boolean, scale: number | null): Tensor {
+function reduceSum(
+  op: string,
+  x: Tensor,
+  axes: number | readonly number[] | undefined,
+  keepDims: boolean,
+  scale: number | null,
+): Tensor {
   const axisList = normaliseAxes(x, axes);
   const kept = x.shape.map((d, i) => (axisList.includes(i) ? 1 : d));
   const outShape = keepDims ? kept : x.shape.filter((_, i) => !axisList.includes(i));

@@ -5,7 +5,9 @@ import { formatShape, shapeSize, type Buffer, type Shape, type Tensor } from '..
 /** A view with another shape of the same size (data shared, no copy). */
 export function reshape(x: Tensor, shape: Shape): Tensor {
   if (shapeSize(shape) !== x.size) {
-    throw new RangeError(`reshape: ${formatShape(x.shape)} has ${x.size} values; ${formatShape(shape)} needs ${shapeSize(shape)}.`);
+    throw new RangeError(
+      `reshape: ${formatShape(x.shape)} has ${x.size} values; ${formatShape(shape)} needs ${shapeSize(shape)}.`,
+    );
   }
   return makeResult('reshape', x.data, shape, [x], (result) => {
     const g = result.grad as Buffer;

@@ -37,7 +37,8 @@ export function logSoftmax(x: Tensor): Tensor {
       const o = r * cols;
       let gs = 0;
       for (let j = 0; j < cols; j++) gs += g[o + j] as number;
-      for (let j = 0; j < cols; j++) gx[o + j] = (gx[o + j] as number) + (g[o + j] as number) - Math.exp(y[o + j] as number) * gs;
+      for (let j = 0; j < cols; j++)
+        gx[o + j] = (gx[o + j] as number) + (g[o + j] as number) - Math.exp(y[o + j] as number) * gs;
     }
   });
 }
@@ -56,7 +57,8 @@ export function softmax(x: Tensor): Tensor {
       const o = r * cols;
       let dot = 0;
       for (let j = 0; j < cols; j++) dot += (g[o + j] as number) * (y[o + j] as number);
-      for (let j = 0; j < cols; j++) gx[o + j] = (gx[o + j] as number) + (y[o + j] as number) * ((g[o + j] as number) - dot);
+      for (let j = 0; j < cols; j++)
+        gx[o + j] = (gx[o + j] as number) + (y[o + j] as number) * ((g[o + j] as number) - dot);
     }
   });
 }

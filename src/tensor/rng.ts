@@ -75,7 +75,8 @@ export class Rng {
 
   /** Integer uniform in [0, n). */
   int(n: number): number {
-    if (!(n >= 1) || !Number.isInteger(n)) throw new RangeError(`Rng.int needs a positive integer bound, got ${n}.`);
+    if (!(n >= 1) || !Number.isInteger(n))
+      throw new RangeError(`Rng.int needs a positive integer bound, got ${n}.`);
     return Math.floor(this.next() * n);
   }
 

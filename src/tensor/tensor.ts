@@ -29,7 +29,11 @@ export class Tensor {
   op: string;
   hooks: GradHook[] | null = null;
 
-  constructor(data: Buffer, shape: Shape, options: { requiresGrad?: boolean; name?: string; op?: string } = {}) {
+  constructor(
+    data: Buffer,
+    shape: Shape,
+    options: { requiresGrad?: boolean; name?: string; op?: string } = {},
+  ) {
     const size = shapeSize(shape);
     if (data.length !== size) {
       throw new RangeError(
@@ -45,7 +49,11 @@ export class Tensor {
     this.op = options.op ?? 'leaf';
   }
 
-  static zeros(shape: Shape, dtype: DType = 'float32', options: { requiresGrad?: boolean; name?: string } = {}): Tensor {
+  static zeros(
+    shape: Shape,
+    dtype: DType = 'float32',
+    options: { requiresGrad?: boolean; name?: string } = {},
+  ): Tensor {
     return new Tensor(allocBuffer(shapeSize(shape), dtype), shape, options);
   }
 
@@ -99,7 +107,8 @@ export class Tensor {
 
   /** The single value of a one-element tensor. */
   item(): number {
-    if (this.size !== 1) throw new RangeError(`item() needs a one-element tensor, got shape [${this.shape.join(', ')}].`);
+    if (this.size !== 1)
+      throw new RangeError(`item() needs a one-element tensor, got shape [${this.shape.join(', ')}].`);
     return this.data[0] as number;
   }
 
@@ -140,7 +149,10 @@ export type NestedArray = number | NestedArray[];
 export function shapeSize(shape: Shape): number {
   let n = 1;
   for (const d of shape) {
-    if (!Number.isInteger(d) || d < 0) throw new RangeError(`Invalid dimension ${d} in shape [${shape.join(', ')}]; dimensions are non-negative integers.`);
+    if (!Number.isInteger(d) || d < 0)
+      throw new RangeError(
+        `Invalid dimension ${d} in shape [${shape.join(', ')}]; dimensions are non-negative integers.`,
+      );
     n *= d;
   }
   return n;

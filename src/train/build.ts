@@ -7,14 +7,29 @@ import type { Rng } from '../tensor/rng.js';
 import type { DType } from '../tensor/tensor.js';
 
 /** `bptt`: truncated BPTT length for recurrent models (0 = full). */
-export function buildModel(model: ModelConfig, task: Task, rng: Rng, options: { dtype?: DType; bptt?: number } = {}): LayeredModel {
+export function buildModel(
+  model: ModelConfig,
+  task: Task,
+  rng: Rng,
+  options: { dtype?: DType; bptt?: number } = {},
+): LayeredModel {
   const dtype = options.dtype ?? 'float32';
-  return model.kind === 'mlp' ? buildMlp(model, task, rng, dtype) : buildRecurrent(model, task, rng, dtype, options.bptt ?? 0);
+  return model.kind === 'mlp'
+    ? buildMlp(model, task, rng, dtype)
+    : buildRecurrent(model, task, rng, dtype, options.bptt ?? 0);
 }
 
-function buildRecurrent(model: RecurrentModelConfig, task: Task, rng: Rng, dtype: DType, bptt: number): RecurrentNet {
+function buildRecurrent(
+  model: RecurrentModelConfig,
+  task: Task,
+  rng: Rng,
+  dtype: DType,
+  bptt: number,
+): RecurrentNet {
   if (!task.sequence) {
-    throw new Error(`task "${task.name}" has no time axis; a ${model.kind} needs a sequence task (adding, copy, seq-mnist). Use model.kind "mlp".`);
+    throw new Error(
+      `task "${task.name}" has no time axis; a ${model.kind} needs a sequence task (adding, copy, seq-mnist). Use model.kind "mlp".`,
+    );
   }
   const activation = model.kind === 'rnn' ? model.activation : 'tanh';
   const net = new RecurrentNet({

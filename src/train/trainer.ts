@@ -9,11 +9,18 @@ import type { ResolvedConfig } from '../config/types.js';
 import type { Batch, Task } from '../data/task.js';
 import { createTask } from '../data/index.js';
 import { JsonlWriter, writeJson } from '../io/jsonl.js';
+import { EventWriter } from '../io/tfevents.js';
 import type { ActivationRecord, MetricsRecord, ParamRecord, Summary } from '../io/runlog.js';
 import { activationStats, firstNonFinite, l2Norm, paramStats } from '../monitor/stats.js';
 import type { LayeredModel } from '../nn/index.js';
 import { crossEntropy, mse } from '../ops/index.js';
-import { applyUpdates, chain, clipFromConfig, optimizerFromConfig, scheduleFromConfig } from '../optim/index.js';
+import {
+  applyUpdates,
+  chain,
+  clipFromConfig,
+  optimizerFromConfig,
+  scheduleFromConfig,
+} from '../optim/index.js';
 import type { ParamInfo } from '../optim/types.js';
 import { Rng } from '../tensor/rng.js';
 import type { Buffer, Tensor } from '../tensor/tensor.js';
@@ -47,7 +54,8 @@ export interface TrainResult {
 /** Thrown nowhere: training never throws for a non-finite step; `stop` mode returns `stopped` instead. */
 export function computeLoss(task: Task, output: Tensor, batch: Batch): Tensor {
   if (task.loss === 'cross-entropy') {
-    if (!batch.labels) throw new Error(`task "${task.name}" is scored by cross-entropy but its batch has no labels.`);
+    if (!batch.labels)
+      throw new Error(`task "${task.name}" is scored by cross-entropy but its batch has no labels.`);
     return crossEntropy(output, batch.labels);
   }
   return mse(output, batch.y);
@@ -60,7 +68,8 @@ export function accuracy(logits: Tensor, labels: Int32Array): number {
   let correct = 0;
   for (let r = 0; r < rows; r++) {
     let best = 0;
-    for (let j = 1; j < classes; j++) if ((logits.data[r * classes + j] as number) > (logits.data[r * classes + best] as number)) best = j;
+    for (let j = 1; j < classes; j++)
+      if ((logits.data[r * classes + j] as number) > (logits.data[r * classes + best] as number)) best = j;
     if (best === labels[r]) correct++;
   }
   return rows > 0 ? correct / rows : NaN;
@@ -96,16 +105,22 @@ function paramInfo(model: LayeredModel): { tensors: Tensor[]; info: ParamInfo[] 
 }
 
 /** Name the first place a non-finite value appears: a weight, an op of the forward pass, the loss, or a gradient. */
-export function locateNonFinite(tensors: readonly Tensor[], loss: Tensor | null, order: readonly Tensor[] | null): string {
+export function locateNonFinite(
+  tensors: readonly Tensor[],
+  loss: Tensor | null,
+  order: readonly Tensor[] | null,
+): string {
   for (const t of tensors) {
     const bad = firstNonFinite(t.data);
-    if (bad) return `parameter ${t.name} holds ${bad.count} non-finite value(s) (first at index ${bad.index})`;
+    if (bad)
+      return `parameter ${t.name} holds ${bad.count} non-finite value(s) (first at index ${bad.index})`;
   }
   if (order) {
     for (const t of order) {
       if (t.parents.length === 0) continue;
       const bad = firstNonFinite(t.data);
-      if (bad) return `op ${t.op} produced ${bad.count} non-finite value(s) in its output [${t.shape.join(', ')}] (first at index ${bad.index})`;
+      if (bad)
+        return `op ${t.op} produced ${bad.count} non-finite value(s) in its output [${t.shape.join(', ')}] (first at index ${bad.index})`;
     }
   }
   if (loss && !Number.isFinite(loss.data[0] as number)) return `the loss is ${loss.data[0]}`;
@@ -128,7 +143,9 @@ export function train(config: ResolvedConfig, options: TrainOptions): TrainResul
   const dataRng = rng.fork('data');
   const { tensors, info } = paramInfo(model);
   const values = tensors.map((t) => t.data);
-  const updates: Buffer[] = values.map((v) => (v instanceof Float64Array ? new Float64Array(v.length) : new Float32Array(v.length)));
+  const updates: Buffer[] = values.map((v) =>
+    v instanceof Float64Array ? new Float64Array(v.length) : new Float32Array(v.length),
+  );
   const steps = config.train.steps;
   const schedule = scheduleFromConfig(config.schedule, config.optimizer.learningRate, steps);
   const transform = chain(clipFromConfig(config.clip), optimizerFromConfig(config.optimizer, schedule));
@@ -136,16 +153,24 @@ export function train(config: ResolvedConfig, options: TrainOptions): TrainResul
   let lrFactor = 1;
 
   let metrics: JsonlWriter | null = null;
+  let events: EventWriter | null = null;
   if (options.outDir) {
     mkdirSync(options.outDir, { recursive: true });
     writeJson(join(options.outDir, 'config.json'), config);
     metrics = new JsonlWriter(join(options.outDir, 'metrics.jsonl'));
+    events = EventWriter.open(options.outDir);
   }
 
   // Rollback keeps the last weights and optimiser state known to be good.
-  let snapshot: { values: Buffer[]; state: unknown; lrFactor: number } | null = null;
+  type Snapshot = { values: Buffer[]; state: unknown; schedule: unknown; lrFactor: number };
+  let snapshot: Snapshot | null = null;
   const takeSnapshot = (): void => {
-    snapshot = { values: values.map((v) => v.slice()), state: structuredClone(state), lrFactor };
+    snapshot = {
+      values: values.map((v) => v.slice()),
+      state: structuredClone(state),
+      schedule: schedule.getState?.() ?? null,
+      lrFactor,
+    };
   };
   if (config.guard === 'rollback') takeSnapshot();
 
@@ -191,9 +216,11 @@ export function train(config: ResolvedConfig, options: TrainOptions): TrainResul
         skippedStep = true;
         skipped++;
         if (config.guard === 'rollback' && snapshot) {
-          const snap: { values: Buffer[]; state: unknown; lrFactor: number } = snapshot;
+          const snap: Snapshot = snapshot;
           values.forEach((v, i) => v.set(snap.values[i] as Buffer));
           state = structuredClone(snap.state) as typeof state;
+          if (snap.schedule && schedule.setState)
+            schedule.setState(snap.schedule as Parameters<typeof schedule.setState>[0]);
           lrFactor = snap.lrFactor * 0.5;
           snap.lrFactor = lrFactor;
           rolledBack++;
@@ -203,9 +230,11 @@ export function train(config: ResolvedConfig, options: TrainOptions): TrainResul
       } else {
         updates.forEach((u, i) => u.set(grads[i] as Buffer));
         report = transform.update(updates, state, { step, params: values, info, loss });
-        if (lrFactor !== 1) for (const u of updates) for (let j = 0; j < u.length; j++) u[j] = (u[j] as number) * lrFactor;
+        if (lrFactor !== 1)
+          for (const u of updates) for (let j = 0; j < u.length; j++) u[j] = (u[j] as number) * lrFactor;
         applyUpdates(values, updates);
-        schedule.observe?.(loss, step);
+        // Reduce-on-plateau counts logged steps (the config's `patience`), not every batch.
+        if (monitored) schedule.observe?.(loss, step);
         if (report['clipped']) clippedSteps++;
       }
       if (lossFinite) {
@@ -226,8 +255,14 @@ export function train(config: ResolvedConfig, options: TrainOptions): TrainResul
           const facts = m.facts();
           if (!y || !facts) return;
           const s = activationStats(y.data, y.shape[y.rank - 1] as number, facts.activation);
-          activations.push({ name: `layers.${i}`, layer: i, mean: s.mean, std: s.std, saturated: s.saturated, dead: s.dead });
-          observedOutputs[i] = null;
+          activations.push({
+            name: `layers.${i}`,
+            layer: i,
+            mean: s.mean,
+            std: s.std,
+            saturated: s.saturated,
+            dead: s.dead,
+          });
         });
         const timeGradByLayer = traceTime ? (model.timeGrad?.() ?? []) : [];
         const record: MetricsRecord = {
@@ -240,13 +275,17 @@ export function train(config: ResolvedConfig, options: TrainOptions): TrainResul
           skipped: skippedStep,
           params,
           activations,
-          ...(timeGradByLayer.length > 0 ? { timeGrad: timeGradByLayer[timeGradByLayer.length - 1] as number[] } : {}),
+          ...(timeGradByLayer.length > 0
+            ? { timeGrad: timeGradByLayer[timeGradByLayer.length - 1] as number[] }
+            : {}),
           ...(timeGradByLayer.length > 1 ? { timeGradByLayer } : {}),
           findings: [],
           ...(nonFiniteSource ? { nonFiniteSource } : {}),
         };
         metrics?.append(record);
+        if (events) writeEvents(events, record, tensors, observedOutputs);
         options.onRecord?.(record);
+        observedOutputs.fill(null);
         if (config.guard === 'rollback' && !skippedStep) takeSnapshot();
       }
       options.onProgress?.({ step, steps, loss, elapsedSeconds: (performance.now() - start) / 1000 });
@@ -254,6 +293,7 @@ export function train(config: ResolvedConfig, options: TrainOptions): TrainResul
     }
   } finally {
     metrics?.close();
+    events?.close();
   }
 
   const wallSeconds = (performance.now() - start) / 1000;
@@ -276,4 +316,33 @@ export function train(config: ResolvedConfig, options: TrainOptions): TrainResul
   };
   if (options.outDir) writeJson(join(options.outDir, 'summary.json'), summary);
   return { summary, stopped, model, task };
+}
+
+/** The logged step as TensorBoard scalars and histograms (the same numbers as metrics.jsonl). */
+function writeEvents(
+  events: EventWriter,
+  record: MetricsRecord,
+  tensors: readonly Tensor[],
+  outputs: ReadonlyArray<Tensor | null>,
+): void {
+  const scalars: Record<string, number> = {
+    loss: record.loss,
+    lr: record.lr,
+    'grad_norm/global': record.gradNorm,
+    'grad_norm/global_clipped': record.gradNormClipped,
+  };
+  for (const p of record.params) {
+    scalars[`grad_norm/${p.name}`] = p.gradNorm;
+    scalars[`weight_norm/${p.name}`] = p.weightNorm;
+    if (Number.isFinite(p.updateRatio)) scalars[`update_ratio/${p.name}`] = p.updateRatio;
+  }
+  for (const a of record.activations) {
+    scalars[`saturated/${a.name}`] = a.saturated;
+    scalars[`dead/${a.name}`] = a.dead;
+  }
+  events.scalars(scalars, record.step);
+  for (const t of tensors) if (t.grad) events.histogram(`grad/${t.name}`, t.grad, record.step);
+  outputs.forEach((y, i) => {
+    if (y) events.histogram(`activation/layers.${i}`, y.data, record.step);
+  });
 }
