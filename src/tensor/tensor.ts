@@ -132,7 +132,11 @@ export class Tensor {
 
   /** The gradient buffer, allocated (zeros) on first use. */
   gradBuffer(): Buffer {
-    return (this.grad ??= allocBuffer(this.size, this.dtype));
+    // A leaf's gradient (a parameter's) lives across steps; an intermediate's only within one backward pass.
+    return (this.grad ??=
+      this.parents.length === 0
+        ? allocPersistent(this.size, this.dtype)
+        : allocBuffer(this.size, this.dtype));
   }
 
   zeroGrad(): void {
@@ -158,7 +162,66 @@ export function shapeSize(shape: Shape): number {
   return n;
 }
 
+/**
+ * Recycles the buffers of one training step for the next, so the steady state of a loop allocates nothing.
+ * While an arena is active (`withArena`), every op output and intermediate gradient comes from it; `reset()` at
+ * the start of the next step hands them all back. Parameters, their gradients and anything made outside the
+ * arena are never recycled. Reused buffers are zeroed, as fresh ones are.
+ */
+export class BufferArena {
+  private readonly free = new Map<string, Buffer[]>();
+  private used: Buffer[] = [];
+  allocated = 0;
+  reused = 0;
+
+  take(size: number, dtype: DType): Buffer {
+    const list = this.free.get(`${dtype}:${size}`);
+    const recycled = list?.pop();
+    let buffer: Buffer;
+    if (recycled) {
+      recycled.fill(0);
+      buffer = recycled;
+      this.reused++;
+    } else {
+      buffer = dtype === 'float64' ? new Float64Array(size) : new Float32Array(size);
+      this.allocated++;
+    }
+    this.used.push(buffer);
+    return buffer;
+  }
+
+  /** Every buffer handed out since the last reset becomes reusable: call only when none of them is still read. */
+  reset(): void {
+    for (const b of this.used) {
+      const key = `${b instanceof Float64Array ? 'float64' : 'float32'}:${b.length}`;
+      let list = this.free.get(key);
+      if (!list) this.free.set(key, (list = []));
+      list.push(b);
+    }
+    this.used = [];
+  }
+}
+
+let activeArena: BufferArena | null = null;
+
+/** Run `fn` with op buffers drawn from `arena` (see `BufferArena`). */
+export function withArena<T>(arena: BufferArena, fn: () => T): T {
+  const previous = activeArena;
+  activeArena = arena;
+  try {
+    return fn();
+  } finally {
+    activeArena = previous;
+  }
+}
+
 export function allocBuffer(size: number, dtype: DType): Buffer {
+  if (activeArena) return activeArena.take(size, dtype);
+  return dtype === 'float64' ? new Float64Array(size) : new Float32Array(size);
+}
+
+/** A buffer that outlives any arena (parameters, gradients of leaves, optimiser state). */
+export function allocPersistent(size: number, dtype: DType): Buffer {
   return dtype === 'float64' ? new Float64Array(size) : new Float32Array(size);
 }
 

@@ -23,7 +23,7 @@ import {
 } from '../optim/index.js';
 import type { ParamInfo } from '../optim/types.js';
 import { Rng } from '../tensor/rng.js';
-import type { Buffer, Tensor } from '../tensor/tensor.js';
+import { BufferArena, withArena, type Buffer, type Tensor } from '../tensor/tensor.js';
 import { buildModel } from './build.js';
 
 export interface Progress {
@@ -181,114 +181,119 @@ export function train(config: ResolvedConfig, options: TrainOptions): TrainResul
   let skipped = 0;
   let clippedSteps = 0;
   let rolledBack = 0;
-  let stopped: TrainResult['stopped'] = null;
+  let stopped = null as TrainResult['stopped'];
   const observedOutputs: Array<Tensor | null> = model.observed.map(() => null);
   const inject = new Set(options.injectNonFiniteAt ?? []);
 
   try {
+    const arena = new BufferArena();
     for (let step = 1; step <= steps; step++) {
-      const monitored = step === 1 || step % every === 0 || step === steps;
-      const traceTime = monitored && config.monitor.timesteps && model.setTraceTimeGrad !== undefined;
-      if (monitored) model.observed.forEach((m, i) => (m.observer = (y) => (observedOutputs[i] = y)));
-      if (traceTime) model.setTraceTimeGrad?.(true);
-      const batch = task.trainBatch(config.train.batchSize, dataRng);
-      model.zeroGrad();
-      const output = model.forward(batch.x);
-      const lossTensor = computeLoss(task, output, batch);
-      const loss = lossTensor.item();
-      let order: Tensor[] | null = null;
-      const lossFinite = Number.isFinite(loss);
-      if (!lossFinite && config.guard !== 'off') order = topologicalOrder(lossTensor);
-      backward(lossTensor);
-      if (inject.has(step) && tensors[0]?.grad) tensors[0].grad[0] = NaN;
-      if (monitored) model.observed.forEach((m) => (m.observer = null));
-      if (traceTime) model.setTraceTimeGrad?.(false);
+      // The previous step's op buffers are free again: nothing below keeps a tensor across steps.
+      arena.reset();
+      withArena(arena, () => {
+        const monitored = step === 1 || step % every === 0 || step === steps;
+        const traceTime = monitored && config.monitor.timesteps && model.setTraceTimeGrad !== undefined;
+        if (monitored) model.observed.forEach((m, i) => (m.observer = (y) => (observedOutputs[i] = y)));
+        if (traceTime) model.setTraceTimeGrad?.(true);
+        const batch = task.trainBatch(config.train.batchSize, dataRng);
+        model.zeroGrad();
+        const output = model.forward(batch.x);
+        const lossTensor = computeLoss(task, output, batch);
+        const loss = lossTensor.item();
+        let order: Tensor[] | null = null;
+        const lossFinite = Number.isFinite(loss);
+        if (!lossFinite && config.guard !== 'off') order = topologicalOrder(lossTensor);
+        backward(lossTensor);
+        if (inject.has(step) && tensors[0]?.grad) tensors[0].grad[0] = NaN;
+        if (monitored) model.observed.forEach((m) => (m.observer = null));
+        if (traceTime) model.setTraceTimeGrad?.(false);
 
-      const grads = tensors.map((t) => t.gradBuffer());
-      const gradNorm = l2Norm(grads);
-      const finite = lossFinite && Number.isFinite(gradNorm);
-      let skippedStep = false;
-      let nonFiniteSource: string | undefined;
-      let report: Readonly<Record<string, number>> = {};
+        const grads = tensors.map((t) => t.gradBuffer());
+        const gradNorm = l2Norm(grads);
+        const finite = lossFinite && Number.isFinite(gradNorm);
+        let skippedStep = false;
+        let nonFiniteSource: string | undefined;
+        let report: Readonly<Record<string, number>> = {};
 
-      if (!finite && config.guard !== 'off') {
-        nonFiniteSource = locateNonFinite(tensors, lossTensor, order);
-        skippedStep = true;
-        skipped++;
-        if (config.guard === 'rollback' && snapshot) {
-          const snap: Snapshot = snapshot;
-          values.forEach((v, i) => v.set(snap.values[i] as Buffer));
-          state = structuredClone(snap.state) as typeof state;
-          if (snap.schedule && schedule.setState)
-            schedule.setState(snap.schedule as Parameters<typeof schedule.setState>[0]);
-          lrFactor = snap.lrFactor * 0.5;
-          snap.lrFactor = lrFactor;
-          rolledBack++;
+        if (!finite && config.guard !== 'off') {
+          nonFiniteSource = locateNonFinite(tensors, lossTensor, order);
+          skippedStep = true;
+          skipped++;
+          if (config.guard === 'rollback' && snapshot) {
+            const snap: Snapshot = snapshot;
+            values.forEach((v, i) => v.set(snap.values[i] as Buffer));
+            state = structuredClone(snap.state) as typeof state;
+            if (snap.schedule && schedule.setState)
+              schedule.setState(snap.schedule as Parameters<typeof schedule.setState>[0]);
+            lrFactor = snap.lrFactor * 0.5;
+            snap.lrFactor = lrFactor;
+            rolledBack++;
+          }
+          if (config.guard === 'stop') stopped = { step, source: nonFiniteSource };
+          for (const u of updates) u.fill(0);
+        } else {
+          updates.forEach((u, i) => u.set(grads[i] as Buffer));
+          report = transform.update(updates, state, { step, params: values, info, loss });
+          if (lrFactor !== 1)
+            for (const u of updates) for (let j = 0; j < u.length; j++) u[j] = (u[j] as number) * lrFactor;
+          applyUpdates(values, updates);
+          // Reduce-on-plateau counts logged steps (the config's `patience`), not every batch.
+          if (monitored) schedule.observe?.(loss, step);
+          if (report['clipped']) clippedSteps++;
         }
-        if (config.guard === 'stop') stopped = { step, source: nonFiniteSource };
-        for (const u of updates) u.fill(0);
-      } else {
-        updates.forEach((u, i) => u.set(grads[i] as Buffer));
-        report = transform.update(updates, state, { step, params: values, info, loss });
-        if (lrFactor !== 1)
-          for (const u of updates) for (let j = 0; j < u.length; j++) u[j] = (u[j] as number) * lrFactor;
-        applyUpdates(values, updates);
-        // Reduce-on-plateau counts logged steps (the config's `patience`), not every batch.
-        if (monitored) schedule.observe?.(loss, step);
-        if (report['clipped']) clippedSteps++;
-      }
-      if (lossFinite) {
-        finalLoss = loss;
-        bestLoss = Math.min(bestLoss, loss);
-      } else {
-        finalLoss = loss;
-      }
+        if (lossFinite) {
+          finalLoss = loss;
+          bestLoss = Math.min(bestLoss, loss);
+        } else {
+          finalLoss = loss;
+        }
 
-      if (monitored || skippedStep) {
-        const params: ParamRecord[] = tensors.map((t, i) => {
-          const s = paramStats(t.data, t.grad, skippedStep ? null : (updates[i] as Buffer));
-          return { name: (info[i] as ParamInfo).name, layer: (info[i] as ParamInfo).layer, ...s };
-        });
-        const activations: ActivationRecord[] = [];
-        model.observed.forEach((m, i) => {
-          const y = observedOutputs[i];
-          const facts = m.facts();
-          if (!y || !facts) return;
-          const s = activationStats(y.data, y.shape[y.rank - 1] as number, facts.activation);
-          activations.push({
-            name: `layers.${i}`,
-            layer: i,
-            mean: s.mean,
-            std: s.std,
-            saturated: s.saturated,
-            dead: s.dead,
+        if (monitored || skippedStep) {
+          const params: ParamRecord[] = tensors.map((t, i) => {
+            const s = paramStats(t.data, t.grad, skippedStep ? null : (updates[i] as Buffer));
+            return { name: (info[i] as ParamInfo).name, layer: (info[i] as ParamInfo).layer, ...s };
           });
-        });
-        const timeGradByLayer = traceTime ? (model.timeGrad?.() ?? []) : [];
-        const record: MetricsRecord = {
-          step,
-          loss,
-          lr: (report['learningRate'] ?? schedule.value(step)) * lrFactor,
-          gradNorm,
-          gradNormClipped: report['normAfter'] ?? gradNorm,
-          clipped: Boolean(report['clipped']),
-          skipped: skippedStep,
-          params,
-          activations,
-          ...(timeGradByLayer.length > 0
-            ? { timeGrad: timeGradByLayer[timeGradByLayer.length - 1] as number[] }
-            : {}),
-          ...(timeGradByLayer.length > 1 ? { timeGradByLayer } : {}),
-          findings: [],
-          ...(nonFiniteSource ? { nonFiniteSource } : {}),
-        };
-        metrics?.append(record);
-        if (events) writeEvents(events, record, tensors, observedOutputs);
-        options.onRecord?.(record);
-        observedOutputs.fill(null);
-        if (config.guard === 'rollback' && !skippedStep) takeSnapshot();
-      }
-      options.onProgress?.({ step, steps, loss, elapsedSeconds: (performance.now() - start) / 1000 });
+          const activations: ActivationRecord[] = [];
+          model.observed.forEach((m, i) => {
+            const y = observedOutputs[i];
+            const facts = m.facts();
+            if (!y || !facts) return;
+            const s = activationStats(y.data, y.shape[y.rank - 1] as number, facts.activation);
+            activations.push({
+              name: `layers.${i}`,
+              layer: i,
+              mean: s.mean,
+              std: s.std,
+              saturated: s.saturated,
+              dead: s.dead,
+            });
+          });
+          const timeGradByLayer = traceTime ? (model.timeGrad?.() ?? []) : [];
+          const record: MetricsRecord = {
+            step,
+            loss,
+            lr: (report['learningRate'] ?? schedule.value(step)) * lrFactor,
+            gradNorm,
+            gradNormClipped: report['normAfter'] ?? gradNorm,
+            clipped: Boolean(report['clipped']),
+            skipped: skippedStep,
+            params,
+            activations,
+            ...(timeGradByLayer.length > 0
+              ? { timeGrad: timeGradByLayer[timeGradByLayer.length - 1] as number[] }
+              : {}),
+            ...(timeGradByLayer.length > 1 ? { timeGradByLayer } : {}),
+            findings: [],
+            ...(nonFiniteSource ? { nonFiniteSource } : {}),
+          };
+          metrics?.append(record);
+          if (events) writeEvents(events, record, tensors, observedOutputs);
+          options.onRecord?.(record);
+          observedOutputs.fill(null);
+          if (config.guard === 'rollback' && !skippedStep) takeSnapshot();
+        }
+        options.onProgress?.({ step, steps, loss, elapsedSeconds: (performance.now() - start) / 1000 });
+      });
       if (stopped) break;
     }
   } finally {
