@@ -36,6 +36,8 @@ export interface MetricsRecord {
   findings: unknown[];
   /** Set on the step where the guard acted: what was non-finite first. */
   nonFiniteSource?: string;
+  /** Set when the guard (rollback mode) restored the last good weights and optimiser state at this step. */
+  rolledBack?: boolean;
 }
 
 export interface Summary {
@@ -51,6 +53,8 @@ export interface Summary {
   clippedSteps: number;
   rolledBackSteps: number;
   stoppedEarly: boolean;
+  /** The first step with a non-finite loss or gradient, and where it appeared first (any guard mode). */
+  firstNonFinite: { step: number; source: string } | null;
   verdict?: string;
   findings: unknown[];
 }

@@ -91,6 +91,8 @@ export class Dense extends Module {
       const h = this.norm ? this.norm.forward(z) : z;
       y = this.slope ? prelu(h, this.slope) : applyActivation(h, this.activation, this.alpha);
     }
+    // Name the output after the layer, so a non-finite value can be traced to it.
+    y.name = this.weight.name.replace(/\.weight$/, '');
     if (this.dropout) {
       this.dropout.training = this.training;
       y = this.dropout.forward(y);

@@ -120,6 +120,7 @@ export class RecurrentLayer extends Module {
     for (let t = 0; t < steps; t++) {
       if (this.bptt > 0 && t > 0 && t % this.bptt === 0) state = new Tensor(state.data, state.shape);
       state = recurrentStep(this.kind, projected, t, state, this.weightHH, this.biasHH, this.activation);
+      state.name = `${this.weightHH.name.replace(/\.weight_hh$/, '')} step ${t + 1}`;
       if (this.traceTimeGrad) {
         const trace = this.timeGrad;
         const H = this.hidden;

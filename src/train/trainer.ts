@@ -117,10 +117,10 @@ export function locateNonFinite(
   }
   if (order) {
     for (const t of order) {
-      if (t.parents.length === 0) continue;
+      if (t.op === 'leaf') continue;
       const bad = firstNonFinite(t.data);
       if (bad)
-        return `op ${t.op} produced ${bad.count} non-finite value(s) in its output [${t.shape.join(', ')}] (first at index ${bad.index})`;
+        return `op ${t.op}${t.name ? ` in ${t.name}` : ''} produced ${bad.count} non-finite value(s) in its output [${t.shape.join(', ')}] (first at index ${bad.index})`;
     }
   }
   if (loss && !Number.isFinite(loss.data[0] as number)) return `the loss is ${loss.data[0]}`;
@@ -182,6 +182,7 @@ export function train(config: ResolvedConfig, options: TrainOptions): TrainResul
   let clippedSteps = 0;
   let rolledBack = 0;
   let stopped = null as TrainResult['stopped'];
+  let firstNonFiniteStep = null as { step: number; source: string } | null;
   const observedOutputs: Array<Tensor | null> = model.observed.map(() => null);
   const inject = new Set(options.injectNonFiniteAt ?? []);
 
@@ -202,7 +203,7 @@ export function train(config: ResolvedConfig, options: TrainOptions): TrainResul
         const loss = lossTensor.item();
         let order: Tensor[] | null = null;
         const lossFinite = Number.isFinite(loss);
-        if (!lossFinite && config.guard !== 'off') order = topologicalOrder(lossTensor);
+        if (!lossFinite && firstNonFiniteStep === null) order = topologicalOrder(lossTensor);
         backward(lossTensor);
         if (inject.has(step) && tensors[0]?.grad) tensors[0].grad[0] = NaN;
         if (monitored) model.observed.forEach((m) => (m.observer = null));
@@ -212,11 +213,18 @@ export function train(config: ResolvedConfig, options: TrainOptions): TrainResul
         const gradNorm = l2Norm(grads);
         const finite = lossFinite && Number.isFinite(gradNorm);
         let skippedStep = false;
+        let rolledBackThisStep = false;
         let nonFiniteSource: string | undefined;
         let report: Readonly<Record<string, number>> = {};
 
-        if (!finite && config.guard !== 'off') {
+        if (!finite && firstNonFiniteStep === null) {
+          // Named once, at the first bad step, in every guard mode (off included).
           nonFiniteSource = locateNonFinite(tensors, lossTensor, order);
+          firstNonFiniteStep = { step, source: nonFiniteSource };
+        } else if (!finite && config.guard !== 'off') {
+          nonFiniteSource = locateNonFinite(tensors, lossTensor, null);
+        }
+        if (!finite && config.guard !== 'off') {
           skippedStep = true;
           skipped++;
           if (config.guard === 'rollback' && snapshot) {
@@ -228,8 +236,9 @@ export function train(config: ResolvedConfig, options: TrainOptions): TrainResul
             lrFactor = snap.lrFactor * 0.5;
             snap.lrFactor = lrFactor;
             rolledBack++;
+            rolledBackThisStep = true;
           }
-          if (config.guard === 'stop') stopped = { step, source: nonFiniteSource };
+          if (config.guard === 'stop') stopped = { step, source: nonFiniteSource ?? 'unknown' };
           for (const u of updates) u.fill(0);
         } else {
           updates.forEach((u, i) => u.set(grads[i] as Buffer));
@@ -285,6 +294,7 @@ export function train(config: ResolvedConfig, options: TrainOptions): TrainResul
             ...(timeGradByLayer.length > 1 ? { timeGradByLayer } : {}),
             findings: [],
             ...(nonFiniteSource ? { nonFiniteSource } : {}),
+            ...(rolledBackThisStep ? { rolledBack: true } : {}),
           };
           metrics?.append(record);
           if (events) writeEvents(events, record, tensors, observedOutputs);
@@ -317,6 +327,7 @@ export function train(config: ResolvedConfig, options: TrainOptions): TrainResul
     clippedSteps,
     rolledBackSteps: rolledBack,
     stoppedEarly: stopped !== null,
+    firstNonFinite: firstNonFiniteStep,
     findings: [],
   };
   if (options.outDir) writeJson(join(options.outDir, 'summary.json'), summary);
