@@ -31,6 +31,11 @@ export interface MetricsRecord {
   activations: ActivationRecord[];
   /** Recurrent models: ||dL/dh_t|| of the top recurrent layer, t = 1..T in time order. */
   timeGrad?: number[];
+  /**
+   * Recurrent models: the fitted per-step factor ||dL/dh_{t-1}|| / ||dL/dh_t|| of `timeGrad` (geometric fit);
+   * below 1 the gradient vanishes going back in time, above 1 it explodes.
+   */
+  timeGradFactor?: number;
   /** Stacked recurrent models: the same for every recurrent layer, input side first. */
   timeGradByLayer?: number[][];
   findings: unknown[];

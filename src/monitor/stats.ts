@@ -116,3 +116,29 @@ export function firstNonFinite(buffer: Buffer): { index: number; count: number }
   }
   return index < 0 ? null : { index, count };
 }
+
+/**
+ * The per-step factor of a geometric decay fitted to ||dL/dh_t||, t = 1..T: exp of the least-squares slope of
+ * ln ||dL/dh_t|| against t, over the finite positive values. Below 1 the gradient shrinks going back in time
+ * (Bengio et al. 1994; Pascanu et al. 2013); NaN when fewer than two values are usable.
+ */
+export function fitDecayFactor(values: readonly number[]): number {
+  let n = 0;
+  let st = 0;
+  let sy = 0;
+  let stt = 0;
+  let sty = 0;
+  values.forEach((v, t) => {
+    if (!(v > 0) || !Number.isFinite(v)) return;
+    const y = Math.log(v);
+    n++;
+    st += t;
+    sy += y;
+    stt += t * t;
+    sty += t * y;
+  });
+  const denominator = n * stt - st * st;
+  if (n < 2 || denominator === 0) return NaN;
+  // One step back in time is t - 1: the ratio ||dL/dh_{t-1}|| / ||dL/dh_t|| is exp(-slope).
+  return Math.exp(-(n * sty - st * sy) / denominator);
+}

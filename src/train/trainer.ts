@@ -11,7 +11,7 @@ import { createTask } from '../data/index.js';
 import { JsonlWriter, writeJson } from '../io/jsonl.js';
 import { EventWriter } from '../io/tfevents.js';
 import type { ActivationRecord, MetricsRecord, ParamRecord, Summary } from '../io/runlog.js';
-import { activationStats, firstNonFinite, l2Norm, paramStats } from '../monitor/stats.js';
+import { activationStats, firstNonFinite, fitDecayFactor, l2Norm, paramStats } from '../monitor/stats.js';
 import type { LayeredModel } from '../nn/index.js';
 import { crossEntropy, mse } from '../ops/index.js';
 import {
@@ -289,7 +289,10 @@ export function train(config: ResolvedConfig, options: TrainOptions): TrainResul
             params,
             activations,
             ...(timeGradByLayer.length > 0
-              ? { timeGrad: timeGradByLayer[timeGradByLayer.length - 1] as number[] }
+              ? {
+                  timeGrad: timeGradByLayer[timeGradByLayer.length - 1] as number[],
+                  timeGradFactor: fitDecayFactor(timeGradByLayer[timeGradByLayer.length - 1] as number[]),
+                }
               : {}),
             ...(timeGradByLayer.length > 1 ? { timeGradByLayer } : {}),
             findings: [],
