@@ -6,24 +6,36 @@ export const tsKernels: Kernels = {
   name: 'typescript',
   matmul(a, b, c, m, k, n, transA, transB, accumulate) {
     if (!accumulate) c.fill(0, 0, m * n);
-    if (!transA && !transB) matmulNN(a, b, c, m, k, n);
+    if (!transA && !transB) matmulRowsOfB(a, b, c, m, k, n, k, 1);
     else if (!transA && transB) matmulNT(a, b, c, m, k, n);
-    else if (transA && !transB) matmulTN(a, b, c, m, k, n);
+    else if (transA && !transB) matmulRowsOfB(a, b, c, m, k, n, 1, m);
     else matmulTT(a, b, c, m, k, n);
   },
 };
 
-function matmulNN(a: Buffer, b: Buffer, c: Buffer, m: number, k: number, n: number): void {
+/**
+ * C[i, :] += sum_p A(i, p) B[p, :] with A(i, p) = a[i * rowStride + p * colStride]: A stored [m, k] (NN) or
+ * [k, m] (TN). Four rows of B per pass: one read-modify-write of C's row for four multiply-adds.
+ */
+function matmulRowsOfB(
+  a: Buffer,
+  b: Buffer,
+  c: Buffer,
+  m: number,
+  k: number,
+  n: number,
+  rowStride: number,
+  colStride: number,
+): void {
   for (let i = 0; i < m; i++) {
     const ci = i * n;
-    const ai = i * k;
+    const ai = i * rowStride;
     let p = 0;
-    // Four rows of B per pass: one read-modify-write of C's row for four multiply-adds.
     for (; p + 3 < k; p += 4) {
-      const a0 = a[ai + p] as number;
-      const a1 = a[ai + p + 1] as number;
-      const a2 = a[ai + p + 2] as number;
-      const a3 = a[ai + p + 3] as number;
+      const a0 = a[ai + p * colStride] as number;
+      const a1 = a[ai + (p + 1) * colStride] as number;
+      const a2 = a[ai + (p + 2) * colStride] as number;
+      const a3 = a[ai + (p + 3) * colStride] as number;
       const b0 = p * n;
       const b1 = b0 + n;
       const b2 = b1 + n;
@@ -38,45 +50,45 @@ function matmulNN(a: Buffer, b: Buffer, c: Buffer, m: number, k: number, n: numb
       }
     }
     for (; p < k; p++) {
-      const av = a[ai + p] as number;
+      const av = a[ai + p * colStride] as number;
       const bp = p * n;
       for (let j = 0; j < n; j++) c[ci + j] = (c[ci + j] as number) + av * (b[bp + j] as number);
     }
   }
 }
 
+/** C[i, j] += dot(A[i, :], B[j, :]): B stored [n, k]. Four columns at once share each load of A's row. */
 function matmulNT(a: Buffer, b: Buffer, c: Buffer, m: number, k: number, n: number): void {
   for (let i = 0; i < m; i++) {
     const ai = i * k;
     const ci = i * n;
-    for (let j = 0; j < n; j++) {
-      const bj = j * k;
+    let j = 0;
+    for (; j + 3 < n; j += 4) {
+      const b0 = j * k;
+      const b1 = b0 + k;
+      const b2 = b1 + k;
+      const b3 = b2 + k;
       let s0 = 0;
       let s1 = 0;
       let s2 = 0;
       let s3 = 0;
-      let p = 0;
-      for (; p + 3 < k; p += 4) {
-        s0 += (a[ai + p] as number) * (b[bj + p] as number);
-        s1 += (a[ai + p + 1] as number) * (b[bj + p + 1] as number);
-        s2 += (a[ai + p + 2] as number) * (b[bj + p + 2] as number);
-        s3 += (a[ai + p + 3] as number) * (b[bj + p + 3] as number);
+      for (let p = 0; p < k; p++) {
+        const av = a[ai + p] as number;
+        s0 += av * (b[b0 + p] as number);
+        s1 += av * (b[b1 + p] as number);
+        s2 += av * (b[b2 + p] as number);
+        s3 += av * (b[b3 + p] as number);
       }
-      for (; p < k; p++) s0 += (a[ai + p] as number) * (b[bj + p] as number);
-      c[ci + j] = (c[ci + j] as number) + (s0 + s1 + (s2 + s3));
+      c[ci + j] = (c[ci + j] as number) + s0;
+      c[ci + j + 1] = (c[ci + j + 1] as number) + s1;
+      c[ci + j + 2] = (c[ci + j + 2] as number) + s2;
+      c[ci + j + 3] = (c[ci + j + 3] as number) + s3;
     }
-  }
-}
-
-function matmulTN(a: Buffer, b: Buffer, c: Buffer, m: number, k: number, n: number): void {
-  // A is [k, m]: C[i, :] += A[p, i] * B[p, :]
-  for (let p = 0; p < k; p++) {
-    const ap = p * m;
-    const bp = p * n;
-    for (let i = 0; i < m; i++) {
-      const av = a[ap + i] as number;
-      const ci = i * n;
-      for (let j = 0; j < n; j++) c[ci + j] = (c[ci + j] as number) + av * (b[bp + j] as number);
+    for (; j < n; j++) {
+      const bj = j * k;
+      let s = 0;
+      for (let p = 0; p < k; p++) s += (a[ai + p] as number) * (b[bj + p] as number);
+      c[ci + j] = (c[ci + j] as number) + s;
     }
   }
 }
