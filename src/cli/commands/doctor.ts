@@ -1,0 +1,45 @@
+/**
+ * `gradscope doctor <run dir, metrics.jsonl, or TensorBoard event file/dir> [--json]`: diagnoses an existing log
+ * without training. Exit 0 whenever a diagnosis was made (whatever the verdict), 2 for unreadable input.
+ */
+import { DoctorInputError, diagnosePath, type DoctorReport } from '../../doctor/diagnose.js';
+import { formatDiagnosis } from '../../doctor/format.js';
+import { stringifyFinite } from '../../io/jsonl.js';
+import { parseArgs, UsageError } from '../args.js';
+import type { Command } from '../main.js';
+
+const USAGE = 'doctor <run dir, metrics.jsonl, or TensorBoard event file/dir> [--json]';
+
+function runDoctor(argv: string[]): number {
+  const args = parseArgs(argv, { values: [], switches: ['json'] }, 'doctor');
+  if (args.positionals.length !== 1) {
+    throw new UsageError(
+      `doctor needs exactly one log to diagnose, got ${args.positionals.length}: gradscope ${USAGE}.`,
+    );
+  }
+  const path = args.positionals[0] as string;
+  let report: DoctorReport;
+  try {
+    report = diagnosePath(path);
+  } catch (error) {
+    if (error instanceof DoctorInputError) {
+      process.stderr.write(`gradscope doctor: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  if (args.switches.has('json')) {
+    for (const problem of report.problems) process.stderr.write(`gradscope doctor: note: ${problem}\n`);
+    process.stdout.write(stringifyFinite({ verdict: report.verdict, findings: report.findings }, 2) + '\n');
+  } else {
+    process.stdout.write(
+      formatDiagnosis(report, { color: process.stdout.isTTY === true && !process.env['NO_COLOR'] }),
+    );
+  }
+  return 0;
+}
+
+export const doctorCommand: Command = {
+  summary: `${USAGE}  diagnose an existing run without training`,
+  run: runDoctor,
+};

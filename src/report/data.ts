@@ -1,0 +1,273 @@
+/**
+ * What the reports read from a run: per-layer aggregates of the per-parameter records, the logged steps worth
+ * showing, and the doctor's findings read structurally (so the report renders whatever version wrote them).
+ */
+import type { ResolvedConfig } from '../config/types.js';
+import type { MetricsRecord, Summary } from '../io/runlog.js';
+
+/** One run as the reports take it: the three files of a run directory. */
+export interface RunData {
+  config: ResolvedConfig;
+  records: readonly MetricsRecord[];
+  summary: Summary;
+  /** The run directory, when it came from disk. */
+  dir?: string;
+  /** Lines of metrics.jsonl that could not be read (1-based), shown as a warning. */
+  badLines?: ReadonlyArray<{ line: number; message: string }>;
+}
+
+export type Severity = 'info' | 'warning' | 'critical';
+
+export interface ReportFix {
+  change: string;
+  patch: unknown;
+  why: string;
+}
+
+/** The doctor's finding as the report reads it (src/doctor writes it; this is only the shape we rely on). */
+export interface ReportFinding {
+  code: string;
+  severity: Severity;
+  title: string;
+  where: { layers?: number[]; steps?: [number, number]; timeSteps?: number[]; params?: string[] };
+  evidence: string[];
+  cause: string;
+  fixes: ReportFix[];
+}
+
+const SEVERITY_RANK: Readonly<Record<Severity, number>> = { critical: 0, warning: 1, info: 2 };
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function numbers(value: unknown): number[] | undefined {
+  return Array.isArray(value) ? value.filter((v): v is number => typeof v === 'number') : undefined;
+}
+
+function strings(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+}
+
+/** 'vanishing_gradient' -> 'Vanishing gradient'. */
+export function humanizeCode(code: string): string {
+  const words = code.replace(/[_-]+/g, ' ').trim();
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+/** Reads one finding; fields it lacks get empty defaults, and anything without a `code` is dropped. */
+export function readFinding(value: unknown): ReportFinding | null {
+  if (!isObject(value) || typeof value['code'] !== 'string') return null;
+  const code = value['code'];
+  const severity = value['severity'];
+  const where = isObject(value['where']) ? value['where'] : {};
+  const layers = numbers(where['layers']);
+  const steps = numbers(where['steps']);
+  const timeSteps = numbers(where['timeSteps']);
+  const params = strings(where['params']);
+  const fixes: ReportFix[] = Array.isArray(value['fixes'])
+    ? value['fixes'].flatMap((f): ReportFix[] => {
+        if (typeof f === 'string') return [{ change: f, patch: undefined, why: '' }];
+        if (!isObject(f)) return [];
+        return [
+          {
+            change: typeof f['change'] === 'string' ? f['change'] : '',
+            patch: f['patch'],
+            why: typeof f['why'] === 'string' ? f['why'] : '',
+          },
+        ];
+      })
+    : [];
+  return {
+    code,
+    severity: severity === 'critical' || severity === 'warning' || severity === 'info' ? severity : 'warning',
+    title: typeof value['title'] === 'string' && value['title'] !== '' ? value['title'] : humanizeCode(code),
+    where: {
+      ...(layers && layers.length ? { layers } : {}),
+      ...(steps && steps.length >= 2
+        ? { steps: [steps[0] as number, steps[1] as number] as [number, number] }
+        : {}),
+      ...(timeSteps && timeSteps.length ? { timeSteps } : {}),
+      ...(params.length ? { params } : {}),
+    },
+    evidence: strings(value['evidence']),
+    cause: typeof value['cause'] === 'string' ? value['cause'] : '',
+    fixes,
+  };
+}
+
+/** The findings that can be read, most severe first (the doctor's own order kept within a severity). */
+export function readFindings(list: unknown): ReportFinding[] {
+  if (!Array.isArray(list)) return [];
+  return list
+    .map(readFinding)
+    .filter((f): f is ReportFinding => f !== null)
+    .map((f, i) => ({ f, i }))
+    .sort((a, b) => SEVERITY_RANK[a.f.severity] - SEVERITY_RANK[b.f.severity] || a.i - b.i)
+    .map(({ f }) => f);
+}
+
+/** Layer indices that own parameters, input side first. */
+export function paramLayers(records: readonly MetricsRecord[]): number[] {
+  const set = new Set<number>();
+  for (const r of records) for (const p of r.params ?? []) if (Number.isInteger(p.layer)) set.add(p.layer);
+  return [...set].sort((a, b) => a - b);
+}
+
+/** Layer indices with activation statistics, input side first. */
+export function activationLayers(records: readonly MetricsRecord[]): number[] {
+  const set = new Set<number>();
+  for (const r of records)
+    for (const a of r.activations ?? []) if (Number.isInteger(a.layer)) set.add(a.layer);
+  return [...set].sort((a, b) => a - b);
+}
+
+/** The names of a layer's parameters, for labels. */
+export function layerParamNames(records: readonly MetricsRecord[], layer: number): string[] {
+  const names = new Set<string>();
+  for (const r of records) for (const p of r.params ?? []) if (p.layer === layer) names.add(p.name);
+  return [...names];
+}
+
+/**
+ * A layer's gradient norm: the L2 norm over all its parameters, sqrt(sum of their squared norms). NaN when the
+ * layer is absent from the record; a non-finite parameter norm makes the layer's norm non-finite.
+ */
+export function layerGradNorm(record: MetricsRecord, layer: number): number {
+  let sum = 0;
+  let found = false;
+  for (const p of record.params ?? []) {
+    if (p.layer !== layer) continue;
+    found = true;
+    sum += p.gradNorm * p.gradNorm;
+  }
+  return found ? Math.sqrt(sum) : NaN;
+}
+
+/**
+ * A layer's update/weight ratio ||Δw|| / ||w|| over all its parameters: each parameter's update norm is its ratio
+ * times its weight norm. A bias that starts at zero has a huge ratio of its own; weighting by norms keeps it from
+ * dominating the layer.
+ */
+export function layerUpdateRatio(record: MetricsRecord, layer: number): number {
+  let update = 0;
+  let weight = 0;
+  let found = false;
+  for (const p of record.params ?? []) {
+    if (p.layer !== layer) continue;
+    found = true;
+    const w = p.weightNorm;
+    const u = p.updateRatio * w;
+    update += u * u;
+    weight += w * w;
+  }
+  if (!found || !(weight > 0)) return NaN;
+  return Math.sqrt(update) / Math.sqrt(weight);
+}
+
+/** A layer's activation statistic ('saturated' or 'dead'); NaN when the record has none for that layer. */
+export function activationFraction(
+  record: MetricsRecord,
+  layer: number,
+  field: 'saturated' | 'dead',
+): number {
+  const a = (record.activations ?? []).find((x) => x.layer === layer);
+  return a ? a[field] : NaN;
+}
+
+/** The first, middle and last items, without repeats (fewer when there are fewer items). */
+export function firstMiddleLast<T>(items: readonly T[]): T[] {
+  if (items.length <= 3) return [...items];
+  const picks = [0, Math.floor((items.length - 1) / 2), items.length - 1];
+  return picks.map((i) => items[i] as T);
+}
+
+/**
+ * The records for "start" and "end" comparisons: the first logged record and the last later one the guard did not
+ * skip (a skipped step's parameter gradients are not a picture of training). `end` is null when there is none.
+ */
+export function startAndEnd(records: readonly MetricsRecord[]): {
+  start: MetricsRecord | null;
+  end: MetricsRecord | null;
+} {
+  const start = records[0] ?? null;
+  let end: MetricsRecord | null = null;
+  for (let i = records.length - 1; i > 0; i--) {
+    const r = records[i] as MetricsRecord;
+    if (!r.skipped) {
+      end = r;
+      break;
+    }
+  }
+  return { start, end };
+}
+
+/** Records that carry per-time-step gradients. */
+export function timeGradRecords(records: readonly MetricsRecord[]): MetricsRecord[] {
+  return records.filter((r) => Array.isArray(r.timeGrad) && r.timeGrad.length > 0);
+}
+
+/** A record's label in legends, noting when it is not the last record. */
+export function stepLabel(record: MetricsRecord, records: readonly MetricsRecord[]): string {
+  const last = records[records.length - 1];
+  if (record === records[0]) return `step ${record.step} (initialisation)`;
+  if (last && record !== last && record.step < last.step) return `step ${record.step} (last not skipped)`;
+  return `step ${record.step}`;
+}
+
+function initText(init: unknown): string {
+  if (typeof init === 'string') return init;
+  if (isObject(init)) {
+    if (typeof init['normal'] === 'number') return `N(0, ${init['normal']}²)`;
+    if (typeof init['uniform'] === 'number') return `U(±${init['uniform']})`;
+    if (typeof init['gain'] === 'number') return `${String(init['base'])} × gain ${init['gain']}`;
+  }
+  return JSON.stringify(init) ?? '?';
+}
+
+/** One line describing the model, e.g. 'MLP 20 × 64 sigmoid, xavier-uniform init'. */
+export function describeModel(config: ResolvedConfig): string {
+  const model = config.model as ResolvedConfig['model'] | undefined;
+  if (!model) return 'model unknown';
+  if (model.kind === 'mlp') {
+    const hidden = model.hidden ?? [];
+    const uniform = hidden.length > 0 && hidden.every((h) => h === hidden[0]);
+    const shape = uniform ? `${hidden.length} × ${hidden[0]}` : hidden.join('-');
+    const extras = [
+      model.norm && model.norm !== 'none' ? `${model.norm} norm` : '',
+      model.residual ? 'residual' : '',
+      model.dropout ? `dropout ${model.dropout}` : '',
+    ].filter(Boolean);
+    return `MLP ${shape} ${model.activation}, ${initText(model.init)} init${extras.length ? ', ' + extras.join(', ') : ''}`;
+  }
+  const kind = model.kind.toUpperCase();
+  const cell = model.kind === 'rnn' ? ` ${model.activation}` : '';
+  const layers = model.layers > 1 ? ` × ${model.layers} layers` : '';
+  const forget = model.kind === 'lstm' ? `, forget bias ${model.forgetBias}` : '';
+  return `${kind}${cell} hidden ${model.hidden}${layers}, ${initText(model.init)} / recurrent ${initText(model.recurrentInit)} init${forget}`;
+}
+
+/** 'adam lr 0.01' and the schedule when it is not constant. */
+export function describeOptimizer(config: ResolvedConfig): string {
+  const o = config.optimizer;
+  if (!o) return 'optimizer unknown';
+  const schedule =
+    config.schedule && config.schedule.name !== 'constant' ? `, ${config.schedule.name} schedule` : '';
+  return `${o.name} lr ${o.learningRate}${schedule}`;
+}
+
+/** 'no clipping', 'clip norm ≤ 1', ... */
+export function describeClip(config: ResolvedConfig): string {
+  const c = config.clip;
+  if (!c || c.name === 'none') return 'no clipping';
+  if (c.name === 'value') return `clip value ±${c.max ?? '?'}`;
+  if (c.name === 'norm' || c.name === 'param-norm') return `clip ${c.name} ≤ ${c.max ?? '?'}`;
+  if (c.name === 'agc') return `AGC factor ${c.factor ?? '?'}`;
+  return `AutoClip p${c.percentile ?? '?'}`;
+}
+
+/** True for rnn / lstm / gru. */
+export function isRecurrent(config: ResolvedConfig): boolean {
+  const kind = config.model?.kind;
+  return kind === 'rnn' || kind === 'lstm' || kind === 'gru';
+}
