@@ -123,6 +123,23 @@ describe('gradscope run (end to end)', () => {
     assert.equal(readFileSync(join(dir, 'r', 'metrics.jsonl'), 'utf8'), before);
   });
 
+  it('compare writes each run, comparison.json and one self-contained report', () => {
+    const dir = join(tempDir(), 'cmp');
+    const r = gradscope(['compare', 'deep-sigmoid', 'deep-relu-he', '--steps', '20', '--out', dir, '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    const comparison = JSON.parse(r.stdout) as { runs: Array<{ name: string; dir: string }>; best: string | null };
+    assert.deepEqual(comparison.runs.map((x) => x.name), ['deep-sigmoid', 'deep-relu-he']);
+    assert.deepEqual(JSON.parse(readFileSync(join(dir, 'comparison.json'), 'utf8')), comparison);
+    const html = readFileSync(join(dir, 'report.html'), 'utf8');
+    assert.match(html, /<svg/);
+    assert.doesNotMatch(html, /(src|href)="https?:/);
+    for (const run of comparison.runs) {
+      for (const file of ['config.json', 'metrics.jsonl', 'summary.json', 'report.html']) {
+        assert.ok(readFileSync(join(dir, run.dir, file), 'utf8').length > 0, `${run.dir}/${file}`);
+      }
+    }
+  });
+
   it('presets --json lists every preset with a description', () => {
     const r = gradscope(['presets', '--json']);
     assert.equal(r.status, 0);
