@@ -127,8 +127,14 @@ describe('gradscope run (end to end)', () => {
     const dir = join(tempDir(), 'cmp');
     const r = gradscope(['compare', 'deep-sigmoid', 'deep-relu-he', '--steps', '20', '--out', dir, '--json']);
     assert.equal(r.status, 0, r.stderr);
-    const comparison = JSON.parse(r.stdout) as { runs: Array<{ name: string; dir: string }>; best: string | null };
-    assert.deepEqual(comparison.runs.map((x) => x.name), ['deep-sigmoid', 'deep-relu-he']);
+    const comparison = JSON.parse(r.stdout) as {
+      runs: Array<{ name: string; dir: string }>;
+      best: string | null;
+    };
+    assert.deepEqual(
+      comparison.runs.map((x) => x.name),
+      ['deep-sigmoid', 'deep-relu-he'],
+    );
     assert.deepEqual(JSON.parse(readFileSync(join(dir, 'comparison.json'), 'utf8')), comparison);
     const html = readFileSync(join(dir, 'report.html'), 'utf8');
     assert.match(html, /<svg/);

@@ -8,6 +8,7 @@ import { InitError } from '../init/index.js';
 import { OptimError } from '../optim/index.js';
 import { RunLoadError } from '../report/index.js';
 import { parseArgs, UsageError } from './args.js';
+import { doctorCommand } from './commands/doctor.js';
 import { compareCommand, demoCommand, runCommand } from './commands/train.js';
 import { EXIT, type Command } from './common.js';
 
@@ -16,6 +17,7 @@ export { EXIT, chooseOutDir, loadConfig, type Command } from './common.js';
 const COMMANDS: Record<string, Command> = {
   run: runCommand,
   compare: compareCommand,
+  doctor: doctorCommand,
   presets: { summary: 'presets [--json]  list the built-in experiments', run: commandPresets },
   demo: demoCommand,
 };

@@ -3,6 +3,7 @@
 export interface ParamRecord {
   name: string;
   layer: number;
+  role?: 'weight' | 'bias' | 'norm' | 'other';
   gradNorm: number;
   weightNorm: number;
   updateRatio: number;

@@ -8,6 +8,7 @@ import { backward, noGrad, topologicalOrder } from '../autograd/tape.js';
 import type { ResolvedConfig } from '../config/types.js';
 import type { Batch, Task } from '../data/task.js';
 import { createTask } from '../data/index.js';
+import { briefFindings, diagnose, diagnoseOnline } from '../doctor/index.js';
 import { JsonlWriter, writeJson } from '../io/jsonl.js';
 import { EventWriter } from '../io/tfevents.js';
 import type { ActivationRecord, MetricsRecord, ParamRecord, Summary } from '../io/runlog.js';
@@ -183,6 +184,7 @@ export function train(config: ResolvedConfig, options: TrainOptions): TrainResul
   let rolledBack = 0;
   let stopped = null as TrainResult['stopped'];
   let firstNonFiniteStep = null as { step: number; source: string } | null;
+  const history: MetricsRecord[] = [];
   const observedOutputs: Array<Tensor | null> = model.observed.map(() => null);
   const inject = new Set(options.injectNonFiniteAt ?? []);
 
@@ -260,7 +262,8 @@ export function train(config: ResolvedConfig, options: TrainOptions): TrainResul
         if (monitored || skippedStep) {
           const params: ParamRecord[] = tensors.map((t, i) => {
             const s = paramStats(t.data, t.grad, skippedStep ? null : (updates[i] as Buffer));
-            return { name: (info[i] as ParamInfo).name, layer: (info[i] as ParamInfo).layer, ...s };
+            const p = info[i] as ParamInfo;
+            return { name: p.name, layer: p.layer, role: p.role, ...s };
           });
           const activations: ActivationRecord[] = [];
           model.observed.forEach((m, i) => {
@@ -299,6 +302,8 @@ export function train(config: ResolvedConfig, options: TrainOptions): TrainResul
             ...(nonFiniteSource ? { nonFiniteSource } : {}),
             ...(rolledBackThisStep ? { rolledBack: true } : {}),
           };
+          history.push(record);
+          record.findings = briefFindings(diagnoseOnline(history, config));
           metrics?.append(record);
           if (events) writeEvents(events, record, tensors, observedOutputs);
           options.onRecord?.(record);
@@ -333,6 +338,13 @@ export function train(config: ResolvedConfig, options: TrainOptions): TrainResul
     firstNonFinite: firstNonFiniteStep,
     findings: [],
   };
+  const diagnosis = diagnose({
+    records: history,
+    config,
+    summary: { steps: stepsDone, skippedSteps: skipped, clippedSteps },
+  });
+  summary.verdict = diagnosis.verdict;
+  summary.findings = diagnosis.findings;
   if (options.outDir) writeJson(join(options.outDir, 'summary.json'), summary);
   return { summary, stopped, model, task };
 }

@@ -6,7 +6,7 @@ import { DoctorInputError, diagnosePath, type DoctorReport } from '../../doctor/
 import { formatDiagnosis } from '../../doctor/format.js';
 import { stringifyFinite } from '../../io/jsonl.js';
 import { parseArgs, UsageError } from '../args.js';
-import type { Command } from '../main.js';
+import type { Command } from '../common.js';
 
 const USAGE = 'doctor <run dir, metrics.jsonl, or TensorBoard event file/dir> [--json]';
 

@@ -3,12 +3,10 @@
  * initialisation, measured on sampled networks beside the mean-field prediction (src/preflight). Parsing and
  * printing only; the maths lives in src/preflight.
  */
-import { TaskConfigError } from '../../data/index.js';
-import { InitError } from '../../init/index.js';
 import { stringifyFinite } from '../../io/jsonl.js';
 import { DEFAULT_NETWORKS, formatReport, preflight } from '../../preflight/index.js';
 import { integerFlag, parseArgs, UsageError } from '../args.js';
-import { loadConfig, type Command } from '../main.js';
+import { loadConfig, type Command } from '../common.js';
 
 /** More networks than this is a typo, not a wish: each one is a full network in float64. */
 const MAX_NETWORKS = 1000;
@@ -16,8 +14,8 @@ const MAX_NETWORKS = 1000;
 const USAGE = 'gradscope preflight <config.json or preset> [--networks N] [--data] [--seed S] [--json]';
 
 /**
- * Runs the command, writing the report to `write` (stdout in the CLI). Throws UsageError on invalid input, which
- * the CLI turns into exit code 2 with the message on stderr.
+ * Runs the command, writing the report to `write` (stdout in the CLI). Throws UsageError (or ConfigError) on
+ * invalid input, which the CLI turns into exit code 2 with the message on stderr.
  *
  * @example
  * runPreflight(['deep-sigmoid', '--json'], (text) => process.stdout.write(text));
@@ -34,14 +32,9 @@ export function runPreflight(argv: readonly string[], write: (text: string) => v
     throw new UsageError(`--networks must be at most ${MAX_NETWORKS}, got ${networks}.`);
   const seed = integerFlag(args, 'seed', 0);
   const config = loadConfig(args.positionals[0] as string, seed === undefined ? {} : { seed });
-  let report;
-  try {
-    report = preflight(config, { networks, data: args.switches.has('data') });
-  } catch (error) {
-    // Problems the config carries into model or task construction are invalid input, not crashes.
-    if (error instanceof InitError || error instanceof TaskConfigError) throw new UsageError(error.message);
-    throw error;
-  }
+  // Errors the config carries into task or model construction (TaskConfigError, InitError) are input errors too;
+  // the CLI's main maps them to exit 2.
+  const report = preflight(config, { networks, data: args.switches.has('data') });
   write(args.switches.has('json') ? stringifyFinite(report, 2) + '\n' : formatReport(report));
   return 0;
 }

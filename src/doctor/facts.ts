@@ -1,0 +1,132 @@
+/**
+ * What the doctor knows about the model from its resolved config, in the terms causes and fixes are written in.
+ * Everything is null when the log came without a config (a bare metrics.jsonl, a TensorBoard log): the rules then
+ * write generic causes and fixes.
+ */
+import type { ResolvedConfig } from '../config/types.js';
+import { activationKernels, type ActivationFamily, type ActivationName } from '../kernels/activations.js';
+import { gainFor } from '../init/gain.js';
+import { expectedRms } from '../init/resolve.js';
+import { num } from './stats.js';
+
+export interface ModelFacts {
+  config: ResolvedConfig | null;
+  kind: 'mlp' | 'rnn' | 'lstm' | 'gru' | null;
+  recurrent: boolean;
+  /** The hidden non-linearity (an LSTM/GRU's candidate non-linearity, tanh). */
+  activation: ActivationName | null;
+  family: ActivationFamily | null;
+  /** Hidden layers (MLP) or stacked recurrent layers. */
+  depth: number | null;
+  width: number | null;
+  /** The init as the config writes it: `xavier-uniform`, `{"normal":1}`. */
+  init: string | null;
+  /**
+   * sigma_w^2 = Var[w] x fan-in of a hidden weight matrix (the signal-propagation papers' weight variance), and the
+   * value that keeps the forward signal's scale for this activation (gain^2: relu 2, tanh 25/9, sigmoid 1).
+   */
+  sigmaW2: number | null;
+  preservingSigmaW2: number | null;
+  norm: 'none' | 'batch' | 'layer' | null;
+  residual: boolean | null;
+  optimizer: string | null;
+  learningRate: number | null;
+  clip: ResolvedConfig['clip'] | null;
+  guard: ResolvedConfig['guard'] | null;
+  /** Sequence length of adding/copy tasks. */
+  length: number | null;
+  forgetBias: number | null;
+  recurrentInit: string | null;
+}
+
+function initLabel(spec: unknown): string {
+  return typeof spec === 'string' ? spec : JSON.stringify(spec);
+}
+
+/** The model facts of a config (all null without one). */
+export function modelFacts(config: ResolvedConfig | null): ModelFacts {
+  const none: ModelFacts = {
+    config: null,
+    kind: null,
+    recurrent: false,
+    activation: null,
+    family: null,
+    depth: null,
+    width: null,
+    init: null,
+    sigmaW2: null,
+    preservingSigmaW2: null,
+    norm: null,
+    residual: null,
+    optimizer: null,
+    learningRate: null,
+    clip: null,
+    guard: null,
+    length: null,
+    forgetBias: null,
+    recurrentInit: null,
+  };
+  if (config === null) return none;
+  const model = config.model;
+  const activation = model.activation;
+  const known = Object.hasOwn(activationKernels, activation);
+  const width = model.kind === 'mlp' ? (model.hidden[0] ?? null) : model.hidden;
+  let sigmaW2: number | null = null;
+  let preservingSigmaW2: number | null = null;
+  if (known && width !== null) {
+    try {
+      const rms = expectedRms(model.init, { activation }, [width, width]);
+      sigmaW2 = rms * rms * width;
+      preservingSigmaW2 = gainFor(activation) ** 2;
+    } catch {
+      // An init the planner rejects leaves the scale unknown; the config resolver reports it elsewhere.
+    }
+  }
+  return {
+    config,
+    kind: model.kind,
+    recurrent: model.kind !== 'mlp',
+    activation: known ? activation : null,
+    family: known ? activationKernels[activation].family : null,
+    depth: model.kind === 'mlp' ? model.hidden.length : model.layers,
+    width,
+    init: initLabel(model.init),
+    sigmaW2,
+    preservingSigmaW2,
+    norm: model.kind === 'mlp' ? model.norm : null,
+    residual: model.kind === 'mlp' ? model.residual : null,
+    optimizer: config.optimizer.name,
+    learningRate: config.optimizer.learningRate,
+    clip: config.clip,
+    guard: config.guard,
+    length: config.task.length ?? null,
+    forgetBias: model.kind === 'lstm' ? model.forgetBias : null,
+    recurrentInit: model.kind === 'mlp' ? null : initLabel(model.recurrentInit),
+  };
+}
+
+/** `20-layer sigmoid MLP (width 64, init xavier-uniform, no normalisation, no residuals; sgd, learning rate 0.1)` */
+export function describeModel(facts: ModelFacts): string {
+  if (facts.config === null) return 'the model (no config.json was found, so its structure is unknown)';
+  const training = `${facts.optimizer}, learning rate ${num(facts.learningRate ?? NaN)}`;
+  if (facts.kind === 'mlp') {
+    const parts = [
+      `width ${facts.width}`,
+      `init ${facts.init}`,
+      facts.norm === 'none' ? 'no normalisation' : `${facts.norm} norm`,
+      facts.residual ? 'residual connections' : 'no residuals',
+    ];
+    return `${facts.depth}-layer ${facts.activation} MLP (${parts.join(', ')}; ${training})`;
+  }
+  const cell = facts.kind === 'rnn' ? `vanilla ${facts.activation} RNN` : (facts.kind ?? '').toUpperCase();
+  const layers = facts.depth !== null && facts.depth > 1 ? `${facts.depth}-layer ` : '';
+  const parts = [`hidden ${facts.width}`, `recurrent init ${facts.recurrentInit}`];
+  if (facts.kind === 'lstm') parts.push(`forget bias ${facts.forgetBias}`);
+  const over = facts.length !== null ? ` over ${facts.length} time steps` : '';
+  return `${layers}${cell} (${parts.join(', ')}; ${training})${over}`;
+}
+
+/** The slope of the activation at 0, the most a saturating unit can pass back (sigmoid 0.25, tanh 1). */
+export function peakSlope(activation: ActivationName): number {
+  return activationKernels[activation].derivative(0, activationKernels[activation].defaultAlpha);
+}

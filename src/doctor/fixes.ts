@@ -1,0 +1,216 @@
+/**
+ * The fixes the doctor can prescribe, each a concrete config change with its merge patch and the reason it works,
+ * citing where the remedy comes from. Rules pick and rank them for the model at hand.
+ */
+import { defaultInitFor } from '../config/resolve.js';
+import type { Fix, JsonObject, JsonValue } from './findings.js';
+import type { ModelFacts } from './facts.js';
+import { num } from './stats.js';
+
+/**
+ * A merge patch that replaces the object `current` by `next` as a whole: keys of `current` that `next` lacks are
+ * set to null (deleted), so `{"name": "agc", "factor": 0.01}` does not leave `factor` behind on a norm clip.
+ */
+export function replacing(current: object | null | undefined, next: JsonObject): JsonObject {
+  const patch: { [key: string]: JsonValue } = { ...next };
+  for (const key of Object.keys(current ?? {})) if (!(key in next)) patch[key] = null;
+  return patch;
+}
+
+/** ReLU with He init (He et al. 2015): slope 1 on the active half, variance 2/fan-in keeps the scale per layer. */
+export function reluHe(facts: ModelFacts): Fix {
+  const from = facts.activation ? `${facts.activation} ` : '';
+  return {
+    change: 'model.activation "relu" + model.init "he-normal"',
+    patch: { model: { activation: 'relu', init: 'he-normal' } },
+    why:
+      `ReLU passes the gradient with slope 1 wherever a unit is active, where ${from}units shrink it at every ` +
+      'layer; He-normal init (variance 2/fan-in, He et al. 2015) keeps the signal and gradient scale constant with ' +
+      'depth (the deep-relu-he preset trains where deep-sigmoid cannot)',
+  };
+}
+
+/** The variance-preserving init for the current activation (He for rectifiers, Xavier otherwise). */
+export function preservingInit(facts: ModelFacts): Fix {
+  const activation = facts.activation ?? 'relu';
+  const init = defaultInitFor(activation);
+  const scale = init.startsWith('he')
+    ? '2/fan-in (He et al. 2015)'
+    : init === 'lecun-normal'
+      ? '1/fan-in (LeCun)'
+      : '2/(fan-in + fan-out) (Glorot & Bengio 2010)';
+  const now =
+    facts.sigmaW2 !== null && facts.preservingSigmaW2 !== null
+      ? `: the current ${facts.init} gives sigma_w^2 = ${num(facts.sigmaW2)} where ${activation} keeps its scale at ${num(facts.preservingSigmaW2)}`
+      : '';
+  return {
+    change: `model.init "${init}"`,
+    patch: { model: { init } },
+    why: `${init} sets the weight variance to ${scale}, the value that keeps each layer's output scale for ${activation}${now}`,
+  };
+}
+
+export function batchNorm(): Fix {
+  return {
+    change: 'model.norm "batch"',
+    patch: { model: { norm: 'batch' } },
+    why:
+      'batch norm re-centres and re-scales every pre-activation (Ioffe & Szegedy 2015), so units sit where their ' +
+      'slope is largest and the scale cannot drift layer after layer',
+  };
+}
+
+export function layerNorm(): Fix {
+  return {
+    change: 'model.norm "layer"',
+    patch: { model: { norm: 'layer' } },
+    why: 'layer norm (Ba et al. 2016) normalises each example over its units, independent of the batch size',
+  };
+}
+
+export function residual(): Fix {
+  return {
+    change: 'model.residual true',
+    patch: { model: { residual: true } },
+    why:
+      'a residual connection adds an identity path around each layer (He et al. 2016), so the gradient reaches ' +
+      'early layers without passing through every non-linearity; pair it with a norm to keep the forward scale',
+  };
+}
+
+export function adam(facts: ModelFacts): Fix {
+  const lr = 0.001;
+  return {
+    change: `optimizer.name "adam" + optimizer.learningRate ${lr}`,
+    patch: { optimizer: { name: 'adam', learningRate: lr } },
+    why:
+      `Adam divides each update by the gradient's running RMS (Kingma & Ba 2015), so layers whose gradients are ` +
+      `small still move${facts.optimizer === 'sgd' ? ' (plain SGD moves them in proportion to their tiny gradient)' : ''}; ` +
+      'it treats the symptom, so combine it with a fix of the cause',
+  };
+}
+
+export function clipNorm(facts: ModelFacts, max = 1): Fix {
+  return {
+    change: `clip.name "norm" + clip.max ${max}`,
+    patch: { clip: replacing(facts.clip, { name: 'norm', max }) },
+    why:
+      `rescaling the global gradient to norm <= ${max} (Pascanu et al. 2013) bounds every step while keeping its ` +
+      'direction, so one huge gradient cannot throw the weights away',
+  };
+}
+
+/** The learning rate divided by `factor` (10 by default), or Adam's usual 1e-3 when the current one is unknown. */
+export function lowerLearningRate(facts: ModelFacts, factor = 10): Fix {
+  if (facts.learningRate === null) {
+    return {
+      change: 'optimizer.learningRate 10x lower',
+      patch: { optimizer: { learningRate: 0.001 } },
+      why: 'a smaller step keeps each update a small fraction of the weights (about 1e-3 of their norm is healthy)',
+    };
+  }
+  const lr = Number((facts.learningRate / factor).toPrecision(3));
+  return {
+    change: `optimizer.learningRate ${lr} (from ${num(facts.learningRate)})`,
+    patch: { optimizer: { learningRate: lr } },
+    why: `a ${factor}x smaller step keeps each update a small fraction of the weights (about 1e-3 of their norm is healthy)`,
+  };
+}
+
+export function warmup(facts: ModelFacts): Fix {
+  const steps = facts.config ? Math.max(1, Math.round(facts.config.train.steps / 20)) : 100;
+  return {
+    change: `schedule.name "warmup-cosine" + schedule.warmupSteps ${steps}`,
+    patch: { schedule: replacing(facts.config?.schedule, { name: 'warmup-cosine', warmupSteps: steps }) },
+    why: 'a linear warm-up (Goyal et al. 2017) starts with small steps while the gradients are largest, then decays',
+  };
+}
+
+export function leakyRelu(facts: ModelFacts): Fix {
+  return {
+    change: 'model.activation "leaky-relu" + model.init "he-normal"',
+    patch: { model: { activation: 'leaky-relu', init: 'he-normal' } },
+    why:
+      `a leaky ReLU (slope 0.01 below 0; Maas et al. 2013) never outputs a flat zero, so a unit that ${facts.activation ?? 'ReLU'} ` +
+      'would leave dead still gets a gradient and can recover',
+  };
+}
+
+export function guardRollback(): Fix {
+  return {
+    change: 'guard "rollback"',
+    patch: { guard: 'rollback' },
+    why: 'rollback restores the last good weights and halves the learning rate when a step goes non-finite, instead of skipping the same failing step again',
+  };
+}
+
+/** A vanilla RNN replaced by an LSTM with forget-gate bias 1. */
+export function lstm(): Fix {
+  return {
+    change: 'model.kind "lstm" + model.forgetBias 1',
+    patch: { model: { kind: 'lstm', activation: 'tanh', forgetBias: 1 } },
+    why:
+      'the LSTM cell state is carried forward by a multiplicative forget gate instead of a matrix and a squashing ' +
+      'non-linearity (Hochreiter & Schmidhuber 1997); with forget bias 1 (Jozefowicz et al. 2015) it starts near ' +
+      '1, so the gradient can survive many steps (adding-lstm solves the 50-step problem where adding-rnn cannot)',
+  };
+}
+
+export function gru(): Fix {
+  return {
+    change: 'model.kind "gru"',
+    patch: { model: { kind: 'gru', activation: 'tanh', forgetBias: 0 } },
+    why: "the GRU's update gate interpolates between the old and the new state (Cho et al. 2014), an additive path along which the gradient flows back through time",
+  };
+}
+
+export function forgetBias(value: number): Fix {
+  return {
+    change: `model.forgetBias ${value}`,
+    patch: { model: { forgetBias: value } },
+    why: `a larger forget-gate bias keeps the gate near 1 at the start (Gers et al. 2000; Jozefowicz et al. 2015), so the cell state and its gradient persist over more steps`,
+  };
+}
+
+export function orthogonalRecurrent(): Fix {
+  return {
+    change: 'model.recurrentInit "orthogonal"',
+    patch: { model: { recurrentInit: 'orthogonal' } },
+    why: 'an orthogonal recurrent matrix has every singular value 1 (Saxe et al. 2014), so it neither shrinks nor grows the gradient from one step to the next',
+  };
+}
+
+export function irnn(): Fix {
+  return {
+    change: 'model.activation "relu" + model.recurrentInit "identity"',
+    patch: { model: { activation: 'relu', recurrentInit: 'identity' } },
+    why: 'an identity-initialised ReLU RNN (IRNN, Le et al. 2015) starts by copying its state forward, so the gradient passes back unchanged at first; keep clipping on',
+  };
+}
+
+export function shorterBptt(facts: ModelFacts): Fix {
+  const length = facts.length ?? 50;
+  const bptt = Math.max(2, Math.round(length / 2));
+  return {
+    change: `train.bptt ${bptt}`,
+    patch: { train: { bptt } },
+    why: `truncated backpropagation through ${bptt} steps bounds how many Jacobians the gradient is multiplied by (at the cost of dependencies longer than ${bptt} steps)`,
+  };
+}
+
+export function raiseClip(facts: ModelFacts, max: number): Fix {
+  const value = Number(max.toPrecision(2));
+  return {
+    change: `clip.name "norm" + clip.max ${value}`,
+    patch: { clip: replacing(facts.clip, { name: 'norm', max: value }) },
+    why: 'a threshold near the typical gradient norm clips only the outliers; clipping every step just rescales the learning rate',
+  };
+}
+
+export function removeClip(): Fix {
+  return {
+    change: 'clip.name "none" (remove the clip entry)',
+    patch: { clip: null },
+    why: 'a clip that never engages costs a norm computation per step and hides nothing',
+  };
+}

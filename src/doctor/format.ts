@@ -1,0 +1,128 @@
+/**
+ * The diagnosis as a doctor would say it in a terminal: the verdict first, then each finding with its evidence,
+ * its cause in this model's terms and the ranked fixes with the exact config change. Plain text; colour only when
+ * asked (the CLI asks when stdout is a TTY).
+ */
+import type { Finding, Severity, Verdict } from './findings.js';
+import type { DoctorReport } from './diagnose.js';
+import { ranges } from './stats.js';
+
+export interface FormatOptions {
+  color?: boolean;
+  /** Fixes shown per finding (default 3). */
+  maxFixes?: number;
+}
+
+const CODES = {
+  reset: '\x1b[0m',
+  bold: '\x1b[1m',
+  dim: '\x1b[2m',
+  red: '\x1b[31m',
+  yellow: '\x1b[33m',
+  green: '\x1b[32m',
+  cyan: '\x1b[36m',
+} as const;
+
+const HEADLINE: { [V in Verdict]: string } = {
+  healthy: 'HEALTHY: gradients reach every layer at a workable scale',
+  vanishing: 'VANISHING gradients: the early layers (or time steps) get almost no gradient',
+  exploding: 'EXPLODING gradients: steps are far too large for the weights',
+  'non-finite': 'NON-FINITE values: NaN or Infinity in the loss or the gradients',
+  saturated: 'SATURATED activations: units stuck on the flat part of their non-linearity',
+  'dead-units': 'DEAD units: rectifiers that output 0 for every input',
+};
+
+const SEVERITY_COLOR: { [S in Severity]: keyof typeof CODES } = {
+  critical: 'red',
+  warning: 'yellow',
+  info: 'cyan',
+};
+
+function where(finding: Finding): string {
+  const parts: string[] = [];
+  if (finding.where.layers && finding.where.layers.length > 0)
+    parts.push(`layers ${ranges(finding.where.layers)}`);
+  if (finding.where.timeSteps && finding.where.timeSteps.length > 0)
+    parts.push(`time steps ${ranges(finding.where.timeSteps)}`);
+  if (finding.where.steps) {
+    const [a, b] = finding.where.steps;
+    parts.push(a === b ? `step ${a}` : `steps ${a}-${b}`);
+  }
+  return parts.join('; ');
+}
+
+/** Wrap `text` at `width` columns, every line after the first indented by `indent`. */
+function wrap(text: string, width: number, indent: string): string {
+  const words = text.split(/\s+/).filter(Boolean);
+  const lines: string[] = [];
+  let line = '';
+  for (const word of words) {
+    if (line.length > 0 && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line.length > 0 ? `${line} ${word}` : word;
+  }
+  if (line.length > 0) lines.push(line);
+  return lines.join(`\n${indent}`);
+}
+
+/**
+ * The terminal text of a diagnosis.
+ *
+ * @example
+ * process.stdout.write(formatDiagnosis(diagnosePath('runs/x'), { color: process.stdout.isTTY }));
+ */
+export function formatDiagnosis(report: DoctorReport, options: FormatOptions = {}): string {
+  const paint = (style: keyof typeof CODES, text: string): string =>
+    options.color ? `${CODES[style]}${text}${CODES.reset}` : text;
+  const maxFixes = options.maxFixes ?? 3;
+  const width = 100;
+  const out: string[] = [];
+  const { input } = report;
+  const [first, last] = input.steps;
+  out.push(
+    `gradscope doctor: ${input.path} (${input.kind}, ${input.records} logged steps, ${first === last ? `step ${first}` : `steps ${first}-${last}`}` +
+      `${input.config ? '' : '; no config.json, so causes and fixes are generic'})`,
+  );
+  for (const problem of report.problems) out.push(paint('yellow', `  note: ${problem}`));
+  out.push('');
+  const verdictColor =
+    report.verdict === 'healthy'
+      ? 'green'
+      : report.findings.some((f) => f.severity === 'critical')
+        ? 'red'
+        : 'yellow';
+  out.push(paint('bold', paint(verdictColor, `Diagnosis: ${HEADLINE[report.verdict]}`)));
+  const counts = (['critical', 'warning', 'info'] as const)
+    .map((s) => [s, report.findings.filter((f) => f.severity === s).length] as const)
+    .filter(([, n]) => n > 0)
+    .map(([s, n]) => `${n} ${s}`);
+  out.push(
+    report.findings.length === 0
+      ? 'No findings.'
+      : `${report.findings.length} finding${report.findings.length === 1 ? '' : 's'}: ${counts.join(', ')}`,
+  );
+
+  report.findings.forEach((finding, i) => {
+    out.push('');
+    out.push(
+      `${i + 1}. ${paint(SEVERITY_COLOR[finding.severity], `[${finding.severity}]`)} ${paint('bold', finding.title)}  ${paint('dim', `(${finding.code})`)}`,
+    );
+    const place = where(finding);
+    if (place) out.push(`   where: ${place}`);
+    out.push('   evidence:');
+    for (const line of finding.evidence) out.push(`     - ${wrap(line, width - 7, '       ')}`);
+    out.push(`   cause: ${wrap(finding.cause, width - 10, '          ')}`);
+    if (finding.fixes.length > 0) {
+      out.push('   fixes, best first:');
+      finding.fixes.slice(0, maxFixes).forEach((fix, k) => {
+        out.push(`     ${k + 1}) ${paint('bold', fix.change)}`);
+        out.push(`        patch: ${JSON.stringify(fix.patch)}`);
+        out.push(`        why: ${wrap(fix.why, width - 13, '             ')}`);
+      });
+      if (finding.fixes.length > maxFixes)
+        out.push(paint('dim', `     (${finding.fixes.length - maxFixes} more with --json)`));
+    }
+  });
+  return out.join('\n') + '\n';
+}
