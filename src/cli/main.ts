@@ -9,6 +9,7 @@ import { OptimError } from '../optim/index.js';
 import { RunLoadError } from '../report/index.js';
 import { parseArgs, UsageError } from './args.js';
 import { doctorCommand } from './commands/doctor.js';
+import { preflightCommand } from './commands/preflight.js';
 import { compareCommand, demoCommand, runCommand } from './commands/train.js';
 import { EXIT, type Command } from './common.js';
 
@@ -18,6 +19,7 @@ const COMMANDS: Record<string, Command> = {
   run: runCommand,
   compare: compareCommand,
   doctor: doctorCommand,
+  preflight: preflightCommand,
   presets: { summary: 'presets [--json]  list the built-in experiments', run: commandPresets },
   demo: demoCommand,
 };

@@ -1,3 +1,4 @@
+import { nearest } from '../util/nearest.js';
 /**
  * From the config's `init`, `recurrentInit` and `bias` entries (shared/CONTRACT.md) to initialisers.
  *
@@ -271,7 +272,7 @@ function round(x: number): string {
 
 function checkName(path: string, name: string): InitName {
   if (Object.hasOwn(bases, name)) return name as InitName;
-  const guess = nearest(name, INIT_NAMES);
+  const guess = nearest(name, INIT_NAMES, ALIASES);
   const suggestion = guess === undefined ? '' : ` did you mean '${guess}'?`;
   throw new InitError(
     'bad-spec',
@@ -282,7 +283,12 @@ function checkName(path: string, name: string): InitName {
 /** Other libraries' names for the same initialisers. */
 const ALIASES: Readonly<Record<string, InitName>> = {
   glorot: 'xavier-uniform',
+  glorot_uniform: 'xavier-uniform',
+  glorot_normal: 'xavier-normal',
   kaiming: 'he-normal',
+  kaiming_uniform: 'he-uniform',
+  kaiming_normal: 'he-normal',
+  he: 'he-normal',
   lecun: 'lecun-normal',
   eye: 'identity',
   zero: 'zeros',
@@ -306,44 +312,4 @@ function show(value: unknown): string {
   } catch {
     return String(value);
   }
-}
-
-/**
- * The valid name `word` most likely meant: an alias or spelling with '_' for '-' (glorot_uniform), one that
- * contains it (xavier), else the nearest by edit distance (Levenshtein) if it is close; undefined if none is.
- */
-function nearest(word: string, candidates: readonly string[]): string | undefined {
-  const lower = word.toLowerCase().replace(/[_ ]/g, '-');
-  const alias = Object.hasOwn(ALIASES, lower) ? ALIASES[lower] : undefined;
-  if (alias !== undefined) return alias;
-  const normalised = lower.replace('glorot', 'xavier').replace('kaiming', 'he');
-  if (normalised.length >= 2) {
-    const containing = candidates.find(
-      (candidate) => candidate.startsWith(normalised) || candidate.includes(normalised),
-    );
-    if (containing !== undefined) return containing;
-  }
-  let best: string | undefined;
-  let bestDistance = Math.max(2, Math.floor(normalised.length / 3)) + 1;
-  for (const candidate of candidates) {
-    const d = editDistance(normalised, candidate);
-    if (d < bestDistance) {
-      bestDistance = d;
-      best = candidate;
-    }
-  }
-  return best;
-}
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const substitution = (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current[j] = Math.min((previous[j] as number) + 1, (current[j - 1] as number) + 1, substitution);
-    }
-    previous = current;
-  }
-  return previous[b.length] as number;
 }

@@ -1,3 +1,4 @@
+import { nearest } from '../util/nearest.js';
 /**
  * The one error type `src/optim` raises. Callers branch on `code`, never on message text; the message names the
  * option, the bad value and a fix.
@@ -90,33 +91,6 @@ export function checkName<K extends string>(path: string, value: string, accepte
   if ((accepted as readonly string[]).includes(value)) return value as K;
   throw new OptimError(
     'bad-name',
-    `${path} must be one of ${accepted.join('|')}, got ${show(value)}; try '${nearest(value, accepted)}'`,
+    `${path} must be one of ${accepted.join('|')}, got ${show(value)}; try '${nearest(value, accepted) ?? accepted[0]}'`,
   );
-}
-
-/** The accepted name closest in edit distance, for "did you mean" hints. */
-function nearest(value: string, accepted: readonly string[]): string {
-  let best = accepted[0] ?? '';
-  let bestDistance = Infinity;
-  for (const candidate of accepted) {
-    const d = editDistance(String(value).toLowerCase(), candidate);
-    if (d < bestDistance) {
-      bestDistance = d;
-      best = candidate;
-    }
-  }
-  return best;
-}
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const substitution = previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current.push(Math.min(previous[j] + 1, current[j - 1] + 1, substitution));
-    }
-    previous = current;
-  }
-  return previous[b.length];
 }

@@ -1,0 +1,633 @@
+/**
+ * `gradscope preflight`: whether and where a config's gradients will vanish or explode, before any training.
+ * Measured on sampled networks (./probe.ts) beside the mean-field prediction (./theory.ts); the report is the
+ * "Preflight JSON" of ../shared/CONTRACT.md plus extra fields. docs/PREFLIGHT.md has the formulas and citations.
+ *
+ * @example
+ * const report = preflight(resolveConfig(findPreset('deep-sigmoid')!.config, { defaultName: 'deep-sigmoid' }));
+ * report.verdict; // 'vanishing'
+ * report.theory?.chi1; // 0.0557
+ */
+import type { MlpModelConfig, RecurrentModelConfig, ResolvedConfig } from '../config/types.js';
+import { createTask } from '../data/index.js';
+import type { Task } from '../data/task.js';
+import { describeInit, expectedRms, planInit } from '../init/index.js';
+import { activationKernels, type ActivationName } from '../kernels/activations.js';
+import type { JacobianOptions, JacobianStats } from './jacobian.js';
+import {
+  probeMlp,
+  probeRecurrent,
+  type MlpProbe,
+  type RecurrentBound,
+  type RecurrentProbe,
+} from './probe.js';
+import {
+  chi1At,
+  criticalSigmaW2,
+  depthScale,
+  fixedPoint,
+  phaseOf,
+  trajectory,
+  type BiasMoments,
+  type FixedPointKind,
+  type MeanFieldNetwork,
+  type Phase,
+} from './theory.js';
+
+export { formatReport } from './format.js';
+
+/** Networks sampled when the caller does not say. */
+export const DEFAULT_NETWORKS = 8;
+
+/**
+ * A change of the squared gradient norm by more than this factor from the last hidden layer to the first (or from
+ * the last time step to the first) is vanishing or exploding: a factor 10 on the norm.
+ */
+export const GRADIENT_RATIO_LIMIT = 100;
+
+export type Verdict = 'healthy' | 'vanishing' | 'exploding';
+
+export interface PreflightOptions {
+  /** Networks to sample (default 8). */
+  networks?: number;
+  /** Probe with the task's own inputs instead of Gaussian ones. */
+  data?: boolean;
+  jacobian?: JacobianOptions;
+}
+
+/** One hidden layer (one recurrent layer for recurrent models), 0-based from the input side; means over networks. */
+export interface PreflightLayer {
+  layer: number;
+  /** Mean squared pre-activation (recurrent: mean squared hidden state). */
+  q: number;
+  /** ||dL/dh_l||^2 (recurrent: summed over time steps). */
+  gradNorm2: number;
+  width: number;
+  /** The mean-field q_l from the measured q_0; null without theory. */
+  qTheory: number | null;
+  /** The mean-field ||dL/dh_l||^2; null without theory. */
+  gradNorm2Theory: number | null;
+}
+
+export interface PreflightTheory {
+  /** The length map's fixed point; 0 when the signal dies, null when there is none (marginal or divergent). */
+  qStar: number | null;
+  chi1: number;
+  /** 1 / |ln chi_1| layers. */
+  depthScale: number;
+  phase: Phase;
+  fixedPoint: FixedPointKind;
+  activation: ActivationName;
+  /** The hidden-to-hidden sigma_w^2 = Var[W] fan_in (the mean over layers 1..L-1). */
+  sigmaW2: number;
+  sigmaB2: number;
+  /** A constant bias's value (mean-field with a shifted Gaussian); 0 for a `{ normal }` bias. */
+  biasMean: number;
+  /** The sigma_w^2 on the critical line chi_1 = 1 for this activation and bias; null if none in [1e-3, 1e4]. */
+  criticalSigmaW2: number | null;
+  /** Predicted gradNorm2 of layer 0 over that of layer L-1 (from the per-layer trajectory). */
+  gradRatio: number;
+}
+
+export interface PreflightJacobian extends Omit<JacobianStats, 'method'> {
+  method: JacobianStats['method'] | 'mixed';
+}
+
+export interface RecurrentReport {
+  steps: number;
+  /** Mean ||dL/dh_t|| per recurrent layer, input side first (the last is `timeGrad`). */
+  timeGradByLayer: number[][];
+  /** Pascanu et al. 2013's bound per layer (means over networks); null for gated cells. */
+  bounds: Array<RecurrentBound | null>;
+  /** Whether training truncates backpropagation through time (the probe never does). */
+  bptt: number;
+}
+
+export interface PreflightReport {
+  networks: number;
+  layers: PreflightLayer[];
+  /** Across networks: the variance of ln gradNorm2 of layer 0 and of ln ||x_L||^2 (unbiased; 0 for one network). */
+  spread: { varLogGrad: number; varLogSignal: number };
+  jacobian: PreflightJacobian;
+  theory: PreflightTheory | null;
+  /** Recurrent models: mean ||dL/dh_t||, t = 1..T, of the top layer for a loss on the last step; [] for MLPs. */
+  timeGrad: number[];
+  verdict: Verdict;
+  advice: string[];
+  // Beyond the contract:
+  name: string;
+  model: {
+    kind: ResolvedConfig['model']['kind'];
+    widths: number[];
+    activation: ActivationName;
+    init: string;
+    norm: string;
+    residual: boolean;
+  };
+  /** What went in: Gaussian scaled to q*, Gaussian with unit variance, or the task's own inputs. */
+  inputs: 'gaussian-fixed-point' | 'gaussian-unit' | 'task';
+  /** Measured gradNorm2 of layer 0 over layer L-1 (recurrent: (||dL/dh_1|| / ||dL/dh_T||)^2). */
+  gradRatio: number;
+  /** Least-squares factors: g_l / g_{l+1} per layer (squared norms), ||dL/dh_{t-1}|| / ||dL/dh_t|| per step (norms). */
+  fit: { perLayerFactor: number | null; perStepFactor: number | null };
+  /** Hanin 2018: fluctuations between networks grow with beta = sum over hidden layers of 1 / width. */
+  beta: number;
+  /** Why there is no theory (null when there is). */
+  theoryNote: string | null;
+  recurrent: RecurrentReport | null;
+}
+
+/**
+ * Probe a config's gradient flow at initialisation: measurement on `networks` sampled networks, the mean-field
+ * prediction where an exact one exists, a verdict and advice.
+ */
+export function preflight(config: ResolvedConfig, options: PreflightOptions = {}): PreflightReport {
+  const networks = options.networks ?? DEFAULT_NETWORKS;
+  if (!Number.isInteger(networks) || networks < 1) {
+    throw new RangeError(`preflight: networks must be an integer >= 1, got ${networks}.`);
+  }
+  const task = createTask(config.task, config.seed);
+  const data = options.data ?? false;
+  const jacobian = options.jacobian ? { jacobian: options.jacobian } : {};
+  if (config.model.kind === 'mlp') return mlpReport(config, config.model, task, networks, data, jacobian);
+  return recurrentReport(
+    config,
+    probeRecurrent(config, task, { networks, targetQ: null, data, ...jacobian }),
+    data,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Mean-field view of a config
+
+/** The bias as a shifted Gaussian: a constant c is N(c, 0), `{ normal: s }` is N(0, s^2). */
+export function biasMoments(bias: MlpModelConfig['bias']): BiasMoments {
+  return typeof bias === 'number'
+    ? { mean: bias, variance: 0 }
+    : { mean: 0, variance: bias.normal * bias.normal };
+}
+
+/**
+ * The config as mean-field theory sees it, or why no exact theory applies (normalisation, residual connections,
+ * deterministic weights).
+ */
+export function meanFieldModel(
+  model: MlpModelConfig,
+  inputSize: number,
+): { network: MeanFieldNetwork } | { reason: string } {
+  if (model.norm === 'batch') return { reason: 'batch norm' };
+  if (model.norm === 'layer') return { reason: 'layer norm' };
+  const widths = [inputSize, ...model.hidden];
+  // Mlp wraps every hidden layer whose input and output widths match (the first too, when the inputs match).
+  if (model.residual && model.hidden.some((w, l) => w === widths[l]))
+    return { reason: 'residual connections' };
+  const context = { activation: model.activation };
+  const plan = planInit(model.init, context);
+  if (plan.kind === 'identity' || plan.kind === 'constant') {
+    return { reason: `${plan.label} weights (mean-field theory needs random weights)` };
+  }
+  const sigmaW2 = model.hidden.map((width, l) => {
+    const fanIn = widths[l] as number;
+    return expectedRms(model.init, context, [width, fanIn]) ** 2 * fanIn;
+  });
+  const alpha = activationKernels[model.activation].defaultAlpha;
+  return {
+    network: { activation: { name: model.activation, alpha }, bias: biasMoments(model.bias), sigmaW2 },
+  };
+}
+
+/** The hidden-to-hidden sigma_w^2 summarising a stack (layer 0 only sees the input). */
+function summarySigmaW2(network: MeanFieldNetwork): number {
+  const hiddenToHidden = network.sigmaW2.slice(1);
+  const values = hiddenToHidden.length > 0 ? hiddenToHidden : network.sigmaW2;
+  return values.reduce((s, v) => s + v, 0) / values.length;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// MLP report
+
+function mlpReport(
+  config: ResolvedConfig,
+  model: MlpModelConfig,
+  task: Task,
+  networks: number,
+  data: boolean,
+  jacobian: { jacobian?: JacobianOptions },
+): PreflightReport {
+  const meanField = meanFieldModel(model, task.inputSize);
+  const network = 'network' in meanField ? meanField.network : null;
+  let summary: { sigmaW2: number; point: ReturnType<typeof fixedPoint>; chi1: number } | null = null;
+  if (network) {
+    const sigmaW2 = summarySigmaW2(network);
+    const point = fixedPoint(network.activation, sigmaW2, network.bias);
+    summary = { sigmaW2, point, chi1: chi1At(network.activation, sigmaW2, network.bias, point) };
+  }
+  const targetQ =
+    summary && summary.point.kind === 'stable' && (summary.point.q ?? 0) > 0 ? summary.point.q : null;
+  const probe = probeMlp(config, task, { networks, targetQ: data ? null : targetQ, data, ...jacobian });
+  const L = probe.widths.length;
+  const q = meanOver(probe.networks.map((n) => n.q));
+  const gradNorm2 = meanOver(probe.networks.map((n) => n.gradNorm2));
+  // The prediction starts from each network's own q_0 (they differ when the inputs are not scaled to q*) and is
+  // averaged like the measurement.
+  const predicted = network
+    ? (() => {
+        const paths = probe.networks.map((n) => trajectory(network, n.q[0] as number));
+        return {
+          q: meanOver(paths.map((p) => Float64Array.from(p.q))),
+          gradNorm2: meanOver(paths.map((p) => Float64Array.from(p.gradNorm2))),
+        };
+      })()
+    : null;
+  const layers: PreflightLayer[] = probe.widths.map((width, l) => ({
+    layer: l,
+    q: q[l] as number,
+    gradNorm2: gradNorm2[l] as number,
+    width,
+    qTheory: predicted ? (predicted.q[l] as number) : null,
+    gradNorm2Theory: predicted ? (predicted.gradNorm2[l] as number) : null,
+  }));
+  const gradRatio = (gradNorm2[0] as number) / (gradNorm2[L - 1] as number);
+  let theory: PreflightTheory | null = null;
+  if (network && summary && predicted) {
+    theory = {
+      qStar: summary.point.q,
+      chi1: summary.chi1,
+      depthScale: depthScale(summary.chi1),
+      phase: phaseOf(summary.chi1),
+      fixedPoint: summary.point.kind,
+      activation: model.activation,
+      sigmaW2: summary.sigmaW2,
+      sigmaB2: network.bias.variance,
+      biasMean: network.bias.mean,
+      criticalSigmaW2: criticalSigmaW2(network.activation, network.bias),
+      gradRatio: (predicted.gradNorm2[0] as number) / (predicted.gradNorm2[L - 1] as number),
+    };
+  }
+  const verdict = verdictOf(gradRatio, [...q, ...gradNorm2]);
+  const report: PreflightReport = {
+    networks,
+    layers,
+    spread: spreadOf(probe),
+    jacobian: jacobianSummary(probe.networks.map((n) => n.jacobian)),
+    theory,
+    timeGrad: [],
+    verdict,
+    advice: [],
+    name: config.name,
+    model: {
+      kind: 'mlp',
+      widths: probe.widths,
+      activation: model.activation,
+      init: describeInit(model.init, { activation: model.activation }),
+      norm: model.norm,
+      residual: model.residual,
+    },
+    inputs: data ? 'task' : targetQ !== null ? 'gaussian-fixed-point' : 'gaussian-unit',
+    gradRatio,
+    fit: { perLayerFactor: L >= 2 ? Math.exp(-slopeOfLog(gradNorm2)) : null, perStepFactor: null },
+    beta: probe.widths.reduce((s, w) => s + 1 / w, 0),
+    theoryNote:
+      'reason' in meanField
+        ? `no exact mean-field theory covers ${meanField.reason}; only the measurement is shown`
+        : null,
+    recurrent: null,
+  };
+  report.advice = mlpAdvice(report, model);
+  return report;
+}
+
+function spreadOf(probe: MlpProbe | RecurrentProbe): { varLogGrad: number; varLogSignal: number } {
+  return {
+    varLogGrad: sampleVariance(probe.networks.map((n) => Math.log(n.gradNorm2[0] as number))),
+    varLogSignal: sampleVariance(probe.networks.map((n) => Math.log(n.signal))),
+  };
+}
+
+function jacobianSummary(stats: JacobianStats[]): PreflightJacobian {
+  const mean = (pick: (s: JacobianStats) => number): number =>
+    stats.reduce((s, x) => s + pick(x), 0) / stats.length;
+  const methods = new Set(stats.map((s) => s.method));
+  return {
+    meanSquaredSingular: mean((s) => s.meanSquaredSingular),
+    varianceSquaredSingular: mean((s) => s.varianceSquaredSingular),
+    maxSingular: mean((s) => s.maxSingular),
+    method: methods.size === 1 ? (stats[0] as JacobianStats).method : 'mixed',
+    singularValues: (stats[0] as JacobianStats).singularValues,
+  };
+}
+
+/** healthy | vanishing | exploding from the measured change of the squared gradient norm across the stack. */
+export function verdictOf(gradRatio: number, measured: readonly number[]): Verdict {
+  if (measured.some((x) => !Number.isFinite(x))) return 'exploding';
+  if (Number.isNaN(gradRatio) || gradRatio < 1 / GRADIENT_RATIO_LIMIT) return 'vanishing';
+  return gradRatio > GRADIENT_RATIO_LIMIT ? 'exploding' : 'healthy';
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Recurrent report
+
+function recurrentReport(config: ResolvedConfig, probe: RecurrentProbe, data: boolean): PreflightReport {
+  const model = config.model;
+  if (model.kind === 'mlp') throw new Error('recurrentReport needs a recurrent config.');
+  const layersCount = probe.layers;
+  const q = meanOver(probe.networks.map((n) => n.q));
+  const gradNorm2 = meanOver(probe.networks.map((n) => n.gradNorm2));
+  const timeGradByLayer = Array.from({ length: layersCount }, (_, l) =>
+    Array.from(meanOver(probe.networks.map((n) => n.timeGrad[l] as Float64Array))),
+  );
+  const timeGrad = timeGradByLayer[layersCount - 1] as number[];
+  const T = timeGrad.length;
+  const first = timeGrad[0] as number;
+  const last = timeGrad[T - 1] as number;
+  const gradRatio = (first / last) ** 2;
+  const bounds = Array.from({ length: layersCount }, (_, l) =>
+    meanBound(probe.networks.map((n) => n.bounds[l] ?? null)),
+  );
+  const activation: ActivationName = model.kind === 'rnn' ? model.activation : 'tanh';
+  const report: PreflightReport = {
+    networks: probe.networks.length,
+    layers: Array.from(q, (value, l) => ({
+      layer: l,
+      q: value,
+      gradNorm2: gradNorm2[l] as number,
+      width: probe.hidden,
+      qTheory: null,
+      gradNorm2Theory: null,
+    })),
+    spread: spreadOf(probe),
+    jacobian: jacobianSummary(probe.networks.map((n) => n.jacobian)),
+    theory: null,
+    timeGrad,
+    verdict: verdictOf(gradRatio, [...q, ...gradNorm2, ...timeGrad]),
+    advice: [],
+    name: config.name,
+    model: {
+      kind: model.kind,
+      widths: new Array<number>(layersCount).fill(probe.hidden),
+      activation,
+      init: `${describeInit(model.init, { activation })}; recurrent ${describeInit(model.recurrentInit, { activation })}`,
+      norm: 'none',
+      residual: false,
+    },
+    inputs: data ? 'task' : 'gaussian-unit',
+    gradRatio,
+    fit: { perLayerFactor: null, perStepFactor: T >= 2 ? Math.exp(-slopeOfLog(timeGrad)) : null },
+    beta: layersCount / probe.hidden,
+    theoryNote: 'no exact mean-field theory covers recurrent cells; only the measurement is shown',
+    recurrent: { steps: T, timeGradByLayer, bounds, bptt: config.train.bptt },
+  };
+  report.advice = recurrentAdvice(report, model);
+  return report;
+}
+
+function meanBound(bounds: Array<RecurrentBound | null>): RecurrentBound | null {
+  const present = bounds.filter((b): b is RecurrentBound => b !== null);
+  if (present.length === 0) return null;
+  const mean = (pick: (b: RecurrentBound) => number): number =>
+    present.reduce((s, b) => s + pick(b), 0) / present.length;
+  return {
+    derivativeBound: mean((b) => b.derivativeBound),
+    largestSingular: mean((b) => b.largestSingular),
+    spectralRadius: mean((b) => b.spectralRadius),
+    perStepBound: mean((b) => b.perStepBound),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Advice
+
+const RECTIFIERS: ReadonlySet<ActivationName> = new Set<ActivationName>(['relu', 'leaky-relu', 'prelu']);
+
+function mlpAdvice(report: PreflightReport, model: MlpModelConfig): string[] {
+  const advice: string[] = [];
+  const L = report.layers.length;
+  const theory = report.theory;
+  const measured = report.gradRatio;
+  const change = (ratio: number): string =>
+    ratio < 1 ? `shrink about ${about(ratio)}` : `grow about ${about(ratio)}`;
+  if (report.theoryNote) advice.push(report.theoryNote);
+  const overflow = report.layers.findIndex((l) => !Number.isFinite(l.q) || !Number.isFinite(l.gradNorm2));
+  if (overflow >= 0) {
+    const fix = theory
+      ? `to reach the critical line use ${criticalAdvice(theory)}`
+      : measuredFix(report, model);
+    const chi = theory ? ` (chi_1 = ${fmt(theory.chi1)}, ${theory.activation})` : '';
+    advice.push(`values overflow float64 by layer ${overflow}${chi}: gradients explode; ${fix}`);
+  } else if (theory) {
+    const where = `over ${L} layers (chi_1 = ${fmt(theory.chi1)}, ${theory.activation}`;
+    if (report.verdict === 'healthy') {
+      advice.push(
+        `gradients keep their scale ${where}, ${theory.phase} phase; measured change ${about(measured)}, predicted ` +
+          `${about(theory.gradRatio)}); nothing to change`,
+      );
+      const reach = Math.log(GRADIENT_RATIO_LIMIT) / Math.abs(Math.log(theory.chi1));
+      if (theory.phase !== 'critical' && Number.isFinite(reach)) {
+        advice.push(
+          `at chi_1 = ${fmt(theory.chi1)} a stack stays within a factor ${GRADIENT_RATIO_LIMIT} up to about ${Math.round(reach)} layers`,
+        );
+      }
+    } else {
+      advice.push(
+        `gradients will ${change(theory.gradRatio)} ${where}; measured ${about(measured)}); to reach the critical line use ${criticalAdvice(theory)}`,
+      );
+    }
+  } else if (report.verdict === 'healthy') {
+    advice.push(
+      `gradients keep their scale over ${L} layers (measured change ${about(measured)}); nothing to change`,
+    );
+  } else {
+    advice.push(`gradients ${change(measured)} over ${L} layers (measured); ${measuredFix(report, model)}`);
+  }
+  const whereLine = overflow >= 0 ? null : whereItCrosses(report);
+  if (whereLine) advice.push(whereLine);
+  if (theory && report.verdict !== 'healthy') {
+    advice.push(
+      `depth scale 1/|ln chi_1| = ${fmt(theory.depthScale)} layers (Schoenholz et al. 2017): gradients cross a few depth scales at most, ` +
+        `and this stack is ${fmt(L / theory.depthScale)} of them deep`,
+    );
+  }
+  if (theory && report.verdict !== 'exploding' && theory.gradRatio > 0 && measured > 0) {
+    const gap = Math.abs(Math.log(measured / theory.gradRatio));
+    if (gap > Math.max(1, 0.25 * Math.abs(Math.log(theory.gradRatio)))) {
+      advice.push(
+        `the measurement differs from the mean-field prediction by a factor ${about(measured / theory.gradRatio)}: finite width ` +
+          `(sum of 1/width = ${fmt(report.beta)}, Hanin 2018) or correlations the theory neglects; trust the measurement for this network`,
+      );
+    }
+  }
+  if (report.spread.varLogGrad > 1) {
+    advice.push(
+      `networks drawn from this config differ widely (variance of ln ||dL/dh_0||^2 = ${fmt(report.spread.varLogGrad)} across ` +
+        `${report.networks}); fluctuations grow with the sum of 1/width = ${fmt(report.beta)} (Hanin 2018): wider layers make one ` +
+        `network behave like the mean`,
+    );
+  }
+  if (theory && report.inputs === 'gaussian-unit') {
+    advice.push(
+      `the length map has no positive fixed point q* (${theory.fixedPoint}); the probe's inputs have unit variance`,
+    );
+  }
+  if (report.inputs === 'task') {
+    const q0 = fmt(report.layers[0]?.q ?? NaN);
+    advice.push(
+      theory
+        ? `inputs are the task's own; the prediction starts from their first-layer q_0 = ${q0}`
+        : `inputs are the task's own (first-layer q_0 = ${q0})`,
+    );
+  }
+  if (model.dropout > 0) advice.push(`dropout (${model.dropout}) is off in the probe`);
+  return advice;
+}
+
+/** The critical-line advice: the sigma_w^2 for this activation and bias, or ReLU + He. */
+function criticalAdvice(theory: PreflightTheory): string {
+  const he = `ReLU + He (activation "relu", init "he-normal")`;
+  const critical = theory.criticalSigmaW2;
+  if (RECTIFIERS.has(theory.activation)) {
+    return critical === null
+      ? he
+      : `init "he-normal" (sigma_w^2 = ${fmt(critical)} for ${theory.activation})`;
+  }
+  if (critical === null)
+    return `${he}; no sigma_w^2 in [1e-3, 1e4] reaches it for ${theory.activation} with this bias`;
+  const bias = theory.biasMean === 0 ? `sigma_b^2 = ${fmt(theory.sigmaB2)}` : `bias ${fmt(theory.biasMean)}`;
+  return (
+    `sigma_w^2 = ${fmt(critical)} for ${theory.activation} with ${bias} ` +
+    `(init { "gain": ${fmt(Math.sqrt(critical))}, "base": "lecun-normal" }), or ${he}`
+  );
+}
+
+function measuredFix(report: PreflightReport, model: MlpModelConfig): string {
+  if (report.verdict === 'exploding' && model.norm === 'batch') {
+    return 'batch norm makes gradients explode with depth at initialisation (Yang et al. 2019); use fewer layers, layer norm or residual connections';
+  }
+  if (report.verdict === 'vanishing') {
+    return model.residual
+      ? 'use ReLU + He (activation "relu", init "he-normal")'
+      : 'use ReLU + He (activation "relu", init "he-normal") or residual connections';
+  }
+  return 'scale the initialisation down (he-normal for ReLU, xavier-uniform for tanh) or clip the gradient norm';
+}
+
+/** The first layer, counted back from the top, where the squared gradient norm leaves the factor-100 band. */
+function whereItCrosses(report: PreflightReport): string | null {
+  if (report.verdict === 'healthy') return null;
+  const L = report.layers.length;
+  const top = report.layers[L - 1]?.gradNorm2 ?? NaN;
+  for (let l = L - 2; l >= 0; l--) {
+    const ratio = (report.layers[l] as PreflightLayer).gradNorm2 / top;
+    if (report.verdict === 'vanishing' && !(ratio >= 1 / GRADIENT_RATIO_LIMIT)) {
+      return `the squared gradient norm falls below 1/${GRADIENT_RATIO_LIMIT} of the last hidden layer's at layer ${l} (layer 0 is the input side)`;
+    }
+    if (report.verdict === 'exploding' && !(ratio <= GRADIENT_RATIO_LIMIT)) {
+      return `the squared gradient norm exceeds ${GRADIENT_RATIO_LIMIT} times the last hidden layer's at layer ${l} (layer 0 is the input side)`;
+    }
+  }
+  return null;
+}
+
+function recurrentAdvice(report: PreflightReport, model: RecurrentModelConfig): string[] {
+  const kind = model.kind;
+  const advice: string[] = [];
+  const recurrent = report.recurrent as RecurrentReport;
+  const T = recurrent.steps;
+  const perStep = report.fit.perStepFactor;
+  const total = Math.sqrt(report.gradRatio);
+  if (report.theoryNote) advice.push(report.theoryNote);
+  const factor = perStep === null ? '' : ` (fitted factor ${fmt(perStep)} per step back in time)`;
+  if (!Number.isFinite(total)) {
+    advice.push(
+      `||dL/dh_t|| overflows float64 within ${T} steps; clip the gradient norm (clip { "name": "norm", "max": 1 }) and scale the recurrent weights down`,
+    );
+  } else if (report.verdict === 'vanishing') {
+    const spec = model.recurrentInit;
+    const orthogonal = typeof spec === 'string' ? spec : 'base' in spec ? spec.base : null;
+    const fixes: { readonly [K in RecurrentModelConfig['kind']]: string } = {
+      rnn:
+        orthogonal === 'orthogonal' || orthogonal === 'identity'
+          ? 'use an LSTM or GRU (model.kind "lstm"), or shorter sequences'
+          : 'use recurrentInit "orthogonal", an LSTM or GRU (model.kind "lstm"), or shorter sequences',
+      lstm: `raise forgetBias (now ${model.forgetBias}; Gers et al. 2000, Jozefowicz et al. 2015) or use shorter sequences`,
+      gru: 'use shorter sequences, or an LSTM with forgetBias 1 or more',
+    };
+    advice.push(`||dL/dh_t|| shrinks about ${about(total)} over ${T} steps${factor}; ${fixes[kind]}`);
+  } else if (report.verdict === 'exploding') {
+    advice.push(
+      `||dL/dh_t|| grows about ${about(total)} over ${T} steps${factor}; clip the gradient norm (clip { "name": "norm", "max": 1 }) ` +
+        `or scale the recurrent weights down (recurrentInit { "gain": 0.9, "base": "orthogonal" })`,
+    );
+  } else {
+    advice.push(
+      `||dL/dh_t|| keeps its scale over ${T} steps (change ${about(total)}${factor}); nothing to change`,
+    );
+  }
+  const bound = recurrent.bounds[recurrent.bounds.length - 1] ?? null;
+  if (bound) {
+    advice.push(
+      `Pascanu et al. 2013: a step multiplies the gradient by at most gamma sigma_max(W_hh) = ${fmt(bound.derivativeBound)} x ` +
+        `${fmt(bound.largestSingular)} = ${fmt(bound.perStepBound)}${perStep === null ? '' : ` (measured ${fmt(perStep)})`}; below 1 ` +
+        `vanishing is certain, above 1 is necessary for explosion; the spectral radius of W_hh is ${fmt(bound.spectralRadius)}`,
+    );
+  } else {
+    advice.push(
+      `gated cells (${kind}) carry gradients through their gates; the Pascanu et al. 2013 bound covers vanilla RNNs only`,
+    );
+  }
+  if (recurrent.bptt > 0)
+    advice.push(
+      `training truncates backpropagation to ${recurrent.bptt} steps; the probe follows the full sequence`,
+    );
+  return advice;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Numbers
+
+/** Element-wise mean of equal-length arrays. */
+function meanOver(arrays: readonly Float64Array[]): Float64Array {
+  const out = new Float64Array(arrays[0]?.length ?? 0);
+  for (const a of arrays)
+    for (let i = 0; i < out.length; i++) out[i] = (out[i] as number) + (a[i] as number) / arrays.length;
+  return out;
+}
+
+/** Unbiased sample variance; 0 for fewer than two values. */
+function sampleVariance(values: readonly number[]): number {
+  if (values.length < 2) return 0;
+  const mean = values.reduce((s, v) => s + v, 0) / values.length;
+  return values.reduce((s, v) => s + (v - mean) ** 2, 0) / (values.length - 1);
+}
+
+/** Least-squares slope of ln y against the index, over the positive finite entries. */
+function slopeOfLog(y: ArrayLike<number>): number {
+  let n = 0;
+  let sx = 0;
+  let sy = 0;
+  let sxx = 0;
+  let sxy = 0;
+  for (let i = 0; i < y.length; i++) {
+    const v = y[i] as number;
+    if (!(v > 0) || !Number.isFinite(v)) continue;
+    const ly = Math.log(v);
+    n++;
+    sx += i;
+    sy += ly;
+    sxx += i * i;
+    sxy += i * ly;
+  }
+  const denominator = n * sxx - sx * sx;
+  return n >= 2 && denominator > 0 ? (n * sxy - sx * sy) / denominator : NaN;
+}
+
+/** Three significant digits. */
+function fmt(x: number): string {
+  return Number.isFinite(x) ? String(Number(x.toPrecision(3))) : String(x);
+}
+
+/** An order of magnitude for large changes ("1e-12"), two digits for small ones. */
+function about(x: number): string {
+  if (!Number.isFinite(x) || x === 0) return String(x);
+  if (x >= 0.01 && x < 100) return String(Number(x.toPrecision(2)));
+  return `1e${Math.round(Math.log10(x))}`;
+}
