@@ -67,7 +67,7 @@ const presets: Preset[] = [
   {
     name: 'deep-sigmoid-residual',
     description:
-      'the deep-sigmoid net with residual connections: the identity path carries the gradient back',
+      'the deep-sigmoid net with residual connections: the gradient gets back, but sigmoid outputs (all positive) pile up along the identity path and the signal explodes',
     config: {
       task: { name: 'spirals' },
       model: { kind: 'mlp', ...DEEP, activation: 'sigmoid', init: 'xavier-uniform', residual: true },
