@@ -16,43 +16,11 @@ import { maskedCrc32c } from '../io/crc32c.js';
 import { parseFinite, parseJsonl } from '../io/jsonl.js';
 import type { MetricsRecord } from '../io/runlog.js';
 import { readEventDir, readEvents, type ReadError } from '../io/tfevents.js';
-import { sortFindings, verdictOf, type Finding, type Verdict } from './findings.js';
-import { makeContext, runRules, THRESHOLDS, type DoctorInput } from './rules.js';
+import type { DoctorInput } from './rules.js';
 import { eventsToRecords } from './tensorboard.js';
 
-export interface Diagnosis {
-  verdict: Verdict;
-  /** Most serious first. */
-  findings: Finding[];
-}
-
-/**
- * The verdict and the findings for a run's records.
- *
- * @example
- * const { verdict, findings } = diagnose({ records, config });
- */
-export function diagnose(input: DoctorInput): Diagnosis {
-  const findings = sortFindings(runRules(makeContext(input)));
-  return { verdict: verdictOf(findings), findings };
-}
-
-/**
- * The findings at the latest logged step, for the trainer to store in each record's `findings`. It looks at the
- * first record (the state at initialisation) and the last `THRESHOLDS.onlineWindow` records only, so each call
- * costs O(layers), whatever the length of the history.
- *
- * @example
- * history.push(record);
- * record.findings = diagnoseOnline(history, config);
- */
-export function diagnoseOnline(history: readonly MetricsRecord[], config: ResolvedConfig | null): Finding[] {
-  if (history.length === 0) return [];
-  const tail = history.slice(-THRESHOLDS.onlineWindow);
-  return sortFindings(
-    runRules(makeContext({ records: tail, config, mode: 'online', initial: history[0] ?? null })),
-  );
-}
+export { diagnose, diagnoseOnline, type Diagnosis } from './diagnosis.js';
+import { diagnose, type Diagnosis } from './diagnosis.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // Reading logs

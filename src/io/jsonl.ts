@@ -1,31 +1,8 @@
-/**
- * The run log's JSON conventions: non-finite numbers are written as the strings "NaN", "Infinity", "-Infinity"
- * (JSON has no such numbers and JSON.stringify would turn them into null), and read back as numbers.
- */
+/** Run-log files on disk (Node): JSONL appended line by line, and JSON documents. The encoding is `json.ts`. */
 import { appendFileSync, closeSync, fsyncSync, openSync, writeFileSync } from 'node:fs';
+import { stringifyFinite } from './json.js';
 
-/** JSON with non-finite numbers kept as strings. */
-export function stringifyFinite(value: unknown, indent?: number): string {
-  return JSON.stringify(
-    value,
-    (_key, v: unknown) => {
-      if (typeof v === 'number' && !Number.isFinite(v))
-        return Number.isNaN(v) ? 'NaN' : v > 0 ? 'Infinity' : '-Infinity';
-      return v;
-    },
-    indent,
-  );
-}
-
-/** Parse JSON, turning "NaN" / "Infinity" / "-Infinity" strings back into numbers. */
-export function parseFinite(text: string): unknown {
-  return JSON.parse(text, (_key, v: unknown) => {
-    if (v === 'NaN') return NaN;
-    if (v === 'Infinity') return Infinity;
-    if (v === '-Infinity') return -Infinity;
-    return v;
-  });
-}
+export { parseFinite, parseJsonl, stringifyFinite, type JsonlReadResult } from './json.js';
 
 /** Appends one JSON object per line, flushed to the OS at each line so a killed run keeps every line written. */
 export class JsonlWriter {
@@ -50,29 +27,4 @@ export class JsonlWriter {
 
 export function writeJson(path: string, value: unknown): void {
   writeFileSync(path, stringifyFinite(value, 2) + '\n');
-}
-
-export interface JsonlReadResult<T> {
-  records: T[];
-  /** 1-based line numbers that could not be parsed, with the reason. */
-  errors: Array<{ line: number; message: string }>;
-}
-
-/** Read every valid line; bad lines are reported, not fatal. */
-export function parseJsonl<T>(text: string): JsonlReadResult<T> {
-  const records: T[] = [];
-  const errors: Array<{ line: number; message: string }> = [];
-  const lines = text.split('\n');
-  lines.forEach((line, i) => {
-    if (line.trim() === '') return;
-    try {
-      const value = parseFinite(line);
-      if (value === null || typeof value !== 'object' || Array.isArray(value))
-        throw new Error('not a JSON object');
-      records.push(value as T);
-    } catch (error) {
-      errors.push({ line: i + 1, message: error instanceof Error ? error.message : String(error) });
-    }
-  });
-  return { records, errors };
 }
