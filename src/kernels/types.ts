@@ -23,4 +23,31 @@ export interface Kernels {
     transB: boolean,
     accumulate: boolean,
   ): void;
+  /**
+   * Optional fused element-wise part of one LSTM step (see `WasmKernels.lstmGates` in wasm.ts for the layout);
+   * `ops/recurrent.ts` uses it for float32 when the backend has it and runs its own loop otherwise.
+   */
+  lstmGates?(
+    projected: Buffer,
+    projectedOffset: number,
+    hh: Buffer,
+    biasHH: Buffer,
+    previous: Buffer,
+    act: Buffer,
+    out: Buffer,
+    tanhC: Buffer,
+    batch: number,
+    hidden: number,
+  ): void;
+  /** Optional backward of `lstmGates`: writes dA, adds dL/dc_prev into the c half of `gPrevious`. */
+  lstmGatesBackward?(
+    act: Buffer,
+    tanhC: Buffer,
+    dOut: Buffer,
+    previous: Buffer,
+    dA: Buffer,
+    gPrevious: Buffer | null,
+    batch: number,
+    hidden: number,
+  ): void;
 }

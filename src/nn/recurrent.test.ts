@@ -256,3 +256,51 @@ describe('exact theory', () => {
     }
   });
 });
+
+describe('float32 LSTM on the default kernels (fused WebAssembly gates where available) matches the TypeScript reference', () => {
+  it('outputs and every gradient agree within 1e-5 relative', async () => {
+    const { setKernels, kernels } = await import('../kernels/index.js');
+    const { tsKernels } = await import('../kernels/ts.js');
+    const runOnce = (): Float32Array[] => {
+      const l = new RecurrentLayer({
+        kind: 'lstm',
+        inputSize: 5,
+        hidden: 12,
+        activation: 'tanh',
+        inputInit: normal(0.4),
+        recurrentInit: normal(0.4),
+        biasInit: normal(0.1),
+        forgetBias: 1,
+        rng: new Rng(77),
+      });
+      l.traceTimeGrad = true;
+      const x = Tensor.randn([7, 3, 5], new Rng(78), { requiresGrad: true });
+      const out = run([l], x);
+      const w = Tensor.randn(out.shape, new Rng(79));
+      backward(op.sum(op.mul(out, w)));
+      return [
+        out.data,
+        x.grad!,
+        l.weightIH.grad!,
+        l.weightHH.grad!,
+        l.biasIH.grad!,
+        l.biasHH.grad!,
+        Float32Array.from(l.timeGrad),
+      ].map((b) => Float32Array.from(b));
+    };
+    const fast = runOnce();
+    const previous = setKernels(tsKernels);
+    try {
+      const reference = runOnce();
+      reference.forEach((r, i) =>
+        assertClose(fast[i]!, r, {
+          rtol: 1e-5,
+          atol: 1e-6,
+          what: `tensor ${i} (${kernels().name} vs ${previous.name})`,
+        }),
+      );
+    } finally {
+      setKernels(previous);
+    }
+  });
+});

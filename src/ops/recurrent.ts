@@ -57,47 +57,57 @@ export function recurrentStep(
   const hh = allocBuffer(B * GH, dtype);
   kernels().matmul(hPrev, weightHH.data, hh, B, H, GH, false, true, false);
   const bhh = biasHH.data;
-  for (let b = 0; b < B; b++)
-    for (let k = 0; k < GH; k++) hh[b * GH + k] = (hh[b * GH + k] as number) + (bhh[k] as number);
+  // A backend with a fused LSTM gate kernel adds b_hh itself and runs the gates (float32 only).
+  const kern = kernels();
+  const fusedGates =
+    kind === 'lstm' &&
+    dtype === 'float32' &&
+    kern.lstmGates !== undefined &&
+    kern.lstmGatesBackward !== undefined;
+  if (!fusedGates)
+    for (let b = 0; b < B; b++)
+      for (let k = 0; k < GH; k++) hh[b * GH + k] = (hh[b * GH + k] as number) + (bhh[k] as number);
   // act holds the gate activations after the non-linearity (the backward's saved values).
   const act = allocBuffer(B * GH, dtype);
   const out = allocBuffer(B * S * H, dtype);
   const tanhC = kind === 'lstm' ? allocBuffer(B * H, dtype) : null;
   const pre = kind === 'rnn' ? allocBuffer(B * H, dtype) : null;
-  for (let b = 0; b < B; b++) {
-    const g0 = b * GH;
-    const p0 = pOff + g0;
-    if (kind === 'rnn') {
-      const pr = pre as Buffer;
-      for (let j = 0; j < H; j++) pr[b * H + j] = (P[p0 + j] as number) + (hh[g0 + j] as number);
-    } else if (kind === 'lstm') {
-      for (let j = 0; j < H; j++) {
-        const i = sigmoid((P[p0 + j] as number) + (hh[g0 + j] as number));
-        const f = sigmoid((P[p0 + H + j] as number) + (hh[g0 + H + j] as number));
-        const g = Math.tanh((P[p0 + 2 * H + j] as number) + (hh[g0 + 2 * H + j] as number));
-        const o = sigmoid((P[p0 + 3 * H + j] as number) + (hh[g0 + 3 * H + j] as number));
-        act[g0 + j] = i;
-        act[g0 + H + j] = f;
-        act[g0 + 2 * H + j] = g;
-        act[g0 + 3 * H + j] = o;
-        const c = f * (prev[b * 2 * H + H + j] as number) + i * g;
-        const tc = Math.tanh(c);
-        (tanhC as Buffer)[b * H + j] = tc;
-        out[b * 2 * H + j] = o * tc;
-        out[b * 2 * H + H + j] = c;
-      }
-    } else {
-      for (let j = 0; j < H; j++) {
-        const r = sigmoid((P[p0 + j] as number) + (hh[g0 + j] as number));
-        const z = sigmoid((P[p0 + H + j] as number) + (hh[g0 + H + j] as number));
-        const n = Math.tanh((P[p0 + 2 * H + j] as number) + r * (hh[g0 + 2 * H + j] as number));
-        act[g0 + j] = r;
-        act[g0 + H + j] = z;
-        act[g0 + 2 * H + j] = n;
-        out[b * H + j] = (1 - z) * n + z * (prev[b * H + j] as number);
+  if (fusedGates) kern.lstmGates?.(P, pOff, hh, bhh, prev, act, out, tanhC as Buffer, B, H);
+  else
+    for (let b = 0; b < B; b++) {
+      const g0 = b * GH;
+      const p0 = pOff + g0;
+      if (kind === 'rnn') {
+        const pr = pre as Buffer;
+        for (let j = 0; j < H; j++) pr[b * H + j] = (P[p0 + j] as number) + (hh[g0 + j] as number);
+      } else if (kind === 'lstm') {
+        for (let j = 0; j < H; j++) {
+          const i = sigmoid((P[p0 + j] as number) + (hh[g0 + j] as number));
+          const f = sigmoid((P[p0 + H + j] as number) + (hh[g0 + H + j] as number));
+          const g = Math.tanh((P[p0 + 2 * H + j] as number) + (hh[g0 + 2 * H + j] as number));
+          const o = sigmoid((P[p0 + 3 * H + j] as number) + (hh[g0 + 3 * H + j] as number));
+          act[g0 + j] = i;
+          act[g0 + H + j] = f;
+          act[g0 + 2 * H + j] = g;
+          act[g0 + 3 * H + j] = o;
+          const c = f * (prev[b * 2 * H + H + j] as number) + i * g;
+          const tc = Math.tanh(c);
+          (tanhC as Buffer)[b * H + j] = tc;
+          out[b * 2 * H + j] = o * tc;
+          out[b * 2 * H + H + j] = c;
+        }
+      } else {
+        for (let j = 0; j < H; j++) {
+          const r = sigmoid((P[p0 + j] as number) + (hh[g0 + j] as number));
+          const z = sigmoid((P[p0 + H + j] as number) + (hh[g0 + H + j] as number));
+          const n = Math.tanh((P[p0 + 2 * H + j] as number) + r * (hh[g0 + 2 * H + j] as number));
+          act[g0 + j] = r;
+          act[g0 + H + j] = z;
+          act[g0 + 2 * H + j] = n;
+          out[b * H + j] = (1 - z) * n + z * (prev[b * H + j] as number);
+        }
       }
     }
-  }
   const rnnKernel = activationKernels[activation];
   const rnnAlpha = rnnKernel.defaultAlpha;
   if (kind === 'rnn') rnnKernel.forward(pre as Buffer, out, B * H, rnnAlpha);
@@ -111,6 +121,8 @@ export function recurrentStep(
     const gPrev = gradTarget(previous);
     if (kind === 'rnn') {
       rnnKernel.backward(pre as Buffer, out, dOut, dA, B * H, rnnAlpha);
+    } else if (fusedGates) {
+      kernels().lstmGatesBackward?.(act, tanhC as Buffer, dOut, prev, dA, gPrev, B, H);
     } else if (kind === 'lstm') {
       for (let b = 0; b < B; b++) {
         const g0 = b * GH;

@@ -1,0 +1,4 @@
+// Entry point of the WebAssembly kernels; scripts/build-wasm.mjs compiles this file. Only its exports are visible.
+export { heapBase, matmul, workBytes } from './matmul';
+export { sigmoidForward, tanhForward } from './elementwise';
+export { lstmBackward, lstmForward } from './lstm';

@@ -1,0 +1,506 @@
+import type { Buffer } from '../tensor/tensor.js';
+import { tsKernels } from './ts.js';
+import type { Kernels } from './types.js';
+import { WASM_KERNELS_BASE64, WASM_KERNELS_RELAXED_BASE64 } from './wasm-module.js';
+
+/**
+ * The WebAssembly SIMD backend, built from `asm/` by `scripts/build-wasm.mjs`. Float32 work runs in WebAssembly;
+ * float64 (gradient checks, tests) goes to TypeScript: the reference kernels for matmul, the same formulas as the
+ * engine for the rest.
+ *
+ * The module has its own linear memory, so each call copies its inputs in and its outputs out (C in too when
+ * accumulating): about 4-15% of a matmul at the engine's shapes, measured. That memory is one arena grown to the
+ * largest call seen and then reused: no allocation in the steady state.
+ *
+ * @example
+ * if (wasmSupported()) setKernels(createWasmKernels());
+ */
+export interface WasmKernels extends Kernels {
+  /** Whether this instance runs the relaxed-SIMD build (fused multiply-add). */
+  readonly fusedMultiplyAdd: boolean;
+  /** Bytes of WebAssembly memory the backend holds now (grows to the largest call, never shrinks). */
+  memoryBytes(): number;
+  /** y[i] = tanh(x[i]) for i < n; x and y may be the same array. Float32 within 2 ulp of Math.tanh. */
+  tanh(x: Buffer, y: Buffer, n: number): void;
+  /** y[i] = 1 / (1 + e^-x[i]) for i < n; x and y may be the same array. Float32 within 3 ulp. */
+  sigmoid(x: Buffer, y: Buffer, n: number): void;
+  /**
+   * The element-wise part of one LSTM step in PyTorch's gate layout (i, f, g, o), as in `ops/recurrent.ts`:
+   * a = P[rows of this step] + (hh + biasHH); i, f, o = sigmoid, g = tanh; c = f c_prev + i g; h = o tanh(c).
+   * `projected` is P [T*B, 4H] and `projectedOffset` the index of this step's first element (t * B * 4H);
+   * `hh` = h_prev W_hhᵀ [B, 4H] without the bias; `previous` [B, 2H] holds h_prev | c_prev. Writes `act` [B, 4H]
+   * (gates after their non-linearity), `out` [B, 2H] (h | c) and `tanhC` [B, H], what the backward reads.
+   */
+  lstmGates(
+    projected: Buffer,
+    projectedOffset: number,
+    hh: Buffer,
+    biasHH: Buffer,
+    previous: Buffer,
+    act: Buffer,
+    out: Buffer,
+    tanhC: Buffer,
+    batch: number,
+    hidden: number,
+  ): void;
+  /**
+   * The backward of `lstmGates`, as in `ops/recurrent.ts`: from `dOut` [B, 2H] (dL/dh | dL/dc) and the saved `act`,
+   * `tanhC` and `previous`, writes `dA` [B, 4H] (dL/d of the gate pre-activations; it is also dL/d hh) and, when
+   * `gPrevious` is given, adds dL/dc_prev = dc * f into its c half (the h half gets dA W_hh from a matmul).
+   */
+  lstmGatesBackward(
+    act: Buffer,
+    tanhC: Buffer,
+    dOut: Buffer,
+    previous: Buffer,
+    dA: Buffer,
+    gPrevious: Buffer | null,
+    batch: number,
+    hidden: number,
+  ): void;
+}
+
+export interface WasmKernelOptions {
+  /**
+   * Use the relaxed-SIMD build, whose multiply-adds are fused, where the runtime has relaxed SIMD (Node >= 22,
+   * Chrome >= 114; Node 20 only with `--experimental-wasm-relaxed-simd`). Default true: matmul is about 1.25x faster.
+   * A fused multiply-add rounds once, and whether the CPU has one decides the last bits, so results are bit-identical
+   * run to run on one machine but may differ across machines; `false` keeps the plain SIMD build, which rounds the
+   * same everywhere.
+   */
+  readonly fusedMultiplyAdd?: boolean;
+}
+
+/** The smallest module that uses a v128 instruction: validates only where WebAssembly SIMD is supported. */
+const SIMD_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
+  0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, // type section: () -> v128
+  0x03, 0x02, 0x01, 0x00, // function section: one function of type 0
+  0x0a, 0x16, 0x01, 0x14, 0x00, // code section: one body of 20 bytes, no locals
+  0xfd, 0x0c, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, // v128.const 0
+  0x0b, // end
+]); // prettier-ignore
+
+/** Like SIMD_PROBE but the body is f32x4.relaxed_madd of three zero vectors: validates only with relaxed SIMD. */
+const RELAXED_SIMD_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
+  0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, // type section: () -> v128
+  0x03, 0x02, 0x01, 0x00, // function section: one function of type 0
+  0x0a, 0x3d, 0x01, 0x3b, 0x00, // code section: one body of 59 bytes, no locals
+  0xfd, 0x0c, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, // v128.const 0
+  0xfd, 0x0c, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, // v128.const 0
+  0xfd, 0x0c, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, // v128.const 0
+  0xfd, 0x85, 0x02, // f32x4.relaxed_madd (0xfd 0x105)
+  0x0b, // end
+]); // prettier-ignore
+
+/** Whether this runtime can run the WebAssembly SIMD kernels (Node >= 16.4, current browsers). */
+export function wasmSupported(): boolean {
+  return typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_PROBE);
+}
+
+/** Whether this runtime also has relaxed SIMD, so `createWasmKernels()` can use fused multiply-adds. */
+export function wasmRelaxedSimdSupported(): boolean {
+  return wasmSupported() && WebAssembly.validate(RELAXED_SIMD_PROBE);
+}
+
+/** The module's exports; pointers are byte offsets into its memory. */
+interface ModuleExports {
+  readonly memory: WebAssembly.Memory;
+  readonly heapBase: () => number;
+  readonly workBytes: () => number;
+  readonly matmul: (
+    a: number,
+    b: number,
+    c: number,
+    m: number,
+    k: number,
+    n: number,
+    transA: number,
+    transB: number,
+    accumulate: number,
+    work: number,
+  ) => void;
+  readonly tanhForward: (x: number, y: number, n: number) => void;
+  readonly sigmoidForward: (x: number, y: number, n: number) => void;
+  readonly lstmForward: (
+    p: number,
+    hh: number,
+    bias: number,
+    previous: number,
+    act: number,
+    out: number,
+    tanhC: number,
+    batch: number,
+    hidden: number,
+  ) => void;
+  readonly lstmBackward: (
+    act: number,
+    tanhC: number,
+    dOut: number,
+    previous: number,
+    dA: number,
+    gPrevious: number,
+    batch: number,
+    hidden: number,
+    accumulatePrevious: number,
+  ) => void;
+}
+
+const PAGE_BYTES = 65536;
+/** Every array in the arena starts on a cache line and is padded to one, so kernels may round lengths up to vectors. */
+const ALIGN = 64;
+
+/**
+ * The fastest kernels this runtime can run, compiled synchronously (`new WebAssembly.Module`): fine in Node, in
+ * workers and on the main thread of current browsers. Chrome before 114 refused synchronous compilation of modules
+ * over 4 KB on the main thread (this one is ~9 KB): use `createWasmKernelsAsync` there. Throws when WebAssembly SIMD
+ * is missing: check `wasmSupported()` first.
+ */
+export function createWasmKernels(options: WasmKernelOptions = {}): WasmKernels {
+  const fusedMultiplyAdd = chooseBuild(options);
+  const module = new WebAssembly.Module(moduleBytes(fusedMultiplyAdd));
+  return kernelsFrom(new WebAssembly.Instance(module, {}), fusedMultiplyAdd);
+}
+
+/** `createWasmKernels` with asynchronous compilation, for browsers' main threads. */
+export async function createWasmKernelsAsync(options: WasmKernelOptions = {}): Promise<WasmKernels> {
+  const fusedMultiplyAdd = chooseBuild(options);
+  const module = await WebAssembly.compile(moduleBytes(fusedMultiplyAdd));
+  return kernelsFrom(await WebAssembly.instantiate(module, {}), fusedMultiplyAdd);
+}
+
+/** Whether to load the relaxed-SIMD build; throws when not even plain SIMD is there. */
+function chooseBuild(options: WasmKernelOptions): boolean {
+  if (!wasmSupported()) {
+    throw new Error(
+      'WebAssembly SIMD is not available in this runtime: keep the TypeScript kernels (check wasmSupported() first).',
+    );
+  }
+  return (options.fusedMultiplyAdd ?? true) && wasmRelaxedSimdSupported();
+}
+
+function moduleBytes(fusedMultiplyAdd: boolean): Uint8Array<ArrayBuffer> {
+  return decodeBase64(fusedMultiplyAdd ? WASM_KERNELS_RELAXED_BASE64 : WASM_KERNELS_BASE64);
+}
+
+function kernelsFrom(instance: WebAssembly.Instance, fusedMultiplyAdd: boolean): WasmKernels {
+  const wasm = moduleExports(instance);
+  const memory = wasm.memory;
+  const work = alignUp(wasm.heapBase(), ALIGN);
+  const dataStart = alignUp(work + wasm.workBytes(), ALIGN);
+  let view = new Float32Array(memory.buffer);
+  // A bump allocator over the arena, reset by every call: take() the arrays, then commit() before touching them.
+  let top = dataStart;
+  const take = (length: number): number => {
+    const at = top;
+    top = alignUp(at + length * 4, ALIGN);
+    return at;
+  };
+  const commit = (): void => {
+    const have = memory.buffer.byteLength;
+    if (top > have) memory.grow(Math.ceil((top - have) / PAGE_BYTES));
+    // A grown memory detaches the old ArrayBuffer; refresh the view whenever the buffer changed.
+    if (view.buffer !== memory.buffer) view = new Float32Array(memory.buffer);
+  };
+  const copyIn = (source: Float32Array, start: number, length: number, byteOffset: number): void => {
+    view.set(
+      start === 0 && source.length === length ? source : source.subarray(start, start + length),
+      byteOffset >>> 2,
+    );
+  };
+  const copyOut = (byteOffset: number, length: number, target: Float32Array): void => {
+    const start = byteOffset >>> 2;
+    target.set(view.subarray(start, start + length));
+  };
+
+  function unary(
+    kernel: (x: number, y: number, n: number) => void,
+    x: Float32Array,
+    y: Float32Array,
+    n: number,
+  ): void {
+    top = dataStart;
+    const at = take(n);
+    commit();
+    copyIn(x, 0, n, at);
+    kernel(at, at, n);
+    copyOut(at, n, y);
+  }
+
+  return {
+    name: fusedMultiplyAdd ? 'wasm-relaxed-simd' : 'wasm-simd',
+    fusedMultiplyAdd,
+    memoryBytes: () => memory.buffer.byteLength,
+
+    matmul(a, b, c, m, k, n, transA, transB, accumulate) {
+      if (!(a instanceof Float32Array && b instanceof Float32Array && c instanceof Float32Array)) {
+        tsKernels.matmul(a, b, c, m, k, n, transA, transB, accumulate);
+        return;
+      }
+      checkLengths('matmul', [
+        ['A', a, m * k],
+        ['B', b, k * n],
+        ['C', c, m * n],
+      ]);
+      if (m === 0 || n === 0) return;
+      if (k === 0) {
+        if (!accumulate) c.fill(0, 0, m * n);
+        return;
+      }
+      const aLength = m * k;
+      const bLength = k * n;
+      const cLength = m * n;
+      top = dataStart;
+      // A product of a matrix with itself (x^T x) copies it once.
+      const shared = b === a;
+      const aAt = take(shared ? Math.max(aLength, bLength) : aLength);
+      const bAt = shared ? aAt : take(bLength);
+      const cAt = take(cLength);
+      commit();
+      copyIn(a, 0, shared ? Math.max(aLength, bLength) : aLength, aAt);
+      if (!shared) copyIn(b, 0, bLength, bAt);
+      if (accumulate) copyIn(c, 0, cLength, cAt);
+      wasm.matmul(aAt, bAt, cAt, m, k, n, transA ? 1 : 0, transB ? 1 : 0, accumulate ? 1 : 0, work);
+      copyOut(cAt, cLength, c);
+    },
+
+    tanh(x, y, n) {
+      checkLengths('tanh', [
+        ['x', x, n],
+        ['y', y, n],
+      ]);
+      if (x instanceof Float32Array && y instanceof Float32Array) unary(wasm.tanhForward, x, y, n);
+      else for (let i = 0; i < n; i++) y[i] = Math.tanh(x[i] as number);
+    },
+
+    sigmoid(x, y, n) {
+      checkLengths('sigmoid', [
+        ['x', x, n],
+        ['y', y, n],
+      ]);
+      if (x instanceof Float32Array && y instanceof Float32Array) unary(wasm.sigmoidForward, x, y, n);
+      else for (let i = 0; i < n; i++) y[i] = sigmoid(x[i] as number);
+    },
+
+    lstmGates(projected, projectedOffset, hh, biasHH, previous, act, out, tanhC, batch, hidden) {
+      const gates = batch * 4 * hidden;
+      checkLengths('lstmGates', [
+        ['projected', projected, projectedOffset + gates],
+        ['hh', hh, gates],
+        ['biasHH', biasHH, 4 * hidden],
+        ['previous', previous, batch * 2 * hidden],
+        ['act', act, gates],
+        ['out', out, batch * 2 * hidden],
+        ['tanhC', tanhC, batch * hidden],
+      ]);
+      if (!(
+        projected instanceof Float32Array &&
+        hh instanceof Float32Array &&
+        biasHH instanceof Float32Array &&
+        previous instanceof Float32Array &&
+        act instanceof Float32Array &&
+        out instanceof Float32Array &&
+        tanhC instanceof Float32Array
+      )) {
+        lstmGatesReference(projected, projectedOffset, hh, biasHH, previous, act, out, tanhC, batch, hidden);
+        return;
+      }
+      if (gates === 0) return;
+      top = dataStart;
+      const pAt = take(gates);
+      const hhAt = take(gates);
+      const biasAt = take(4 * hidden);
+      const previousAt = take(batch * 2 * hidden);
+      const actAt = take(gates);
+      const outAt = take(batch * 2 * hidden);
+      const tanhCAt = take(batch * hidden);
+      commit();
+      copyIn(projected, projectedOffset, gates, pAt);
+      copyIn(hh, 0, gates, hhAt);
+      copyIn(biasHH, 0, 4 * hidden, biasAt);
+      copyIn(previous, 0, batch * 2 * hidden, previousAt);
+      wasm.lstmForward(pAt, hhAt, biasAt, previousAt, actAt, outAt, tanhCAt, batch, hidden);
+      copyOut(actAt, gates, act);
+      copyOut(outAt, batch * 2 * hidden, out);
+      copyOut(tanhCAt, batch * hidden, tanhC);
+    },
+
+    lstmGatesBackward(act, tanhC, dOut, previous, dA, gPrevious, batch, hidden) {
+      const gates = batch * 4 * hidden;
+      const state = batch * 2 * hidden;
+      checkLengths('lstmGatesBackward', [
+        ['act', act, gates],
+        ['tanhC', tanhC, batch * hidden],
+        ['dOut', dOut, state],
+        ['previous', previous, state],
+        ['dA', dA, gates],
+        ['gPrevious', gPrevious ?? previous, state],
+      ]);
+      if (!(
+        act instanceof Float32Array &&
+        tanhC instanceof Float32Array &&
+        dOut instanceof Float32Array &&
+        previous instanceof Float32Array &&
+        dA instanceof Float32Array &&
+        (gPrevious === null || gPrevious instanceof Float32Array)
+      )) {
+        lstmGatesBackwardReference(act, tanhC, dOut, previous, dA, gPrevious, batch, hidden);
+        return;
+      }
+      if (gates === 0) return;
+      top = dataStart;
+      const actAt = take(gates);
+      const tanhCAt = take(batch * hidden);
+      const dOutAt = take(state);
+      const previousAt = take(state);
+      const dAAt = take(gates);
+      const gPreviousAt = gPrevious ? take(state) : 0;
+      commit();
+      copyIn(act, 0, gates, actAt);
+      copyIn(tanhC, 0, batch * hidden, tanhCAt);
+      copyIn(dOut, 0, state, dOutAt);
+      copyIn(previous, 0, state, previousAt);
+      if (gPrevious) copyIn(gPrevious, 0, state, gPreviousAt);
+      wasm.lstmBackward(
+        actAt,
+        tanhCAt,
+        dOutAt,
+        previousAt,
+        dAAt,
+        gPreviousAt,
+        batch,
+        hidden,
+        gPrevious ? 1 : 0,
+      );
+      copyOut(dAAt, gates, dA);
+      if (gPrevious) copyOut(gPreviousAt, state, gPrevious);
+    },
+  };
+}
+
+/** The engine's sigmoid: never overflows, exact in float64. */
+function sigmoid(x: number): number {
+  if (x >= 0) return 1 / (1 + Math.exp(-x));
+  const e = Math.exp(x);
+  return e / (1 + e);
+}
+
+/** `lstmGates` in plain TypeScript (float64, and the reference the tests compare the WebAssembly one to). */
+export function lstmGatesReference(
+  projected: Buffer,
+  projectedOffset: number,
+  hh: Buffer,
+  biasHH: Buffer,
+  previous: Buffer,
+  act: Buffer,
+  out: Buffer,
+  tanhC: Buffer,
+  batch: number,
+  hidden: number,
+): void {
+  const H = hidden;
+  const GH = 4 * H;
+  const pre = (row: number, index: number): number =>
+    (projected[projectedOffset + row + index] as number) +
+    ((hh[row + index] as number) + (biasHH[index] as number));
+  for (let b = 0; b < batch; b++) {
+    const g0 = b * GH;
+    for (let j = 0; j < H; j++) {
+      const i = sigmoid(pre(g0, j));
+      const f = sigmoid(pre(g0, H + j));
+      const g = Math.tanh(pre(g0, 2 * H + j));
+      const o = sigmoid(pre(g0, 3 * H + j));
+      act[g0 + j] = i;
+      act[g0 + H + j] = f;
+      act[g0 + 2 * H + j] = g;
+      act[g0 + 3 * H + j] = o;
+      const c = f * (previous[b * 2 * H + H + j] as number) + i * g;
+      const tc = Math.tanh(c);
+      tanhC[b * H + j] = tc;
+      out[b * 2 * H + j] = o * tc;
+      out[b * 2 * H + H + j] = c;
+    }
+  }
+}
+
+/** `lstmGatesBackward` in plain TypeScript (float64, and the reference for the tests). */
+export function lstmGatesBackwardReference(
+  act: Buffer,
+  tanhC: Buffer,
+  dOut: Buffer,
+  previous: Buffer,
+  dA: Buffer,
+  gPrevious: Buffer | null,
+  batch: number,
+  hidden: number,
+): void {
+  const H = hidden;
+  const GH = 4 * H;
+  for (let b = 0; b < batch; b++) {
+    const g0 = b * GH;
+    for (let j = 0; j < H; j++) {
+      const i = act[g0 + j] as number;
+      const f = act[g0 + H + j] as number;
+      const g = act[g0 + 2 * H + j] as number;
+      const o = act[g0 + 3 * H + j] as number;
+      const tc = tanhC[b * H + j] as number;
+      const dh = dOut[b * 2 * H + j] as number;
+      const dc = (dOut[b * 2 * H + H + j] as number) + dh * o * (1 - tc * tc);
+      const cPrev = previous[b * 2 * H + H + j] as number;
+      dA[g0 + j] = dc * g * i * (1 - i);
+      dA[g0 + H + j] = dc * cPrev * f * (1 - f);
+      dA[g0 + 2 * H + j] = dc * i * (1 - g * g);
+      dA[g0 + 3 * H + j] = dh * tc * o * (1 - o);
+      if (gPrevious) gPrevious[b * 2 * H + H + j] = (gPrevious[b * 2 * H + H + j] as number) + dc * f;
+    }
+  }
+}
+
+function checkLengths(kernel: string, arrays: ReadonlyArray<readonly [string, Buffer, number]>): void {
+  for (const [name, array, needed] of arrays) {
+    if (array.length < needed) {
+      const sizes = arrays.map(([n, a, need]) => `${n} ${a.length} (needs ${need})`).join(', ');
+      throw new RangeError(
+        `${kernel}: ${name} is too short for the shape: ${sizes}; check the sizes passed.`,
+      );
+    }
+  }
+}
+
+function alignUp(value: number, alignment: number): number {
+  return Math.ceil(value / alignment) * alignment;
+}
+
+function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+function moduleExports(instance: WebAssembly.Instance): ModuleExports {
+  const exported = instance.exports;
+  const memory = exported['memory'];
+  if (!(memory instanceof WebAssembly.Memory)) throw new Error('the kernel module exports no memory');
+  return {
+    memory,
+    heapBase: exportedFunction(exported, 'heapBase'),
+    workBytes: exportedFunction(exported, 'workBytes'),
+    matmul: exportedFunction(exported, 'matmul'),
+    tanhForward: exportedFunction(exported, 'tanhForward'),
+    sigmoidForward: exportedFunction(exported, 'sigmoidForward'),
+    lstmForward: exportedFunction(exported, 'lstmForward'),
+    lstmBackward: exportedFunction(exported, 'lstmBackward'),
+  };
+}
+
+function exportedFunction<F extends (...args: never[]) => unknown>(
+  exported: WebAssembly.Exports,
+  name: string,
+): F {
+  const value = exported[name];
+  if (typeof value !== 'function') throw new Error(`the kernel module exports no function '${name}'`);
+  // The module is built from asm/ together with this file: its signatures are the ones ModuleExports declares.
+  return value as F;
+}
