@@ -14,6 +14,19 @@ export interface RunData {
   dir?: string;
   /** Lines of metrics.jsonl that could not be read (1-based), shown as a warning. */
   badLines?: ReadonlyArray<{ line: number; message: string }>;
+  /** preflight.json: gradient flow at initialisation beside mean-field theory, when the run has one. */
+  preflight?: PreflightData;
+}
+
+/** The parts of `gradscope preflight --json` the report draws (structural, so the report needs no preflight code). */
+export interface PreflightData {
+  networks: number;
+  layers: ReadonlyArray<{ layer: number; q: number; gradNorm2: number; gradNorm2Theory?: number | null }>;
+  theory: { qStar: number | null; chi1: number; depthScale: number; phase: string } | null;
+  timeGrad: readonly number[];
+  verdict: string;
+  advice: readonly string[];
+  theoryNote?: string | null;
 }
 
 export type Severity = 'info' | 'warning' | 'critical';

@@ -11,11 +11,12 @@ import type { ResolvedConfig } from '../config/types.js';
 import { parseFinite, parseJsonl, writeJson } from '../io/jsonl.js';
 import type { MetricsRecord, Summary } from '../io/runlog.js';
 import { renderComparison, type Comparison } from './comparison.js';
-import type { RunData } from './data.js';
+import type { PreflightData, RunData } from './data.js';
 import { renderRunReport } from './run-report.js';
 
 export { renderRunReport, timeGradRatio, versusBaseline } from './run-report.js';
 export { compareRuns, renderComparison, type ComparedRun, type Comparison } from './comparison.js';
+export { type PreflightData } from './data.js';
 export { readFindings, type ReportFinding, type ReportFix, type RunData, type Severity } from './data.js';
 export {
   barChart,
@@ -96,7 +97,18 @@ export function loadRun(dir: string): RunData {
   const config = readObject(dir, 'config.json') as unknown as ResolvedConfig;
   const { records, errors } = parseJsonl<MetricsRecord>(readText(dir, 'metrics.jsonl'));
   const summary = readObject(dir, 'summary.json') as unknown as Summary;
-  return { config, records, summary, dir, ...(errors.length ? { badLines: errors } : {}) };
+  // preflight.json is optional: runs written by `gradscope run` have one, older ones and other tools' may not.
+  const preflight = existsSync(join(dir, 'preflight.json'))
+    ? (readObject(dir, 'preflight.json') as unknown as PreflightData)
+    : undefined;
+  return {
+    config,
+    records,
+    summary,
+    dir,
+    ...(errors.length ? { badLines: errors } : {}),
+    ...(preflight ? { preflight } : {}),
+  };
 }
 
 /**

@@ -21,6 +21,7 @@ import {
   timeGradRecords,
   type RunData,
 } from './data.js';
+import type { PreflightData } from './data.js';
 import { escapeHtml, formatDuration, formatNumber, formatPercent, readableJson } from './format.js';
 import { cards, figure, htmlPage, renderFinding, VERDICT_TEXT, verdictBadge, type Card } from './page.js';
 import { barChart, heatMap, lineChart, PALETTE, type Series, type XMarker } from './svg.js';
@@ -364,6 +365,56 @@ function activationCharts(run: RunData): string {
  *
  * @example writeFileSync(join(dir, 'report.html'), renderRunReport(loadRun(dir)))
  */
+/** The preflight panel: ||dL/dh_l||^2 per layer at initialisation, measured and predicted, with the advice. */
+function renderPreflight(pre: PreflightData): string {
+  const measured: Series = {
+    name: `measured (mean of ${pre.networks} networks)`,
+    points: pre.layers.map((l) => [l.layer, l.gradNorm2] as const),
+    color: START,
+    dots: true,
+  };
+  const series: Series[] = [measured];
+  if (pre.layers.some((l) => typeof l.gradNorm2Theory === 'number')) {
+    series.push({
+      name: 'mean-field theory',
+      points: pre.layers.map(
+        (l) => [l.layer, typeof l.gradNorm2Theory === 'number' ? l.gradNorm2Theory : NaN] as const,
+      ),
+      color: END,
+      dashed: true,
+    });
+  }
+  const theory = pre.theory
+    ? `Theory: χ₁ = ${formatNumber(pre.theory.chi1)} (${escapeHtml(pre.theory.phase)} phase), depth scale ${formatNumber(pre.theory.depthScale)} layers${
+        pre.theory.qStar === null ? '' : `, q* = ${formatNumber(pre.theory.qStar)}`
+      }.`
+    : escapeHtml(pre.theoryNote ?? 'No exact theory applies to this model; only measurement is shown.');
+  return (
+    '<section id="preflight"><h2>At initialisation (preflight)</h2><div class="grid2">' +
+    figure(
+      'chart-preflight',
+      `Gradient at initialisation per layer, ‖∂L/∂hₗ‖² — preflight verdict: ${escapeHtml(pre.verdict)}`,
+      'Before any training: freshly initialised networks probed with Gaussian inputs and a random linear loss on the last ' +
+        'hidden layer (gradscope preflight). The dashed line is the mean-field prediction (Poole et al. 2016; Schoenholz et al. 2017). ' +
+        theory,
+      lineChart({
+        id: 'preflight-chart',
+        title: 'Squared gradient norm per layer at initialisation',
+        xLabel: 'layer (0 = input side)',
+        yLabel: '‖∂L/∂hₗ‖²',
+        integerX: true,
+        series,
+        yScale: 'log',
+      }),
+      true,
+    ) +
+    (pre.advice.length
+      ? `<ul class="advice">${pre.advice.map((a) => `<li>${escapeHtml(a)}</li>`).join('')}</ul>`
+      : '') +
+    '</section>'
+  );
+}
+
 export function renderRunReport(run: RunData): string {
   const { config, records, summary } = run;
   const name = summary.name || config.name || 'run';
@@ -421,6 +472,7 @@ export function renderRunReport(run: RunData): string {
     ['diagnosis', 'Diagnosis'],
     ['training', 'Training'],
     ['layers', 'Gradients by layer'],
+    ...(run.preflight ? [['preflight', 'At initialisation']] : []),
     ...(timePicks.length ? [['time', 'Through time']] : []),
     ['activations', 'Activations'],
     ['config', 'Config'],
@@ -516,6 +568,8 @@ export function renderRunReport(run: RunData): string {
       '</section>';
   }
 
+  const preflightSection = run.preflight ? renderPreflight(run.preflight) : '';
+
   const activations = `<section id="activations"><h2>Activations</h2>${activationCharts(run)}</section>`;
 
   const configSection =
@@ -534,6 +588,7 @@ export function renderRunReport(run: RunData): string {
       diagnosis +
       training +
       layerSection +
+      preflightSection +
       timeSection +
       activations +
       configSection +

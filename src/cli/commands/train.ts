@@ -2,7 +2,8 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ResolvedConfig } from '../../config/types.js';
-import { stringifyFinite } from '../../io/jsonl.js';
+import { stringifyFinite, writeJson } from '../../io/jsonl.js';
+import { preflight } from '../../preflight/index.js';
 import { loadRun, writeComparison, writeRunReport, type Comparison } from '../../report/index.js';
 import { train, type TrainResult } from '../../train/trainer.js';
 import { integerFlag, parseArgs, UsageError, type ParsedArgs } from '../args.js';
@@ -21,6 +22,16 @@ function fmt(x: number): string {
 
 /** Train one run into `outDir` (config.json, metrics.jsonl, summary.json, events, report.html). */
 function trainRun(config: ResolvedConfig, outDir: string): TrainResult {
+  // Gradient flow at initialisation, for the report's preflight panel (a fraction of a second for most models).
+  mkdirSync(outDir, { recursive: true });
+  try {
+    writeJson(join(outDir, 'preflight.json'), preflight(config, { networks: 4 }));
+  } catch (error) {
+    // The run does not depend on it: train anyway, and say why the panel is missing.
+    process.stderr.write(
+      `gradscope: no preflight for ${config.name}: ${error instanceof Error ? error.message : String(error)}\n`,
+    );
+  }
   const progress = progressPrinter(config.name);
   const result = train(config, { outDir, onProgress: (p) => progress.update(p) });
   progress.done();
