@@ -37,4 +37,3 @@ export function diagnoseOnline(history: readonly MetricsRecord[], config: Resolv
     runRules(makeContext({ records: tail, config, mode: 'online', initial: history[0] ?? null })),
   );
 }
-

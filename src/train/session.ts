@@ -26,6 +26,8 @@ import { BufferArena, withArena, type Buffer, type Tensor } from '../tensor/tens
 import { buildModel } from './build.js';
 
 export interface SessionOptions {
+  /** Train on this task instead of the config's (benchmarks with a fixed batch; the config's task is not built). */
+  task?: Task;
   /** Testing and demonstrations: corrupt the gradient of the first parameter on these steps with NaN. */
   injectNonFiniteAt?: readonly number[];
   /**
@@ -177,7 +179,7 @@ export class TrainingSession {
   constructor(config: ResolvedConfig, options: SessionOptions = {}) {
     this.config = config;
     const rng = new Rng(config.seed);
-    this.task = createTask(config.task, config.seed);
+    this.task = options.task ?? createTask(config.task, config.seed);
     this.model = buildModel(config.model, this.task, rng.fork('init'), { bptt: config.train.bptt });
     this.dataRng = rng.fork('data');
     const { tensors, info } = paramInfo(this.model);

@@ -1,0 +1,199 @@
+/**
+ * The benchmark harness: the quick smoke test end to end (as CI runs it) and the report's arithmetic on made-up
+ * results. No timing assertions: the numbers depend on the machine; only their shape and the ratios' logic are
+ * checked.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import {
+  PRODUCTS,
+  SHAPES,
+  WORKLOAD_IDS,
+  type RunResult,
+  type RunSuccess,
+  type WorkloadId,
+} from './protocol.js';
+import {
+  bestJsPeer,
+  buildReport,
+  formatReport,
+  pairedRatio,
+  summariseAll,
+  type RunnerInfo,
+} from './report.js';
+import { parseArgs, UsageError, type BenchRun } from './run.js';
+import { median } from './stats.js';
+import { lstmKeptValues } from './training.js';
+
+const runScript = fileURLToPath(new URL('./run.js', import.meta.url));
+
+describe('npm run bench -- --quick --json', () => {
+  it('runs every workload for gradscope and prints the report as JSON', { timeout: 180_000 }, () => {
+    const child = spawnSync(process.execPath, [runScript, '--quick', '--json'], {
+      encoding: 'utf8',
+      timeout: 170_000,
+    });
+    assert.equal(child.status, 0, `exit ${child.status}; stderr:\n${child.stderr}`);
+    const run = JSON.parse(child.stdout) as BenchRun;
+    assert.equal(run.options.quick, true);
+    assert.equal(run.options.peers, false);
+    assert.equal(run.options.rounds, 1);
+    assert.ok(run.machine.cpus >= 1 && run.machine.node.startsWith('v'));
+    assert.deepEqual(run.shapes, SHAPES);
+
+    const ts = run.report.runners.find((r) => r.id === 'gradscope-typescript');
+    assert.ok(ts?.available, 'the TypeScript kernels always run');
+    for (const runner of run.report.runners.filter((r) => r.available)) {
+      for (const workload of WORKLOAD_IDS) {
+        const s = run.report.summaries.find((x) => x.runner === runner.id && x.workload === workload);
+        assert.ok(s, `${runner.id} ${workload} has a summary`);
+        assert.ok(s.memory.maxRssBytes > 0 && s.memory.baselineRssBytes > 0);
+        if (workload === 'W1' || workload === 'W2') {
+          assert.ok(s.steps && s.steps.stepsPerSecond > 0 && s.steps.iterations === 2);
+          assert.ok(Number.isFinite(s.steps.firstLoss) && Number.isFinite(s.steps.lastLoss));
+          assert.ok(
+            s.memory.graphBytes !== undefined && s.memory.graphBytes > 0,
+            'the worker runs with --expose-gc',
+          );
+        } else if (workload === 'W3') {
+          assert.equal(s.products?.length, SHAPES.matmul.length * PRODUCTS.length);
+          for (const p of s.products ?? []) assert.ok(p.gflops > 0, `${p.shape} ${p.product}`);
+        } else {
+          assert.ok(s.monitor, `${workload} measured the monitor`);
+          assert.equal(s.monitor.every, 2, 'the smoke test shortens the period');
+          assert.ok(
+            Number.isFinite(s.monitor.overheadPercent) && Number.isFinite(s.monitor.abOverheadPercent),
+          );
+          assert.ok(s.monitor.includes.length >= 2);
+        }
+      }
+    }
+    // Targets that need PyTorch or a JS peer are "not measured" without them; none is claimed met.
+    for (const t of run.report.targets.filter((x) => /PyTorch|JS peer/.test(x.target)))
+      assert.equal(t.status, 'not measured');
+    assert.ok(
+      run.raw.every((r) => r.ok),
+      'no child failed',
+    );
+  });
+});
+
+describe('parseArgs', () => {
+  it('reads the flags and expands W4', () => {
+    const o = parseArgs(['--json', '--only', 'w1,W4', '--rounds=3', '--no-peers']);
+    assert.equal(o.json, true);
+    assert.equal(o.peers, false);
+    assert.equal(o.rounds, 3);
+    assert.deepEqual(o.only, ['W1', 'W4-W1', 'W4-W2']);
+  });
+
+  it('makes --quick a one-round run without peers', () => {
+    const o = parseArgs(['--quick']);
+    assert.equal(o.quick, true);
+    assert.equal(o.peers, false);
+    assert.equal(o.rounds, 1);
+  });
+
+  it('names the bad value', () => {
+    assert.throws(
+      () => parseArgs(['--only', 'W5']),
+      (e: unknown) => e instanceof UsageError && /W5/.test(e.message),
+    );
+    assert.throws(() => parseArgs(['--rounds', '0']), UsageError);
+    assert.throws(
+      () => parseArgs(['--fast']),
+      (e: unknown) => e instanceof UsageError && /--fast/.test(e.message),
+    );
+  });
+});
+
+function steps(runner: string, workload: WorkloadId, stepsPerSecond: number): RunSuccess {
+  return {
+    ok: true,
+    runner,
+    workload,
+    version: 'test',
+    iterations: { step: 10 },
+    steps: { iterations: 10, seconds: 10 / stepsPerSecond, stepsPerSecond, firstLoss: 1, lastLoss: 0.5 },
+    memory: { baselineRssBytes: 50 * 2 ** 20, sampledPeakRssBytes: 60 * 2 ** 20, maxRssBytes: 61 * 2 ** 20 },
+    notes: [],
+  };
+}
+
+describe('report', () => {
+  const runners: RunnerInfo[] = [
+    { id: 'gradscope-typescript', label: 'gradscope (typescript)', group: 'gradscope', available: true },
+    { id: 'pytorch', label: 'PyTorch', group: 'pytorch', available: true },
+    { id: 'jax-js', label: 'jax-js', group: 'js-peer', available: true },
+    { id: 'tfjs-cpu', label: 'TensorFlow.js (cpu)', group: 'js-peer', available: true },
+    { id: 'brain.js', label: 'brain.js', group: 'js-peer', available: false, reason: 'not installed' },
+  ];
+  const results: RunResult[] = [
+    steps('gradscope-typescript', 'W1', 100),
+    steps('gradscope-typescript', 'W1', 120),
+    steps('gradscope-typescript', 'W1', 90),
+    steps('pytorch', 'W1', 200),
+    steps('jax-js', 'W1', 80),
+    steps('tfjs-cpu', 'W1', 3),
+    steps('gradscope-typescript', 'W2', 10),
+    steps('pytorch', 'W2', 40),
+    steps('jax-js', 'W2', 12),
+    { ok: false, runner: 'tfjs-cpu', workload: 'W2', error: 'boom' },
+  ];
+
+  it('takes medians over repetitions and skips failures', () => {
+    const summaries = summariseAll(results);
+    const w1 = summaries.find((s) => s.runner === 'gradscope-typescript' && s.workload === 'W1');
+    assert.equal(w1?.steps?.stepsPerSecond, 100);
+    assert.deepEqual(w1?.steps?.range, [90, 120]);
+    assert.equal(
+      summaries.find((s) => s.runner === 'tfjs-cpu' && s.workload === 'W2'),
+      undefined,
+    );
+    assert.equal(median([3, 1, 2, 4]), 2.5);
+  });
+
+  it('picks the best JS peer (never gradscope or PyTorch) and checks the targets against it', () => {
+    const summaries = summariseAll(results);
+    assert.deepEqual(bestJsPeer(runners, summaries, 'W1'), { id: 'jax-js', value: 80 });
+    assert.deepEqual(bestJsPeer(runners, summaries, 'W2'), { id: 'jax-js', value: 12 });
+    const report = buildReport(runners, results, SHAPES);
+    const target = (text: string): string | undefined =>
+      report.targets.find((t) => t.target.startsWith(text))?.status;
+    assert.equal(target('W1 >= 0.5x PyTorch'), 'met'); // 100 / 200
+    assert.equal(target('W2 >= 0.8x PyTorch'), 'not met'); // 10 / 40
+    assert.equal(target('W1 ahead of every JS peer'), 'met');
+    assert.equal(target('W2 ahead of every JS peer'), 'not met');
+    assert.equal(target('W3'), 'not measured');
+    const text = formatReport(report, SHAPES);
+    assert.match(text, /\| gradscope \(typescript\) \| 100 \| 0\.50× \| 1\.25× \|/);
+    assert.match(text, /brain\.js: not installed/);
+  });
+
+  it('pairs ratios by round, so a slow round slows both sides', () => {
+    const inRound = (r: RunSuccess, round: number): RunSuccess => ({ ...r, round });
+    const paired: RunResult[] = [
+      inRound(steps('gradscope-typescript', 'W1', 50), 0),
+      inRound(steps('pytorch', 'W1', 100), 0),
+      inRound(steps('gradscope-typescript', 'W1', 20), 1), // a busy round for both
+      inRound(steps('pytorch', 'W1', 40), 1),
+      inRound(steps('gradscope-typescript', 'W1', 60), 2),
+      inRound(steps('pytorch', 'W1', 120), 2),
+    ];
+    assert.deepEqual(pairedRatio(paired, 'gradscope-typescript', 'pytorch', 'W1'), { value: 0.5, rounds: 3 });
+    // Without rounds: the ratio of the medians.
+    assert.deepEqual(pairedRatio(results, 'gradscope-typescript', 'pytorch', 'W1'), {
+      value: 0.5,
+      rounds: 0,
+    });
+  });
+
+  it('counts what full BPTT must keep for W2', () => {
+    const kept = lstmKeptValues(SHAPES.lstm);
+    // 50 steps x 32 sequences x (6 x 128 state and gate values + 8 inputs); LSTM 4H(I + H) + 8H, head H + 1.
+    assert.equal(kept.activations, 50 * 32 * (6 * 128 + 8));
+    assert.equal(kept.parameters, 4 * 128 * (8 + 128) + 8 * 128 + 128 + 1);
+  });
+});

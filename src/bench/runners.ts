@@ -1,0 +1,178 @@
+/**
+ * The runners the orchestrator can start: gradscope on each kernels backend, and the peers (jax-js, TensorFlow.js
+ * cpu and wasm, brain.js, PyTorch). A runner declares what it is, which workloads it runs, whether it is installed,
+ * and the command that runs one workload; the orchestrator never asks "is this PyTorch?".
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { backendStatus } from './backends.js';
+import type { RunSpec, WorkloadId } from './protocol.js';
+
+export type RunnerGroup = 'gradscope' | 'pytorch' | 'js-peer';
+
+export interface Runner {
+  /** Stable id, the `runner` field of its results. */
+  id: string;
+  /** Name in the table. */
+  label: string;
+  group: RunnerGroup;
+  workloads: readonly WorkloadId[];
+  /** The executable and arguments that run `spec` (the spec is appended as JSON by `commandFor`). */
+  command(spec: RunSpec): { file: string; args: string[]; env?: NodeJS.ProcessEnv };
+}
+
+export interface UnavailableRunner {
+  id: string;
+  label: string;
+  group: RunnerGroup;
+  /** Why it is missing and how to get it. */
+  reason: string;
+}
+
+const here = new URL('.', import.meta.url);
+const workerPath = fileURLToPath(new URL('worker.js', here));
+/** dist/bench/ -> the repository root's bench/peers/ */
+const peersDir = new URL('../../bench/peers/', here);
+const require = createRequire(import.meta.url);
+
+function resolves(pkg: string): boolean {
+  try {
+    require.resolve(pkg);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function peerScript(name: string): string {
+  return fileURLToPath(new URL(name, peersDir));
+}
+
+function nodePeer(
+  id: string,
+  label: string,
+  script: string,
+  packages: readonly string[],
+  workloads: readonly WorkloadId[],
+  extra: string[] = [],
+): Runner | UnavailableRunner {
+  const missing = packages.filter((p) => !resolves(p));
+  const path = peerScript(script);
+  if (!existsSync(path)) return { id, label, group: 'js-peer', reason: `peer script ${path} is missing` };
+  if (missing.length > 0) {
+    return {
+      id,
+      label,
+      group: 'js-peer',
+      reason: `not installed: ${missing.join(', ')} (run npm install; they are devDependencies)`,
+    };
+  }
+  return {
+    id,
+    label,
+    group: 'js-peer',
+    workloads,
+    command: (spec) => ({ file: process.execPath, args: [path, JSON.stringify(spec), ...extra] }),
+  };
+}
+
+/** Pythons to try for PyTorch: $GRADSCOPE_PYTHON, then python3 on the PATH, then Debian's /usr/bin/python3. */
+function pythonCandidates(): string[] {
+  const list = [process.env['GRADSCOPE_PYTHON'], 'python3', '/usr/bin/python3'].filter((p): p is string =>
+    Boolean(p),
+  );
+  return [...new Set(list)];
+}
+
+export const PYTORCH_HELP =
+  'PyTorch not found: no python3 here can import torch. On Debian/Ubuntu: apt-get install python3-torch libopenblas0-pthread ' +
+  "(without OpenBLAS, Debian's torch uses the slow reference BLAS), or pip install torch; set GRADSCOPE_PYTHON to choose the interpreter.";
+
+function pytorchRunner(): Runner | UnavailableRunner {
+  const id = 'pytorch';
+  const script = peerScript('torch_peer.py');
+  for (const python of pythonCandidates()) {
+    const probe = spawnSync(python, ['-c', 'import torch; print(torch.__version__)'], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    if (probe.status === 0) {
+      const version = probe.stdout.trim();
+      return {
+        id,
+        label: `PyTorch ${version} (1 thread)`,
+        group: 'pytorch',
+        workloads: ['W1', 'W2', 'W3'],
+        command: (spec) => ({
+          file: python,
+          args: [script, JSON.stringify(spec)],
+          // One thread, and OpenMP's workers sleep instead of spinning (they would steal the other core).
+          env: {
+            ...process.env,
+            OMP_NUM_THREADS: '1',
+            MKL_NUM_THREADS: '1',
+            OPENBLAS_NUM_THREADS: '1',
+            OMP_WAIT_POLICY: 'PASSIVE',
+          },
+        }),
+      };
+    }
+  }
+  return { id, label: 'PyTorch', group: 'pytorch', reason: PYTORCH_HELP };
+}
+
+/** Every runner, in table order, each either ready or with the reason it is not. */
+export async function discoverRunners(options: {
+  peers: boolean;
+}): Promise<Array<Runner | UnavailableRunner>> {
+  const runners: Array<Runner | UnavailableRunner> = [];
+  for (const backend of await backendStatus()) {
+    const id = `gradscope-${backend.name}`;
+    const label = `gradscope (${backend.name})`;
+    if (!backend.available) {
+      runners.push({ id, label, group: 'gradscope', reason: backend.detail });
+      continue;
+    }
+    runners.push({
+      id,
+      label,
+      group: 'gradscope',
+      workloads: ['W1', 'W2', 'W3', 'W4-W1', 'W4-W2'],
+      command: (spec) => ({
+        file: process.execPath,
+        args: ['--expose-gc', workerPath, JSON.stringify({ ...spec, backend: backend.name })],
+      }),
+    });
+  }
+  if (!options.peers) return runners;
+  runners.push(pytorchRunner());
+  runners.push(nodePeer('jax-js', 'jax-js (wasm, jit)', 'jax-peer.mjs', ['@jax-js/jax'], ['W1', 'W2', 'W3']));
+  runners.push(
+    nodePeer(
+      'tfjs-wasm',
+      'TensorFlow.js (wasm)',
+      'tfjs-peer.mjs',
+      ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm'],
+      ['W1', 'W2', 'W3'],
+      ['wasm'],
+    ),
+  );
+  runners.push(
+    nodePeer(
+      'tfjs-cpu',
+      'TensorFlow.js (cpu)',
+      'tfjs-peer.mjs',
+      ['@tensorflow/tfjs'],
+      ['W1', 'W2', 'W3'],
+      ['cpu'],
+    ),
+  );
+  runners.push(nodePeer('brain.js', 'brain.js (per sample)', 'brain-peer.mjs', ['brain.js'], ['W1', 'W2']));
+  return runners;
+}
+
+export function isReady(runner: Runner | UnavailableRunner): runner is Runner {
+  return 'command' in runner;
+}
