@@ -50,4 +50,8 @@ export interface Kernels {
     batch: number,
     hidden: number,
   ): void;
+  /** Optional vectorised y = tanh(x) (float32); see `activationForward`. */
+  tanh?(x: Buffer, y: Buffer, n: number): void;
+  /** Optional vectorised y = sigmoid(x) (float32); see `activationForward`. */
+  sigmoid?(x: Buffer, y: Buffer, n: number): void;
 }

@@ -1,7 +1,7 @@
 /** Matrix products and the fused dense layer op. Transposed operands are read in place, never copied. */
 import { gradTarget, makeResult } from '../autograd/tape.js';
 import { activationKernels, type ActivationName } from '../kernels/activations.js';
-import { kernels } from '../kernels/index.js';
+import { activationForward, kernels } from '../kernels/index.js';
 import { allocBuffer, formatShape, type Buffer, type Tensor } from '../tensor/tensor.js';
 
 /**
@@ -88,7 +88,7 @@ export function linear(
     }
   }
   const y = activation === 'linear' ? z : allocBuffer(n, x.dtype);
-  if (activation !== 'linear') kern.forward(z, y, n, a);
+  if (activation !== 'linear') activationForward(activation, z, y, n, a);
   const inputs = bias ? [x, weight, bias] : [x, weight];
   return makeResult(`linear+${activation}`, y, [batch, outSize], inputs, (result) => {
     const g = result.grad as Buffer;

@@ -220,3 +220,25 @@ describe('normalisation', () => {
     );
   });
 });
+
+describe('float32 activations on the default (vectorised) kernels', () => {
+  it('saturate exactly, keep NaN, and agree with the scalar definition', () => {
+    const x = new Tensor(Float32Array.from([-1000, -20, -1, -1e-3, 0, 1e-3, 0.5, 3, 1000, NaN]), [10]);
+    for (const name of ['tanh', 'sigmoid'] as const) {
+      const y = op.activation(x, name).data;
+      const k = activationKernels[name];
+      for (let i = 0; i < x.size - 1; i++) {
+        const expected = k.value(x.data[i]!, 0);
+        assert.ok(
+          Math.abs(y[i]! - expected) <= 4e-7 * Math.max(1, Math.abs(expected)),
+          `${name}(${x.data[i]}) = ${y[i]} vs ${expected}`,
+        );
+      }
+      // sigmoid(-1000) may come out as a float32 denormal rather than 0: no gradient passes either way.
+      if (name === 'tanh') assert.equal(y[0], -1);
+      else assert.ok(y[0]! >= 0 && y[0]! < 1e-30);
+      assert.equal(y[8], 1);
+      assert.ok(Number.isNaN(y[9]), `${name}(NaN)`);
+    }
+  });
+});

@@ -10,7 +10,7 @@
  */
 import { gradTarget, makeResult } from '../autograd/tape.js';
 import { activationKernels, type ActivationName } from '../kernels/activations.js';
-import { kernels } from '../kernels/index.js';
+import { activationForward, kernels } from '../kernels/index.js';
 import { allocBuffer, formatShape, type Buffer, type Tensor } from '../tensor/tensor.js';
 
 export type CellKind = 'rnn' | 'lstm' | 'gru';
@@ -110,7 +110,7 @@ export function recurrentStep(
     }
   const rnnKernel = activationKernels[activation];
   const rnnAlpha = rnnKernel.defaultAlpha;
-  if (kind === 'rnn') rnnKernel.forward(pre as Buffer, out, B * H, rnnAlpha);
+  if (kind === 'rnn') activationForward(activation, pre as Buffer, out, B * H, rnnAlpha);
 
   return makeResult(`${kind}-step`, out, [B, S * H], [projected, previous, weightHH, biasHH], (result) => {
     const dOut = result.grad as Buffer;
