@@ -15,27 +15,51 @@ export interface ParamStats {
   nonFinite: number;
 }
 
-/** One pass over a parameter's value, gradient and (optionally) the update just applied. */
+/**
+ * One pass over a parameter's value, gradient and (optionally) the update just applied. The common finite case
+ * runs branch-light; a second pass counts non-finite entries only when the gradient's norm says there are some.
+ */
 export function paramStats(value: Buffer, grad: Buffer | null, update: Buffer | null): ParamStats {
-  let g2 = 0;
+  const n = value.length;
   let w2 = 0;
+  let g2 = 0;
   let u2 = 0;
   let maxAbs = 0;
-  let nonFinite = 0;
-  for (let i = 0; i < value.length; i++) {
-    const w = value[i] as number;
-    w2 += w * w;
+  if (grad && update && grad.length === n && update.length === n) {
+    for (let i = 0; i < n; i++) {
+      const w = value[i] as number;
+      const g = grad[i] as number;
+      const u = update[i] as number;
+      w2 += w * w;
+      g2 += g * g;
+      u2 += u * u;
+      const a = g < 0 ? -g : g;
+      if (a > maxAbs) maxAbs = a;
+    }
+  } else {
+    for (let i = 0; i < n; i++) w2 += (value[i] as number) ** 2;
+    if (grad) {
+      for (let i = 0; i < grad.length; i++) {
+        const g = grad[i] as number;
+        g2 += g * g;
+        const a = g < 0 ? -g : g;
+        if (a > maxAbs) maxAbs = a;
+      }
+    }
+    if (update) for (let i = 0; i < update.length; i++) u2 += (update[i] as number) ** 2;
   }
-  if (grad) {
+  let nonFinite = 0;
+  if (grad && !Number.isFinite(g2)) {
+    // Overflowing squares also land here; count only the entries that are themselves NaN or infinite.
     for (let i = 0; i < grad.length; i++) {
       const g = grad[i] as number;
-      if (g - g !== 0) nonFinite++;
-      g2 += g * g;
-      const a = Math.abs(g);
-      if (a > maxAbs || a !== a) maxAbs = a;
+      if (g - g !== 0) {
+        nonFinite++;
+        const a = Math.abs(g);
+        if (a !== a || a > maxAbs) maxAbs = a;
+      }
     }
   }
-  if (update) for (let i = 0; i < update.length; i++) u2 += (update[i] as number) ** 2;
   const weightNorm = Math.sqrt(w2);
   return {
     gradNorm: grad ? Math.sqrt(g2) : 0,
