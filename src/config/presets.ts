@@ -67,7 +67,7 @@ const presets: Preset[] = [
   {
     name: 'deep-sigmoid-residual',
     description:
-      'the deep-sigmoid net with residual connections: the gradient gets back, but sigmoid outputs (all positive) pile up along the identity path and the signal explodes',
+      'deep-sigmoid with residual connections: gradients get back, but positive outputs pile up and explode',
     config: {
       task: { name: 'spirals' },
       model: { kind: 'mlp', ...DEEP, activation: 'sigmoid', init: 'xavier-uniform', residual: true },
