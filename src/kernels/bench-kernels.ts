@@ -13,16 +13,9 @@
 import { setFlagsFromString } from 'node:v8';
 import { Rng } from '../tensor/rng.js';
 import { activationKernels } from './activations.js';
-import { tsKernels } from './ts.js';
+import { lstmGatesBackwardReference, lstmGatesReference, tsKernels } from './ts.js';
 import type { Kernels } from './types.js';
-import {
-  createWasmKernels,
-  lstmGatesBackwardReference,
-  lstmGatesReference,
-  wasmRelaxedSimdSupported,
-  wasmSupported,
-  type WasmKernels,
-} from './wasm.js';
+import { createWasmKernels, wasmRelaxedSimdSupported, wasmSupported, type WasmKernels } from './wasm.js';
 
 interface Shape {
   readonly label: string;

@@ -1,3 +1,4 @@
+import { lstmGatesBackwardReference, lstmGatesReference } from './ts.js';
 // The WebAssembly SIMD kernels must agree with the TypeScript reference on every shape the engine can hand them:
 // tails of the 4 x 8 register tile, sizes across the cache blocks (k > 256, m > 128, n > 1024), all four transpose
 // variants, accumulate on and off, and IEEE special values; in both builds (plain and relaxed SIMD). At the end, the
@@ -11,13 +12,7 @@ import { Rng } from '../tensor/rng.js';
 import { Tensor } from '../tensor/tensor.js';
 import { tsKernels } from './ts.js';
 import type { Kernels } from './types.js';
-import {
-  createWasmKernels,
-  lstmGatesBackwardReference,
-  lstmGatesReference,
-  wasmRelaxedSimdSupported,
-  wasmSupported,
-} from './wasm.js';
+import { createWasmKernels, wasmRelaxedSimdSupported, wasmSupported } from './wasm.js';
 
 // Node 20 has relaxed SIMD only behind a flag; turning it on here (this test file runs in its own process) lets CI
 // check the fused-multiply-add build too. Newer runtimes have it on already.

@@ -4,6 +4,8 @@ import type { Kernels } from './types.js';
 /** The reference kernels in plain TypeScript. Loop orders keep the innermost access contiguous. */
 export const tsKernels: Kernels = {
   name: 'typescript',
+  lstmGates: lstmGatesReference,
+  lstmGatesBackward: lstmGatesBackwardReference,
   matmul(a, b, c, m, k, n, transA, transB, accumulate) {
     if (!accumulate) c.fill(0, 0, m * n);
     if (!transA && !transB) matmulRowsOfB(a, b, c, m, k, n, k, 1);
@@ -99,6 +101,84 @@ function matmulTT(a: Buffer, b: Buffer, c: Buffer, m: number, k: number, n: numb
       let s = 0;
       for (let p = 0; p < k; p++) s += (a[p * m + i] as number) * (b[j * k + p] as number);
       c[i * n + j] = (c[i * n + j] as number) + s;
+    }
+  }
+}
+
+/** The engine's sigmoid: never overflows, exact in float64. */
+function sigmoid(x: number): number {
+  if (x >= 0) return 1 / (1 + Math.exp(-x));
+  const e = Math.exp(x);
+  return e / (1 + e);
+}
+
+/** `Kernels.lstmGates` in plain TypeScript: any dtype; the reference the WebAssembly kernel is tested against. */
+export function lstmGatesReference(
+  projected: Buffer,
+  projectedOffset: number,
+  hh: Buffer,
+  biasHH: Buffer,
+  previous: Buffer,
+  act: Buffer,
+  out: Buffer,
+  tanhC: Buffer,
+  batch: number,
+  hidden: number,
+): void {
+  const H = hidden;
+  const GH = 4 * H;
+  const pre = (row: number, index: number): number =>
+    (projected[projectedOffset + row + index] as number) +
+    ((hh[row + index] as number) + (biasHH[index] as number));
+  for (let b = 0; b < batch; b++) {
+    const g0 = b * GH;
+    for (let j = 0; j < H; j++) {
+      const i = sigmoid(pre(g0, j));
+      const f = sigmoid(pre(g0, H + j));
+      const g = Math.tanh(pre(g0, 2 * H + j));
+      const o = sigmoid(pre(g0, 3 * H + j));
+      act[g0 + j] = i;
+      act[g0 + H + j] = f;
+      act[g0 + 2 * H + j] = g;
+      act[g0 + 3 * H + j] = o;
+      const c = f * (previous[b * 2 * H + H + j] as number) + i * g;
+      const tc = Math.tanh(c);
+      tanhC[b * H + j] = tc;
+      out[b * 2 * H + j] = o * tc;
+      out[b * 2 * H + H + j] = c;
+    }
+  }
+}
+
+/** `lstmGatesBackward` in plain TypeScript (float64, and the reference for the tests). */
+export function lstmGatesBackwardReference(
+  act: Buffer,
+  tanhC: Buffer,
+  dOut: Buffer,
+  previous: Buffer,
+  dA: Buffer,
+  gPrevious: Buffer | null,
+  batch: number,
+  hidden: number,
+): void {
+  const H = hidden;
+  const GH = 4 * H;
+  for (let b = 0; b < batch; b++) {
+    const g0 = b * GH;
+    for (let j = 0; j < H; j++) {
+      const i = act[g0 + j] as number;
+      const f = act[g0 + H + j] as number;
+      const g = act[g0 + 2 * H + j] as number;
+      const o = act[g0 + 3 * H + j] as number;
+      const tc = tanhC[b * H + j] as number;
+      const dh = dOut[b * 2 * H + j] as number;
+      const dc = (dOut[b * 2 * H + H + j] as number) + dh * o * (1 - tc * tc);
+      const cPrev = previous[b * 2 * H + H + j] as number;
+      dA[g0 + j] = dc * g * i * (1 - i);
+      dA[g0 + H + j] = dc * cPrev * f * (1 - f);
+      dA[g0 + 2 * H + j] = dc * i * (1 - g * g);
+      dA[g0 + 3 * H + j] = dh * tc * o * (1 - o);
+      if (gPrevious) gPrevious[b * 2 * H + H + j] = (gPrevious[b * 2 * H + H + j] as number) + dc * f;
     }
   }
 }

@@ -1,3 +1,4 @@
+import { lstmGatesBackwardReference, lstmGatesReference } from './ts.js';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Rng } from '../tensor/rng.js';
@@ -6,8 +7,6 @@ import { tsKernels } from './ts.js';
 import {
   createWasmKernels,
   createWasmKernelsAsync,
-  lstmGatesBackwardReference,
-  lstmGatesReference,
   wasmRelaxedSimdSupported,
   wasmSupported,
 } from './wasm.js';

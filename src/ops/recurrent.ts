@@ -11,6 +11,7 @@
 import { gradTarget, makeResult } from '../autograd/tape.js';
 import { activationKernels, type ActivationName } from '../kernels/activations.js';
 import { activationForward, kernels } from '../kernels/index.js';
+import { tsKernels } from '../kernels/ts.js';
 import { allocBuffer, formatShape, type Buffer, type Tensor } from '../tensor/tensor.js';
 
 export type CellKind = 'rnn' | 'lstm' | 'gru';
@@ -57,13 +58,11 @@ export function recurrentStep(
   const hh = allocBuffer(B * GH, dtype);
   kernels().matmul(hPrev, weightHH.data, hh, B, H, GH, false, true, false);
   const bhh = biasHH.data;
-  // A backend with a fused LSTM gate kernel adds b_hh itself and runs the gates (float32 only).
-  const kern = kernels();
-  const fusedGates =
-    kind === 'lstm' &&
-    dtype === 'float32' &&
-    kern.lstmGates !== undefined &&
-    kern.lstmGatesBackward !== undefined;
+  // The LSTM's element-wise part is one kernel (it adds b_hh itself): the backend's for float32 where it has one,
+  // else the TypeScript reference, which serves any dtype.
+  const backend = kernels();
+  const gateKernels =
+    dtype === 'float32' && backend.lstmGates && backend.lstmGatesBackward ? backend : tsKernels;
   if (!fusedGates)
     for (let b = 0; b < B; b++)
       for (let k = 0; k < GH; k++) hh[b * GH + k] = (hh[b * GH + k] as number) + (bhh[k] as number);
@@ -72,7 +71,7 @@ export function recurrentStep(
   const out = allocBuffer(B * S * H, dtype);
   const tanhC = kind === 'lstm' ? allocBuffer(B * H, dtype) : null;
   const pre = kind === 'rnn' ? allocBuffer(B * H, dtype) : null;
-  if (fusedGates) kern.lstmGates?.(P, pOff, hh, bhh, prev, act, out, tanhC as Buffer, B, H);
+  if (kind === 'lstm') gateKernels.lstmGates?.(P, pOff, hh, bhh, prev, act, out, tanhC as Buffer, B, H);
   else
     for (let b = 0; b < B; b++) {
       const g0 = b * GH;
@@ -80,22 +79,6 @@ export function recurrentStep(
       if (kind === 'rnn') {
         const pr = pre as Buffer;
         for (let j = 0; j < H; j++) pr[b * H + j] = (P[p0 + j] as number) + (hh[g0 + j] as number);
-      } else if (kind === 'lstm') {
-        for (let j = 0; j < H; j++) {
-          const i = sigmoid((P[p0 + j] as number) + (hh[g0 + j] as number));
-          const f = sigmoid((P[p0 + H + j] as number) + (hh[g0 + H + j] as number));
-          const g = Math.tanh((P[p0 + 2 * H + j] as number) + (hh[g0 + 2 * H + j] as number));
-          const o = sigmoid((P[p0 + 3 * H + j] as number) + (hh[g0 + 3 * H + j] as number));
-          act[g0 + j] = i;
-          act[g0 + H + j] = f;
-          act[g0 + 2 * H + j] = g;
-          act[g0 + 3 * H + j] = o;
-          const c = f * (prev[b * 2 * H + H + j] as number) + i * g;
-          const tc = Math.tanh(c);
-          (tanhC as Buffer)[b * H + j] = tc;
-          out[b * 2 * H + j] = o * tc;
-          out[b * 2 * H + H + j] = c;
-        }
       } else {
         for (let j = 0; j < H; j++) {
           const r = sigmoid((P[p0 + j] as number) + (hh[g0 + j] as number));
@@ -121,27 +104,8 @@ export function recurrentStep(
     const gPrev = gradTarget(previous);
     if (kind === 'rnn') {
       rnnKernel.backward(pre as Buffer, out, dOut, dA, B * H, rnnAlpha);
-    } else if (fusedGates) {
-      kernels().lstmGatesBackward?.(act, tanhC as Buffer, dOut, prev, dA, gPrev, B, H);
     } else if (kind === 'lstm') {
-      for (let b = 0; b < B; b++) {
-        const g0 = b * GH;
-        for (let j = 0; j < H; j++) {
-          const i = act[g0 + j] as number;
-          const f = act[g0 + H + j] as number;
-          const g = act[g0 + 2 * H + j] as number;
-          const o = act[g0 + 3 * H + j] as number;
-          const tc = (tanhC as Buffer)[b * H + j] as number;
-          const dh = dOut[b * 2 * H + j] as number;
-          const dc = (dOut[b * 2 * H + H + j] as number) + dh * o * (1 - tc * tc);
-          const cPrev = prev[b * 2 * H + H + j] as number;
-          dA[g0 + j] = dc * g * i * (1 - i);
-          dA[g0 + H + j] = dc * cPrev * f * (1 - f);
-          dA[g0 + 2 * H + j] = dc * i * (1 - g * g);
-          dA[g0 + 3 * H + j] = dh * tc * o * (1 - o);
-          if (gPrev) gPrev[b * 2 * H + H + j] = (gPrev[b * 2 * H + H + j] as number) + dc * f;
-        }
-      }
+      gateKernels.lstmGatesBackward?.(act, tanhC as Buffer, dOut, prev, dA, gPrev, B, H);
     } else {
       for (let b = 0; b < B; b++) {
         const g0 = b * GH;
