@@ -63,7 +63,7 @@ export function recurrentStep(
   const backend = kernels();
   const gateKernels =
     dtype === 'float32' && backend.lstmGates && backend.lstmGatesBackward ? backend : tsKernels;
-  if (!fusedGates)
+  if (kind !== 'lstm')
     for (let b = 0; b < B; b++)
       for (let k = 0; k < GH; k++) hh[b * GH + k] = (hh[b * GH + k] as number) + (bhh[k] as number);
   // act holds the gate activations after the non-linearity (the backward's saved values).
