@@ -9,6 +9,7 @@ import { OptimError } from '../optim/index.js';
 import { RunLoadError } from '../report/index.js';
 import { parseArgs, UsageError } from './args.js';
 import { doctorCommand } from './commands/doctor.js';
+import { labCommand } from './commands/lab.js';
 import { preflightCommand } from './commands/preflight.js';
 import { compareCommand, demoCommand, runCommand } from './commands/train.js';
 import { EXIT, type Command } from './common.js';
@@ -20,6 +21,7 @@ const COMMANDS: Record<string, Command> = {
   compare: compareCommand,
   doctor: doctorCommand,
   preflight: preflightCommand,
+  lab: labCommand,
   presets: { summary: 'presets [--json]  list the built-in experiments', run: commandPresets },
   demo: demoCommand,
 };

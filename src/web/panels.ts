@@ -1,0 +1,280 @@
+/**
+ * The lab's live plots as SVG strings, drawn with the report's chart primitives (src/report/svg.ts) from a run's
+ * logged records. Pure and browser-safe: the page calls them each time a run logs a step.
+ *
+ * @example
+ * element.innerHTML = heatMapPanel(run.records);
+ */
+import type { MetricsRecord } from '../io/runlog.js';
+import {
+  activationFraction,
+  activationLayers,
+  firstMiddleLast,
+  layerGradNorm,
+  layerParamNames,
+  layerUpdateRatio,
+  paramLayers,
+  stepLabel,
+  timeGradRecords,
+} from '../report/data.js';
+import { formatNumber } from '../report/format.js';
+import { barChart, heatMap, lineChart, PALETTE, type Series, type XMarker } from '../report/svg.js';
+
+/** Run colours: A blue, B orange, everywhere in the lab. */
+export const RUN_COLORS = { A: PALETTE[0] as string, B: PALETTE[1] as string } as const;
+
+/** Colours for the first logged step and the latest one in the depth and time profiles. */
+const START = '#9aa5b1';
+const MIDDLE = '#f28e2b';
+const LATEST = '#4e79a7';
+
+const WIDTH = 560;
+const HEIGHT = 290;
+
+/** A run as a chart series source. */
+export interface PlottedRun {
+  label: 'A' | 'B';
+  records: readonly MetricsRecord[];
+}
+
+function skippedMarkers(records: readonly MetricsRecord[]): XMarker[] {
+  return records.filter((r) => r.skipped).map((r) => ({ x: r.step, kind: 'skipped' as const }));
+}
+
+/** The latest record the guard did not skip (a skipped step's gradients are not a picture of training). */
+function latest(records: readonly MetricsRecord[]): MetricsRecord | null {
+  for (let i = records.length - 1; i >= 0; i--) {
+    const r = records[i] as MetricsRecord;
+    if (!r.skipped) return r;
+  }
+  return null;
+}
+
+function layerLabels(layers: readonly number[]): string[] {
+  return layers.map((l, i) =>
+    i === 0 ? `${l} input` : i === layers.length - 1 && layers.length > 1 ? `${l} output` : String(l),
+  );
+}
+
+/** Loss at each logged step, one line per run, with the baseline loss when there is one. */
+export function lossPanel(
+  runs: readonly PlottedRun[],
+  options: { id?: string; baseline?: number } = {},
+): string {
+  const baseline = options.baseline;
+  return lineChart({
+    id: options.id ?? 'lab-loss',
+    title: 'Training loss',
+    xLabel: 'step',
+    yLabel: 'loss',
+    integerX: true,
+    width: WIDTH,
+    height: HEIGHT,
+    series: runs.map((run) => ({
+      name: `run ${run.label}`,
+      points: run.records.map((r) => [r.step, r.loss] as const),
+      color: RUN_COLORS[run.label],
+    })),
+    markers: runs.flatMap((run) => skippedMarkers(run.records)),
+    references:
+      baseline !== undefined && Number.isFinite(baseline)
+        ? [{ y: baseline, label: `baseline ${formatNumber(baseline)}` }]
+        : [],
+    yScale: 'auto',
+    emptyMessage: 'press Start: the loss appears at the first logged step',
+  });
+}
+
+/**
+ * The gradient norm of the layer nearest the input (and, dashed, of the output layer) over the steps, one colour
+ * per run: the number a vanishing gradient drives toward zero.
+ */
+export function firstLayerPanel(runs: readonly PlottedRun[], options: { id?: string } = {}): string {
+  const series: Series[] = [];
+  for (const run of runs) {
+    const layers = paramLayers(run.records);
+    const first = layers[0];
+    const last = layers[layers.length - 1];
+    if (first === undefined || last === undefined) continue;
+    series.push({
+      name: `${run.label}: layer ${first} (input)`,
+      points: run.records.map((r) => [r.step, layerGradNorm(r, first)] as const),
+      color: RUN_COLORS[run.label],
+    });
+    if (last !== first)
+      series.push({
+        name: `${run.label}: layer ${last} (output)`,
+        points: run.records.map((r) => [r.step, layerGradNorm(r, last)] as const),
+        color: RUN_COLORS[run.label],
+        dashed: true,
+      });
+  }
+  return lineChart({
+    id: options.id ?? 'lab-first-layer',
+    title: 'Gradient norm of the first and last layer',
+    xLabel: 'step',
+    yLabel: '‖g‖ per layer',
+    integerX: true,
+    width: WIDTH,
+    height: HEIGHT,
+    series,
+    markers: runs.flatMap((run) => skippedMarkers(run.records)),
+    yScale: 'log',
+    emptyMessage: 'no gradients logged yet',
+  });
+}
+
+/**
+ * How much of the gradient at the last time step reaches the first, ‖∂L/∂h₁‖ / ‖∂L/∂h_T‖, over the steps, one
+ * line per recurrent run.
+ */
+export function timeReachPanel(runs: readonly PlottedRun[], options: { id?: string } = {}): string {
+  return lineChart({
+    id: options.id ?? 'lab-time-reach',
+    title: 'Share of the gradient that reaches the first time step',
+    xLabel: 'step',
+    yLabel: '‖∂L/∂h₁‖ / ‖∂L/∂h_T‖',
+    integerX: true,
+    width: WIDTH,
+    height: HEIGHT,
+    series: runs.map((run) => ({
+      name: `run ${run.label}`,
+      points: timeGradRecords(run.records).map((r) => {
+        const g = r.timeGrad ?? [];
+        return [r.step, (g[0] ?? NaN) / (g[g.length - 1] ?? NaN)] as const;
+      }),
+      color: RUN_COLORS[run.label],
+    })),
+    references: [{ y: 0.01, label: '1% (vanishing below)' }],
+    yScale: 'log',
+    emptyMessage: 'no per-time-step gradients logged (recurrent models only)',
+  });
+}
+
+/** log10 of each layer's gradient norm, layers (input at the bottom) by logged steps. */
+export function heatMapPanel(records: readonly MetricsRecord[], options: { id?: string } = {}): string {
+  const layers = paramLayers(records);
+  return heatMap({
+    id: options.id ?? 'lab-heatmap',
+    title: 'log10 gradient norm per layer and step',
+    rowLabels: layerLabels(layers),
+    rowTitles: layers.map((l) => `layer ${l}: ${layerParamNames(records, l).join(', ')}`),
+    columns: records.map((r) => r.step),
+    values: layers.map((l) => records.map((r) => layerGradNorm(r, l))),
+    flaggedColumns: records.flatMap((r, i) =>
+      r.skipped ? [{ column: i, label: `step ${r.step} skipped` }] : [],
+    ),
+    xLabel: 'logged step',
+    yLabel: 'layer (input at the bottom)',
+    valueLabel: '‖g‖ per layer',
+    maxColumns: 200,
+    width: WIDTH,
+  });
+}
+
+function depthSeries(
+  records: readonly MetricsRecord[],
+  value: (r: MetricsRecord, layer: number) => number,
+): Series[] {
+  const layers = paramLayers(records);
+  const start = records[0];
+  const end = latest(records);
+  const series: Series[] = [];
+  if (start)
+    series.push({
+      name: stepLabel(start, records),
+      points: layers.map((l) => [l, value(start, l)] as const),
+      color: START,
+      dots: true,
+    });
+  if (end && end !== start)
+    series.push({
+      name: `step ${end.step}${end === records[records.length - 1] ? ' (latest)' : ' (latest not skipped)'}`,
+      points: layers.map((l) => [l, value(end, l)] as const),
+      color: LATEST,
+      dots: true,
+    });
+  return series;
+}
+
+/** Each layer's gradient norm at initialisation and at the latest logged step. */
+export function depthPanel(records: readonly MetricsRecord[], options: { id?: string } = {}): string {
+  return lineChart({
+    id: options.id ?? 'lab-depth',
+    title: 'Gradient norm over depth',
+    xLabel: 'layer (0 = input side)',
+    yLabel: '‖g‖ per layer',
+    integerX: true,
+    width: WIDTH,
+    height: HEIGHT,
+    series: depthSeries(records, layerGradNorm),
+    yScale: 'log',
+    emptyMessage: 'no gradients logged yet',
+  });
+}
+
+/** Each layer's update/weight ratio at initialisation and at the latest logged step, beside the 10⁻³ rule of thumb. */
+export function updateRatioPanel(records: readonly MetricsRecord[], options: { id?: string } = {}): string {
+  return lineChart({
+    id: options.id ?? 'lab-update-ratio',
+    title: 'Update to weight ratio per layer',
+    xLabel: 'layer (0 = input side)',
+    yLabel: '‖Δw‖ / ‖w‖',
+    integerX: true,
+    width: WIDTH,
+    height: HEIGHT,
+    series: depthSeries(records, layerUpdateRatio),
+    references: [{ y: 1e-3, label: '10⁻³ (rule of thumb)' }],
+    yScale: 'log',
+    emptyMessage: 'no updates logged yet',
+  });
+}
+
+/** Saturated or dead units per layer at initialisation and at the latest logged step, as bars. */
+export function activationPanel(
+  records: readonly MetricsRecord[],
+  field: 'saturated' | 'dead',
+  options: { id?: string } = {},
+): string {
+  const layers = activationLayers(records);
+  const start = records[0];
+  const end = latest(records);
+  const picks = [start, end !== start ? end : null].filter((r): r is MetricsRecord => r != null);
+  return barChart({
+    id: options.id ?? `lab-${field}`,
+    title: field === 'saturated' ? 'Saturated units per layer' : 'Dead units per layer',
+    groups: layers.map(String),
+    series: picks.map((r, i) => ({
+      name: i === 0 ? stepLabel(r, records) : `step ${r.step} (latest)`,
+      values: layers.map((l) => activationFraction(r, l, field)),
+      color: i === 0 ? START : LATEST,
+    })),
+    xLabel: 'layer (0 = input side)',
+    yLabel: field === 'saturated' ? 'saturated units' : 'dead units',
+    width: WIDTH,
+    height: 210,
+  });
+}
+
+/** ‖∂L/∂h_t‖ over the time steps at the first, a middle and the latest logged step (recurrent models). */
+export function timePanel(records: readonly MetricsRecord[], options: { id?: string } = {}): string {
+  const picks = firstMiddleLast(timeGradRecords(records));
+  const colors =
+    picks.length === 3 ? [START, MIDDLE, LATEST] : picks.length === 2 ? [START, LATEST] : [LATEST];
+  return lineChart({
+    id: options.id ?? 'lab-time',
+    title: 'Gradient through time',
+    xLabel: 'time step t (the loss is read at the end)',
+    yLabel: '‖∂L/∂hₜ‖',
+    integerX: true,
+    width: WIDTH,
+    height: HEIGHT,
+    series: picks.map((r, i) => ({
+      name: `step ${r.step}`,
+      points: (r.timeGrad ?? []).map((g, t) => [t + 1, g] as const),
+      color: colors[i] ?? LATEST,
+    })),
+    yScale: 'log',
+    emptyMessage: 'no per-time-step gradients logged yet',
+  });
+}
