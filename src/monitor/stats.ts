@@ -26,7 +26,31 @@ export function paramStats(value: Buffer, grad: Buffer | null, update: Buffer | 
   let u2 = 0;
   let maxAbs = 0;
   if (grad && update && grad.length === n && update.length === n) {
-    for (let i = 0; i < n; i++) {
+    // Two independent accumulators per sum: a single running sum is bound by the add's latency, not by memory.
+    let w2b = 0;
+    let g2b = 0;
+    let u2b = 0;
+    let maxB = 0;
+    let i = 0;
+    for (; i + 1 < n; i += 2) {
+      const w0 = value[i] as number;
+      const w1 = value[i + 1] as number;
+      const g0 = grad[i] as number;
+      const g1 = grad[i + 1] as number;
+      const u0 = update[i] as number;
+      const u1 = update[i + 1] as number;
+      w2 += w0 * w0;
+      w2b += w1 * w1;
+      g2 += g0 * g0;
+      g2b += g1 * g1;
+      u2 += u0 * u0;
+      u2b += u1 * u1;
+      const a0 = g0 < 0 ? -g0 : g0;
+      const a1 = g1 < 0 ? -g1 : g1;
+      if (a0 > maxAbs) maxAbs = a0;
+      if (a1 > maxB) maxB = a1;
+    }
+    for (; i < n; i++) {
       const w = value[i] as number;
       const g = grad[i] as number;
       const u = update[i] as number;
@@ -36,6 +60,10 @@ export function paramStats(value: Buffer, grad: Buffer | null, update: Buffer | 
       const a = g < 0 ? -g : g;
       if (a > maxAbs) maxAbs = a;
     }
+    w2 += w2b;
+    g2 += g2b;
+    u2 += u2b;
+    if (maxB > maxAbs) maxAbs = maxB;
   } else {
     for (let i = 0; i < n; i++) w2 += (value[i] as number) ** 2;
     if (grad) {
@@ -122,9 +150,27 @@ export function activationStats(y: Buffer, units: number, activation: Activation
 
 /** The global L2 norm of many buffers (non-finite in, non-finite out). */
 export function l2Norm(buffers: readonly Buffer[]): number {
-  let s = 0;
-  for (const b of buffers) for (let i = 0; i < b.length; i++) s += (b[i] as number) ** 2;
-  return Math.sqrt(s);
+  // Four independent partial sums: one running sum would be bound by the add's latency.
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  for (const b of buffers) {
+    const n = b.length;
+    let i = 0;
+    for (; i + 3 < n; i += 4) {
+      const a = b[i] as number;
+      const c = b[i + 1] as number;
+      const d = b[i + 2] as number;
+      const e = b[i + 3] as number;
+      s0 += a * a;
+      s1 += c * c;
+      s2 += d * d;
+      s3 += e * e;
+    }
+    for (; i < n; i++) s0 += (b[i] as number) ** 2;
+  }
+  return Math.sqrt(s0 + s1 + (s2 + s3));
 }
 
 /** Index and count of the first non-finite entries, or null when all are finite. */
