@@ -179,10 +179,17 @@ function layerRowLabels(layers: readonly number[]): string[] {
   );
 }
 
-function gradientHeatMap(run: RunData, layers: readonly number[]): string {
-  const records = run.records;
+/**
+ * The heat map of log10 gradient norm, layers (input at the bottom) by logged steps: one drawing for the report
+ * and the lab.
+ */
+export function gradientHeatMap(
+  records: readonly MetricsRecord[],
+  options: { id?: string; maxColumns?: number; width?: number } = {},
+): string {
+  const layers = paramLayers(records);
   return heatMap({
-    id: 'grad-heatmap',
+    id: options.id ?? 'grad-heatmap',
     title: 'log10 gradient norm per layer and step',
     rowLabels: layerRowLabels(layers),
     rowTitles: layers.map((l) => `layer ${l}: ${layerParamNames(records, l).join(', ')}`),
@@ -194,7 +201,8 @@ function gradientHeatMap(run: RunData, layers: readonly number[]): string {
     xLabel: 'logged step',
     yLabel: 'layer (input at the bottom)',
     valueLabel: '‖g‖ per layer',
-    maxColumns: 300,
+    maxColumns: options.maxColumns ?? 300,
+    ...(options.width === undefined ? {} : { width: options.width }),
   });
 }
 
@@ -521,7 +529,7 @@ export function renderRunReport(run: RunData): string {
         'Rows are layers with the input at the bottom and the output at the top; dark is small, yellow is large. ' +
         'A vanishing gradient shows as a dark band at the bottom, an exploding one as a bright band there. ' +
         'Grey cells are exactly zero, hatched cells NaN or ∞, red ticks above mark skipped steps.',
-      gradientHeatMap(run, layers),
+      gradientHeatMap(run.records),
       true,
     ) +
     '<div class="grid2">' +

@@ -11,14 +11,14 @@ import {
   activationLayers,
   firstMiddleLast,
   layerGradNorm,
-  layerParamNames,
   layerUpdateRatio,
   paramLayers,
   stepLabel,
   timeGradRecords,
 } from '../report/data.js';
 import { formatNumber } from '../report/format.js';
-import { barChart, heatMap, lineChart, PALETTE, type Series, type XMarker } from '../report/svg.js';
+import { gradientHeatMap } from '../report/run-report.js';
+import { barChart, lineChart, PALETTE, type Series, type XMarker } from '../report/svg.js';
 
 /** Run colours: A blue, B orange, everywhere in the lab. */
 export const RUN_COLORS = { A: PALETTE[0] as string, B: PALETTE[1] as string } as const;
@@ -48,12 +48,6 @@ function latest(records: readonly MetricsRecord[]): MetricsRecord | null {
     if (!r.skipped) return r;
   }
   return null;
-}
-
-function layerLabels(layers: readonly number[]): string[] {
-  return layers.map((l, i) =>
-    i === 0 ? `${l} input` : i === layers.length - 1 && layers.length > 1 ? `${l} output` : String(l),
-  );
 }
 
 /** Loss at each logged step, one line per run, with the baseline loss when there is one. */
@@ -151,25 +145,9 @@ export function timeReachPanel(runs: readonly PlottedRun[], options: { id?: stri
   });
 }
 
-/** log10 of each layer's gradient norm, layers (input at the bottom) by logged steps. */
+/** log10 of each layer's gradient norm, layers (input at the bottom) by logged steps (the report's drawing). */
 export function heatMapPanel(records: readonly MetricsRecord[], options: { id?: string } = {}): string {
-  const layers = paramLayers(records);
-  return heatMap({
-    id: options.id ?? 'lab-heatmap',
-    title: 'log10 gradient norm per layer and step',
-    rowLabels: layerLabels(layers),
-    rowTitles: layers.map((l) => `layer ${l}: ${layerParamNames(records, l).join(', ')}`),
-    columns: records.map((r) => r.step),
-    values: layers.map((l) => records.map((r) => layerGradNorm(r, l))),
-    flaggedColumns: records.flatMap((r, i) =>
-      r.skipped ? [{ column: i, label: `step ${r.step} skipped` }] : [],
-    ),
-    xLabel: 'logged step',
-    yLabel: 'layer (input at the bottom)',
-    valueLabel: '‖g‖ per layer',
-    maxColumns: 200,
-    width: WIDTH,
-  });
+  return gradientHeatMap(records, { id: options.id ?? 'lab-heatmap', maxColumns: 200, width: WIDTH });
 }
 
 function depthSeries(
