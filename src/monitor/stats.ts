@@ -193,22 +193,27 @@ export function firstNonFinite(buffer: Buffer): { index: number; count: number }
  * (Bengio et al. 1994; Pascanu et al. 2013); NaN when fewer than two values are usable.
  */
 export function fitDecayFactor(values: readonly number[]): number {
-  let n = 0;
-  let st = 0;
-  let sy = 0;
-  let stt = 0;
-  let sty = 0;
-  values.forEach((v, t) => {
-    if (!(v > 0) || !Number.isFinite(v)) return;
-    const y = Math.log(v);
-    n++;
-    st += t;
-    sy += y;
-    stt += t * t;
-    sty += t * y;
-  });
-  const denominator = n * stt - st * st;
-  if (n < 2 || denominator === 0) return NaN;
   // One step back in time is t - 1: the ratio ||dL/dh_{t-1}|| / ||dL/dh_t|| is exp(-slope).
-  return Math.exp(-(n * sty - st * sy) / denominator);
+  return Math.exp(-slopeOfLog(values));
+}
+
+/** Least-squares slope of ln y against the index, over the finite positive entries; NaN with fewer than two. */
+export function slopeOfLog(y: ArrayLike<number>): number {
+  let n = 0;
+  let sx = 0;
+  let sy = 0;
+  let sxx = 0;
+  let sxy = 0;
+  for (let i = 0; i < y.length; i++) {
+    const v = y[i] as number;
+    if (!(v > 0) || !Number.isFinite(v)) continue;
+    const ly = Math.log(v);
+    n++;
+    sx += i;
+    sy += ly;
+    sxx += i * i;
+    sxy += i * ly;
+  }
+  const denominator = n * sxx - sx * sx;
+  return n >= 2 && denominator > 0 ? (n * sxy - sx * sy) / denominator : NaN;
 }

@@ -9,6 +9,7 @@
  * report.theory?.chi1; // 0.0557
  */
 import type { MlpModelConfig, RecurrentModelConfig, ResolvedConfig } from '../config/types.js';
+import { slopeOfLog } from '../monitor/stats.js';
 import { createTask } from '../data/index.js';
 import type { Task } from '../data/task.js';
 import { describeInit, expectedRms, planInit } from '../init/index.js';
@@ -597,27 +598,6 @@ function sampleVariance(values: readonly number[]): number {
   if (values.length < 2) return 0;
   const mean = values.reduce((s, v) => s + v, 0) / values.length;
   return values.reduce((s, v) => s + (v - mean) ** 2, 0) / (values.length - 1);
-}
-
-/** Least-squares slope of ln y against the index, over the positive finite entries. */
-function slopeOfLog(y: ArrayLike<number>): number {
-  let n = 0;
-  let sx = 0;
-  let sy = 0;
-  let sxx = 0;
-  let sxy = 0;
-  for (let i = 0; i < y.length; i++) {
-    const v = y[i] as number;
-    if (!(v > 0) || !Number.isFinite(v)) continue;
-    const ly = Math.log(v);
-    n++;
-    sx += i;
-    sy += ly;
-    sxx += i * i;
-    sxy += i * ly;
-  }
-  const denominator = n * sxx - sx * sx;
-  return n >= 2 && denominator > 0 ? (n * sxy - sx * sy) / denominator : NaN;
 }
 
 /** Three significant digits. */
