@@ -45,8 +45,8 @@ export function paramStats(value: Buffer, grad: Buffer | null, update: Buffer | 
       g2b += g1 * g1;
       u2 += u0 * u0;
       u2b += u1 * u1;
-      const a0 = g0 < 0 ? -g0 : g0;
-      const a1 = g1 < 0 ? -g1 : g1;
+      const a0 = Math.abs(g0);
+      const a1 = Math.abs(g1);
       if (a0 > maxAbs) maxAbs = a0;
       if (a1 > maxB) maxB = a1;
     }
@@ -57,7 +57,7 @@ export function paramStats(value: Buffer, grad: Buffer | null, update: Buffer | 
       w2 += w * w;
       g2 += g * g;
       u2 += u * u;
-      const a = g < 0 ? -g : g;
+      const a = Math.abs(g);
       if (a > maxAbs) maxAbs = a;
     }
     w2 += w2b;
@@ -70,7 +70,7 @@ export function paramStats(value: Buffer, grad: Buffer | null, update: Buffer | 
       for (let i = 0; i < grad.length; i++) {
         const g = grad[i] as number;
         g2 += g * g;
-        const a = g < 0 ? -g : g;
+        const a = Math.abs(g);
         if (a > maxAbs) maxAbs = a;
       }
     }
