@@ -24,8 +24,12 @@ export interface Kernels {
     accumulate: boolean,
   ): void;
   /**
-   * Optional fused element-wise part of one LSTM step (see `WasmKernels.lstmGates` in wasm.ts for the layout);
-   * `ops/recurrent.ts` uses it for float32 when the backend has it and runs its own loop otherwise.
+   * Optional fused element-wise part of one LSTM step in PyTorch's gate layout (i, f, g, o):
+   * a = P[rows of this step] + (hh + biasHH); i, f, o = sigmoid, g = tanh; c = f c_prev + i g; h = o tanh(c).
+   * `projected` is P [T*B, 4H] and `projectedOffset` the index of this step's first element (t * B * 4H);
+   * `hh` = h_prev W_hhᵀ [B, 4H] without the bias; `previous` [B, 2H] holds h_prev | c_prev. Writes `act` [B, 4H]
+   * (gates after their non-linearity), `out` [B, 2H] (h | c) and `tanhC` [B, H], what the backward reads.
+   * The TypeScript kernels have it for any dtype; `ops/recurrent.ts` uses a backend's own for float32.
    */
   lstmGates?(
     projected: Buffer,
@@ -39,7 +43,11 @@ export interface Kernels {
     batch: number,
     hidden: number,
   ): void;
-  /** Optional backward of `lstmGates`: writes dA, adds dL/dc_prev into the c half of `gPrevious`. */
+  /**
+   * The backward of `lstmGates`: from `dOut` [B, 2H] (dL/dh | dL/dc) and the saved `act`, `tanhC` and `previous`,
+   * writes `dA` [B, 4H] (dL/d of the gate pre-activations; also dL/d hh) and, when `gPrevious` is given, adds
+   * dL/dc_prev = dc * f into its c half (the h half gets dA W_hh from a matmul).
+   */
   lstmGatesBackward?(
     act: Buffer,
     tanhC: Buffer,
@@ -50,8 +58,8 @@ export interface Kernels {
     batch: number,
     hidden: number,
   ): void;
-  /** Optional vectorised y = tanh(x) (float32); see `activationForward`. */
+  /** Optional vectorised y = tanh(x) (float32; x and y may be the same array); see `activationForward`. */
   tanh?(x: Buffer, y: Buffer, n: number): void;
-  /** Optional vectorised y = sigmoid(x) (float32); see `activationForward`. */
+  /** Optional vectorised y = 1 / (1 + e^-x) (float32; x and y may be the same array); see `activationForward`. */
   sigmoid?(x: Buffer, y: Buffer, n: number): void;
 }

@@ -16,49 +16,14 @@ import { WASM_KERNELS_BASE64, WASM_KERNELS_RELAXED_BASE64 } from './wasm-module.
  * @example
  * if (wasmSupported()) setKernels(createWasmKernels());
  */
-export interface WasmKernels extends Kernels {
+/** The WebAssembly backend: the `Kernels` contract with every optional kernel present. */
+type OptionalKernel = 'tanh' | 'sigmoid' | 'lstmGates' | 'lstmGatesBackward';
+
+export interface WasmKernels extends Omit<Kernels, OptionalKernel>, Required<Pick<Kernels, OptionalKernel>> {
   /** Whether this instance runs the relaxed-SIMD build (fused multiply-add). */
   readonly fusedMultiplyAdd: boolean;
   /** Bytes of WebAssembly memory the backend holds now (grows to the largest call, never shrinks). */
   memoryBytes(): number;
-  /** y[i] = tanh(x[i]) for i < n; x and y may be the same array. Float32 within 2 ulp of Math.tanh. */
-  tanh(x: Buffer, y: Buffer, n: number): void;
-  /** y[i] = 1 / (1 + e^-x[i]) for i < n; x and y may be the same array. Float32 within 3 ulp. */
-  sigmoid(x: Buffer, y: Buffer, n: number): void;
-  /**
-   * The element-wise part of one LSTM step in PyTorch's gate layout (i, f, g, o), as in `ops/recurrent.ts`:
-   * a = P[rows of this step] + (hh + biasHH); i, f, o = sigmoid, g = tanh; c = f c_prev + i g; h = o tanh(c).
-   * `projected` is P [T*B, 4H] and `projectedOffset` the index of this step's first element (t * B * 4H);
-   * `hh` = h_prev W_hhᵀ [B, 4H] without the bias; `previous` [B, 2H] holds h_prev | c_prev. Writes `act` [B, 4H]
-   * (gates after their non-linearity), `out` [B, 2H] (h | c) and `tanhC` [B, H], what the backward reads.
-   */
-  lstmGates(
-    projected: Buffer,
-    projectedOffset: number,
-    hh: Buffer,
-    biasHH: Buffer,
-    previous: Buffer,
-    act: Buffer,
-    out: Buffer,
-    tanhC: Buffer,
-    batch: number,
-    hidden: number,
-  ): void;
-  /**
-   * The backward of `lstmGates`, as in `ops/recurrent.ts`: from `dOut` [B, 2H] (dL/dh | dL/dc) and the saved `act`,
-   * `tanhC` and `previous`, writes `dA` [B, 4H] (dL/d of the gate pre-activations; it is also dL/d hh) and, when
-   * `gPrevious` is given, adds dL/dc_prev = dc * f into its c half (the h half gets dA W_hh from a matmul).
-   */
-  lstmGatesBackward(
-    act: Buffer,
-    tanhC: Buffer,
-    dOut: Buffer,
-    previous: Buffer,
-    dA: Buffer,
-    gPrevious: Buffer | null,
-    batch: number,
-    hidden: number,
-  ): void;
 }
 
 export interface WasmKernelOptions {
