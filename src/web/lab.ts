@@ -367,7 +367,11 @@ function runLine(run: LabRun): string {
   const records = run.records;
   const last = records[records.length - 1];
   const seconds = run.session.trainingSeconds;
-  const speed = seconds > 0 && run.stepsTaken > 0 ? `${formatNumber(run.stepsTaken / seconds)} steps/s` : '';
+  // The engine's own pace; at a limited speed the page waits between steps, so it would mislead there.
+  const speed =
+    state.speed === 'fast' && seconds > 0 && run.stepsTaken > 0
+      ? `${formatNumber(run.stepsTaken / seconds)} steps/s`
+      : '';
   const loss = last ? `loss ${formatNumber(last.loss)}` : '';
   const evalText = run.summary
     ? `eval loss ${formatNumber(run.summary.eval.loss)}` +

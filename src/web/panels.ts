@@ -30,6 +30,8 @@ const LATEST = '#4e79a7';
 
 const WIDTH = 560;
 const HEIGHT = 290;
+/** Panels that span the page's width are drawn wider, so their text keeps its size when scaled. */
+const WIDE = 1000;
 
 /** A run as a chart series source. */
 export interface PlottedRun {
@@ -147,7 +149,7 @@ export function timeReachPanel(runs: readonly PlottedRun[], options: { id?: stri
 
 /** log10 of each layer's gradient norm, layers (input at the bottom) by logged steps (the report's drawing). */
 export function heatMapPanel(records: readonly MetricsRecord[], options: { id?: string } = {}): string {
-  return gradientHeatMap(records, { id: options.id ?? 'lab-heatmap', maxColumns: 200, width: WIDTH });
+  return gradientHeatMap(records, { id: options.id ?? 'lab-heatmap', maxColumns: 200, width: WIDE });
 }
 
 function depthSeries(
@@ -245,7 +247,7 @@ export function timePanel(records: readonly MetricsRecord[], options: { id?: str
     xLabel: 'time step t (the loss is read at the end)',
     yLabel: '‖∂L/∂hₜ‖',
     integerX: true,
-    width: WIDTH,
+    width: WIDE,
     height: HEIGHT,
     series: picks.map((r, i) => ({
       name: `step ${r.step}`,
