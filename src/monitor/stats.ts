@@ -148,31 +148,6 @@ export function activationStats(y: Buffer, units: number, activation: Activation
   };
 }
 
-/** The global L2 norm of many buffers (non-finite in, non-finite out). */
-export function l2Norm(buffers: readonly Buffer[]): number {
-  // Four independent partial sums: one running sum would be bound by the add's latency.
-  let s0 = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let s3 = 0;
-  for (const b of buffers) {
-    const n = b.length;
-    let i = 0;
-    for (; i + 3 < n; i += 4) {
-      const a = b[i] as number;
-      const c = b[i + 1] as number;
-      const d = b[i + 2] as number;
-      const e = b[i + 3] as number;
-      s0 += a * a;
-      s1 += c * c;
-      s2 += d * d;
-      s3 += e * e;
-    }
-    for (; i < n; i++) s0 += (b[i] as number) ** 2;
-  }
-  return Math.sqrt(s0 + s1 + (s2 + s3));
-}
-
 /** Index and count of the first non-finite entries, or null when all are finite. */
 export function firstNonFinite(buffer: Buffer): { index: number; count: number } | null {
   let index = -1;

@@ -10,12 +10,13 @@ import type { Batch, Task } from '../data/task.js';
 import { diagnose, diagnoseOnline } from '../doctor/diagnosis.js';
 import { briefFindings } from '../doctor/findings.js';
 import type { ActivationRecord, MetricsRecord, ParamRecord, Summary } from '../io/runlog.js';
-import { activationStats, firstNonFinite, fitDecayFactor, l2Norm, paramStats } from '../monitor/stats.js';
+import { activationStats, firstNonFinite, fitDecayFactor, paramStats } from '../monitor/stats.js';
 import type { LayeredModel } from '../nn/index.js';
 import { crossEntropy, mse } from '../ops/index.js';
 import {
   applyUpdates,
   chain,
+  globalNorm,
   clipFromConfig,
   optimizerFromConfig,
   scheduleFromConfig,
@@ -259,7 +260,7 @@ export class TrainingSession {
     if (traceTime) model.setTraceTimeGrad?.(false);
 
     const grads = tensors.map((t) => t.gradBuffer());
-    const gradNorm = l2Norm(grads);
+    const gradNorm = globalNorm(grads);
     const finite = lossFinite && Number.isFinite(gradNorm);
     let skipped = false;
     let rolledBack = false;
