@@ -218,7 +218,10 @@ function readSummaryBeside(dir: string, problems: string[]): DoctorInput['summar
     const raw = parseFinite(readFileSync(path, 'utf8')) as Record<string, unknown>;
     const pick = (key: string): { [k: string]: number } =>
       typeof raw[key] === 'number' ? { [key]: raw[key] as number } : {};
-    return { ...pick('steps'), ...pick('skippedSteps'), ...pick('clippedSteps') };
+    const baseline = raw['baseline'] as { loss?: unknown } | undefined;
+    const baselineLoss =
+      typeof baseline?.loss === 'number' && Number.isFinite(baseline.loss) ? { baselineLoss: baseline.loss } : {};
+    return { ...pick('steps'), ...pick('skippedSteps'), ...pick('clippedSteps'), ...baselineLoss };
   } catch (error) {
     problems.push(`${path}: unreadable (${error instanceof Error ? error.message : String(error)}); ignored`);
     return null;

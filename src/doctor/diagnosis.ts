@@ -1,7 +1,8 @@
 /** The doctor on records in memory: no file access, so it runs in the browser lab as well as in the trainer. */
 import type { ResolvedConfig } from '../config/types.js';
 import type { MetricsRecord } from '../io/runlog.js';
-import { sortFindings, verdictOf, type Finding, type Verdict } from './findings.js';
+import { explain } from './cause.js';
+import { sortFindings, verdictOfFinding, type Finding, type Verdict } from './findings.js';
 import { makeContext, runRules, THRESHOLDS, type DoctorInput } from './rules.js';
 
 export interface Diagnosis {
@@ -17,8 +18,22 @@ export interface Diagnosis {
  * const { verdict, findings } = diagnose({ records, config });
  */
 export function diagnose(input: DoctorInput): Diagnosis {
-  const findings = sortFindings(runRules(makeContext(input)));
-  return { verdict: verdictOf(findings), findings };
+  const ctx = makeContext(input);
+  const findings = explain(ctx, runRules(ctx), sortFindings);
+  return { verdict: leadingVerdict(findings), findings };
+}
+
+/**
+ * The verdict of the first finding, in the doctor's ranking (root cause first), that stands for one: the word and
+ * the first fix a user reads then always agree. Info findings and clipping advice never set it.
+ */
+export function leadingVerdict(findings: readonly Finding[]): Verdict {
+  for (const finding of findings) {
+    if (finding.severity === 'info') continue;
+    const verdict = verdictOfFinding(finding);
+    if (verdict !== null) return verdict;
+  }
+  return 'healthy';
 }
 
 /**
@@ -33,7 +48,6 @@ export function diagnose(input: DoctorInput): Diagnosis {
 export function diagnoseOnline(history: readonly MetricsRecord[], config: ResolvedConfig | null): Finding[] {
   if (history.length === 0) return [];
   const tail = history.slice(-THRESHOLDS.onlineWindow);
-  return sortFindings(
-    runRules(makeContext({ records: tail, config, mode: 'online', initial: history[0] ?? null })),
-  );
+  const ctx = makeContext({ records: tail, config, mode: 'online', initial: history[0] ?? null });
+  return explain(ctx, runRules(ctx), sortFindings);
 }

@@ -11,7 +11,7 @@ import {
 } from './findings.js';
 
 function finding(code: Exclude<FindingCode, 'poor_initialization'>, severity: Severity): Finding {
-  return { code, severity, title: code, where: {}, evidence: [], cause: '', fixes: [] };
+  return { code, severity, title: code, where: {}, evidence: [], cause: '', causeKind: 'unknown', timeline: [], fixes: [] };
 }
 
 function poorInit(direction: 'collapsing' | 'growing', severity: Severity): Finding {
@@ -23,6 +23,8 @@ function poorInit(direction: 'collapsing' | 'growing', severity: Severity): Find
     where: {},
     evidence: [],
     cause: '',
+    causeKind: 'initialisation',
+    timeline: [],
     fixes: [],
   };
 }

@@ -24,6 +24,7 @@ export const FINDING_CODES = [
   'dead_units',
   'clipping_always_on',
   'clipping_inactive',
+  'not_learning',
 ] as const;
 export type FindingCode = (typeof FINDING_CODES)[number];
 
@@ -37,6 +38,7 @@ export const VERDICTS = [
   'non-finite',
   'saturated',
   'dead-units',
+  'not-learning',
 ] as const;
 export type Verdict = (typeof VERDICTS)[number];
 
@@ -51,6 +53,50 @@ export interface Fix {
   patch: JsonObject;
   /** Why it helps this model. */
   why: string;
+}
+
+/**
+ * The root cause in one machine-readable word (../shared/CONTRACT.md v2): what the first fix changes. A rule gives
+ * its finding a default kind; `doctor/cause` overrides it when the run's timeline shows an earlier cause.
+ */
+export const CAUSE_KINDS = [
+  'learning-rate',
+  'initialisation',
+  'activation',
+  'depth',
+  'normalisation',
+  'recurrence',
+  'optimizer',
+  'data',
+  'steps',
+  'unknown',
+] as const;
+export type CauseKind = (typeof CAUSE_KINDS)[number];
+
+/** The signals the timeline watches; each event is the first logged step at which one crossed its threshold. */
+export const TIMELINE_SIGNALS = [
+  'gradient-vanishing',
+  'gradient-exploding',
+  'loss-rising',
+  'loss-flat',
+  'weight-growth',
+  'huge-updates',
+  'tiny-updates',
+  'saturated',
+  'dead-units',
+  'time-vanishing',
+  'time-exploding',
+  'non-finite',
+] as const;
+export type TimelineSignal = (typeof TIMELINE_SIGNALS)[number];
+
+export interface TimelineEvent {
+  step: number;
+  signal: TimelineSignal;
+  /** The value that crossed the threshold (a ratio, a fraction, a loss). */
+  value: number;
+  /** One line: what crossed which threshold. */
+  text: string;
 }
 
 export interface Where {
@@ -74,6 +120,10 @@ interface FindingBase<C extends FindingCode> {
   evidence: string[];
   /** Why it happens in this model: its activation, init, depth, normalisation, residuals, learning rate, recurrence. */
   cause: string;
+  /** The root cause in one word: what the first fix changes. */
+  causeKind: CauseKind;
+  /** The run's timeline, earliest first: every signal's first crossing (the same for all findings of a run). */
+  timeline: TimelineEvent[];
   /** Ranked, most likely to work first. */
   fixes: Fix[];
 }
@@ -94,6 +144,7 @@ interface FindingDetails {
   dead_units: object;
   clipping_always_on: object;
   clipping_inactive: object;
+  not_learning: object;
 }
 
 export type FindingOf<C extends FindingCode> = FindingBase<C> & FindingDetails[C];
@@ -117,6 +168,7 @@ const VERDICT_OF: { [C in FindingCode]: (finding: FindingOf<C>) => Verdict | nul
   dead_units: () => 'dead-units',
   clipping_always_on: () => null,
   clipping_inactive: () => null,
+  not_learning: () => 'not-learning',
 };
 
 /** The verdict a finding stands for, or null when it is advice only. */

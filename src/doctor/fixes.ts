@@ -117,6 +117,33 @@ export function lowerLearningRate(facts: ModelFacts, factor = 10): Fix {
   };
 }
 
+/** The learning rate multiplied by `factor` (Smith 2017: the rate sits too far below where the loss starts to fall). */
+export function raiseLearningRate(facts: ModelFacts, factor = 10): Fix {
+  if (facts.learningRate === null) {
+    return {
+      change: 'optimizer.learningRate 10x higher',
+      patch: { optimizer: { learningRate: 0.01 } },
+      why: 'a larger step lets each update move the weights by about 1e-3 of their norm, where learning happens',
+    };
+  }
+  const lr = Number((facts.learningRate * factor).toPrecision(3));
+  return {
+    change: `optimizer.learningRate ${lr} (from ${num(facts.learningRate)})`,
+    patch: { optimizer: { learningRate: lr } },
+    why: `a ${num(factor)}x larger step brings each update towards about 1e-3 of the weights' norm (an LR range test, Smith 2017, finds the rate where the loss starts to fall)`,
+  };
+}
+
+/** Four times the steps: for a run whose steps are healthy but too few. */
+export function longerTraining(facts: ModelFacts): Fix {
+  const steps = facts.config ? facts.config.train.steps * 4 : 4000;
+  return {
+    change: `train.steps ${steps}`,
+    patch: { train: { steps } },
+    why: 'the gradients and steps are healthy, so more of them may be all the run needs',
+  };
+}
+
 export function warmup(facts: ModelFacts): Fix {
   const steps = facts.config ? Math.max(1, Math.round(facts.config.train.steps / 20)) : 100;
   return {

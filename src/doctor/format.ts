@@ -30,6 +30,7 @@ const HEADLINE: { [V in Verdict]: string } = {
   'non-finite': 'NON-FINITE values: NaN or Infinity in the loss or the gradients',
   saturated: 'SATURATED activations: units stuck on the flat part of their non-linearity',
   'dead-units': 'DEAD units: rectifiers that output 0 for every input',
+  'not-learning': 'NOT LEARNING: the loss stays where a model that learned nothing would be',
 };
 
 const SEVERITY_COLOR: { [S in Severity]: keyof typeof CODES } = {

@@ -11,7 +11,7 @@
 import type { ResolvedConfig } from '../config/types.js';
 import type { MetricsRecord } from '../io/runlog.js';
 import { describeModel, modelFacts, peakSlope, type ModelFacts } from './facts.js';
-import type { Finding, FindingCode, FindingOf, Fix, Severity } from './findings.js';
+import type { CauseKind, FindingCode, FindingOf, Fix, Severity } from './findings.js';
 import * as fix from './fixes.js';
 import {
   firstLastRatio,
@@ -76,6 +76,10 @@ export const THRESHOLDS = {
   /** Loss over the window this many times its initial value: divergence (calibrated). */
   lossDivergence: 2,
   lossDivergenceCritical: 10,
+  /** The loss over the window above this fraction of the baseline (or initial) loss: not learning (calibrated). */
+  notLearningFraction: 0.9,
+  /** The largest update/weight ratio below this over the window: steps too small to learn in a run's length. */
+  updateRatioSmall: 1e-4,
   /** Clipping engaged at this fraction of the logged steps: always on. */
   clippingAlwaysOn: 0.9,
   /** Logged steps needed before clipping is judged. */
@@ -89,13 +93,23 @@ export const THRESHOLDS = {
   earlyFraction: 0.1,
 } as const;
 
+export interface RunCounts {
+  steps?: number;
+  skippedSteps?: number;
+  clippedSteps?: number;
+  baselineLoss?: number;
+}
+
 export interface DoctorInput {
   /** Metrics records in step order. */
   records: readonly MetricsRecord[];
   /** The resolved config, or null (TensorBoard logs, a bare metrics.jsonl): causes and fixes are then generic. */
   config: ResolvedConfig | null;
-  /** Whole-run counts from summary.json, when known (records hold only the logged steps). */
-  summary?: { steps?: number; skippedSteps?: number; clippedSteps?: number } | null;
+  /**
+   * Whole-run counts from summary.json, when known (records hold only the logged steps), and the task's guessing
+   * baseline loss (what a model that learned nothing scores), against which "not learning" is judged.
+   */
+  summary?: RunCounts | null;
   /** 'run' (default): the whole log; 'online': a bounded tail during training. */
   mode?: 'run' | 'online';
   /** The step-1 record when `records` is a tail that no longer holds it (online). */
@@ -105,7 +119,7 @@ export interface DoctorInput {
 export interface DoctorContext {
   records: readonly MetricsRecord[];
   config: ResolvedConfig | null;
-  summary: { steps?: number; skippedSteps?: number; clippedSteps?: number } | null;
+  summary: RunCounts | null;
   mode: 'run' | 'online';
   /** The judged part of the run: its last quarter (run) or the last few records (online). */
   window: readonly MetricsRecord[];
@@ -149,7 +163,15 @@ export function makeContext(input: DoctorInput): DoctorContext {
   };
 }
 
-export type Rule<C extends FindingCode> = (ctx: DoctorContext) => FindingOf<C> | null;
+/**
+ * What a rule returns: a finding without the run's timeline, and with a cause kind only where the rule knows better
+ * than `doctor/cause`'s default for its code. `doctor/cause` completes it.
+ */
+export type RuleFinding<C extends FindingCode = FindingCode> = C extends FindingCode
+  ? Omit<FindingOf<C>, 'causeKind' | 'timeline'> & { causeKind?: CauseKind }
+  : never;
+
+export type Rule<C extends FindingCode> = (ctx: DoctorContext) => RuleFinding<C> | null;
 
 // ---------------------------------------------------------------------------------------------------------
 // Helpers shared by the rules
@@ -798,7 +820,7 @@ function unitRule<C extends 'saturated_activation' | 'dead_units'>(
           fix.lowerLearningRate(f),
         ]),
       };
-      return finding as FindingOf<C>;
+      return finding as RuleFinding<C>;
     }
     const finding = {
       code,
@@ -818,7 +840,7 @@ function unitRule<C extends 'saturated_activation' | 'dead_units'>(
         fix.lowerLearningRate(f),
       ]),
     };
-    return finding as FindingOf<C>;
+    return finding as RuleFinding<C>;
   };
 }
 
@@ -996,6 +1018,74 @@ const clippingAlwaysOn: Rule<'clipping_always_on'> = (ctx) => {
   };
 };
 
+// ---------------------------------------------------------------------------------------------------------
+// Learning at all
+
+/**
+ * The loss ends near what a model that learned nothing scores (the task's guessing baseline, else the loss at the
+ * start), with no explosion to explain it. Its cause follows the update/weight ratio, the step size relative to the
+ * weights (about 1e-3 is healthy; Karpathy's rule of thumb, the same quantity as SageMaker's WeightUpdateRatio):
+ * far below, the learning rate is too small (Smith 2017's range test would raise it); far above, too large; in
+ * between, the optimiser or the number of steps.
+ */
+const notLearning: Rule<'not_learning'> = (ctx) => {
+  if (ctx.mode !== 'run') return null;
+  const losses = ctx.records.filter((r) => Number.isFinite(r.loss));
+  if (losses.length < 4) return null;
+  const initial = median(losses.slice(0, 3).map((r) => r.loss));
+  const judged = ctx.window.filter((r) => Number.isFinite(r.loss));
+  if (judged.length === 0) return null;
+  const now = median(judged.map((r) => r.loss));
+  const baseline = ctx.summary?.baselineLoss;
+  const hasBaseline = baseline !== undefined && Number.isFinite(baseline) && baseline > 0;
+  const reference = hasBaseline ? Math.min(baseline, initial) : initial;
+  if (!(reference > 0) || now < THRESHOLDS.notLearningFraction * reference) return null;
+  if (now > THRESHOLDS.lossDivergence * initial) return null;
+  const updates = finite(judged).filter((r) => !r.skipped);
+  const ratio = logMedian(updates.map(maxUpdateRatio));
+  const f = ctx.facts;
+  const evidence = [
+    `median loss ${num(now)} over ${stepSpan(judged)} against ${num(initial)} at the start${hasBaseline ? ` and ${num(baseline)} for a model that learned nothing (the task's baseline)` : ''}: ` +
+      `still above ${pct(THRESHOLDS.notLearningFraction)} of ${hasBaseline ? 'the smaller of the two' : 'the initial loss'} (${CALIBRATED})`,
+  ];
+  if (Number.isFinite(ratio))
+    evidence.push(
+      `largest update/weight ratio ${num(ratio)} (median over ${stepSpan(updates)}; about 1e-3 is healthy, below ${num(THRESHOLDS.updateRatioSmall)} the steps are too small to move the weights)`,
+    );
+  let causeKind: CauseKind;
+  let cause: string;
+  let fixes: Fix[];
+  const model = f.config ? `${describeModel(f)}: ` : '';
+  if (ratio < THRESHOLDS.updateRatioSmall) {
+    causeKind = 'learning-rate';
+    const factor = 10 ** Math.min(3, Math.max(1, Math.round(Math.log10(1e-3 / ratio))));
+    cause = `${model}each step moves the weights by ${num(ratio)} of their norm, ${num(1e-3 / ratio)}x less than a healthy step: the learning rate is too small for the run to learn in ${ctx.summary?.steps ?? 'its'} steps.`;
+    fixes = dedupe([fix.raiseLearningRate(f, factor), f.optimizer === 'sgd' && fix.adam(f)]);
+  } else if (ratio > THRESHOLDS.updateRatioLarge) {
+    causeKind = 'learning-rate';
+    cause = `${model}each step moves the weights by ${num(ratio)} of their norm: the steps are so large that the run jumps around instead of descending.`;
+    fixes = dedupe([fix.lowerLearningRate(f), (f.clip === null || f.clip.name === 'none') && fix.clipNorm(f, 1)]);
+  } else if (f.optimizer === 'sgd') {
+    causeKind = 'optimizer';
+    cause = `${model}the gradients and the step sizes look healthy, yet the loss does not fall: plain SGD moves every weight by the same factor of its gradient, which is slow on badly conditioned losses.`;
+    fixes = dedupe([fix.adam(f), fix.longerTraining(f)]);
+  } else {
+    causeKind = 'steps';
+    cause = `${model}the gradients and the step sizes look healthy, yet the loss has not left its starting level: the run may need more steps, or the labels may not depend on the inputs.`;
+    fixes = dedupe([fix.longerTraining(f), fix.raiseLearningRate(f, 3)]);
+  }
+  return {
+    code: 'not_learning',
+    causeKind,
+    severity: 'warning',
+    title: `Not learning: the loss ends at ${num(now)}, ${hasBaseline ? `where guessing scores ${num(baseline)}` : `where it started at ${num(initial)}`}`,
+    where: { steps: spanOf(judged) },
+    evidence,
+    cause,
+    fixes,
+  };
+};
+
 /** Every rule, keyed by the code it produces: the type makes a missing rule a compile error. */
 export const RULES: { [C in FindingCode]: Rule<C> } = {
   vanishing_gradient: vanishingGradient,
@@ -1011,15 +1101,16 @@ export const RULES: { [C in FindingCode]: Rule<C> } = {
   dead_units: unitRule('dead_units', 'dead'),
   clipping_always_on: clippingAlwaysOn,
   clipping_inactive: clippingInactive,
+  not_learning: notLearning,
 };
 
 /** Run every rule on a context; findings in table order (sort them with `sortFindings`). */
-export function runRules(ctx: DoctorContext): Finding[] {
-  const out: Finding[] = [];
+export function runRules(ctx: DoctorContext): RuleFinding[] {
+  const out: RuleFinding[] = [];
   for (const code of Object.keys(RULES) as FindingCode[]) {
     const rule = RULES[code] as Rule<FindingCode>;
     const finding = rule(ctx);
-    if (finding) out.push(finding as Finding);
+    if (finding) out.push(finding as RuleFinding);
   }
   return out;
 }

@@ -367,7 +367,12 @@ export class TrainingSession {
     const diagnosis = diagnose({
       records: this.history,
       config: this.config,
-      summary: { steps, skippedSteps: this.skippedSteps, clippedSteps: this.clippedSteps },
+      summary: {
+        steps,
+        skippedSteps: this.skippedSteps,
+        clippedSteps: this.clippedSteps,
+        baselineLoss: this.task.baseline.loss,
+      },
     });
     summary.verdict = diagnosis.verdict;
     summary.findings = diagnosis.findings;

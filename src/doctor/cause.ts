@@ -1,0 +1,279 @@
+/**
+ * The root cause: which signal went wrong first. The rules say what is wrong at the end of a run (vanishing,
+ * saturated, dead units); this module reads the run's timeline, the first logged step at which each signal crossed
+ * its threshold, and names the earliest event that explains the later ones as the cause. The classic case: a
+ * learning rate that is too high leaves the gradients healthy at step 1, then the loss rises and the weights grow,
+ * then units saturate or die and only then does the gradient vanish. Following the symptom's fix (ReLU + He) does
+ * nothing there; lowering the learning rate cures it. AUTOTRAINER (Zhang et al. 2021) and DeepDiagnosis (Wardat et
+ * al. 2022) order their checks the same way, symptoms after the conditions that produce them. docs/DOCTOR.md.
+ */
+import type { MetricsRecord } from '../io/runlog.js';
+import type { ModelFacts } from './facts.js';
+import type { CauseKind, Finding, FindingCode, Fix, TimelineEvent } from './findings.js';
+import * as fix from './fixes.js';
+import { THRESHOLDS, type DoctorContext, type RuleFinding } from './rules.js';
+import { firstLastRatio, hiddenActivations, layerGrads, median, num, pct, recordNonFinite } from './stats.js';
+
+/** Thresholds of the timeline's own signals (the rest are the rules' THRESHOLDS). */
+export const TIMELINE_THRESHOLDS = {
+  /** Loss this many times its value over the first logged steps: rising (calibrated on the clinic, docs/DOCTOR.md). */
+  lossRise: 1.5,
+  /** Sum of the weight matrices' norms this many times its initial value: growing (calibrated on the clinic). */
+  weightGrowth: 3,
+  /** Median update/weight ratio over the weight matrices above this at one logged step: huge updates. */
+  updateRatioHuge: 0.1,
+} as const;
+
+function weightNorm(record: MetricsRecord): number {
+  let sum = 0;
+  for (const l of layerGrads(record)) sum += l.weightNorm;
+  return sum;
+}
+
+function medianUpdateRatio(record: MetricsRecord): number {
+  const ratios = layerGrads(record)
+    .map((l) => l.updateRatio)
+    .filter(Number.isFinite);
+  return ratios.length > 0 ? median(ratios) : NaN;
+}
+
+function worstUnits(record: MetricsRecord, field: 'saturated' | 'dead'): number {
+  let worst = 0;
+  for (const a of hiddenActivations(record)) if (a[field] > worst) worst = a[field];
+  return worst;
+}
+
+function timeRatioOf(record: MetricsRecord): number {
+  const t = record.timeGrad;
+  if (!t || t.length < 2) return NaN;
+  const last = t[t.length - 1] as number;
+  return last > 0 ? (t[0] as number) / last : NaN;
+}
+
+/**
+ * Every watched signal's first crossing, earliest first. Each is judged per logged record, so the step is the
+ * first logged step at or after which it happened (the log period bounds the error).
+ */
+export function timelineOf(records: readonly MetricsRecord[]): TimelineEvent[] {
+  const events: TimelineEvent[] = [];
+  if (records.length === 0) return events;
+  const seen = new Set<string>();
+  const emit = (event: TimelineEvent): void => {
+    if (seen.has(event.signal)) return;
+    seen.add(event.signal);
+    events.push(event);
+  };
+  const finiteRecords = records.filter((r) => !recordNonFinite(r));
+  const start = finiteRecords.slice(0, 3);
+  const initialLoss = median(start.map((r) => r.loss));
+  const initialWeights = start[0] ? weightNorm(start[0]) : NaN;
+  const initialGrad = median(start.map((r) => r.gradNorm));
+  for (const r of records) {
+    if (recordNonFinite(r)) {
+      emit({ step: r.step, signal: 'non-finite', value: NaN, text: `non-finite values at step ${r.step}` });
+      continue;
+    }
+    if (r.loss > TIMELINE_THRESHOLDS.lossRise * initialLoss && !start.includes(r))
+      emit({
+        step: r.step,
+        signal: 'loss-rising',
+        value: r.loss,
+        text: `the loss rose to ${num(r.loss)} (from ${num(initialLoss)}) by step ${r.step}`,
+      });
+    const w = weightNorm(r);
+    if (w > TIMELINE_THRESHOLDS.weightGrowth * initialWeights)
+      emit({
+        step: r.step,
+        signal: 'weight-growth',
+        value: w / initialWeights,
+        text: `weight norms grew ${num(w / initialWeights)}x by step ${r.step}`,
+      });
+    const update = medianUpdateRatio(r);
+    if (update > TIMELINE_THRESHOLDS.updateRatioHuge)
+      emit({
+        step: r.step,
+        signal: 'huge-updates',
+        value: update,
+        text: `at step ${r.step} a typical layer moved by ${num(update)} of its norm in one step`,
+      });
+    const maxUpdate = Math.max(...layerGrads(r).map((l) => l.updateRatio).filter(Number.isFinite));
+    if (Number.isFinite(maxUpdate) && maxUpdate < THRESHOLDS.updateRatioTiny)
+      emit({
+        step: r.step,
+        signal: 'tiny-updates',
+        value: maxUpdate,
+        text: `at step ${r.step} no layer moved by more than ${num(maxUpdate)} of its norm`,
+      });
+    const layers = layerGrads(r);
+    const ratio = layers.length >= 3 ? firstLastRatio(r) : NaN;
+    if (ratio < THRESHOLDS.vanishingRatio)
+      emit({
+        step: r.step,
+        signal: 'gradient-vanishing',
+        value: ratio,
+        text: `the first layer's gradient fell to ${num(ratio)} of the last layer's at step ${r.step}`,
+      });
+    if (
+      ratio > THRESHOLDS.explodingRatio ||
+      r.gradNorm > THRESHOLDS.explodingNorm ||
+      (!start.includes(r) && r.gradNorm > THRESHOLDS.gradientGrowth * initialGrad)
+    )
+      emit({
+        step: r.step,
+        signal: 'gradient-exploding',
+        value: r.gradNorm,
+        text: `the gradient norm reached ${num(r.gradNorm)} at step ${r.step}`,
+      });
+    const saturated = worstUnits(r, 'saturated');
+    if (saturated > THRESHOLDS.unitFraction)
+      emit({
+        step: r.step,
+        signal: 'saturated',
+        value: saturated,
+        text: `${pct(saturated)} of a layer's units saturated at step ${r.step}`,
+      });
+    const dead = worstUnits(r, 'dead');
+    if (dead > THRESHOLDS.deadFractionWarning)
+      emit({
+        step: r.step,
+        signal: 'dead-units',
+        value: dead,
+        text: `${pct(dead)} of a layer's units dead at step ${r.step}`,
+      });
+    const time = timeRatioOf(r);
+    if (time < THRESHOLDS.timeVanishing)
+      emit({
+        step: r.step,
+        signal: 'time-vanishing',
+        value: time,
+        text: `the first time step received ${num(time)} of the last one's gradient at step ${r.step}`,
+      });
+    if (time > THRESHOLDS.timeExploding)
+      emit({
+        step: r.step,
+        signal: 'time-exploding',
+        value: time,
+        text: `the first time step received ${num(time)}x the last one's gradient at step ${r.step}`,
+      });
+  }
+  return events.sort((a, b) => a.step - b.step);
+}
+
+/** The cause kind each code stands for when the timeline shows nothing earlier; keyed by code, so none is missed. */
+const DEFAULT_CAUSE: { [C in FindingCode]: (facts: ModelFacts) => CauseKind } = {
+  vanishing_gradient: (f) =>
+    f.recurrent
+      ? 'recurrence'
+      : f.family === 'saturating'
+        ? 'activation'
+        : initRatio(f) < 0.8
+          ? 'initialisation'
+          : 'depth',
+  exploding_gradient: (f) => (initRatio(f) > 1.5 ? 'initialisation' : 'learning-rate'),
+  vanishing_through_time: () => 'recurrence',
+  exploding_through_time: () => 'recurrence',
+  non_finite: (f) => (initRatio(f) > 1.5 ? 'initialisation' : 'learning-rate'),
+  poor_initialization: (f) => (f.residual && f.norm === 'none' ? 'normalisation' : 'initialisation'),
+  loss_divergence: () => 'learning-rate',
+  tiny_updates: (f) => (initRatio(f) < 0.8 ? 'initialisation' : 'learning-rate'),
+  huge_updates: (f) => (initRatio(f) > 1.5 ? 'initialisation' : 'learning-rate'),
+  saturated_activation: (f) => (initRatio(f) > 1.5 ? 'initialisation' : 'activation'),
+  dead_units: (f) => (initRatio(f) < 0.8 ? 'initialisation' : 'activation'),
+  clipping_always_on: () => 'optimizer',
+  clipping_inactive: () => 'optimizer',
+  not_learning: () => 'learning-rate',
+};
+
+/** sigma_w^2 over the variance-preserving value (1 when unknown). */
+function initRatio(f: ModelFacts): number {
+  return f.sigmaW2 !== null && f.preservingSigmaW2 !== null ? f.sigmaW2 / f.preservingSigmaW2 : 1;
+}
+
+/** Signals that a too-large step produces. */
+const INSTABILITY = new Set<string>(['loss-rising', 'weight-growth', 'huge-updates', 'gradient-exploding', 'non-finite']);
+/** Signals that are symptoms a too-large step can leave behind. */
+const SYMPTOMS = new Set<string>(['gradient-vanishing', 'saturated', 'dead-units', 'tiny-updates', 'time-vanishing']);
+/** Codes that an unstable step size explains. */
+const LEARNING_RATE_EXPLAINS = new Set<FindingCode>([
+  'vanishing_gradient',
+  'exploding_gradient',
+  'non_finite',
+  'loss_divergence',
+  'huge_updates',
+  'saturated_activation',
+  'dead_units',
+  'tiny_updates',
+  'not_learning',
+]);
+/** Among codes a learning-rate cause explains, these name it directly and lead the list. */
+const LEARNING_RATE_FIRST: readonly FindingCode[] = ['loss_divergence', 'huge_updates', 'exploding_gradient', 'non_finite'];
+
+/** The state at initialisation was healthy: no symptom at the first logged step and a sane gradient ratio. */
+function healthyAtStart(timeline: readonly TimelineEvent[], first: MetricsRecord | undefined): boolean {
+  if (!first) return false;
+  // The update made at the first step is a consequence of the learning rate, not of the state at initialisation.
+  return !timeline.some((e) => e.step <= first.step && e.signal !== 'huge-updates');
+}
+
+export interface RootCause {
+  kind: CauseKind;
+  /** The narrative: the earliest event, its consequences, the cause. */
+  story: string;
+}
+
+/**
+ * The learning rate as the root cause: the run started healthy and became unstable (loss rising, weights growing,
+ * huge updates, exploding gradients) no later than the first symptom. Null when the timeline shows no such order.
+ */
+export function learningRateCause(ctx: DoctorContext, timeline: readonly TimelineEvent[]): RootCause | null {
+  if (ctx.facts.recurrent) return null;
+  if (!healthyAtStart(timeline, ctx.records[0])) return null;
+  const unstable = timeline.find((e) => INSTABILITY.has(e.signal));
+  if (!unstable) return null;
+  const symptom = timeline.find((e) => SYMPTOMS.has(e.signal));
+  if (symptom && symptom.step < unstable.step) return null;
+  const first = ctx.records[0] as MetricsRecord;
+  const ratio = firstLastRatio(first);
+  const start = `gradients were healthy at step ${first.step}${Number.isFinite(ratio) ? ` (first/last layer ratio ${num(ratio)})` : ''}`;
+  const instability = timeline.filter((e) => INSTABILITY.has(e.signal)).slice(0, 2).map((e) => e.text);
+  const symptoms = timeline.filter((e) => SYMPTOMS.has(e.signal)).slice(0, 2).map((e) => e.text);
+  const lr = ctx.facts.learningRate;
+  const story =
+    `${start}; ${instability.join(' and ')}${symptoms.length > 0 ? `; then ${symptoms.join(' and ')}` : ''}: ` +
+    `the learning rate${lr !== null ? ` (${num(lr)})` : ''} is the cause, the rest are its consequences.`;
+  return { kind: 'learning-rate', story };
+}
+
+function withFirst(fixes: readonly Fix[], first: Fix): Fix[] {
+  const same = (f: Fix): boolean =>
+    f.change === first.change || JSON.stringify(f.patch) === JSON.stringify(first.patch);
+  return [first, ...fixes.filter((f) => !same(f))];
+}
+
+/**
+ * Complete the rules' findings with the timeline and a cause kind, and rank them by the root cause: when the
+ * learning rate came first, every finding it explains says so and puts the lower learning rate first, and the
+ * findings that name the instability lead the list.
+ */
+export function explain(ctx: DoctorContext, raw: readonly RuleFinding[], sorted: (f: Finding[]) => Finding[]): Finding[] {
+  const timeline = timelineOf(ctx.records);
+  const root = ctx.mode === 'run' ? learningRateCause(ctx, timeline) : null;
+  const completed = raw.map((finding) => {
+    const rule = DEFAULT_CAUSE[finding.code] as (facts: ModelFacts) => CauseKind;
+    const base = { ...finding, causeKind: finding.causeKind ?? rule(ctx.facts), timeline } as Finding;
+    if (!root || !LEARNING_RATE_EXPLAINS.has(base.code)) return base;
+    return {
+      ...base,
+      causeKind: root.kind,
+      cause: `${root.story} ${base.cause}`,
+      fixes: withFirst(base.fixes, fix.lowerLearningRate(ctx.facts)),
+    } as Finding;
+  });
+  const ordered = sorted(completed);
+  if (!root) return ordered;
+  const leads = (f: Finding): number => {
+    const i = LEARNING_RATE_FIRST.indexOf(f.code);
+    return f.severity === 'info' ? 99 : i >= 0 ? i : 10;
+  };
+  return [...ordered].sort((a, b) => leads(a) - leads(b));
+}
