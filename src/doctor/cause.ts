@@ -20,7 +20,7 @@ export const TIMELINE_THRESHOLDS = {
   lossRise: 1.5,
   /** Sum of the weight matrices' norms this many times its initial value: growing (calibrated on the clinic). */
   weightGrowth: 3,
-  /** Median update/weight ratio over the weight matrices above this at one logged step: huge updates. */
+  /** A layer's update/weight ratio above this at one logged step: huge updates (healthy presets stay <= 0.06). */
   updateRatioHuge: 0.1,
 } as const;
 
@@ -30,11 +30,11 @@ function weightNorm(record: MetricsRecord): number {
   return sum;
 }
 
-function medianUpdateRatio(record: MetricsRecord): number {
-  const ratios = layerGrads(record)
-    .map((l) => l.updateRatio)
-    .filter(Number.isFinite);
-  return ratios.length > 0 ? median(ratios) : NaN;
+function maxUpdateRatio(record: MetricsRecord): number {
+  let best = NaN;
+  for (const l of layerGrads(record))
+    if (Number.isFinite(l.updateRatio)) best = Number.isNaN(best) ? l.updateRatio : Math.max(best, l.updateRatio);
+  return best;
 }
 
 function worstUnits(record: MetricsRecord, field: 'saturated' | 'dead'): number {
@@ -88,13 +88,13 @@ export function timelineOf(records: readonly MetricsRecord[]): TimelineEvent[] {
         value: w / initialWeights,
         text: `weight norms grew ${num(w / initialWeights)}x by step ${r.step}`,
       });
-    const update = medianUpdateRatio(r);
+    const update = maxUpdateRatio(r);
     if (update > TIMELINE_THRESHOLDS.updateRatioHuge)
       emit({
         step: r.step,
         signal: 'huge-updates',
         value: update,
-        text: `at step ${r.step} a typical layer moved by ${num(update)} of its norm in one step`,
+        text: `at step ${r.step} a layer moved by ${num(update)} of its norm in one step`,
       });
     const maxUpdate = Math.max(...layerGrads(r).map((l) => l.updateRatio).filter(Number.isFinite));
     if (Number.isFinite(maxUpdate) && maxUpdate < THRESHOLDS.updateRatioTiny)
@@ -164,25 +164,38 @@ const DEFAULT_CAUSE: { [C in FindingCode]: (facts: ModelFacts) => CauseKind } = 
   vanishing_gradient: (f) =>
     f.recurrent
       ? 'recurrence'
-      : f.family === 'saturating'
-        ? 'activation'
-        : initRatio(f) < 0.8
-          ? 'initialisation'
+      : initRatio(f) < 0.8 || negativeBias(f)
+        ? 'initialisation'
+        : f.family === 'saturating'
+          ? 'activation'
           : 'depth',
-  exploding_gradient: (f) => (initRatio(f) > 1.5 ? 'initialisation' : 'learning-rate'),
+  exploding_gradient: (f) =>
+    f.recurrent
+      ? 'recurrence'
+      : initRatio(f) > 1.5
+        ? 'initialisation'
+        : f.residual && f.norm === 'none'
+          ? 'normalisation'
+          : 'learning-rate',
   vanishing_through_time: () => 'recurrence',
   exploding_through_time: () => 'recurrence',
-  non_finite: (f) => (initRatio(f) > 1.5 ? 'initialisation' : 'learning-rate'),
+  non_finite: (f) => (f.recurrent ? 'recurrence' : initRatio(f) > 1.5 ? 'initialisation' : 'learning-rate'),
   poor_initialization: (f) => (f.residual && f.norm === 'none' ? 'normalisation' : 'initialisation'),
   loss_divergence: () => 'learning-rate',
   tiny_updates: (f) => (initRatio(f) < 0.8 ? 'initialisation' : 'learning-rate'),
   huge_updates: (f) => (initRatio(f) > 1.5 ? 'initialisation' : 'learning-rate'),
   saturated_activation: (f) => (initRatio(f) > 1.5 ? 'initialisation' : 'activation'),
-  dead_units: (f) => (initRatio(f) < 0.8 ? 'initialisation' : 'activation'),
+  dead_units: (f) => (initRatio(f) < 0.8 || negativeBias(f) ? 'initialisation' : 'activation'),
   clipping_always_on: () => 'optimizer',
   clipping_inactive: () => 'optimizer',
   not_learning: () => 'learning-rate',
 };
+
+/** Biases initialised below 0: rectifiers start switched off. */
+export function negativeBias(f: ModelFacts): boolean {
+  const bias = f.config?.model.kind === 'mlp' ? f.config.model.bias : undefined;
+  return typeof bias === 'number' && bias < 0;
+}
 
 /** sigma_w^2 over the variance-preserving value (1 when unknown). */
 function initRatio(f: ModelFacts): number {
@@ -213,6 +226,45 @@ function healthyAtStart(timeline: readonly TimelineEvent[], first: MetricsRecord
   if (!first) return false;
   // The update made at the first step is a consequence of the learning rate, not of the state at initialisation.
   return !timeline.some((e) => e.step <= first.step && e.signal !== 'huge-updates');
+}
+
+/** The timeline signal each code is first seen by (null: judged on the whole run, never earliest). */
+const SIGNAL_OF: { [C in FindingCode]: TimelineEvent['signal'] | 'initial' | null } = {
+  poor_initialization: 'initial',
+  exploding_gradient: 'gradient-exploding',
+  exploding_through_time: 'time-exploding',
+  huge_updates: 'huge-updates',
+  loss_divergence: 'loss-rising',
+  dead_units: 'dead-units',
+  saturated_activation: 'saturated',
+  vanishing_gradient: 'gradient-vanishing',
+  vanishing_through_time: 'time-vanishing',
+  tiny_updates: 'tiny-updates',
+  non_finite: 'non-finite',
+  not_learning: null,
+  clipping_always_on: null,
+  clipping_inactive: null,
+};
+/** At the same logged step, conditions before the symptoms they produce (the order of SIGNAL_OF). */
+const TIE_ORDER = Object.keys(SIGNAL_OF) as FindingCode[];
+
+/**
+ * Warning and critical findings ordered by when their signal first crossed its threshold, earliest first (the
+ * state at initialisation before everything); at the same logged step, conditions before the symptoms they produce
+ * (dead or saturated units before the vanishing gradient they cause). Info findings keep their place at the end.
+ */
+function byFirstEvent(findings: readonly Finding[], timeline: readonly TimelineEvent[], firstStep: number): Finding[] {
+  const stepOf = (f: Finding): number => {
+    const signal = SIGNAL_OF[f.code];
+    if (signal === 'initial') return firstStep - 1;
+    if (signal === null) return Infinity;
+    return timeline.find((e) => e.signal === signal)?.step ?? Infinity;
+  };
+  const rank = (f: Finding): number => (f.severity === 'info' ? 1 : 0);
+  return [...findings].sort(
+    (a, b) =>
+      rank(a) - rank(b) || stepOf(a) - stepOf(b) || TIE_ORDER.indexOf(a.code) - TIE_ORDER.indexOf(b.code),
+  );
 }
 
 export interface RootCause {
@@ -269,7 +321,7 @@ export function explain(ctx: DoctorContext, raw: readonly RuleFinding[], sorted:
       fixes: withFirst(base.fixes, fix.lowerLearningRate(ctx.facts)),
     } as Finding;
   });
-  const ordered = sorted(completed);
+  const ordered = byFirstEvent(sorted(completed), timeline, ctx.records[0]?.step ?? 1);
   if (!root) return ordered;
   const leads = (f: Finding): number => {
     const i = LEARNING_RATE_FIRST.indexOf(f.code);

@@ -9,7 +9,7 @@ import { resolveConfig } from '../config/resolve.js';
 import type { ResolvedConfig } from '../config/types.js';
 import { TrainingSession } from '../train/session.js';
 import type { Summary } from '../io/runlog.js';
-import type { CauseKind, Finding, JsonObject } from './findings.js';
+import type { CauseKind, Finding, JsonObject, JsonValue } from './findings.js';
 import { beats, outcomeOf, patchedConfig, verifyFixes, type Outcome } from './verify.js';
 
 export interface ClinicCase {
@@ -23,60 +23,192 @@ export interface ClinicCase {
   causeKind: CauseKind | null;
 }
 
-const spirals = { name: 'spirals' };
+const teacher = { name: 'teacher' };
 const small = { steps: 300, batchSize: 32 };
+const mlp = (depth: number, activation: string, init: JsonValue, extra: JsonObject = {}): JsonObject => ({
+  kind: 'mlp',
+  depth,
+  width: 32,
+  activation,
+  init,
+  ...extra,
+});
+const sick = (
+  name: string,
+  story: string,
+  config: JsonObject,
+  verdicts: readonly string[],
+  causeKind: CauseKind,
+): ClinicCase => ({ name, story, config: { train: small, ...config }, verdicts, causeKind });
+const healthy = (name: string, story: string, config: JsonObject): ClinicCase => ({
+  name,
+  story,
+  config: { train: small, ...config },
+  verdicts: ['healthy'],
+  causeKind: null,
+});
+const UNSTABLE = ['exploding', 'saturated', 'vanishing', 'dead-units', 'not-learning', 'non-finite'];
 
 /** Sick runs, then healthy controls. */
 export const CLINIC: readonly ClinicCase[] = [
-  {
-    name: 'sgd-lr-too-high-tanh',
-    story: '6-layer tanh MLP, SGD at learning rate 2: healthy at step 1, then the weights blow up and units saturate',
-    config: {
-      task: spirals,
-      model: { kind: 'mlp', depth: 6, width: 32, activation: 'tanh', init: 'xavier-normal' },
-      optimizer: { name: 'sgd', learningRate: 2 },
-      train: small,
+  sick(
+    'sgd-lr-too-high-tanh',
+    '6-layer tanh MLP, SGD at learning rate 3: healthy at step 1, then the weights blow up and units saturate',
+    { task: teacher, model: mlp(6, 'tanh', 'xavier-normal'), optimizer: { name: 'sgd', learningRate: 3 } },
+    UNSTABLE,
+    'learning-rate',
+  ),
+  sick(
+    'adam-lr-too-high-relu',
+    '4-layer ReLU MLP, Adam at learning rate 0.3: huge first steps kill units',
+    { task: teacher, model: mlp(4, 'relu', 'he-normal'), optimizer: { name: 'adam', learningRate: 0.3 } },
+    UNSTABLE,
+    'learning-rate',
+  ),
+  sick(
+    'momentum-lr-too-high',
+    '4-layer ReLU MLP, momentum 0.9 at learning rate 0.5: the steps overshoot and the loss climbs',
+    {
+      task: teacher,
+      model: mlp(4, 'relu', 'he-normal'),
+      optimizer: { name: 'momentum', learningRate: 0.5, momentum: 0.9 },
     },
-    verdicts: ['exploding', 'saturated', 'vanishing', 'not-learning'],
-    causeKind: 'learning-rate',
-  },
-  {
-    name: 'adam-lr-too-high-relu',
-    story: '4-layer ReLU MLP, Adam at learning rate 0.3: huge first steps kill units',
-    config: {
-      task: spirals,
-      model: { kind: 'mlp', depth: 4, width: 32, activation: 'relu', init: 'he-normal' },
-      optimizer: { name: 'adam', learningRate: 0.3 },
-      train: small,
+    UNSTABLE,
+    'learning-rate',
+  ),
+  sick(
+    'sgd-lr-too-small',
+    'a well-built tanh MLP whose SGD learning rate (1e-5) moves nothing',
+    { task: teacher, model: mlp(4, 'tanh', 'xavier-normal'), optimizer: { name: 'sgd', learningRate: 1e-5 } },
+    ['not-learning', 'vanishing'],
+    'learning-rate',
+  ),
+  sick(
+    'adam-lr-too-small',
+    'Adam at learning rate 1e-6: gradients fine, loss where it started',
+    { task: teacher, model: mlp(3, 'relu', 'he-normal'), optimizer: { name: 'adam', learningRate: 1e-6 } },
+    ['not-learning', 'vanishing'],
+    'learning-rate',
+  ),
+  sick(
+    'init-too-small-tanh',
+    '8-layer tanh MLP initialised with std 0.01: the signal and the gradient collapse layer by layer',
+    { task: teacher, model: mlp(8, 'tanh', { normal: 0.01 }), optimizer: { name: 'sgd', learningRate: 0.1 } },
+    ['vanishing', 'not-learning'],
+    'initialisation',
+  ),
+  sick(
+    'init-too-large-relu',
+    '6-layer ReLU MLP initialised with std 1: activations and gradients grow by ~16x per layer',
+    { task: teacher, model: mlp(6, 'relu', { normal: 1 }), optimizer: { name: 'sgd', learningRate: 0.01 } },
+    ['exploding', 'non-finite', 'not-learning'],
+    'initialisation',
+  ),
+  sick(
+    'init-too-large-tanh',
+    '6-layer tanh MLP initialised with std 1: chaotic, every unit saturated',
+    { task: teacher, model: mlp(6, 'tanh', { normal: 1 }), optimizer: { name: 'sgd', learningRate: 0.05 } },
+    ['saturated', 'exploding', 'vanishing', 'not-learning'],
+    'initialisation',
+  ),
+  sick(
+    'deep-sigmoid',
+    '12-layer sigmoid MLP with Xavier init: slope 0.25 per layer, the early layers get nothing',
+    { task: teacher, model: mlp(12, 'sigmoid', 'xavier-uniform'), optimizer: { name: 'sgd', learningRate: 0.1 } },
+    ['vanishing', 'not-learning', 'saturated'],
+    'activation',
+  ),
+  sick(
+    'deep-relu-xavier',
+    '20-layer ReLU MLP with Xavier init: half the variance lost per layer',
+    { task: teacher, model: mlp(20, 'relu', 'xavier-normal'), optimizer: { name: 'sgd', learningRate: 0.1 } },
+    ['vanishing', 'not-learning', 'dead-units'],
+    'initialisation',
+  ),
+  sick(
+    'residual-no-norm',
+    '30 residual ReLU blocks without normalisation: the stream variance doubles per block',
+    {
+      task: teacher,
+      model: mlp(30, 'relu', 'he-normal', { residual: true }),
+      optimizer: { name: 'sgd', learningRate: 0.01 },
     },
-    verdicts: ['exploding', 'dead-units', 'not-learning'],
-    causeKind: 'learning-rate',
-  },
-  {
-    name: 'sgd-lr-too-small',
-    story: 'a well-built ReLU MLP whose SGD learning rate (1e-5) moves nothing',
-    config: {
-      task: spirals,
-      model: { kind: 'mlp', depth: 4, width: 32, activation: 'relu', init: 'he-normal' },
-      optimizer: { name: 'sgd', learningRate: 1e-5 },
-      train: small,
+    ['exploding', 'non-finite', 'not-learning'],
+    'normalisation',
+  ),
+  sick(
+    'rnn-long-range',
+    'a vanilla tanh RNN on the adding problem over 30 steps: the gradient fades going back in time',
+    {
+      task: { name: 'adding', length: 30 },
+      model: { kind: 'rnn', hidden: 32, activation: 'tanh' },
+      optimizer: { name: 'adam', learningRate: 0.01 },
+      clip: { name: 'norm', max: 1 },
+      train: { steps: 300, batchSize: 32 },
     },
-    verdicts: ['not-learning', 'vanishing'],
-    causeKind: 'learning-rate',
-  },
-  {
-    name: 'adam-lr-too-small',
-    story: 'Adam at learning rate 1e-6: gradients fine, loss at its start',
-    config: {
-      task: spirals,
-      model: { kind: 'mlp', depth: 3, width: 32, activation: 'tanh', init: 'xavier-normal' },
-      optimizer: { name: 'adam', learningRate: 1e-6 },
-      train: small,
+    ['vanishing', 'not-learning'],
+    'recurrence',
+  ),
+  sick(
+    'rnn-chaotic',
+    'a vanilla tanh RNN whose recurrent matrix has gain 3: the gradient grows going back in time',
+    {
+      task: { name: 'adding', length: 30 },
+      model: { kind: 'rnn', hidden: 32, activation: 'tanh', recurrentInit: { gain: 3, base: 'orthogonal' } },
+      optimizer: { name: 'sgd', learningRate: 0.05 },
+      train: { steps: 300, batchSize: 32 },
     },
-    verdicts: ['not-learning', 'vanishing'],
-    causeKind: 'learning-rate',
-  },
-]
+    ['exploding', 'saturated', 'not-learning', 'non-finite', 'vanishing'],
+    'recurrence',
+  ),
+  sick(
+    'dead-relu-bias',
+    'a ReLU MLP whose biases start at -1: most units never fire',
+    {
+      task: teacher,
+      model: mlp(6, 'relu', 'he-normal', { bias: -1 }),
+      optimizer: { name: 'sgd', learningRate: 0.05 },
+    },
+    ['dead-units', 'vanishing', 'not-learning'],
+    'initialisation',
+  ),
+  sick(
+    'spirals-sgd-slow',
+    'a ReLU MLP on spirals with plain SGD at 0.01: healthy gradients, no learning in 300 steps',
+    {
+      task: { name: 'spirals' },
+      model: mlp(4, 'relu', 'he-normal'),
+      optimizer: { name: 'sgd', learningRate: 0.01 },
+    },
+    ['not-learning'],
+    'optimizer',
+  ),
+  healthy('teacher-relu-adam', '4-layer ReLU/He MLP, Adam 0.01', {
+    task: teacher,
+    model: mlp(4, 'relu', 'he-normal'),
+    optimizer: { name: 'adam', learningRate: 0.01 },
+  }),
+  healthy('teacher-tanh-sgd', '4-layer tanh/Xavier MLP, SGD 0.1', {
+    task: teacher,
+    model: mlp(4, 'tanh', 'xavier-normal'),
+    optimizer: { name: 'sgd', learningRate: 0.1 },
+  }),
+  healthy('xor-relu', '4-layer ReLU/He MLP on xor, SGD 0.1', {
+    task: { name: 'xor' },
+    model: mlp(4, 'relu', 'he-normal'),
+    optimizer: { name: 'sgd', learningRate: 0.1 },
+  }),
+  healthy('spirals-adam', '4-layer ReLU/He MLP on spirals, Adam 0.01', {
+    task: { name: 'spirals' },
+    model: mlp(4, 'relu', 'he-normal'),
+    optimizer: { name: 'adam', learningRate: 0.01 },
+  }),
+  healthy('teacher-batchnorm-sigmoid', '8-layer sigmoid MLP rescued by batch norm, Adam 0.01', {
+    task: teacher,
+    model: mlp(8, 'sigmoid', 'xavier-normal', { norm: 'batch' }),
+    optimizer: { name: 'adam', learningRate: 0.01 },
+  }),
+];
 
 export interface ClinicResult {
   name: string;

@@ -163,6 +163,15 @@ export function leakyRelu(facts: ModelFacts): Fix {
   };
 }
 
+/** Biases back to 0, where rectifiers start half active (PyTorch and Keras default to 0 or near it). */
+export function zeroBias(): Fix {
+  return {
+    change: 'model.bias 0',
+    patch: { model: { bias: 0 } },
+    why: 'with negative biases most rectifier units start below 0 for every input, output 0 and get no gradient; at 0 about half of them are active',
+  };
+}
+
 export function guardRollback(): Fix {
   return {
     change: 'guard "rollback"',

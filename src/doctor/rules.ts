@@ -12,6 +12,7 @@ import type { ResolvedConfig } from '../config/types.js';
 import type { MetricsRecord } from '../io/runlog.js';
 import { describeModel, modelFacts, peakSlope, type ModelFacts } from './facts.js';
 import type { CauseKind, FindingCode, FindingOf, Fix, Severity } from './findings.js';
+import { negativeBias } from './cause.js';
 import * as fix from './fixes.js';
 import {
   firstLastRatio,
@@ -310,6 +311,7 @@ const vanishingGradient: Rule<'vanishing_gradient'> = (ctx) => {
       `${f.activation === 'sigmoid' && f.init?.startsWith('xavier') ? "; Xavier init assumes a slope of 1 at the centre (as tanh has), not sigmoid's 0.25" : ''}. ` +
       `After ${f.depth} layers the first layer receives ${num(ratio)} of the output layer's gradient.${tail}`;
     fixes = dedupe([
+      initTooSmall(f) && fix.preservingInit(f),
       fix.reluHe(f),
       f.norm === 'none' && fix.batchNorm(),
       !f.residual && fix.residual(),
@@ -321,6 +323,7 @@ const vanishingGradient: Rule<'vanishing_gradient'> = (ctx) => {
       `${describeModel(f)}: the gradient shrinks by ${num(perLayer)} per layer over ${f.depth} layers` +
       `${init ? `; ${init}` : ''}.${tail}`;
     fixes = dedupe([
+      negativeBias(f) && fix.zeroBias(),
       initTooSmall(f) && fix.preservingInit(f),
       f.family !== 'rectifier' && fix.reluHe(f),
       f.norm === 'none' && fix.batchNorm(),
@@ -740,6 +743,7 @@ const poorInitialization: Rule<'poor_initialization'> = (ctx) => {
     cause = `${describeModel(f)}: ${init || `the weight scale of init ${f.init} does not suit ${f.activation}`}.`;
   }
   const fixes = dedupe([
+    negativeBias(f) && fix.zeroBias(),
     ((collapsing && initTooSmall(f)) || (growing && initTooLarge(f)) || f.config === null) &&
       fix.preservingInit(f),
     f.kind === 'mlp' && f.norm === 'none' && fix.batchNorm(),
@@ -834,6 +838,7 @@ function unitRule<C extends 'saturated_activation' | 'dead_units'>(
           : `${describeModel(f)}: ${f.activation} units whose pre-activation is negative for every input output 0 and pass no gradient, so they never recover` +
             `${initTooSmall(f) ? `; ${initSentence(f)}, so deep layers see almost no signal` : '; a large step can push their biases negative'}.`,
       fixes: dedupe([
+        negativeBias(f) && fix.zeroBias(),
         initTooSmall(f) && fix.preservingInit(f),
         fix.leakyRelu(f),
         f.kind === 'mlp' && f.norm === 'none' && fix.batchNorm(),
@@ -1041,6 +1046,13 @@ const notLearning: Rule<'not_learning'> = (ctx) => {
   const reference = hasBaseline ? Math.min(baseline, initial) : initial;
   if (!(reference > 0) || now < THRESHOLDS.notLearningFraction * reference) return null;
   if (now > THRESHOLDS.lossDivergence * initial) return null;
+  // Dead or saturated units and a vanishing gradient explain a flat loss themselves: their findings speak for it.
+  const explained = judged.some(
+    (r) =>
+      firstLastRatio(r) < THRESHOLDS.vanishingRatio ||
+      hiddenActivations(r).some((a) => a.dead > THRESHOLDS.unitFraction || a.saturated > THRESHOLDS.unitFraction),
+  );
+  if (explained) return null;
   const updates = finite(judged).filter((r) => !r.skipped);
   const ratio = logMedian(updates.map(maxUpdateRatio));
   const f = ctx.facts;
@@ -1056,7 +1068,11 @@ const notLearning: Rule<'not_learning'> = (ctx) => {
   let cause: string;
   let fixes: Fix[];
   const model = f.config ? `${describeModel(f)}: ` : '';
-  if (ratio < THRESHOLDS.updateRatioSmall) {
+  if (initTooSmall(f, 0.25) || initTooLarge(f, 4)) {
+    causeKind = 'initialisation';
+    cause = `${model}${initSentence(f)}: the signal ${initTooSmall(f, 0.25) ? 'fades' : 'saturates or blows up'} before the loss can shape it.`;
+    fixes = dedupe([fix.preservingInit(f), f.kind === 'mlp' && f.norm === 'none' && fix.batchNorm()]);
+  } else if (ratio < THRESHOLDS.updateRatioSmall) {
     causeKind = 'learning-rate';
     const factor = 10 ** Math.min(3, Math.max(1, Math.round(Math.log10(1e-3 / ratio))));
     cause = `${model}each step moves the weights by ${num(ratio)} of their norm, ${num(1e-3 / ratio)}x less than a healthy step: the learning rate is too small for the run to learn in ${ctx.summary?.steps ?? 'its'} steps.`;
