@@ -33,7 +33,8 @@ function weightNorm(record: MetricsRecord): number {
 function maxUpdateRatio(record: MetricsRecord): number {
   let best = NaN;
   for (const l of layerGrads(record))
-    if (Number.isFinite(l.updateRatio)) best = Number.isNaN(best) ? l.updateRatio : Math.max(best, l.updateRatio);
+    if (Number.isFinite(l.updateRatio))
+      best = Number.isNaN(best) ? l.updateRatio : Math.max(best, l.updateRatio);
   return best;
 }
 
@@ -65,20 +66,26 @@ export function timelineOf(records: readonly MetricsRecord[]): TimelineEvent[] {
   };
   const finiteRecords = records.filter((r) => !recordNonFinite(r));
   const start = finiteRecords.slice(0, 3);
-  const initialLoss = median(start.map((r) => r.loss));
+  // The loss at the first logged step: later ones are compared with it (the first three would hide a rise by step 10).
+  const initialLoss = start[0]?.loss ?? NaN;
   const initialWeights = start[0] ? weightNorm(start[0]) : NaN;
   const initialGrad = median(start.map((r) => r.gradNorm));
+  const recent: number[] = [];
   for (const r of records) {
     if (recordNonFinite(r)) {
       emit({ step: r.step, signal: 'non-finite', value: NaN, text: `non-finite values at step ${r.step}` });
       continue;
     }
-    if (r.loss > TIMELINE_THRESHOLDS.lossRise * initialLoss && !start.includes(r))
+    // One batch's loss is noisy: the median of the last three logged losses is what must rise.
+    recent.push(r.loss);
+    if (recent.length > 3) recent.shift();
+    const loss = median(recent);
+    if (loss > TIMELINE_THRESHOLDS.lossRise * initialLoss && r !== start[0])
       emit({
         step: r.step,
         signal: 'loss-rising',
-        value: r.loss,
-        text: `the loss rose to ${num(r.loss)} (from ${num(initialLoss)}) by step ${r.step}`,
+        value: loss,
+        text: `the loss rose to ${num(loss)} (from ${num(initialLoss)}) by step ${r.step}`,
       });
     const w = weightNorm(r);
     if (w > TIMELINE_THRESHOLDS.weightGrowth * initialWeights)
@@ -96,7 +103,11 @@ export function timelineOf(records: readonly MetricsRecord[]): TimelineEvent[] {
         value: update,
         text: `at step ${r.step} a layer moved by ${num(update)} of its norm in one step`,
       });
-    const maxUpdate = Math.max(...layerGrads(r).map((l) => l.updateRatio).filter(Number.isFinite));
+    const maxUpdate = Math.max(
+      ...layerGrads(r)
+        .map((l) => l.updateRatio)
+        .filter(Number.isFinite),
+    );
     if (Number.isFinite(maxUpdate) && maxUpdate < THRESHOLDS.updateRatioTiny)
       emit({
         step: r.step,
@@ -203,9 +214,21 @@ function initRatio(f: ModelFacts): number {
 }
 
 /** Signals that a too-large step produces. */
-const INSTABILITY = new Set<string>(['loss-rising', 'weight-growth', 'huge-updates', 'gradient-exploding', 'non-finite']);
+const INSTABILITY = new Set<string>([
+  'loss-rising',
+  'weight-growth',
+  'huge-updates',
+  'gradient-exploding',
+  'non-finite',
+]);
 /** Signals that are symptoms a too-large step can leave behind. */
-const SYMPTOMS = new Set<string>(['gradient-vanishing', 'saturated', 'dead-units', 'tiny-updates', 'time-vanishing']);
+const SYMPTOMS = new Set<string>([
+  'gradient-vanishing',
+  'saturated',
+  'dead-units',
+  'tiny-updates',
+  'time-vanishing',
+]);
 /** Codes that an unstable step size explains. */
 const LEARNING_RATE_EXPLAINS = new Set<FindingCode>([
   'vanishing_gradient',
@@ -219,7 +242,12 @@ const LEARNING_RATE_EXPLAINS = new Set<FindingCode>([
   'not_learning',
 ]);
 /** Among codes a learning-rate cause explains, these name it directly and lead the list. */
-const LEARNING_RATE_FIRST: readonly FindingCode[] = ['loss_divergence', 'huge_updates', 'exploding_gradient', 'non_finite'];
+const LEARNING_RATE_FIRST: readonly FindingCode[] = [
+  'loss_divergence',
+  'huge_updates',
+  'exploding_gradient',
+  'non_finite',
+];
 
 /** The state at initialisation was healthy: no symptom at the first logged step and a sane gradient ratio. */
 function healthyAtStart(timeline: readonly TimelineEvent[], first: MetricsRecord | undefined): boolean {
@@ -253,7 +281,11 @@ const TIE_ORDER = Object.keys(SIGNAL_OF) as FindingCode[];
  * state at initialisation before everything); at the same logged step, conditions before the symptoms they produce
  * (dead or saturated units before the vanishing gradient they cause). Info findings keep their place at the end.
  */
-function byFirstEvent(findings: readonly Finding[], timeline: readonly TimelineEvent[], firstStep: number): Finding[] {
+function byFirstEvent(
+  findings: readonly Finding[],
+  timeline: readonly TimelineEvent[],
+  firstStep: number,
+): Finding[] {
   const stepOf = (f: Finding): number => {
     const signal = SIGNAL_OF[f.code];
     if (signal === 'initial') return firstStep - 1;
@@ -287,8 +319,14 @@ export function learningRateCause(ctx: DoctorContext, timeline: readonly Timelin
   const first = ctx.records[0] as MetricsRecord;
   const ratio = firstLastRatio(first);
   const start = `gradients were healthy at step ${first.step}${Number.isFinite(ratio) ? ` (first/last layer ratio ${num(ratio)})` : ''}`;
-  const instability = timeline.filter((e) => INSTABILITY.has(e.signal)).slice(0, 2).map((e) => e.text);
-  const symptoms = timeline.filter((e) => SYMPTOMS.has(e.signal)).slice(0, 2).map((e) => e.text);
+  const instability = timeline
+    .filter((e) => INSTABILITY.has(e.signal))
+    .slice(0, 2)
+    .map((e) => e.text);
+  const symptoms = timeline
+    .filter((e) => SYMPTOMS.has(e.signal))
+    .slice(0, 2)
+    .map((e) => e.text);
   const lr = ctx.facts.learningRate;
   const story =
     `${start}; ${instability.join(' and ')}${symptoms.length > 0 ? `; then ${symptoms.join(' and ')}` : ''}: ` +
@@ -307,7 +345,11 @@ function withFirst(fixes: readonly Fix[], first: Fix): Fix[] {
  * learning rate came first, every finding it explains says so and puts the lower learning rate first, and the
  * findings that name the instability lead the list.
  */
-export function explain(ctx: DoctorContext, raw: readonly RuleFinding[], sorted: (f: Finding[]) => Finding[]): Finding[] {
+export function explain(
+  ctx: DoctorContext,
+  raw: readonly RuleFinding[],
+  sorted: (f: Finding[]) => Finding[],
+): Finding[] {
   const timeline = timelineOf(ctx.records);
   const root = ctx.mode === 'run' ? learningRateCause(ctx, timeline) : null;
   const completed = raw.map((finding) => {

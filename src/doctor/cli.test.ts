@@ -113,7 +113,7 @@ describe('gradscope doctor on real runs', () => {
   });
 
   it('deep-relu-he (ReLU, He init, Adam): healthy', () => {
-    const dir = trainRun('deep-relu-he', 100);
+    const dir = trainRun('deep-relu-he', 300);
     const { verdict, findings } = diagnoseJson(dir);
     assert.equal(verdict, 'healthy', JSON.stringify(findings.map((f) => [f.code, f.severity, f.evidence])));
   });

@@ -114,7 +114,11 @@ export const CLINIC: readonly ClinicCase[] = [
   sick(
     'deep-sigmoid',
     '12-layer sigmoid MLP with Xavier init: slope 0.25 per layer, the early layers get nothing',
-    { task: teacher, model: mlp(12, 'sigmoid', 'xavier-uniform'), optimizer: { name: 'sgd', learningRate: 0.1 } },
+    {
+      task: teacher,
+      model: mlp(12, 'sigmoid', 'xavier-uniform'),
+      optimizer: { name: 'sgd', learningRate: 0.1 },
+    },
     ['vanishing', 'not-learning', 'saturated'],
     'activation',
   ),
@@ -284,7 +288,11 @@ function pct(part: number, whole: number): string {
 /** The clinic's table as Markdown (docs/DOCTOR.md). */
 export function clinicTable(results: readonly ClinicResult[]): string {
   const score = (o: Outcome | null): string =>
-    o === null ? '-' : o.metric === 'accuracy' ? `${(100 * o.score).toFixed(1)}%` : `loss ${o.evalLoss.toPrecision(3)}`;
+    o === null
+      ? '-'
+      : o.metric === 'accuracy'
+        ? `${(100 * o.score).toFixed(1)}%`
+        : `loss ${o.evalLoss.toPrecision(3)}`;
   const rows = results.map(
     (r) =>
       `| ${r.name} | ${r.expected.causeKind ?? 'healthy'} | ${r.verdict}${r.verdictRight ? '' : ' ✗'} | ${r.causeKind ?? '-'}${r.causeRight ? '' : ' ✗'} | ${r.firstFix ?? '-'} | ${score(r.control)} | ${score(r.firstFixOutcome)}${r.expected.causeKind && !r.firstFixCures ? ' ✗' : ''} | ${r.verifiedFix ?? '-'}${r.expected.causeKind && !r.verifiedCures ? ' ✗' : ''} |`,
@@ -315,7 +323,12 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     results.push(r);
     process.stderr.write(
       `${c.name}: ${r.verdict} / ${r.causeKind} / fix1 ${r.firstFix} -> ${r.firstFixCures} / verified ${r.verifiedFix} (${((Date.now() - t0) / 1000).toFixed(1)}s)\n` +
-        r.findings.map((f) => `    ${f.code} ${f.severity} ${f.causeKind}: ${f.fixes.map((x) => x.change).join(' ; ')}\n`).join(''),
+        r.findings
+          .map(
+            (f) =>
+              `    ${f.code} ${f.severity} ${f.causeKind}: ${f.fixes.map((x) => x.change).join(' ; ')}\n`,
+          )
+          .join(''),
     );
   }
   process.stdout.write(clinicTable(results) + '\n');

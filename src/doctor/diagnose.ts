@@ -220,7 +220,9 @@ function readSummaryBeside(dir: string, problems: string[]): DoctorInput['summar
       typeof raw[key] === 'number' ? { [key]: raw[key] as number } : {};
     const baseline = raw['baseline'] as { loss?: unknown } | undefined;
     const baselineLoss =
-      typeof baseline?.loss === 'number' && Number.isFinite(baseline.loss) ? { baselineLoss: baseline.loss } : {};
+      typeof baseline?.loss === 'number' && Number.isFinite(baseline.loss)
+        ? { baselineLoss: baseline.loss }
+        : {};
     return { ...pick('steps'), ...pick('skippedSteps'), ...pick('clippedSteps'), ...baselineLoss };
   } catch (error) {
     problems.push(`${path}: unreadable (${error instanceof Error ? error.message : String(error)}); ignored`);

@@ -11,7 +11,17 @@ import {
 } from './findings.js';
 
 function finding(code: Exclude<FindingCode, 'poor_initialization'>, severity: Severity): Finding {
-  return { code, severity, title: code, where: {}, evidence: [], cause: '', causeKind: 'unknown', timeline: [], fixes: [] };
+  return {
+    code,
+    severity,
+    title: code,
+    where: {},
+    evidence: [],
+    cause: '',
+    causeKind: 'unknown',
+    timeline: [],
+    fixes: [],
+  };
 }
 
 function poorInit(direction: 'collapsing' | 'growing', severity: Severity): Finding {

@@ -37,8 +37,39 @@ function assertPatchesResolve(findings: readonly Finding[], config: ResolvedConf
   }
 }
 
+// A healthy run learns: its loss falls (craftRecord's default), as its gradients stay within range.
 const healthyRun = (): MetricsRecord[] =>
-  craftRun(20, 10, () => ({ layers: healthyLayers(), activations: [{}, {}, {}, {}], loss: 0.5 }));
+  craftRun(20, 10, () => ({ layers: healthyLayers(), activations: [{}, {}, {}, {}] }));
+
+describe('not_learning', () => {
+  const flat = (update: number): MetricsRecord[] =>
+    craftRun(20, 10, () => ({ layers: healthyLayers().map((l) => ({ ...l, update })), loss: 2.3 }));
+
+  it('a loss that stays at the baseline with tiny steps: the learning rate is too small, raise it', () => {
+    const config = preset('deep-relu-he', { optimizer: { name: 'sgd', learningRate: 1e-5 } });
+    const f = run('not_learning', { records: flat(1e-6), config, summary: { baselineLoss: 2.3 } });
+    assert.ok(f);
+    assert.equal(f.causeKind, 'learning-rate');
+    assert.match(f.fixes[0]?.change ?? '', /optimizer\.learningRate 0\.01 \(from 1e-5\)/);
+    assert.equal(
+      diagnose({ records: flat(1e-6), config, summary: { baselineLoss: 2.3 } }).verdict,
+      'not-learning',
+    );
+  });
+
+  it('healthy steps with plain SGD: the optimiser; with Adam: the number of steps', () => {
+    const sgd = preset('deep-relu-he', { optimizer: { name: 'sgd', learningRate: 0.1 } });
+    assert.equal(run('not_learning', { records: flat(1e-3), config: sgd })?.causeKind, 'optimizer');
+    assert.equal(
+      run('not_learning', { records: flat(1e-3), config: preset('deep-relu-he') })?.causeKind,
+      'steps',
+    );
+  });
+
+  it('a falling loss is learning', () => {
+    assert.equal(run('not_learning', { records: healthyRun(), config: preset('deep-relu-he') }), null);
+  });
+});
 
 describe('the rule table', () => {
   it('has a rule for every finding code, each producing its own code', () => {

@@ -1050,7 +1050,9 @@ const notLearning: Rule<'not_learning'> = (ctx) => {
   const explained = judged.some(
     (r) =>
       firstLastRatio(r) < THRESHOLDS.vanishingRatio ||
-      hiddenActivations(r).some((a) => a.dead > THRESHOLDS.unitFraction || a.saturated > THRESHOLDS.unitFraction),
+      hiddenActivations(r).some(
+        (a) => a.dead > THRESHOLDS.unitFraction || a.saturated > THRESHOLDS.unitFraction,
+      ),
   );
   if (explained) return null;
   const updates = finite(judged).filter((r) => !r.skipped);
@@ -1080,7 +1082,10 @@ const notLearning: Rule<'not_learning'> = (ctx) => {
   } else if (ratio > THRESHOLDS.updateRatioLarge) {
     causeKind = 'learning-rate';
     cause = `${model}each step moves the weights by ${num(ratio)} of their norm: the steps are so large that the run jumps around instead of descending.`;
-    fixes = dedupe([fix.lowerLearningRate(f), (f.clip === null || f.clip.name === 'none') && fix.clipNorm(f, 1)]);
+    fixes = dedupe([
+      fix.lowerLearningRate(f),
+      (f.clip === null || f.clip.name === 'none') && fix.clipNorm(f, 1),
+    ]);
   } else if (f.optimizer === 'sgd') {
     causeKind = 'optimizer';
     cause = `${model}the gradients and the step sizes look healthy, yet the loss does not fall: plain SGD moves every weight by the same factor of its gradient, which is slow on badly conditioned losses.`;

@@ -88,6 +88,8 @@ export interface Verification {
   trials: Trial[];
   /** The best trial if it cures, else null. */
   best: Trial | null;
+  /** The findings whose fixes were tried (the run's, or the control's own diagnosis). */
+  findings: readonly Finding[];
   /** One line: `verified: +62 points accuracy in 600 steps with model.activation "relu"` or why nothing cured. */
   headline: string;
 }
@@ -108,7 +110,8 @@ export function patchedConfig(config: ResolvedConfig, patch: JsonObject, name: s
 }
 
 function gainText(trial: Trial): string {
-  if (trial.outcome.metric === 'accuracy') return `${trial.gain >= 0 ? '+' : ''}${(100 * trial.gain).toFixed(1)} points accuracy`;
+  if (trial.outcome.metric === 'accuracy')
+    return `${trial.gain >= 0 ? '+' : ''}${(100 * trial.gain).toFixed(1)} points accuracy`;
   return `eval loss ${trial.outcome.evalLoss.toPrecision(3)}`;
 }
 
@@ -122,7 +125,7 @@ function gainText(trial: Trial): string {
  */
 export function verifyFixes(
   config: ResolvedConfig,
-  findings: readonly Finding[],
+  findings: readonly Finding[] | null,
   options: VerifyOptions,
 ): Verification {
   const budget = options.budget ?? config.train.steps;
@@ -132,7 +135,8 @@ export function verifyFixes(
     { defaultName: config.name },
   );
   const controlConfig = { ...base, name: `${config.name}-control` };
-  const controlOutcome = outcomeOf(options.runTrial(controlConfig, 'control'));
+  const controlSummary = options.runTrial(controlConfig, 'control');
+  const controlOutcome = outcomeOf(controlSummary);
   const control: Trial = {
     label: 'control',
     fix: null,
@@ -143,7 +147,12 @@ export function verifyFixes(
     gain: 0,
     config: controlConfig,
   };
-  const fixes = candidateFixes(findings, top);
+  // Without findings of its own (a config, not a diagnosed run), the control's diagnosis names the candidates.
+  const diagnosed = findings ?? (controlSummary.findings as Finding[]);
+  const fixes = candidateFixes(
+    diagnosed.filter((f) => f.severity !== 'info'),
+    top,
+  );
   const trials: Trial[] = fixes.map((fix, i) => {
     const label = `fix-${i + 1}`;
     // A fix that changes the number of steps (train longer) keeps its own count; every other trial gets the budget.
@@ -169,9 +178,9 @@ export function verifyFixes(
   const best = trials[0] && trials[0].cures ? trials[0] : null;
   const headline =
     fixes.length === 0
-      ? 'nothing to verify: the doctor found nothing to fix'
+      ? `nothing to verify: the run is healthy (${controlOutcome.metric === 'accuracy' ? `accuracy ${(100 * controlOutcome.score).toFixed(1)}%` : `eval loss ${controlOutcome.evalLoss.toPrecision(3)}`} in ${budget} steps); only the control was trained`
       : best
         ? `verified: ${gainText(best)} in ${budget} steps with ${best.fix?.change} (control: ${controlOutcome.metric === 'accuracy' ? `${(100 * controlOutcome.score).toFixed(1)}%` : `eval loss ${controlOutcome.evalLoss.toPrecision(3)}`})`
         : `not verified: none of ${fixes.length} fixes beat the control by the margin in ${budget} steps`;
-  return { budget, control, trials, best, headline };
+  return { budget, control, trials, best, headline, findings: diagnosed };
 }

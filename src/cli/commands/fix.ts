@@ -1,10 +1,181 @@
-/** `gradscope fix`: verified fixes (owned by the doctor work; placeholder until it lands). */
-import { UsageError } from '../args.js';
-import type { Command } from '../common.js';
+/**
+ * `gradscope fix <config, preset or run dir> [--budget STEPS] [--top K] [--out DIR] [--json]`: the doctor's top K
+ * fixes, each trained from the same seed beside the unchanged config (the control); fixes.json ranks them by what
+ * they measured and report.html shows them side by side. `run --verify` calls `verifyRunDir` after training.
+ * Parsing, files and printing only: the trials and the ranking live in doctor/verify.
+ */
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { resolveConfig } from '../../config/index.js';
+import type { ResolvedConfig } from '../../config/types.js';
+import { diagnoseRunDir } from '../../doctor/diagnose.js';
+import type { Finding } from '../../doctor/findings.js';
+import { verifyFixes, type Trial, type Verification } from '../../doctor/verify.js';
+import { parseFinite, stringifyFinite, writeJson } from '../../io/jsonl.js';
+import { loadRun, writeComparison } from '../../report/index.js';
+import { train } from '../../train/trainer.js';
+import { integerFlag, parseArgs, UsageError, type ParsedArgs } from '../args.js';
+import { chooseOutDir, EXIT, loadConfig, type Command } from '../common.js';
+
+/** A run's own steps are the default budget, capped so `fix` on a long run stays a quick check. */
+export const MAX_DEFAULT_BUDGET = 2000;
+export const DEFAULT_TOP = 4;
+
+const USAGE =
+  'fix <config, preset or run dir> [--budget STEPS] [--top K] [--out DIR] [--set path=value] [--patch JSON] [--json]';
+
+interface FixOptions {
+  budget?: number;
+  top: number;
+  outDir: string;
+  json: boolean;
+}
+
+function outcomeText(trial: Trial): string {
+  const o = trial.outcome;
+  const score = o.metric === 'accuracy' ? `accuracy ${(100 * (o.accuracy ?? 0)).toFixed(1)}%` : '';
+  return `${score}${score ? ', ' : ''}eval loss ${Number.isFinite(o.evalLoss) ? o.evalLoss.toPrecision(4) : String(o.evalLoss)}, verdict ${o.verdict}`;
+}
+
+/** fixes.json: the control, then every trial best first, each with its patch, outcome and whether it cures. */
+function fixesJson(v: Verification): object {
+  const entry = (t: Trial, rank: number): object => ({
+    rank,
+    label: t.label,
+    change: t.fix?.change ?? 'control (unchanged config)',
+    patch: t.patch,
+    why: t.fix?.why ?? null,
+    doctorRank: t.doctorRank,
+    outcome: t.outcome,
+    cures: t.cures,
+    gain: t.gain,
+    dir: t.label,
+  });
+  return {
+    budget: v.budget,
+    headline: v.headline,
+    best: v.best ? v.best.label : null,
+    control: entry(v.control, 0),
+    trials: v.trials.map((t, i) => entry(t, i + 1)),
+  };
+}
+
+/** Train the trials into `outDir/<label>`, write fixes.json and the side-by-side report.html. */
+export function runFixes(
+  config: ResolvedConfig,
+  findings: readonly Finding[] | null,
+  options: FixOptions,
+): Verification {
+  mkdirSync(options.outDir, { recursive: true });
+  const dirs: string[] = [];
+  const verification = verifyFixes(config, findings, {
+    ...(options.budget === undefined ? {} : { budget: options.budget }),
+    top: options.top,
+    runTrial: (trialConfig, label) => {
+      const dir = join(options.outDir, label);
+      dirs.push(dir);
+      process.stderr.write(`gradscope fix: training ${label} (${trialConfig.train.steps} steps)\n`);
+      return train(trialConfig, { outDir: dir }).summary;
+    },
+  });
+  writeJson(join(options.outDir, 'fixes.json'), fixesJson(verification));
+  writeComparison(
+    options.outDir,
+    dirs.map((d) => loadRun(d)),
+  );
+  return verification;
+}
+
+function print(v: Verification, outDir: string, json: boolean): void {
+  if (json) {
+    process.stdout.write(stringifyFinite(fixesJson(v), 2) + '\n');
+    return;
+  }
+  const lines = [`control: ${outcomeText(v.control)}`];
+  v.trials.forEach((t, i) =>
+    lines.push(
+      `${i + 1}. ${t.fix?.change} -> ${outcomeText(t)}${t.cures ? '  CURES' : '  (does not beat the control)'}`,
+    ),
+  );
+  lines.push(v.headline, `fixes: ${join(outDir, 'fixes.json')}`, `report: ${join(outDir, 'report.html')}`);
+  process.stderr.write(lines.join('\n') + '\n');
+}
+
+function isRunDir(path: string): boolean {
+  return existsSync(path) && statSync(path).isDirectory();
+}
+
+function budgetFor(args: ParsedArgs, config: ResolvedConfig): number {
+  return integerFlag(args, 'budget', 1) ?? Math.min(config.train.steps, MAX_DEFAULT_BUDGET);
+}
+
+/** Verify the fixes of a finished run directory (its config.json and its diagnosis). */
+export function verifyRunDir(
+  dir: string,
+  options: { json: boolean; budget?: number; top?: number; outDir?: string },
+): number {
+  const configPath = join(dir, 'config.json');
+  if (!existsSync(configPath)) {
+    throw new UsageError(
+      `${dir} has no config.json (a TensorBoard log or a bare metrics.jsonl): gradscope cannot re-train it, so its fixes cannot be verified; run gradscope doctor ${dir} for the unverified diagnosis.`,
+    );
+  }
+  const raw = parseFinite(readFileSync(configPath, 'utf8'));
+  const config = resolveConfig(raw, { defaultName: basename(resolve(dir)) });
+  const report = diagnoseRunDir(dir);
+  const outDir = options.outDir ?? join(dir, 'fixes');
+  const verification = runFixes(config, report.findings, {
+    ...(options.budget === undefined ? {} : { budget: options.budget }),
+    top: options.top ?? DEFAULT_TOP,
+    outDir,
+    json: options.json,
+  });
+  appendVerifiedToSummary(dir, verification);
+  print(verification, outDir, options.json);
+  return EXIT.ok;
+}
+
+/** The run's summary says what verification found ("verified: +62 points accuracy in 600 steps ..."). */
+function appendVerifiedToSummary(dir: string, v: Verification): void {
+  const path = join(dir, 'summary.json');
+  if (!existsSync(path)) return;
+  const summary = parseFinite(readFileSync(path, 'utf8')) as Record<string, unknown>;
+  summary['verified'] = {
+    headline: v.headline,
+    best: v.best ? { change: v.best.fix?.change, patch: v.best.patch, gain: v.best.gain } : null,
+    fixes: 'fixes/fixes.json',
+  };
+  writeFileSync(path, stringifyFinite(summary, 2) + '\n');
+}
 
 export const fixCommand: Command = {
-  summary: 'fix <config, preset or run dir> [--budget STEPS] [--top K] [--out DIR] [--json]  train the top fixes beside the control',
-  run() {
-    throw new UsageError('fix is not built yet.');
+  summary: `${USAGE}  train the doctor's top fixes beside the control and rank them by what they measured`,
+  run(argv) {
+    const args = parseArgs(
+      argv,
+      { values: ['budget', 'top', 'out', 'steps', 'seed'], switches: ['json'] },
+      'fix',
+    );
+    if (args.positionals.length !== 1)
+      throw new UsageError(`fix needs exactly one config, preset or run directory: gradscope ${USAGE}.`);
+    const source = args.positionals[0] as string;
+    const top = integerFlag(args, 'top', 1) ?? DEFAULT_TOP;
+    const json = args.switches.has('json');
+    if (isRunDir(source)) {
+      const budget = integerFlag(args, 'budget', 1);
+      return verifyRunDir(source, {
+        json,
+        top,
+        ...(budget === undefined ? {} : { budget }),
+        ...(args.values['out'] ? { outDir: resolve(args.values['out']) } : {}),
+      });
+    }
+    const config = loadConfig(source, {});
+    const outDir = args.values['out']
+      ? resolve(args.values['out'])
+      : chooseOutDir(undefined, `${config.name}-fix`);
+    const verification = runFixes(config, null, { budget: budgetFor(args, config), top, outDir, json });
+    print(verification, outDir, json);
+    return EXIT.ok;
   },
 };
