@@ -3,7 +3,7 @@
  * its cause in this model's terms and the ranked fixes with the exact config change. Plain text; colour only when
  * asked (the CLI asks when stdout is a TTY).
  */
-import type { Finding, Severity, Verdict } from './findings.js';
+import type { Finding, JsonObject, JsonValue, Severity, Verdict } from './findings.js';
 import type { DoctorReport } from './diagnose.js';
 import { ranges } from './stats.js';
 
@@ -113,12 +113,17 @@ export function formatDiagnosis(report: DoctorReport, options: FormatOptions = {
     if (place) out.push(`   where: ${place}`);
     out.push('   evidence:');
     for (const line of finding.evidence) out.push(`     - ${wrap(line, width - 7, '       ')}`);
-    out.push(`   cause: ${wrap(finding.cause, width - 10, '          ')}`);
+    out.push(`   cause (${finding.causeKind}): ${wrap(finding.cause, width - 10, '          ')}`);
+    if (i === 0 && finding.timeline.length > 0) {
+      out.push('   timeline:');
+      for (const e of finding.timeline.slice(0, 8)) out.push(`     - step ${e.step}: ${e.text}`);
+    }
     if (finding.fixes.length > 0) {
       out.push('   fixes, best first:');
       finding.fixes.slice(0, maxFixes).forEach((fix, k) => {
         out.push(`     ${k + 1}) ${paint('bold', fix.change)}`);
         out.push(`        patch: ${JSON.stringify(fix.patch)}`);
+        out.push(`        flags: ${fixFlags(fix.patch)}`);
         out.push(`        why: ${wrap(fix.why, width - 13, '             ')}`);
       });
       if (finding.fixes.length > maxFixes)
@@ -126,4 +131,44 @@ export function formatDiagnosis(report: DoctorReport, options: FormatOptions = {
     }
   });
   return out.join('\n') + '\n';
+}
+
+function flatten(patch: JsonValue, prefix: string, out: [string, JsonValue][]): boolean {
+  if (patch === null) return false;
+  if (typeof patch === 'object' && !Array.isArray(patch)) {
+    for (const [key, value] of Object.entries(patch))
+      if (!flatten(value, prefix ? `${prefix}.${key}` : key, out)) return false;
+    return true;
+  }
+  out.push([prefix, patch]);
+  return true;
+}
+
+/** `--set` parses its value as JSON, else takes it as a string: a string that would parse stays quoted. */
+function setValue(value: JsonValue): string {
+  if (typeof value !== 'string') return JSON.stringify(value);
+  try {
+    JSON.parse(value);
+    return JSON.stringify(value);
+  } catch {
+    return value;
+  }
+}
+
+function shellQuote(text: string): string {
+  return /^[\w.,:=+\-/]+$/.test(text) ? text : `'${text.replace(/'/g, "'\\''")}'`;
+}
+
+/**
+ * A fix's patch as command-line flags to paste after `gradscope run` (or compare, preflight, fix): `--set` lines
+ * where every leaf is a value, else one `--patch` (a key set to null can only be deleted by a merge patch).
+ *
+ * @example
+ * fixFlags({ optimizer: { learningRate: 0.05 } }); // '--set optimizer.learningRate=0.05'
+ */
+export function fixFlags(patch: JsonObject): string {
+  const leaves: [string, JsonValue][] = [];
+  if (flatten(patch, '', leaves) && leaves.length > 0)
+    return leaves.map(([path, value]) => `--set ${shellQuote(`${path}=${setValue(value)}`)}`).join(' ');
+  return `--patch ${shellQuote(JSON.stringify(patch))}`;
 }
