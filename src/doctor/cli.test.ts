@@ -93,7 +93,8 @@ describe('gradscope doctor on real runs', () => {
     const text = doctor([dir]);
     assert.equal(text.status, 0, text.stderr);
     assert.match(text.stdout, /Diagnosis: VANISHING/);
-    assert.match(text.stdout, /cause: .*sigmoid/);
+    assert.match(text.stdout, /cause \(activation\): .*sigmoid/);
+    assert.match(text.stdout, /flags: --set model.activation=relu --set model.init=he-normal/);
     assert.match(text.stdout, /1\) model\.activation "relu" \+ model\.init "he-normal"/);
     assert.match(text.stdout, /patch: \{"model":\{"activation":"relu","init":"he-normal"\}\}/);
     assert.doesNotMatch(text.stdout, /\x1b\[/, 'no colour when stdout is not a TTY');
