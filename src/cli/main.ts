@@ -9,6 +9,7 @@ import { OptimError } from '../optim/index.js';
 import { RunLoadError } from '../report/index.js';
 import { parseArgs, UsageError } from './args.js';
 import { doctorCommand } from './commands/doctor.js';
+import { fixCommand } from './commands/fix.js';
 import { labCommand } from './commands/lab.js';
 import { preflightCommand } from './commands/preflight.js';
 import { compareCommand, demoCommand, runCommand } from './commands/train.js';
@@ -20,6 +21,7 @@ const COMMANDS: Record<string, Command> = {
   run: runCommand,
   compare: compareCommand,
   doctor: doctorCommand,
+  fix: fixCommand,
   preflight: preflightCommand,
   lab: labCommand,
   presets: { summary: 'presets [--json]  list the built-in experiments', run: commandPresets },
