@@ -86,4 +86,16 @@ describe('gradscope fix', () => {
     };
     assert.match(summary.verified?.headline ?? '', /^(verified|not verified)/);
   });
+
+  it('run prints the top finding, its cause and fix #1 as a patch and as flags; --verify trains the fixes', () => {
+    const dir = tempDir();
+    const run = join(dir, 'run');
+    const r = gradscope(['run', clinicConfig(dir, 'sgd-lr-too-high-tanh', 150), '--out', run, '--verify']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /cause: gradients were healthy at step 1.*the learning rate \(3\) is the cause/);
+    assert.match(r.stderr, /fix #1: optimizer\.learningRate 0\.3 \(from 3\)/);
+    assert.match(r.stderr, /flags: --set optimizer\.learningRate=0\.3/);
+    assert.match(r.stderr, /^verified: \+/m);
+    assert.ok(existsSync(join(run, 'fixes', 'fixes.json')));
+  });
 });

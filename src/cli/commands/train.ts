@@ -1,7 +1,9 @@
 /** `gradscope run`, `compare` and `demo`: train, write run directories and reports, print a short account. */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ResolvedConfig } from '../../config/types.js';
+import type { Finding } from '../../doctor/findings.js';
+import { fixFlags } from '../../doctor/format.js';
 import { stringifyFinite, writeJson } from '../../io/jsonl.js';
 import { preflight } from '../../preflight/index.js';
 import { loadRun, writeComparison, writeRunReport, type Comparison } from '../../report/index.js';
@@ -9,6 +11,7 @@ import { train, type TrainResult } from '../../train/trainer.js';
 import { integerFlag, parseArgs, UsageError, type ParsedArgs } from '../args.js';
 import { chooseOutDir, EXIT, loadConfig, type Command } from '../common.js';
 import { progressPrinter } from '../progress.js';
+import { verifyRunDir } from './fix.js';
 
 function overridesFrom(args: ParsedArgs): { steps?: number; seed?: number } {
   const steps = integerFlag(args, 'steps', 1);
@@ -50,6 +53,27 @@ function describe(result: TrainResult, outDir: string): string {
   );
 }
 
+/** The top finding, its cause and its first fix as a patch and as flags to paste back (or "healthy"). */
+export function prescription(summary: TrainResult['summary'], outDir: string): string {
+  const findings = summary.findings as Finding[];
+  const lead = findings.find((f) => f.severity !== 'info');
+  if (!lead) return '  healthy: gradients reach every layer at a workable scale and the run learned\n';
+  const fix = lead.fixes[0];
+  const lines = [
+    `  ${lead.severity}: ${lead.title} (${lead.code}; cause: ${lead.causeKind})`,
+    `  cause: ${lead.cause}`,
+  ];
+  if (fix) {
+    lines.push(
+      `  fix #1: ${fix.change}`,
+      `    patch: ${JSON.stringify(fix.patch)}`,
+      `    flags: ${fixFlags(fix.patch)}`,
+      `  to verify the fixes by training them: gradscope fix ${outDir} (or run ... --verify)`,
+    );
+  }
+  return lines.join('\n') + '\n';
+}
+
 function stopMessage(result: TrainResult): string {
   return result.stopped
     ? `gradscope: ${result.summary.name} stopped at step ${result.stopped.step} by the non-finite guard: ${result.stopped.source}\n`
@@ -57,9 +81,10 @@ function stopMessage(result: TrainResult): string {
 }
 
 export const runCommand: Command = {
-  summary: 'run <config.json or preset> [--out DIR] [--steps N] [--seed S] [--json]  train one run',
+  summary:
+    'run <config.json or preset> [--out DIR] [--steps N] [--seed S] [--verify] [--json]  train one run (--verify: then train its fixes)',
   run(argv) {
-    const args = parseArgs(argv, { values: ['out', 'steps', 'seed'], switches: ['json'] }, 'run');
+    const args = parseArgs(argv, { values: ['out', 'steps', 'seed'], switches: ['json', 'verify'] }, 'run');
     if (args.positionals.length !== 1) {
       throw new UsageError(
         'run needs exactly one config file or preset name: gradscope run <config.json or preset>.',
@@ -68,9 +93,21 @@ export const runCommand: Command = {
     const config = loadConfig(args.positionals[0] as string, overridesFrom(args));
     const outDir = chooseOutDir(args.values['out'], config.name);
     const result = trainRun(config, outDir);
-    if (args.switches.has('json')) process.stdout.write(stringifyFinite(result.summary, 2) + '\n');
-    else process.stderr.write(describe(result, outDir) + `  report: ${join(outDir, 'report.html')}\n`);
+    if (args.switches.has('json') && !args.switches.has('verify'))
+      process.stdout.write(stringifyFinite(result.summary, 2) + '\n');
+    else if (!args.switches.has('json'))
+      process.stderr.write(
+        describe(result, outDir) +
+          `  report: ${join(outDir, 'report.html')}\n` +
+          prescription(result.summary, outDir),
+      );
     process.stderr.write(stopMessage(result));
+    if (args.switches.has('verify')) {
+      // After training: the doctor's fixes trained beside the run (fixes/ in the run directory); the summary
+      // printed with --json then carries the verification.
+      verifyRunDir(outDir, { json: false });
+      if (args.switches.has('json')) process.stdout.write(readFileSync(join(outDir, 'summary.json'), 'utf8'));
+    }
     return result.stopped ? EXIT.stopped : EXIT.ok;
   },
 };
