@@ -45,6 +45,10 @@ export interface ReportFinding {
   where: { layers?: number[]; steps?: [number, number]; timeSteps?: number[]; params?: string[] };
   evidence: string[];
   cause: string;
+  /** The root cause in one word (v2 logs; empty for older ones). */
+  causeKind: string;
+  /** The run's timeline, earliest first (v2 logs). */
+  timeline: { step: number; text: string }[];
   fixes: ReportFix[];
 }
 
@@ -105,6 +109,14 @@ export function readFinding(value: unknown): ReportFinding | null {
     },
     evidence: strings(value['evidence']),
     cause: typeof value['cause'] === 'string' ? value['cause'] : '',
+    causeKind: typeof value['causeKind'] === 'string' ? value['causeKind'] : '',
+    timeline: Array.isArray(value['timeline'])
+      ? value['timeline'].flatMap((e) =>
+          isObject(e) && typeof e['step'] === 'number' && typeof e['text'] === 'string'
+            ? [{ step: e['step'], text: e['text'] }]
+            : [],
+        )
+      : [],
     fixes,
   };
 }

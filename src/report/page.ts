@@ -13,6 +13,7 @@ export const VERDICT_TEXT: Readonly<Record<string, string>> = {
   'non-finite': 'NaN or ∞ appeared in the loss, gradients or weights',
   saturated: 'units sit in the flat tails of their activation, where the derivative is near zero',
   'dead-units': 'ReLU-family units output zero for every example and get no gradient',
+  'not-learning': 'the gradients look fine but the loss stays where a model that learned nothing would be',
 };
 
 /** A verdict as a coloured pill; an unknown or missing verdict is grey. */
@@ -105,7 +106,14 @@ export function renderFinding(finding: ReportFinding, index: number): string {
     `<h3>${escapeHtml(finding.title)}</h3><code class="code">${escapeHtml(finding.code)}</code></div>` +
     (where ? `<p class="where">Where: ${escapeHtml(where)}</p>` : '') +
     `<div class="finding-body"><div><h4>Evidence</h4>${evidence}</div>` +
-    `<div><h4>Cause</h4><p>${finding.cause ? escapeHtml(finding.cause) : '<span class="muted">Not stated.</span>'}</p></div></div>` +
+    `<div><h4>Cause${finding.causeKind ? ` <code class="code">${escapeHtml(finding.causeKind)}</code>` : ''}</h4><p>${finding.cause ? escapeHtml(finding.cause) : '<span class="muted">Not stated.</span>'}</p>` +
+    (index === 0 && finding.timeline.length > 0
+      ? `<h4>Timeline</h4><ul class="evidence">${finding.timeline
+          .slice(0, 10)
+          .map((e) => `<li>step ${e.step}: ${escapeHtml(e.text)}</li>`)
+          .join('')}</ul>`
+      : '') +
+    `</div></div>` +
     `<h4>Fixes, best first</h4>${fixes}</article>`
   );
 }

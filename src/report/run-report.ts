@@ -423,6 +423,14 @@ function renderPreflight(pre: PreflightData): string {
   );
 }
 
+/** `gradscope fix` / `run --verify` leave `summary.verified.headline`: "verified: +62 points accuracy in 600 steps ...". */
+function verifiedLine(summary: object): string {
+  const verified = (summary as { verified?: { headline?: unknown } }).verified;
+  return typeof verified?.headline === 'string'
+    ? `<p class="meaning"><strong>fixes:</strong> ${escapeHtml(verified.headline)} (fixes/report.html).</p>`
+    : '';
+}
+
 export function renderRunReport(run: RunData): string {
   const { config, records, summary } = run;
   const name = summary.name || config.name || 'run';
@@ -447,6 +455,7 @@ export function renderRunReport(run: RunData): string {
     (verdict !== undefined && VERDICT_TEXT[verdict]
       ? `<p class="meaning"><strong>${escapeHtml(verdict)}:</strong> ${escapeHtml(VERDICT_TEXT[verdict] as string)}.</p>`
       : '') +
+    verifiedLine(summary) +
     '</header>';
 
   const banners: string[] = [];

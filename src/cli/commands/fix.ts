@@ -12,7 +12,7 @@ import { diagnoseRunDir } from '../../doctor/diagnose.js';
 import type { Finding } from '../../doctor/findings.js';
 import { verifyFixes, type Trial, type Verification } from '../../doctor/verify.js';
 import { parseFinite, stringifyFinite, writeJson } from '../../io/jsonl.js';
-import { loadRun, writeComparison } from '../../report/index.js';
+import { loadRun, writeComparison, writeRunReport } from '../../report/index.js';
 import { train } from '../../train/trainer.js';
 import { integerFlag, parseArgs, UsageError, type ParsedArgs } from '../args.js';
 import { chooseOutDir, EXIT, loadConfig, type Command } from '../common.js';
@@ -131,6 +131,8 @@ export function verifyRunDir(
     json: options.json,
   });
   appendVerifiedToSummary(dir, verification);
+  // The run's own report says what verification found.
+  if (existsSync(join(dir, 'metrics.jsonl'))) writeRunReport(dir);
   print(verification, outDir, options.json);
   return EXIT.ok;
 }
