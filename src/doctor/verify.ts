@@ -174,7 +174,11 @@ export function verifyFixes(
       config: trialConfig,
     };
   });
-  trials.sort((a, b) => b.outcome.score - a.outcome.score || a.doctorRank - b.doctorRank);
+  // Eval metric first, gradient health second (a healthy verdict before a sick one), then the doctor's order.
+  const health = (t: Trial): number => (t.outcome.verdict === 'healthy' ? 0 : 1);
+  trials.sort(
+    (a, b) => b.outcome.score - a.outcome.score || health(a) - health(b) || a.doctorRank - b.doctorRank,
+  );
   const best = trials[0] && trials[0].cures ? trials[0] : null;
   const headline =
     fixes.length === 0
