@@ -15,7 +15,7 @@ import { parseFinite, stringifyFinite, writeJson } from '../../io/jsonl.js';
 import { loadRun, writeComparison, writeRunReport } from '../../report/index.js';
 import { train } from '../../train/trainer.js';
 import { integerFlag, parseArgs, UsageError, type ParsedArgs } from '../args.js';
-import { chooseOutDir, EXIT, loadConfig, type Command } from '../common.js';
+import { chooseOutDir, configOverridesFrom, EXIT, loadConfig, type Command } from '../common.js';
 
 /** A run's own steps are the default budget, capped so `fix` on a long run stays a quick check. */
 export const MAX_DEFAULT_BUDGET = 2000;
@@ -155,7 +155,7 @@ export const fixCommand: Command = {
   run(argv) {
     const args = parseArgs(
       argv,
-      { values: ['budget', 'top', 'out', 'steps', 'seed'], switches: ['json'] },
+      { values: ['budget', 'top', 'out', 'steps', 'seed', 'patch'], lists: ['set'], switches: ['json'] },
       'fix',
     );
     if (args.positionals.length !== 1)
@@ -164,6 +164,10 @@ export const fixCommand: Command = {
     const top = integerFlag(args, 'top', 1) ?? DEFAULT_TOP;
     const json = args.switches.has('json');
     if (isRunDir(source)) {
+      if (args.lists['set'] || args.values['patch'] !== undefined)
+        throw new UsageError(
+          `--set and --patch change a config or preset, not a finished run (${source}); run gradscope fix on the edited config instead.`,
+        );
       const budget = integerFlag(args, 'budget', 1);
       return verifyRunDir(source, {
         json,
@@ -172,7 +176,7 @@ export const fixCommand: Command = {
         ...(args.values['out'] ? { outDir: resolve(args.values['out']) } : {}),
       });
     }
-    const config = loadConfig(source, {});
+    const config = loadConfig(source, configOverridesFrom(args));
     const outDir = args.values['out']
       ? resolve(args.values['out'])
       : chooseOutDir(undefined, `${config.name}-fix`);
