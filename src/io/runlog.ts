@@ -1,4 +1,5 @@
-/** The records of a run directory (`../shared/CONTRACT.md`): one `MetricsRecord` per logged step, and the summary. */
+/** The records of a run directory (docs/DOCTOR.md, README): one `MetricsRecord` per logged step, and the summary. */
+import type { BriefFinding, Finding, Verdict } from '../doctor/findings.js';
 
 export interface ParamRecord {
   name: string;
@@ -39,7 +40,8 @@ export interface MetricsRecord {
   timeGradFactor?: number;
   /** Stacked recurrent models: the same for every recurrent layer, input side first. */
   timeGradByLayer?: number[][];
-  findings: unknown[];
+  /** The doctor's online findings at this step, in brief (summary.json carries the full ones). */
+  findings: BriefFinding[];
   /** Set on the step where the guard acted: what was non-finite first. */
   nonFiniteSource?: string;
   /** Set when the guard (rollback mode) restored the last good weights and optimiser state at this step. */
@@ -61,6 +63,6 @@ export interface Summary {
   stoppedEarly: boolean;
   /** The first step with a non-finite loss or gradient, and where it appeared first (any guard mode). */
   firstNonFinite: { step: number; source: string } | null;
-  verdict?: string;
-  findings: unknown[];
+  verdict?: Verdict;
+  findings: Finding[];
 }

@@ -3,6 +3,7 @@
  * an MLP whose gradient shrinks 10x per layer toward the input, or a recurrent net whose gradient shrinks back
  * through time, optionally with NaN / Infinity values and skipped steps.
  */
+import type { Finding, Verdict } from '../doctor/findings.js';
 import type { ResolvedConfig } from '../config/types.js';
 import type { MetricsRecord, Summary } from '../io/runlog.js';
 import type { RunData } from './data.js';
@@ -21,6 +22,7 @@ export interface SampleRunOptions {
   /** Put NaN / Infinity into the records and skip some steps. */
   nonFinite?: boolean;
   evalLoss?: number;
+  /** A verdict word, possibly one this version does not know (old or foreign logs). */
   verdict?: string;
   findings?: unknown[];
 }
@@ -150,8 +152,9 @@ export function sampleRun(options: SampleRunOptions = {}): RunData {
     firstNonFinite: firstBroken
       ? { step: firstBroken.step, source: firstBroken.nonFiniteSource ?? 'the loss' }
       : null,
-    ...(options.verdict !== undefined ? { verdict: options.verdict } : {}),
-    findings: options.findings ?? [],
+    ...(options.verdict !== undefined ? { verdict: options.verdict as Verdict } : {}),
+    // Samples may carry partial or malformed findings on purpose: the report reads logs of any age tolerantly.
+    findings: (options.findings ?? []) as Finding[],
   };
   return { config, records, summary };
 }
