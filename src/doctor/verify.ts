@@ -115,9 +115,100 @@ function gainText(trial: Trial): string {
   return `eval loss ${trial.outcome.evalLoss.toPrecision(3)}`;
 }
 
+/** The control's config at the budget, and how the candidates are chosen once findings are known. */
+export interface TrialPlan {
+  budget: number;
+  control: ResolvedConfig;
+  /** Each candidate fix with its label (`fix-1`, ...) and patched config. */
+  trials: { label: string; fix: Fix; config: ResolvedConfig }[];
+  findings: readonly Finding[];
+}
+
+/** The control's config: the run's own at the budget. */
+export function controlConfig(config: ResolvedConfig, budget = config.train.steps): ResolvedConfig {
+  const base = resolveConfig(
+    { ...structuredClone(config), train: { ...config.train, steps: budget } },
+    { defaultName: config.name },
+  );
+  return { ...base, name: `${config.name}-control` };
+}
+
+/** The trials for these findings: the top candidate fixes, each applied to the control's config. */
+export function planTrials(
+  config: ResolvedConfig,
+  findings: readonly Finding[],
+  options: { budget?: number; top?: number } = {},
+): TrialPlan {
+  const budget = options.budget ?? config.train.steps;
+  const control = controlConfig(config, budget);
+  const fixes = candidateFixes(
+    findings.filter((f) => f.severity !== 'info'),
+    options.top ?? 4,
+  );
+  const base = { ...control, name: config.name };
+  // A fix that changes the number of steps (train longer) keeps its own count; every other trial gets the budget.
+  const trials = fixes.map((fix, i) => {
+    const label = `fix-${i + 1}`;
+    return { label, fix, config: patchedConfig(base, fix.patch, `${config.name}-${label}`) };
+  });
+  return { budget, control, trials, findings };
+}
+
+/** Score every trial against the control and rank them: eval metric, then gradient health, then the doctor's order. */
+export function rankTrials(
+  plan: TrialPlan,
+  control: Summary,
+  trialSummaries: readonly Summary[],
+): Verification {
+  const controlOutcome = outcomeOf(control);
+  const controlTrial: Trial = {
+    label: 'control',
+    fix: null,
+    patch: null,
+    doctorRank: 0,
+    outcome: controlOutcome,
+    cures: false,
+    gain: 0,
+    config: plan.control,
+  };
+  const trials: Trial[] = plan.trials.map((t, i) => {
+    const outcome = outcomeOf(trialSummaries[i] as Summary);
+    const gain =
+      outcome.metric === 'accuracy'
+        ? outcome.score - controlOutcome.score
+        : controlOutcome.evalLoss - outcome.evalLoss;
+    return {
+      label: t.label,
+      fix: t.fix,
+      patch: t.fix.patch,
+      doctorRank: i + 1,
+      outcome,
+      cures: beats(outcome, controlOutcome),
+      gain: Number.isFinite(gain) ? gain : outcome.score > controlOutcome.score ? Infinity : -Infinity,
+      config: t.config,
+    };
+  });
+  const health = (t: Trial): number => (t.outcome.verdict === 'healthy' ? 0 : 1);
+  trials.sort(
+    (a, b) => b.outcome.score - a.outcome.score || health(a) - health(b) || a.doctorRank - b.doctorRank,
+  );
+  const best = trials[0] && trials[0].cures ? trials[0] : null;
+  const controlText =
+    controlOutcome.metric === 'accuracy'
+      ? `${(100 * controlOutcome.score).toFixed(1)}%`
+      : `eval loss ${controlOutcome.evalLoss.toPrecision(3)}`;
+  const headline =
+    plan.trials.length === 0
+      ? `nothing to verify: the run is healthy (${controlOutcome.metric === 'accuracy' ? 'accuracy ' : ''}${controlText} in ${plan.budget} steps); only the control was trained`
+      : best
+        ? `verified: ${gainText(best)} in ${plan.budget} steps with ${best.fix?.change} (control: ${controlText})`
+        : `not verified: none of ${plan.trials.length} fixes beat the control by the margin in ${plan.budget} steps`;
+  return { budget: plan.budget, control: controlTrial, trials, best, headline, findings: plan.findings };
+}
+
 /**
- * Train the control and each candidate fix for the budget; rank the fixes by measured score (ties: the doctor's
- * order). Trials run one after another through `runTrial`.
+ * Train the control and each candidate fix for the budget, one after another through `runTrial`, and rank them.
+ * With `findings` null (a config rather than a diagnosed run) the control's own diagnosis names the candidates.
  *
  * @example
  * const v = verifyFixes(config, findings, { top: 4, runTrial: (c) => train(c, { outDir: null }).summary });
@@ -129,62 +220,11 @@ export function verifyFixes(
   options: VerifyOptions,
 ): Verification {
   const budget = options.budget ?? config.train.steps;
-  const top = options.top ?? 4;
-  const base = resolveConfig(
-    { ...structuredClone(config), train: { ...config.train, steps: budget } },
-    { defaultName: config.name },
-  );
-  const controlConfig = { ...base, name: `${config.name}-control` };
-  const controlSummary = options.runTrial(controlConfig, 'control');
-  const controlOutcome = outcomeOf(controlSummary);
-  const control: Trial = {
-    label: 'control',
-    fix: null,
-    patch: null,
-    doctorRank: 0,
-    outcome: controlOutcome,
-    cures: false,
-    gain: 0,
-    config: controlConfig,
-  };
-  // Without findings of its own (a config, not a diagnosed run), the control's diagnosis names the candidates.
-  const diagnosed = findings ?? (controlSummary.findings as Finding[]);
-  const fixes = candidateFixes(
-    diagnosed.filter((f) => f.severity !== 'info'),
-    top,
-  );
-  const trials: Trial[] = fixes.map((fix, i) => {
-    const label = `fix-${i + 1}`;
-    // A fix that changes the number of steps (train longer) keeps its own count; every other trial gets the budget.
-    const patch = fix.patch;
-    const trialConfig = patchedConfig(base, patch, `${config.name}-${label}`);
-    const outcome = outcomeOf(options.runTrial(trialConfig, label));
-    const gain =
-      outcome.metric === 'accuracy'
-        ? outcome.score - controlOutcome.score
-        : controlOutcome.evalLoss - outcome.evalLoss;
-    return {
-      label,
-      fix,
-      patch,
-      doctorRank: i + 1,
-      outcome,
-      cures: beats(outcome, controlOutcome),
-      gain: Number.isFinite(gain) ? gain : outcome.score > controlOutcome.score ? Infinity : -Infinity,
-      config: trialConfig,
-    };
+  const control = options.runTrial(controlConfig(config, budget), 'control');
+  const plan = planTrials(config, findings ?? control.findings, {
+    budget,
+    ...(options.top === undefined ? {} : { top: options.top }),
   });
-  // Eval metric first, gradient health second (a healthy verdict before a sick one), then the doctor's order.
-  const health = (t: Trial): number => (t.outcome.verdict === 'healthy' ? 0 : 1);
-  trials.sort(
-    (a, b) => b.outcome.score - a.outcome.score || health(a) - health(b) || a.doctorRank - b.doctorRank,
-  );
-  const best = trials[0] && trials[0].cures ? trials[0] : null;
-  const headline =
-    fixes.length === 0
-      ? `nothing to verify: the run is healthy (${controlOutcome.metric === 'accuracy' ? `accuracy ${(100 * controlOutcome.score).toFixed(1)}%` : `eval loss ${controlOutcome.evalLoss.toPrecision(3)}`} in ${budget} steps); only the control was trained`
-      : best
-        ? `verified: ${gainText(best)} in ${budget} steps with ${best.fix?.change} (control: ${controlOutcome.metric === 'accuracy' ? `${(100 * controlOutcome.score).toFixed(1)}%` : `eval loss ${controlOutcome.evalLoss.toPrecision(3)}`})`
-        : `not verified: none of ${fixes.length} fixes beat the control by the margin in ${budget} steps`;
-  return { budget, control, trials, best, headline, findings: diagnosed };
+  const summaries = plan.trials.map((t) => options.runTrial(t.config, t.label));
+  return rankTrials(plan, control, summaries);
 }

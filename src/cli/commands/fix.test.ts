@@ -3,8 +3,10 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { resolveConfig } from '../../config/index.js';
 import { CLINIC } from '../../doctor/clinic.js';
 import { gradscope, tempDir } from '../../testing/cli.js';
+import { trainAll } from './fix.js';
 
 function clinicConfig(dir: string, name: string, steps: number): string {
   const c = CLINIC.find((x) => x.name === name);
@@ -97,5 +99,28 @@ describe('gradscope fix', () => {
     assert.match(r.stderr, /flags: --set optimizer\.learningRate=0\.3/);
     assert.match(r.stderr, /^verified: \+/m);
     assert.ok(existsSync(join(run, 'fixes', 'fixes.json')));
+  });
+
+  it('a trial trained in a worker thread gives the same numbers as in this thread', async () => {
+    const dir = tempDir();
+    const c = CLINIC.find((x) => x.name === 'teacher-relu-adam');
+    assert.ok(c);
+    const config = resolveConfig(
+      { ...c.config, train: { steps: 40, batchSize: 16 } },
+      { defaultName: 'same' },
+    );
+    const jobs = [
+      { config, dir: join(dir, 'a') },
+      { config, dir: join(dir, 'b') },
+    ];
+    const [inWorker] = await trainAll(jobs, 2);
+    const [here] = await trainAll([{ config, dir: join(dir, 'c') }], 1);
+    assert.ok(inWorker && here);
+    assert.equal(inWorker.eval.loss, here.eval.loss);
+    assert.equal(inWorker.finalLoss, here.finalLoss);
+    assert.equal(
+      readFileSync(join(dir, 'a', 'metrics.jsonl'), 'utf8'),
+      readFileSync(join(dir, 'c', 'metrics.jsonl'), 'utf8'),
+    );
   });
 });

@@ -5,12 +5,15 @@
  * Parsing, files and printing only: the trials and the ranking live in doctor/verify.
  */
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { basename, join, resolve } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { resolveConfig } from '../../config/index.js';
 import type { ResolvedConfig } from '../../config/types.js';
 import { diagnoseRunDir } from '../../doctor/diagnose.js';
 import type { Finding } from '../../doctor/findings.js';
-import { verifyFixes, type Trial, type Verification } from '../../doctor/verify.js';
+import { controlConfig, planTrials, rankTrials, type Trial, type Verification } from '../../doctor/verify.js';
+import type { Summary } from '../../io/runlog.js';
 import { parseFinite, stringifyFinite, writeJson } from '../../io/jsonl.js';
 import { loadRun, writeComparison, writeRunReport } from '../../report/index.js';
 import { train } from '../../train/trainer.js';
@@ -60,28 +63,76 @@ function fixesJson(v: Verification): object {
   };
 }
 
-/** Train the trials into `outDir/<label>`, write fixes.json and the side-by-side report.html. */
-export function runFixes(
+/** Trials at once: the machine's cores, at most this many (each trial holds a model and its data). */
+export const MAX_PARALLEL_TRIALS = 4;
+
+function trainInWorker(config: ResolvedConfig, dir: string): Promise<Summary> {
+  return new Promise((resolvePromise, reject) => {
+    const worker = new Worker(new URL('./fix-worker.js', import.meta.url), { workerData: { config, dir } });
+    worker.once('message', (message: { ok: boolean; summary?: Summary; message?: string }) => {
+      if (message.ok && message.summary) resolvePromise(message.summary);
+      else reject(new Error(`trial ${config.name} failed: ${message.message ?? 'no summary'}`));
+      void worker.terminate();
+    });
+    worker.once('error', reject);
+  });
+}
+
+/** Train every job, `parallel` at a time in worker threads (in this thread when parallel is 1), in job order. */
+export async function trainAll(
+  jobs: readonly { config: ResolvedConfig; dir: string }[],
+  parallel: number,
+): Promise<Summary[]> {
+  if (parallel <= 1) return jobs.map((j) => train(j.config, { outDir: j.dir }).summary);
+  const results: Summary[] = new Array<Summary>(jobs.length);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < jobs.length) {
+      const i = next++;
+      const job = jobs[i] as { config: ResolvedConfig; dir: string };
+      results[i] = await trainInWorker(job.config, job.dir);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(parallel, jobs.length) }, lane));
+  return results;
+}
+
+/**
+ * Train the control and the trials into `outDir/<label>` (in parallel worker threads where there are cores), write
+ * fixes.json and the side-by-side report.html. Without findings, the control is trained first and its diagnosis
+ * names the candidates.
+ */
+export async function runFixes(
   config: ResolvedConfig,
   findings: readonly Finding[] | null,
   options: FixOptions,
-): Verification {
+): Promise<Verification> {
   mkdirSync(options.outDir, { recursive: true });
-  const dirs: string[] = [];
-  const verification = verifyFixes(config, findings, {
-    ...(options.budget === undefined ? {} : { budget: options.budget }),
+  const budget = options.budget ?? config.train.steps;
+  const parallel = Math.max(1, Math.min(availableParallelism(), MAX_PARALLEL_TRIALS));
+  const control = { config: controlConfig(config, budget), dir: join(options.outDir, 'control') };
+  const say = (label: string, steps: number): void => {
+    process.stderr.write(`gradscope fix: training ${label} (${steps} steps)\n`);
+  };
+  let controlSummary: Summary | null = null;
+  if (findings === null) {
+    say('control', budget);
+    controlSummary = train(control.config, { outDir: control.dir }).summary;
+  }
+  const plan = planTrials(config, findings ?? (controlSummary as Summary).findings, {
+    budget,
     top: options.top,
-    runTrial: (trialConfig, label) => {
-      const dir = join(options.outDir, label);
-      dirs.push(dir);
-      process.stderr.write(`gradscope fix: training ${label} (${trialConfig.train.steps} steps)\n`);
-      return train(trialConfig, { outDir: dir }).summary;
-    },
   });
+  const jobs = plan.trials.map((t) => ({ config: t.config, dir: join(options.outDir, t.label) }));
+  if (controlSummary === null) jobs.unshift(control);
+  for (const j of jobs) say(j.dir.slice(options.outDir.length + 1), j.config.train.steps);
+  const summaries = await trainAll(jobs, parallel);
+  if (controlSummary === null) controlSummary = summaries.shift() as Summary;
+  const verification = rankTrials(plan, controlSummary, summaries);
   writeJson(join(options.outDir, 'fixes.json'), fixesJson(verification));
   writeComparison(
     options.outDir,
-    dirs.map((d) => loadRun(d)),
+    [control.dir, ...plan.trials.map((t) => join(options.outDir, t.label))].map((d) => loadRun(d)),
   );
   return verification;
 }
@@ -110,10 +161,10 @@ function budgetFor(args: ParsedArgs, config: ResolvedConfig): number {
 }
 
 /** Verify the fixes of a finished run directory (its config.json and its diagnosis). */
-export function verifyRunDir(
+export async function verifyRunDir(
   dir: string,
   options: { json: boolean; budget?: number; top?: number; outDir?: string },
-): number {
+): Promise<number> {
   const configPath = join(dir, 'config.json');
   if (!existsSync(configPath)) {
     throw new UsageError(
@@ -124,7 +175,7 @@ export function verifyRunDir(
   const config = resolveConfig(raw, { defaultName: basename(resolve(dir)) });
   const report = diagnoseRunDir(dir);
   const outDir = options.outDir ?? join(dir, 'fixes');
-  const verification = runFixes(config, report.findings, {
+  const verification = await runFixes(config, report.findings, {
     ...(options.budget === undefined ? {} : { budget: options.budget }),
     top: options.top ?? DEFAULT_TOP,
     outDir,
@@ -152,7 +203,7 @@ function appendVerifiedToSummary(dir: string, v: Verification): void {
 
 export const fixCommand: Command = {
   summary: `${USAGE}  train the doctor's top fixes beside the control and rank them by what they measured`,
-  run(argv) {
+  async run(argv) {
     const args = parseArgs(
       argv,
       { values: ['budget', 'top', 'out', 'steps', 'seed', 'patch'], lists: ['set'], switches: ['json'] },
@@ -180,7 +231,7 @@ export const fixCommand: Command = {
     const outDir = args.values['out']
       ? resolve(args.values['out'])
       : chooseOutDir(undefined, `${config.name}-fix`);
-    const verification = runFixes(config, null, { budget: budgetFor(args, config), top, outDir, json });
+    const verification = await runFixes(config, null, { budget: budgetFor(args, config), top, outDir, json });
     print(verification, outDir, json);
     return EXIT.ok;
   },
