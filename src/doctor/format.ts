@@ -130,7 +130,20 @@ export function formatDiagnosis(report: DoctorReport, options: FormatOptions = {
         out.push(paint('dim', `     (${finding.fixes.length - maxFixes} more with --json)`));
     }
   });
+  if (report.findings.some((f) => f.severity !== 'info' && f.fixes.length > 0)) {
+    out.push('');
+    out.push(
+      input.config
+        ? `To verify these fixes by training them beside the run: gradscope fix ${dirnameOf(input.config)}`
+        : 'These fixes are unverified and cannot be verified here: without a config.json gradscope cannot re-train this run.',
+    );
+  }
   return out.join('\n') + '\n';
+}
+
+function dirnameOf(path: string): string {
+  const i = path.lastIndexOf('/');
+  return i > 0 ? path.slice(0, i) : '.';
 }
 
 function flatten(patch: JsonValue, prefix: string, out: [string, JsonValue][]): boolean {
