@@ -2,20 +2,40 @@
  * The `gradscope` command line (../shared/CONTRACT.md): argument parsing, file reading and terminal output only.
  * Exit codes: 0 completed, 2 invalid input, 3 stopped by the non-finite guard, 1 anything else.
  */
-import { ConfigError, PRESETS } from '../config/index.js';
+import { ConfigError, PRESETS, resolveConfig } from '../config/index.js';
 import { TaskConfigError } from '../data/index.js';
 import { InitError } from '../init/index.js';
 import { OptimError } from '../optim/index.js';
 import { RunLoadError } from '../report/index.js';
-import { parseArgs, UsageError } from './args.js';
+import { stringifyFinite } from '../io/jsonl.js';
+import { nearest } from '../util/nearest.js';
+import { HelpRequest, packageVersion, parseArgs, UsageError } from './args.js';
 import { doctorCommand } from './commands/doctor.js';
 import { fixCommand } from './commands/fix.js';
 import { labCommand } from './commands/lab.js';
 import { preflightCommand } from './commands/preflight.js';
 import { compareCommand, demoCommand, runCommand } from './commands/train.js';
-import { EXIT, type Command } from './common.js';
+import {
+  applyOverridesToRaw,
+  configOverridesFrom,
+  EXIT,
+  OVERRIDE_USAGE,
+  requirePresetForCli,
+  type Command,
+} from './common.js';
 
 export { EXIT, chooseOutDir, loadConfig, type Command } from './common.js';
+
+const PRESETS_USAGE = [
+  'usage: gradscope presets [NAME] [--json] [--set path=value] [--patch JSON]',
+  '  (no NAME)          one line per built-in experiment: its name and what it shows',
+  '  NAME               print that preset as its full resolved config (JSON), to copy into a file and edit',
+  '  --json             the list as JSON (name, description)',
+  OVERRIDE_USAGE,
+  'examples:',
+  '  gradscope presets',
+  '  gradscope presets deep-sigmoid --set model.activation=relu > my-config.json',
+].join('\n');
 
 const COMMANDS: Record<string, Command> = {
   run: runCommand,
@@ -24,7 +44,10 @@ const COMMANDS: Record<string, Command> = {
   fix: fixCommand,
   preflight: preflightCommand,
   lab: labCommand,
-  presets: { summary: 'presets [--json]  list the built-in experiments', run: commandPresets },
+  presets: {
+    summary: 'presets [NAME] [--json]  list the built-in experiments, or print one as a full config',
+    run: commandPresets,
+  },
   demo: demoCommand,
 };
 
@@ -32,19 +55,41 @@ function usage(): string {
   return [
     'usage: gradscope <command> ...',
     ...Object.values(COMMANDS).map((c) => `  gradscope ${c.summary}`),
+    '  gradscope --version | gradscope <command> --help',
   ].join('\n');
 }
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
-    if (command === undefined || command === '--help' || command === 'help') {
-      process.stdout.write(usage() + '\n');
-      return command === undefined ? EXIT.invalid : EXIT.ok;
+    if (command === undefined) {
+      process.stderr.write(usage() + '\n');
+      return EXIT.invalid;
     }
-    const entry = COMMANDS[command];
-    if (!entry) throw new UsageError(`unknown command "${command}".\n${usage()}`);
-    return await entry.run(rest);
+    if (command === '--help' || command === '-h' || (command === 'help' && rest.length === 0)) {
+      process.stdout.write(usage() + '\n');
+      return EXIT.ok;
+    }
+    if (command === '--version' || command === '-v') {
+      process.stdout.write(packageVersion() + '\n');
+      return EXIT.ok;
+    }
+    // `gradscope help run` is `gradscope run --help`.
+    const [name, args] = command === 'help' ? [rest[0] as string, ['--help']] : [command, rest];
+    const entry = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+    if (!entry) {
+      const guess = nearest(name, Object.keys(COMMANDS));
+      throw new UsageError(
+        `unknown command "${name}"${guess ? `; did you mean ${guess}?` : '.'}\n${usage()}`,
+      );
+    }
+    try {
+      return await entry.run(args);
+    } catch (error) {
+      if (!(error instanceof HelpRequest)) throw error;
+      process.stdout.write(error.text.endsWith('\n') ? error.text : error.text + '\n');
+      return EXIT.ok;
+    }
   } catch (error) {
     if (isInputError(error)) {
       process.stderr.write(`gradscope: ${error.message}\n`);
@@ -70,7 +115,26 @@ function isInputError(error: unknown): error is Error {
 }
 
 function commandPresets(argv: string[]): number {
-  const args = parseArgs(argv, { values: [], switches: ['json'] }, 'presets');
+  const args = parseArgs(
+    argv,
+    { values: ['patch'], lists: ['set'], switches: ['json'], usage: PRESETS_USAGE },
+    'presets',
+  );
+  if (args.positionals.length > 1)
+    throw new UsageError(`presets takes at most one preset name, got ${args.positionals.length}.`);
+  const name = args.positionals[0];
+  if (name !== undefined) {
+    // One preset as the complete config a run would use, every default filled in: a starting point to edit.
+    const preset = requirePresetForCli(name);
+    const overrides = configOverridesFrom(args);
+    const raw = applyOverridesToRaw(preset.config, overrides);
+    process.stdout.write(stringifyFinite(resolveConfig(raw, { defaultName: preset.name }), 2) + '\n');
+    return EXIT.ok;
+  }
+  if (args.lists['set'] || args.values['patch'] !== undefined)
+    throw new UsageError(
+      '--set and --patch need a preset to change: gradscope presets NAME --set path=value.',
+    );
   if (args.switches.has('json')) {
     process.stdout.write(
       JSON.stringify(

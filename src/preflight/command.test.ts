@@ -122,7 +122,7 @@ describe('gradscope preflight: invalid input is a UsageError or ConfigError (exi
     [
       'unknown option',
       ['deep-sigmoid', '--steps', '3'],
-      /unknown option --steps; accepted: --networks, --seed, --json, --data/,
+      /unknown option --steps; accepted: --networks, --seed, --patch, --json, --data, --set, --help\.$/,
     ],
   ];
   for (const [label, argv, message] of cases) {

@@ -10,8 +10,17 @@ import type { Command } from '../common.js';
 
 const USAGE = 'doctor <run dir, metrics.jsonl, or TensorBoard event file/dir> [--json]';
 
+const HELP = [
+  `usage: gradscope ${USAGE}`,
+  '  <log>              a run directory, its metrics.jsonl, or a TensorBoard event file or directory',
+  '  --json             print the verdict and findings as JSON',
+  'examples:',
+  '  gradscope doctor runs/deep-sigmoid',
+  '  gradscope doctor logs/tensorboard/train --json',
+].join('\n');
+
 function runDoctor(argv: string[]): number {
-  const args = parseArgs(argv, { values: [], switches: ['json'] }, 'doctor');
+  const args = parseArgs(argv, { values: [], switches: ['json'], usage: HELP }, 'doctor');
   if (args.positionals.length !== 1) {
     throw new UsageError(
       `doctor needs exactly one log to diagnose, got ${args.positionals.length}: gradscope ${USAGE}.`,

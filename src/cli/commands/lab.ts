@@ -15,6 +15,14 @@ const USAGE = 'gradscope lab [--port N] [--host 127.0.0.1]';
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 
+const HELP = [
+  `usage: ${USAGE}`,
+  `  --port N           the port (default ${DEFAULT_PORT}, or any free one when it is taken; 0 picks a free one)`,
+  '  --host H           the address to listen on (default 127.0.0.1; anything else is reachable by others)',
+  'example:',
+  '  gradscope lab --port 8123',
+].join('\n');
+
 function isAddressInUse(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'EADDRINUSE';
 }
@@ -25,7 +33,7 @@ function isAddressInUse(error: unknown): boolean {
  * @example await runLab(['--port', '0'], (text) => process.stdout.write(text));
  */
 export async function runLab(argv: readonly string[], write: (text: string) => void): Promise<number> {
-  const args = parseArgs(argv, { values: ['port', 'host'], switches: [] }, 'lab');
+  const args = parseArgs(argv, { values: ['port', 'host'], switches: [], usage: HELP }, 'lab');
   if (args.positionals.length > 0)
     throw new UsageError(`lab takes no positional arguments, got "${args.positionals[0]}": ${USAGE}.`);
   const port = integerFlag(args, 'port', 0);

@@ -8,16 +8,49 @@ import { stringifyFinite, writeJson } from '../../io/jsonl.js';
 import { preflight } from '../../preflight/index.js';
 import { loadRun, writeComparison, writeRunReport, type Comparison } from '../../report/index.js';
 import { train, type TrainResult } from '../../train/trainer.js';
-import { integerFlag, parseArgs, UsageError, type ParsedArgs } from '../args.js';
-import { chooseOutDir, EXIT, loadConfig, type Command } from '../common.js';
+import { parseArgs, UsageError } from '../args.js';
+import {
+  chooseOutDir,
+  configOverridesFrom,
+  EXIT,
+  loadConfig,
+  OVERRIDE_USAGE,
+  type Command,
+} from '../common.js';
 import { progressPrinter } from '../progress.js';
 import { verifyRunDir } from './fix.js';
 
-function overridesFrom(args: ParsedArgs): { steps?: number; seed?: number } {
-  const steps = integerFlag(args, 'steps', 1);
-  const seed = integerFlag(args, 'seed', 0);
-  return { ...(steps === undefined ? {} : { steps }), ...(seed === undefined ? {} : { seed }) };
-}
+const RUN_USAGE = [
+  'usage: gradscope run <config.json or preset> [options]',
+  '  --out DIR          the run directory (default runs/<name>, never reused)',
+  "  --steps N          train N steps instead of the config's train.steps",
+  '  --seed S           the seed for data, initialisation and batches',
+  OVERRIDE_USAGE,
+  "  --verify           then train the doctor's top fixes beside the run (fixes/ in the run directory)",
+  '  --json             print the summary as JSON on stdout',
+  'examples:',
+  '  gradscope run deep-sigmoid --steps 300',
+  '  gradscope run deep-sigmoid --set model.activation=relu --set model.init=he-normal --out runs/relu',
+].join('\n');
+
+const COMPARE_USAGE = [
+  'usage: gradscope compare <config or preset>... [options]',
+  '  --out DIR          where the runs and the side-by-side report go (default runs/compare-...)',
+  '  --steps N          train each run N steps',
+  '  --seed S           the same seed for every run',
+  OVERRIDE_USAGE.replace('change one config field', 'change one field of every config'),
+  '  --json             print the comparison as JSON on stdout',
+  'examples:',
+  '  gradscope compare adding-rnn adding-lstm',
+  '  gradscope compare deep-sigmoid deep-relu-he --steps 200 --out runs/depth',
+].join('\n');
+
+const DEMO_USAGE = [
+  'usage: gradscope demo [--out DIR]',
+  '  --out DIR          where the runs and their report go (default runs/demo)',
+  'example:',
+  '  gradscope demo',
+].join('\n');
 
 function fmt(x: number): string {
   return Number.isFinite(x) ? x.toPrecision(4) : String(x);
@@ -57,7 +90,7 @@ function describe(result: TrainResult, outDir: string): string {
 export function prescription(summary: TrainResult['summary'], outDir: string): string {
   const findings = summary.findings as Finding[];
   const lead = findings.find((f) => f.severity !== 'info');
-  if (!lead) return '  healthy: gradients reach every layer at a workable scale and the run learned\n';
+  if (!lead) return '  no finding: nothing in the gradients or the loss crossed a threshold\n';
   const fix = lead.fixes[0];
   const lines = [
     `  ${lead.severity}: ${lead.title} (${lead.code}; cause: ${lead.causeKind})`,
@@ -82,15 +115,24 @@ function stopMessage(result: TrainResult): string {
 
 export const runCommand: Command = {
   summary:
-    'run <config.json or preset> [--out DIR] [--steps N] [--seed S] [--verify] [--json]  train one run (--verify: then train its fixes)',
-  run(argv) {
-    const args = parseArgs(argv, { values: ['out', 'steps', 'seed'], switches: ['json', 'verify'] }, 'run');
+    'run <config.json or preset> [--out DIR] [--steps N] [--seed S] [--set path=value] [--patch JSON] [--verify] [--json]  train one run (--verify: then train its fixes)',
+  async run(argv) {
+    const args = parseArgs(
+      argv,
+      {
+        values: ['out', 'steps', 'seed', 'patch'],
+        lists: ['set'],
+        switches: ['json', 'verify'],
+        usage: RUN_USAGE,
+      },
+      'run',
+    );
     if (args.positionals.length !== 1) {
       throw new UsageError(
         'run needs exactly one config file or preset name: gradscope run <config.json or preset>.',
       );
     }
-    const config = loadConfig(args.positionals[0] as string, overridesFrom(args));
+    const config = loadConfig(args.positionals[0] as string, configOverridesFrom(args));
     const outDir = chooseOutDir(args.values['out'], config.name);
     const result = trainRun(config, outDir);
     if (args.switches.has('json') && !args.switches.has('verify'))
@@ -105,7 +147,7 @@ export const runCommand: Command = {
     if (args.switches.has('verify')) {
       // After training: the doctor's fixes trained beside the run (fixes/ in the run directory); the summary
       // printed with --json then carries the verification.
-      verifyRunDir(outDir, { json: false });
+      await verifyRunDir(outDir, { json: false });
       if (args.switches.has('json')) process.stdout.write(readFileSync(join(outDir, 'summary.json'), 'utf8'));
     }
     return result.stopped ? EXIT.stopped : EXIT.ok;
@@ -142,14 +184,18 @@ export function compareConfigs(
 
 export const compareCommand: Command = {
   summary:
-    'compare <config or preset>... [--out DIR] [--steps N] [--seed S] [--json]  side-by-side runs and one report',
+    'compare <config or preset>... [--out DIR] [--steps N] [--seed S] [--set path=value] [--patch JSON] [--json]  side-by-side runs and one report',
   run(argv) {
-    const args = parseArgs(argv, { values: ['out', 'steps', 'seed'], switches: ['json'] }, 'compare');
+    const args = parseArgs(
+      argv,
+      { values: ['out', 'steps', 'seed', 'patch'], lists: ['set'], switches: ['json'], usage: COMPARE_USAGE },
+      'compare',
+    );
     if (args.positionals.length < 1)
       throw new UsageError(
         'compare needs one or more configs or presets: gradscope compare adding-rnn adding-lstm.',
       );
-    const overrides = overridesFrom(args);
+    const overrides = configOverridesFrom(args);
     // Validate every config before training any, so a typo in the last one costs nothing.
     const configs = args.positionals.map((source) => loadConfig(source, overrides));
     const outDir = args.values['out']
@@ -168,7 +214,7 @@ export const DEMO_PRESETS = ['deep-sigmoid', 'deep-relu-he', 'adding-rnn', 'addi
 export const demoCommand: Command = {
   summary: 'demo [--out DIR]  run the flagship contrasts and write their report',
   run(argv) {
-    const args = parseArgs(argv, { values: ['out'], switches: [] }, 'demo');
+    const args = parseArgs(argv, { values: ['out'], switches: [], usage: DEMO_USAGE }, 'demo');
     const configs = DEMO_PRESETS.map((name) => loadConfig(name, {}));
     const outDir = args.values['out'] ? resolve(args.values['out']) : chooseOutDir(undefined, 'demo');
     const { comparison } = compareConfigs(configs, outDir);
