@@ -12,7 +12,16 @@ import type { ModelFacts } from './facts.js';
 import type { CauseKind, Finding, FindingCode, Fix, TimelineEvent } from './findings.js';
 import * as fix from './fixes.js';
 import { THRESHOLDS, type DoctorContext, type RuleFinding } from './rules.js';
-import { firstLastRatio, hiddenActivations, layerGrads, median, num, pct, recordNonFinite } from './stats.js';
+import {
+  firstLastRatio,
+  hiddenActivations,
+  layerGrads,
+  maxUpdateRatio,
+  median,
+  num,
+  pct,
+  recordNonFinite,
+} from './stats.js';
 
 /** Thresholds of the timeline's own signals (the rest are the rules' THRESHOLDS). */
 export const TIMELINE_THRESHOLDS = {
@@ -28,14 +37,6 @@ function weightNorm(record: MetricsRecord): number {
   let sum = 0;
   for (const l of layerGrads(record)) sum += l.weightNorm;
   return sum;
-}
-
-function maxUpdateRatio(record: MetricsRecord): number {
-  let best = NaN;
-  for (const l of layerGrads(record))
-    if (Number.isFinite(l.updateRatio))
-      best = Number.isNaN(best) ? l.updateRatio : Math.max(best, l.updateRatio);
-  return best;
 }
 
 function worstUnits(record: MetricsRecord, field: 'saturated' | 'dead'): number {

@@ -19,6 +19,7 @@ import {
   hiddenActivations,
   layerGrads,
   logMedian,
+  maxUpdateRatio,
   median,
   num,
   pct,
@@ -467,14 +468,6 @@ const explodingGradient: Rule<'exploding_gradient'> = (ctx) => {
 
 // ---------------------------------------------------------------------------------------------------------
 // Updates
-
-function maxUpdateRatio(record: MetricsRecord): number {
-  let best = NaN;
-  for (const l of layerGrads(record))
-    if (Number.isFinite(l.updateRatio))
-      best = Number.isNaN(best) ? l.updateRatio : Math.max(best, l.updateRatio);
-  return best;
-}
 
 const tinyUpdates: Rule<'tiny_updates'> = (ctx) => {
   const judged = finite(ctx.window).filter((r) => r.step > 0 && !r.skipped);

@@ -201,3 +201,12 @@ export function stepSpan(records: readonly MetricsRecord[]): string {
 export function spanOf(records: readonly MetricsRecord[]): [number, number] {
   return [(records[0] as MetricsRecord).step, (records[records.length - 1] as MetricsRecord).step];
 }
+
+/** The largest update/weight ratio over a record's weight matrices; NaN when none was recorded. */
+export function maxUpdateRatio(record: MetricsRecord): number {
+  let best = NaN;
+  for (const l of layerGrads(record))
+    if (Number.isFinite(l.updateRatio))
+      best = Number.isNaN(best) ? l.updateRatio : Math.max(best, l.updateRatio);
+  return best;
+}
