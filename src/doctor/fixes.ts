@@ -34,6 +34,18 @@ export function reluHe(facts: ModelFacts): Fix {
 export function preservingInit(facts: ModelFacts): Fix {
   const activation = facts.activation ?? 'relu';
   const init = defaultInitFor(activation);
+  // Xavier (gain 1) is the usual default for tanh-like units, but it gives sigma_w^2 = 1 where the gain table asks
+  // for gain^2 (tanh 25/9): when the run already uses that default, the change that matters is the gain, as
+  // PyTorch's init docs pair calculate_gain with the initialiser.
+  const sameFamily = facts.init !== null && facts.init.split('-')[0] === init.split('-')[0];
+  if (sameFamily && facts.preservingSigmaW2 !== null && !init.startsWith('he')) {
+    const gain = Number(Math.sqrt(facts.preservingSigmaW2).toPrecision(4));
+    return {
+      change: `model.init {"gain": ${gain}, "base": "lecun-normal"}`,
+      patch: { model: { init: { gain, base: 'lecun-normal' } } },
+      why: `variance gain^2/fan-in = ${num(facts.preservingSigmaW2)}/fan-in, the value that keeps ${activation}'s signal scale (the gain table of He et al. 2015 and PyTorch's calculate_gain); ${facts.init} gives sigma_w^2 = ${num(facts.sigmaW2 ?? NaN)}`,
+    };
+  }
   const scale = init.startsWith('he')
     ? '2/fan-in (He et al. 2015)'
     : init === 'lecun-normal'
