@@ -21,6 +21,7 @@ import {
   num,
   pct,
   recordNonFinite,
+  timeRatio,
 } from './stats.js';
 
 /** Thresholds of the timeline's own signals (the rest are the rules' THRESHOLDS). */
@@ -43,13 +44,6 @@ function worstUnits(record: MetricsRecord, field: 'saturated' | 'dead'): number 
   let worst = 0;
   for (const a of hiddenActivations(record)) if (a[field] > worst) worst = a[field];
   return worst;
-}
-
-function timeRatioOf(record: MetricsRecord): number {
-  const t = record.timeGrad;
-  if (!t || t.length < 2) return NaN;
-  const last = t[t.length - 1] as number;
-  return last > 0 ? (t[0] as number) / last : NaN;
 }
 
 /**
@@ -104,17 +98,12 @@ export function timelineOf(records: readonly MetricsRecord[]): TimelineEvent[] {
         value: update,
         text: `at step ${r.step} a layer moved by ${num(update)} of its norm in one step`,
       });
-    const maxUpdate = Math.max(
-      ...layerGrads(r)
-        .map((l) => l.updateRatio)
-        .filter(Number.isFinite),
-    );
-    if (Number.isFinite(maxUpdate) && maxUpdate < THRESHOLDS.updateRatioTiny)
+    if (update < THRESHOLDS.updateRatioTiny)
       emit({
         step: r.step,
         signal: 'tiny-updates',
-        value: maxUpdate,
-        text: `at step ${r.step} no layer moved by more than ${num(maxUpdate)} of its norm`,
+        value: update,
+        text: `at step ${r.step} no layer moved by more than ${num(update)} of its norm`,
       });
     const layers = layerGrads(r);
     const ratio = layers.length >= 3 ? firstLastRatio(r) : NaN;
@@ -152,7 +141,7 @@ export function timelineOf(records: readonly MetricsRecord[]): TimelineEvent[] {
         value: dead,
         text: `${pct(dead)} of a layer's units dead at step ${r.step}`,
       });
-    const time = timeRatioOf(r);
+    const time = timeRatio(r);
     if (time < THRESHOLDS.timeVanishing)
       emit({
         step: r.step,
@@ -346,11 +335,7 @@ function withFirst(fixes: readonly Fix[], first: Fix): Fix[] {
  * learning rate came first, every finding it explains says so and puts the lower learning rate first, and the
  * findings that name the instability lead the list.
  */
-export function explain(
-  ctx: DoctorContext,
-  raw: readonly RuleFinding[],
-  sorted: (f: Finding[]) => Finding[],
-): Finding[] {
+export function explain(ctx: DoctorContext, raw: readonly RuleFinding[]): Finding[] {
   const timeline = timelineOf(ctx.records);
   const root = ctx.mode === 'run' ? learningRateCause(ctx, timeline) : null;
   const completed = raw.map((finding) => {
@@ -364,7 +349,7 @@ export function explain(
       fixes: withFirst(base.fixes, fix.lowerLearningRate(ctx.facts)),
     } as Finding;
   });
-  const ordered = byFirstEvent(sorted(completed), timeline, ctx.records[0]?.step ?? 1);
+  const ordered = byFirstEvent(completed, timeline, ctx.records[0]?.step ?? 1);
   if (!root) return ordered;
   const leads = (f: Finding): number => {
     const i = LEARNING_RATE_FIRST.indexOf(f.code);

@@ -7,7 +7,7 @@
  */
 import { resolveConfig } from '../config/resolve.js';
 import type { ResolvedConfig } from '../config/types.js';
-import { TrainingSession } from '../train/session.js';
+import { train } from '../train/trainer.js';
 import type { Summary } from '../io/runlog.js';
 import type { CauseKind, Finding, JsonObject, JsonValue } from './findings.js';
 import { beats, outcomeOf, patchedConfig, verifyFixes, type Outcome } from './verify.js';
@@ -232,9 +232,7 @@ export interface ClinicResult {
 }
 
 function trainInMemory(config: ResolvedConfig): Summary {
-  const session = new TrainingSession(config, {});
-  while (!session.done) session.step();
-  return session.finish();
+  return train(config, { outDir: null }).summary;
 }
 
 /** Train a case, diagnose it, train its first fix and verify its top fixes. */
@@ -256,11 +254,10 @@ export function runClinicCase(c: ClinicCase, options: { top?: number } = {}): Cl
       firstFixOutcome = outcomeOf(trainInMemory(patchedConfig(config, first.patch, `${c.name}-fix1`)));
       firstFixCures = beats(firstFixOutcome, control);
     }
-    const verification = verifyFixes(
-      config,
-      findings.filter((f) => f.severity !== 'info'),
-      { top: options.top ?? 4, runTrial: (trial) => trainInMemory(trial) },
-    );
+    const verification = verifyFixes(config, findings, {
+      top: options.top ?? 4,
+      runTrial: (trial) => trainInMemory(trial),
+    });
     verifiedFix = verification.best?.fix?.change ?? null;
     verifiedCures = verification.best !== null;
   }
@@ -268,7 +265,7 @@ export function runClinicCase(c: ClinicCase, options: { top?: number } = {}): Cl
     name: c.name,
     expected: { verdicts: c.verdicts, causeKind: c.causeKind },
     verdict,
-    causeKind: healthy ? (lead?.causeKind ?? null) : (lead?.causeKind ?? null),
+    causeKind: lead?.causeKind ?? null,
     firstFix: lead?.fixes[0]?.change ?? null,
     control,
     firstFixOutcome,

@@ -2,7 +2,7 @@
 import type { ResolvedConfig } from '../config/types.js';
 import type { MetricsRecord } from '../io/runlog.js';
 import { explain } from './cause.js';
-import { sortFindings, verdictOfFinding, type Finding, type Verdict } from './findings.js';
+import { verdictOfFinding, type Finding, type Verdict } from './findings.js';
 import { makeContext, runRules, THRESHOLDS, type DoctorInput } from './rules.js';
 
 export interface Diagnosis {
@@ -19,7 +19,7 @@ export interface Diagnosis {
  */
 export function diagnose(input: DoctorInput): Diagnosis {
   const ctx = makeContext(input);
-  const findings = explain(ctx, runRules(ctx), sortFindings);
+  const findings = explain(ctx, runRules(ctx));
   return { verdict: leadingVerdict(findings), findings };
 }
 
@@ -49,5 +49,5 @@ export function diagnoseOnline(history: readonly MetricsRecord[], config: Resolv
   if (history.length === 0) return [];
   const tail = history.slice(-THRESHOLDS.onlineWindow);
   const ctx = makeContext({ records: tail, config, mode: 'online', initial: history[0] ?? null });
-  return explain(ctx, runRules(ctx), sortFindings);
+  return explain(ctx, runRules(ctx));
 }
