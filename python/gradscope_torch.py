@@ -405,6 +405,7 @@ class Watcher:
         self._clipped = 0
         self._clip_seen = []  # (pre, post, per-parameter ratios equal?, max |g| after) on clipped steps
         self._first_nonfinite = None
+        self._first_unhooked = False  # the first non-finite loss came on a step without hooks
         self._zeroed_warned = False
         self._unseen_warned = False
         self._optimizer_hooked = optimizer is not None
@@ -636,6 +637,8 @@ class Watcher:
             self._write_record(n, value, measured)
         if first_bad_loss and self._first_nonfinite is None:
             self._first_nonfinite = {"step": n, "source": "the loss is %s" % value}
+        if first_bad_loss and not (measured is not None and measured.get("logged")):
+            self._first_unhooked = True
         self._armed = first_bad_loss and not (measured is not None and measured.get("logged"))
         if self._logging:
             self._end_logged()
@@ -793,7 +796,7 @@ class Watcher:
             record["nonFiniteSource"] = nonfinite_source
             if self._first_nonfinite is None:
                 self._first_nonfinite = {"step": n, "source": nonfinite_source}
-            elif self._first_nonfinite.get("module") is None and measured["forward"]:
+            elif self._first_unhooked and "module" not in self._first_nonfinite:
                 # The loss turned non-finite on an unlogged step; this is the first watched forward after it.
                 self._first_nonfinite["module"] = {"step": n, "source": nonfinite_source}
         self._metrics.write(_dumps(record) + "\n")

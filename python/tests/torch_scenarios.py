@@ -38,12 +38,13 @@ def mlp(depth, width, activation, init):
     return nn.Sequential(*layers)
 
 
-def train_mlp(run_dir, activation, init, lr, steps, every, depth=20, width=32, clip=None, optimizer_hook=False):
+def train_mlp(run_dir, activation, init, lr, steps, every, depth=20, width=32, clip=None, optimizer_hook=False,
+              doctor=False):
     torch.manual_seed(0)
     model = mlp(depth, width, activation, init)
     opt = torch.optim.SGD(model.parameters(), lr=lr)
     w = gradscope_torch.watch(model, run_dir, every=every, optimizer=opt if optimizer_hook else None,
-                              baseline_loss=math.log(2))
+                              baseline_loss=math.log(2), doctor=doctor)
     x, y = spirals(2048, 1)
     loss_fn = nn.CrossEntropyLoss()
     own = {}
@@ -102,30 +103,25 @@ def train_recurrent(run_dir, cell, length, steps, every, lr):
     torch.manual_seed(0)
     model = Recurrent(cell, 32)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    w = gradscope_torch.watch(model, run_dir, every=every, timesteps=True)
+    w = gradscope_torch.watch(model, run_dir, every=every, timesteps=True, doctor=False)
     g = torch.Generator().manual_seed(2)
-    native = None
+    native = watched = None
     for step in range(1, steps + 1):
         x, y = adding(32, length, g)
         opt.zero_grad()
         loss = nn.functional.mse_loss(model(x), y)
         loss.backward()
-        grads = {n: float(p.grad.norm()) for n, p in model.named_parameters()}
         if step == 1:
-            # The same batch through the fused kernel, unwatched: the watcher's unrolled step must give the same
-            # gradients.
+            # The same batch through torch's own (fused) recurrent kernel, unwatched: the watcher's unrolled forward
+            # of the logged step must give the same gradients.
+            watched = {n: float(p.grad.norm()) for n, p in model.named_parameters()}
             saved = {n: p.grad.clone() for n, p in model.named_parameters()}
             model.zero_grad()
-            with torch.no_grad():
-                pass
-            handle_free = nn.functional.mse_loss(Recurrent.forward(model, x), y) if False else None
-            model.zero_grad()
-            out, _ = nn.Module.__call__(model.rnn, x) if False else model.rnn.__class__.forward(model.rnn, x)
+            out, _ = type(model.rnn).forward(model.rnn, x)
             nn.functional.mse_loss(model.head(out[:, -1]), y).backward()
             native = {n: float(p.grad.norm()) for n, p in model.named_parameters()}
             for n, p in model.named_parameters():
                 p.grad.copy_(saved[n])
-            watched = grads
         opt.step()
         w.step(loss)
     w.close()
@@ -136,7 +132,7 @@ def train_high_lr(run_dir, every):
     torch.manual_seed(0)
     model = mlp(6, 64, nn.ReLU, he)
     opt = torch.optim.SGD(model.parameters(), lr=50.0)
-    w = gradscope_torch.watch(model, run_dir, every=every)
+    w = gradscope_torch.watch(model, run_dir, every=every, doctor=False)
     x, y = spirals(512, 1)
     loss_fn = nn.CrossEntropyLoss()
     first_bad = None
@@ -153,15 +149,17 @@ def train_high_lr(run_dir, every):
 
 
 SCENARIOS = {
-    "deep-sigmoid": lambda d: train_mlp(d, nn.Sigmoid, default, 0.1, 200, 10),
+    "deep-sigmoid": lambda d: train_mlp(d, nn.Sigmoid, default, 0.1, 200, 10, doctor=True),
     "deep-relu-he": lambda d: train_mlp(d, nn.ReLU, he, 0.1, 200, 10),
     "clipped": lambda d: train_mlp(d, nn.ReLU, he, 0.02, 30, 1, depth=4, clip=0.5),
     "optimizer-hook": lambda d: train_mlp(d, nn.ReLU, he, 0.02, 30, 5, depth=4, optimizer_hook=True),
     "high-lr": lambda d: train_high_lr(d, 1),
+    "high-lr-every-10": lambda d: train_high_lr(d, 10),
     "lstm": lambda d: train_recurrent(d, nn.LSTM, 20, 20, 10, 0.01),
     "rnn-long": lambda d: train_recurrent(d, nn.RNN, 60, 60, 10, 0.001),
 }
 
 if __name__ == "__main__":
-    name, run_dir = sys.argv[1], sys.argv[2]
-    print(json.dumps(SCENARIOS[name](run_dir)))
+    # torch_scenarios.py OUT_DIR NAME...: each scenario writes OUT_DIR/NAME; one JSON line {NAME: numbers}.
+    out, names = sys.argv[1], sys.argv[2:]
+    print(json.dumps({name: SCENARIOS[name](os.path.join(out, name)) for name in names}))
