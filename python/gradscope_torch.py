@@ -999,8 +999,9 @@ class Watcher:
         _write_json(os.path.join(self.run_dir, "config.json"), config)
 
     def close(self, eval_loss=None, eval_accuracy=None):
-        """Ends the run: removes every hook and writes summary.json (and, when the gradscope CLI and node are
-        found beside this file, the doctor's verdict and findings into it). Safe to call twice; runs at exit."""
+        """Ends the run: removes every hook and writes summary.json; when node and the gradscope package this file
+        ships in are found, adds the doctor's verdict and findings to it and writes report.html. Safe to call
+        twice; runs at exit."""
         if self._closed:
             return None
         if self._awaiting:
@@ -1054,6 +1055,14 @@ class Watcher:
                     _write_json(path, summary)
             except (OSError, ValueError, KeyError, subprocess.SubprocessError):
                 pass  # the summary stands without the verdict; `gradscope doctor` gives it
+            report = os.path.join(os.path.dirname(os.path.dirname(cli[1])), "dist", "report", "index.js")
+            if os.path.isfile(report):
+                script = "import { writeRunReport } from %s; writeRunReport(%s);" % (
+                    json.dumps("file://" + report), json.dumps(os.path.abspath(self.run_dir)))
+                try:
+                    subprocess.run([cli[0], "--input-type=module", "-e", script], capture_output=True, timeout=120)
+                except (OSError, subprocess.SubprocessError):
+                    pass  # no report.html; the run directory's other files stand
         return summary
 
 

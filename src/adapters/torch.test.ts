@@ -101,6 +101,11 @@ describe('PyTorch watcher on real trainings', { skip: skipReason ?? false }, () 
     assert.equal(summary.steps, 200);
     assert.equal(summary.verdict, 'vanishing');
     assert.ok(summary.findings.length > 0);
+    assert.match(
+      readFileSync(join(dir, 'report.html'), 'utf8'),
+      /MLP 20 × 32 sigmoid/,
+      'and wrote report.html',
+    );
   });
 
   it('diagnoses the ReLU/He twin as healthy', () => {
