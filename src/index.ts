@@ -21,5 +21,5 @@ export { diagnose, diagnoseOnline, diagnosePath } from './doctor/index.js';
 export { preflight } from './preflight/index.js';
 export { renderRunReport, writeRunReport, loadRun } from './report/index.js';
 export { EventWriter, readEvents, readEventDir } from './io/tfevents.js';
-export { TfjsMonitor } from './adapters/tfjs.js';
+export { TfjsMonitor, watchFit, TfjsFitWatcher } from './adapters/tfjs.js';
 export type { MetricsRecord, Summary } from './io/runlog.js';

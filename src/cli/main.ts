@@ -15,6 +15,7 @@ import { fixCommand } from './commands/fix.js';
 import { labCommand } from './commands/lab.js';
 import { preflightCommand } from './commands/preflight.js';
 import { compareCommand, demoCommand, runCommand } from './commands/train.js';
+import { torchCommand } from './commands/torch.js';
 import {
   applyOverridesToRaw,
   configOverridesFrom,
@@ -49,6 +50,7 @@ const COMMANDS: Record<string, Command> = {
     run: commandPresets,
   },
   demo: demoCommand,
+  torch: torchCommand,
 };
 
 function usage(): string {

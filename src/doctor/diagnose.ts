@@ -10,6 +10,7 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { readTorchRunConfig, type TorchModelInfo } from '../adapters/torch-run.js';
 import { ConfigError, resolveConfig } from '../config/index.js';
 import type { ResolvedConfig } from '../config/types.js';
 import { maskedCrc32c } from '../io/crc32c.js';
@@ -50,6 +51,8 @@ export interface DoctorReport extends Diagnosis {
     steps: [number, number];
     /** Whether the run's config.json was found and read: causes and fixes are specific to the model. */
     config: string | null;
+    /** Set for a run written by the PyTorch watcher: fixes are then phrased as PyTorch changes. */
+    torch?: TorchModelInfo;
   };
   /** Problems met while reading (bad lines, truncated records), each naming where. Reading went on past them. */
   problems: string[];
@@ -166,9 +169,10 @@ export function diagnoseMetricsFile(path: string): DoctorReport {
   const { records, problems } = readMetricsText(readText(path), path);
   if (records.length === 0) throw noRecords(path, problems);
   const dir = join(path, '..');
-  const { config, configPath } = readConfigBeside(dir, problems);
+  const { config, configPath, torch } = readConfigBeside(dir, problems);
   const summary = readSummaryBeside(dir, problems);
-  return report(path, 'metrics', records, config, configPath, problems, summary);
+  const result = report(path, 'metrics', records, config, configPath, problems, summary);
+  return torch ? { ...result, input: { ...result.input, torch } } : result;
 }
 
 /** Diagnose a run directory (metrics.jsonl, config.json, summary.json). */
@@ -194,11 +198,16 @@ function eventFiles(dir: string): string[] {
 function readConfigBeside(
   dir: string,
   problems: string[],
-): { config: ResolvedConfig | null; configPath: string | null } {
+): { config: ResolvedConfig | null; configPath: string | null; torch?: TorchModelInfo } {
   const path = join(dir, 'config.json');
   if (!existsSync(path)) return { config: null, configPath: null };
   try {
     const raw = parseFinite(readFileSync(path, 'utf8'));
+    const torch = readTorchRunConfig(raw);
+    if (torch) {
+      problems.push(...torch.problems.map((problem) => `${path}: ${problem}`));
+      return { config: torch.config, configPath: torch.config ? path : null, torch: torch.torch };
+    }
     const name =
       typeof raw === 'object' && raw !== null && 'name' in raw && typeof raw.name === 'string'
         ? raw.name

@@ -6,6 +6,7 @@
 import type { Finding, JsonObject, JsonValue, Severity, Verdict } from './findings.js';
 import type { DoctorReport } from './diagnose.js';
 import { ranges } from './stats.js';
+import { torchFixText } from '../adapters/torch-run.js';
 
 export interface FormatOptions {
   color?: boolean;
@@ -83,6 +84,7 @@ export function formatDiagnosis(report: DoctorReport, options: FormatOptions = {
   const [first, last] = input.steps;
   out.push(
     `gradscope doctor: ${input.path} (${input.kind}, ${input.records} logged steps, ${first === last ? `step ${first}` : `steps ${first}-${last}`}` +
+      `${input.torch ? `; a PyTorch run (torch ${input.torch.version}, ${input.torch.module})` : ''}` +
       `${input.config ? '' : '; no config.json, so causes and fixes are generic'})`,
   );
   for (const problem of report.problems) out.push(paint('yellow', `  note: ${problem}`));
@@ -121,9 +123,17 @@ export function formatDiagnosis(report: DoctorReport, options: FormatOptions = {
     if (finding.fixes.length > 0) {
       out.push('   fixes, best first:');
       finding.fixes.slice(0, maxFixes).forEach((fix, k) => {
-        out.push(`     ${k + 1}) ${paint('bold', fix.change)}`);
-        out.push(`        patch: ${JSON.stringify(fix.patch)}`);
-        out.push(`        flags: ${fixFlags(fix.patch)}`);
+        if (input.torch) {
+          // A PyTorch run is changed in its script: the change in PyTorch terms, the config terms beside it.
+          out.push(
+            `     ${k + 1}) ${paint('bold', wrap(torchFixText(fix, input.torch), width - 9, '        '))}`,
+          );
+          out.push(`        in gradscope config terms: ${fix.change}`);
+        } else {
+          out.push(`     ${k + 1}) ${paint('bold', fix.change)}`);
+          out.push(`        patch: ${JSON.stringify(fix.patch)}`);
+          out.push(`        flags: ${fixFlags(fix.patch)}`);
+        }
         out.push(`        why: ${wrap(fix.why, width - 13, '             ')}`);
       });
       if (finding.fixes.length > maxFixes)
@@ -133,9 +143,11 @@ export function formatDiagnosis(report: DoctorReport, options: FormatOptions = {
   if (report.findings.some((f) => f.severity !== 'info' && f.fixes.length > 0)) {
     out.push('');
     out.push(
-      input.config
-        ? `To verify these fixes by training them beside the run: gradscope fix ${dirnameOf(input.config)}`
-        : 'These fixes are unverified and cannot be verified here: without a config.json gradscope cannot re-train this run.',
+      input.torch
+        ? 'These fixes are changes to your PyTorch script: make one, re-run the script with the watcher, and run gradscope doctor on the new run directory.'
+        : input.config
+          ? `To verify these fixes by training them beside the run: gradscope fix ${dirnameOf(input.config)}`
+          : 'These fixes are unverified and cannot be verified here: without a config.json gradscope cannot re-train this run.',
     );
   }
   return out.join('\n') + '\n';
