@@ -148,7 +148,13 @@ describe('PRESETS', () => {
         { name: 'adam', learningRate: 0.01 },
       );
       assert.deepEqual(config.clip, { name: 'norm', max: 1 });
-      assert.deepEqual(config.train, { steps: 600, batchSize: 32, bptt: 0 });
+      assert.deepEqual(config.train, {
+        steps: 600,
+        batchSize: 32,
+        bptt: 0,
+        checkpointEvery: 0,
+        guardPatience: 10,
+      });
     }
   });
 

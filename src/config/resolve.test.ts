@@ -59,7 +59,7 @@ describe('resolveConfig defaults', () => {
       schedule: { name: 'constant' },
       clip: { name: 'none' },
       guard: 'skip',
-      train: { steps: 1000, batchSize: 64, bptt: 0 },
+      train: { steps: 1000, batchSize: 64, bptt: 0, checkpointEvery: 0, guardPatience: 10 },
       monitor: { every: 10, timesteps: true },
     });
   });
@@ -557,6 +557,40 @@ describe('resolveConfig overrides', () => {
       { schedule: { name: 'warmup-cosine', warmupSteps: 50 } },
       { path: 'schedule.warmupSteps' },
       { steps: 40 },
+    );
+  });
+});
+
+describe('run names', () => {
+  it('accepts names and refuses paths, dot names and control characters', () => {
+    assert.equal(
+      resolveConfig({ name: 'deep-sigmoid_v2.1' }, { defaultName: 'x' }).name,
+      'deep-sigmoid_v2.1',
+    );
+    for (const bad of ['../escape', 'a/b', '..', '.', '', 'a b', 'x\u0000', 'C:\\run', 'a'.repeat(101)]) {
+      assert.throws(
+        () => resolveConfig({ name: bad }, { defaultName: 'x' }),
+        (error: unknown) =>
+          error instanceof ConfigError && error.path === 'name' && /letters, digits/.test(error.message),
+        JSON.stringify(bad),
+      );
+    }
+  });
+  it('makes a default name (a file base name) a valid run name', () => {
+    assert.equal(resolveConfig({}, { defaultName: 'my config (2)' }).name, 'my-config-2-');
+    assert.equal(resolveConfig({}, { defaultName: '..' }).name, 'run');
+  });
+  it('fills train.checkpointEvery and train.guardPatience, and checks them', () => {
+    const train = resolveConfig({}, { defaultName: 'x' }).train;
+    assert.equal(train.checkpointEvery, 0);
+    assert.equal(train.guardPatience, 10);
+    assert.throws(
+      () => resolveConfig({ train: { guardPatience: 0 } }, { defaultName: 'x' }),
+      /train\.guardPatience/,
+    );
+    assert.throws(
+      () => resolveConfig({ train: { checkpointEvery: 1.5 } }, { defaultName: 'x' }),
+      /train\.checkpointEvery/,
     );
   });
 });

@@ -191,7 +191,13 @@ export interface ResolveOptions {
 // ---------------------------------------------------------------------------------------------------------------
 // Defaults
 
-export const TRAIN_DEFAULTS: Readonly<TrainConfig> = { steps: 1000, batchSize: 64, bptt: 0 };
+export const TRAIN_DEFAULTS: Readonly<TrainConfig> = {
+  steps: 1000,
+  batchSize: 64,
+  bptt: 0,
+  checkpointEvery: 0,
+  guardPatience: 10,
+};
 export const MONITOR_DEFAULTS: Readonly<MonitorConfig> = { every: 10, timesteps: true };
 export const DEFAULT_GUARD: GuardMode = 'skip';
 export const DEFAULT_OPTIMIZER: OptimizerName = 'sgd';
@@ -346,7 +352,7 @@ export function resolveConfig(raw: unknown, options: ResolveOptions): ResolvedCo
     'train',
     'monitor',
   ]);
-  const name = optional(root, 'name', '', options.defaultName, readRunName);
+  const name = optional(root, 'name', '', toRunName(options.defaultName), readRunName);
   let seed = optional(root, 'seed', '', 0, (value, path) => readNumber(value, path, SEED_RULE));
   const task = resolveTask(field(root, 'task'));
   const model = resolveModel(field(root, 'model'), task);
@@ -366,9 +372,30 @@ export function resolveConfig(raw: unknown, options: ResolveOptions): ResolvedCo
   return { name, seed, task, model, optimizer, schedule, clip, guard, train, monitor };
 }
 
+/** A run's name names its directory, so it is a name and never a path (CONTRACT: letters, digits, `.`, `_`, `-`). */
+export const RUN_NAME_PATTERN = /^[A-Za-z0-9._-]{1,100}$/;
+export const RUN_NAME_ACCEPTED = '1 to 100 letters, digits, ".", "_" or "-", not "." or ".."';
+
+/** Whether `value` is a valid run name (the one rule; the lab and `fix` name their runs with it too). */
+export function isRunName(value: string): boolean {
+  return RUN_NAME_PATTERN.test(value) && value !== '.' && value !== '..';
+}
+
+/** A default name (a file's base name, say) made a valid run name: other characters become "-". */
+export function toRunName(text: string): string {
+  const name = text.replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 100);
+  return isRunName(name) ? name : 'run';
+}
+
 function readRunName(value: unknown, path: string): string {
-  if (typeof value !== 'string' || value.trim() === '' || /[\u0000-\u001f]/.test(value)) {
-    throw invalid(path, value, 'a non-empty string without control characters');
+  if (typeof value !== 'string' || !isRunName(value)) {
+    throw new ConfigError({
+      code: 'invalid_value',
+      path,
+      value,
+      accepted: RUN_NAME_ACCEPTED,
+      hint: 'a run name becomes a directory name; choose the output folder with --out',
+    });
   }
   return value;
 }
@@ -733,7 +760,7 @@ function resolveClip(raw: unknown): ClipConfig {
 
 function resolveTrain(raw: unknown, model: ModelConfig): TrainConfig {
   const train = raw === undefined ? {} : expectObject(raw, 'train', 'an object like {"steps": 1000}');
-  checkKeys(train, 'train', ['steps', 'batchSize', 'bptt']);
+  checkKeys(train, 'train', ['steps', 'batchSize', 'bptt', 'checkpointEvery', 'guardPatience']);
   const steps = optional(train, 'steps', 'train', TRAIN_DEFAULTS.steps, (value, path) =>
     readNumber(value, path, STEPS_RULE),
   );
@@ -757,7 +784,31 @@ function resolveTrain(raw: unknown, model: ModelConfig): TrainConfig {
       problem: 'truncated back-propagation through time applies only to recurrent models',
     });
   }
-  return { steps, batchSize, bptt };
+  const checkpointEvery = optional(
+    train,
+    'checkpointEvery',
+    'train',
+    TRAIN_DEFAULTS.checkpointEvery,
+    (value, path) =>
+      readNumber(value, path, {
+        integer: true,
+        min: 0,
+        about: 'steps between checkpoints, 0 = only at the end',
+      }),
+  );
+  const guardPatience = optional(
+    train,
+    'guardPatience',
+    'train',
+    TRAIN_DEFAULTS.guardPatience,
+    (value, path) =>
+      readNumber(value, path, {
+        integer: true,
+        min: 1,
+        about: 'consecutive guarded steps before the run stops',
+      }),
+  );
+  return { steps, batchSize, bptt, checkpointEvery, guardPatience };
 }
 
 function resolveMonitor(raw: unknown): MonitorConfig {

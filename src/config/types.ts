@@ -116,6 +116,10 @@ export interface TrainConfig {
   batchSize: number;
   /** recurrent: truncated BPTT length (0 = full) */
   bptt: number;
+  /** steps between checkpoints (`run --resume`); 0 = a checkpoint only at the end or on interruption */
+  checkpointEvery: number;
+  /** consecutive non-finite steps the guard skips or rolls back before the run stops as stuck */
+  guardPatience: number;
 }
 
 export interface MonitorConfig {

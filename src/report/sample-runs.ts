@@ -69,7 +69,7 @@ export function sampleRun(options: SampleRunOptions = {}): RunData {
     schedule: { name: 'constant' },
     clip: recurrent ? { name: 'norm', max: 1 } : { name: 'none' },
     guard: 'skip',
-    train: { steps: (logged - 1) * every, batchSize: 32, bptt: 0 },
+    train: { steps: (logged - 1) * every, batchSize: 32, bptt: 0, checkpointEvery: 0, guardPatience: 10 },
     monitor: { every, timesteps: true },
   };
   const records: MetricsRecord[] = [];

@@ -8,7 +8,14 @@
  * if (built.ok) while (!built.run.done) built.run.advance();
  * // built.run.verdict === 'vanishing'
  */
-import { ConfigError, PRESETS, parseConfigText, resolveConfig, type Preset } from '../config/index.js';
+import {
+  ConfigError,
+  PRESETS,
+  parseConfigText,
+  resolveConfig,
+  toRunName,
+  type Preset,
+} from '../config/index.js';
 import type { ResolvedConfig } from '../config/types.js';
 import { diagnoseOnline } from '../doctor/diagnosis.js';
 import {
@@ -245,7 +252,8 @@ export function buildRunFromRaw(options: {
 export function withFix(from: LabRun, fix: Fix, baseName: string): Outcome<{ run: LabRun }> {
   const applied = [...from.applied, fix];
   const raw = applyMergePatch(from.raw, fix.patch);
-  const named: JsonObject = { ...raw, name: `${baseName} + ${applied.map((f) => f.change).join(' + ')}` };
+  // A run name is a name (letters, digits, ".", "_", "-"); the changes are listed in `applied`.
+  const named: JsonObject = { ...raw, name: toRunName(`${baseName}-b`) };
   return buildRunFromRaw({ label: 'B', raw: named, name: baseName, applied });
 }
 
