@@ -679,6 +679,105 @@ def make_accumulate():
     )
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# 8. Convolution, pooling and per-channel batch norm (NCHW)
+# ---------------------------------------------------------------------------------------------------------------
+
+CONV_CASES = [
+    # name, x shape, out channels, kernel (kh, kw), stride, padding, dilation, groups, bias
+    ("conv2d-same", (2, 3, 7, 6), 4, (3, 3), (1, 1), (1, 1), (1, 1), 1, True),
+    ("conv2d-strided", (2, 3, 9, 8), 5, (3, 2), (2, 1), (0, 1), (1, 1), 1, True),
+    ("conv2d-dilated-groups", (2, 4, 9, 9), 6, (3, 3), (2, 2), (2, 2), (2, 2), 2, True),
+    ("conv2d-1x1", (3, 4, 5, 5), 6, (1, 1), (1, 1), (0, 0), (1, 1), 1, False),
+]
+
+
+def make_conv():
+    for name, xs, out_ch, kernel, stride, padding, dilation, groups, bias in CONV_CASES:
+        seed_for(name)
+        conv = nn.Conv2d(xs[1], out_ch, kernel, stride=stride, padding=padding, dilation=dilation,
+                         groups=groups, bias=bias)
+        x = torch.randn(*xs, requires_grad=True)
+        out = conv(x)
+        w = torch.randn(*out.shape)
+        loss = (w * out).sum()
+        loss.backward()
+        tensors = {"x": x, "weight": conv.weight, "w": w, "out": out, "loss": loss,
+                   "grad.x": x.grad, "grad.weight": conv.weight.grad}
+        if bias:
+            tensors["bias"] = conv.bias
+            tensors["grad.bias"] = conv.bias.grad
+        emit(
+            name,
+            f"nn.Conv2d({xs[1]}, {out_ch}, kernel_size={kernel}, stride={stride}, padding={padding}, "
+            f"dilation={dilation}, groups={groups}, bias={bias}) on x {list(xs)} (NCHW), PyTorch's default init. "
+            "loss = sum(w * out) with a fixed random w of out's shape; grad.* = dloss/d(...).",
+            tensors,
+            hyperparameters={"kernel": list(kernel), "stride": list(stride), "padding": list(padding),
+                             "dilation": list(dilation), "groups": groups, "bias": bias},
+        )
+
+    pools = [
+        ("max-pool2d", "max", lambda x: F.max_pool2d(x, 3, stride=2, padding=1),
+         {"kernel": 3, "stride": 2, "padding": 1, "dilation": 1}),
+        ("max-pool2d-dilated", "max", lambda x: F.max_pool2d(x, 2, stride=1, padding=1, dilation=2),
+         {"kernel": 2, "stride": 1, "padding": 1, "dilation": 2}),
+        ("avg-pool2d", "average", lambda x: F.avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=True),
+         {"kernel": 3, "stride": 2, "padding": 1, "countIncludePad": True}),
+        ("avg-pool2d-exclude-pad", "average",
+         lambda x: F.avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=False),
+         {"kernel": 3, "stride": 2, "padding": 1, "countIncludePad": False}),
+        ("global-avg-pool2d", "global", lambda x: F.adaptive_avg_pool2d(x, 1).flatten(1), {}),
+    ]
+    for name, mode, fn, hyper in pools:
+        seed_for(name)
+        x = torch.randn(2, 3, 7, 6, requires_grad=True)
+        out = fn(x)
+        w = torch.randn(*out.shape)
+        loss = (w * out).sum()
+        loss.backward()
+        emit(
+            name,
+            f"{mode} pooling {hyper} on x [2,3,7,6] (NCHW; global: F.adaptive_avg_pool2d(x, 1).flatten(1) -> [2,3]). "
+            "loss = sum(w * out) with a fixed random w of out's shape; grad.x = dloss/dx.",
+            {"x": x, "w": w, "out": out, "loss": loss, "grad.x": x.grad},
+            hyperparameters={"mode": mode, **hyper},
+        )
+
+    for training in (True, False):
+        name = "batchnorm2d-train" if training else "batchnorm2d-eval"
+        seed_for(name)
+        bn = nn.BatchNorm2d(3, eps=1e-5, momentum=0.1, affine=True)
+        with torch.no_grad():
+            bn.weight.copy_(1 + 0.5 * torch.randn(3))
+            bn.bias.copy_(0.5 * torch.randn(3))
+            bn.running_mean.copy_(0.3 * torch.randn(3))
+            bn.running_var.copy_(torch.rand(3) + 0.5)
+        running_mean_before = bn.running_mean.clone()
+        running_var_before = bn.running_var.clone()
+        bn.train(training)
+        x = (torch.randn(4, 3, 5, 4) * 2 + 1).requires_grad_()
+        w = torch.randn(4, 3, 5, 4)
+        out = bn(x)
+        loss = (w * out).sum()
+        loss.backward()
+        emit(
+            name,
+            f"BatchNorm2d(3, eps=1e-5, momentum=0.1, affine=True) in {'TRAINING' if training else 'EVAL'} mode on "
+            "x [4,3,5,4] (NCHW): statistics per channel over batch, height and width (N=80 values each); training "
+            "normalises with the biased variance and updates running_var with the unbiased one (divide by 79). "
+            "loss = sum(w * out) with a fixed random w of x's shape.",
+            {
+                "x": x, "weight": bn.weight, "bias": bn.bias,
+                "running_mean.before": running_mean_before, "running_var.before": running_var_before,
+                "w": w, "out": out, "loss": loss,
+                "grad.x": x.grad, "grad.weight": bn.weight.grad, "grad.bias": bn.bias.grad,
+                "running_mean.after": bn.running_mean, "running_var.after": bn.running_var,
+            },
+            hyperparameters={"num_features": 3, "eps": 1e-5, "momentum": 0.1, "training": training},
+        )
+
+
 def main():
     make_dense()
     make_losses()
@@ -686,6 +785,7 @@ def main():
     make_optimizers()
     make_recurrent()
     make_accumulate()
+    make_conv()
     write_all()
 
 
