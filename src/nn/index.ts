@@ -10,3 +10,14 @@ export {
   type RecurrentLayerOptions,
   type RecurrentNetOptions,
 } from './recurrent.js';
+export {
+  Transformer,
+  TransformerBlock,
+  TransformerHead,
+  TransformerInput,
+  MultiHeadAttention,
+  deepNormScales,
+  type TransformerOptions,
+  type NormPlacement,
+  type PositionKind,
+} from './transformer.js';
