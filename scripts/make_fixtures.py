@@ -817,6 +817,7 @@ def make_xiong():
     depths = [2, 16]
     seeds = 8
     result = {}
+    losses = []
     for norm_first in (False, True):
         norms = []
         for depth in depths:
@@ -856,6 +857,7 @@ def make_xiong():
                 logits = head(final(h))
                 loss = F.cross_entropy(logits.reshape(-1, vocab), labels.reshape(-1))
                 loss.backward()
+                losses.append(loss.item())
                 total += layers[-1].linear2.weight.grad.norm().item() / seeds
             norms.append(total)
         result["pre" if norm_first else "post"] = torch.tensor(norms)
@@ -865,8 +867,14 @@ def make_xiong():
         f"initialisation, mean over {seeds} seeds, for depths {depths}: a causal LM of nn.TransformerEncoderLayer("
         "d_model=32, nhead=4, dim_feedforward=128, dropout=0, relu, batch_first) blocks on nn.Embedding(12, 32) plus "
         "sinusoidal positions, Xavier-normal weights, zero biases, unit LayerNorms, a final LayerNorm for Pre-LN, "
-        "a Xavier-normal linear head, cross-entropy on random labels; 8 sequences of 8 tokens.",
-        {"depths": torch.tensor(depths, dtype=torch.int64), "post": result["post"], "pre": result["pre"]},
+        "a Xavier-normal linear head, cross-entropy on random labels; 8 sequences of 8 tokens. loss: the mean initial "
+        "cross-entropy over all those runs.",
+        {
+            "depths": torch.tensor(depths, dtype=torch.int64),
+            "post": result["post"],
+            "pre": result["pre"],
+            "loss": torch.tensor(sum(losses) / len(losses)),
+        },
         {"seeds": seeds, "dModel": 32, "heads": 4, "ffWidth": 128, "vocabulary": 12, "length": 8, "batch": 8},
     )
 
