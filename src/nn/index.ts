@@ -17,6 +17,7 @@ export {
   TransformerInput,
   MultiHeadAttention,
   deepNormScales,
+  tokenSimilarity,
   type TransformerOptions,
   type NormPlacement,
   type PositionKind,

@@ -6,7 +6,7 @@ import { crossEntropy, mse } from '../ops/index.js';
 import { loadFixture, tensor } from '../testing/fixtures.js';
 import { Rng } from '../tensor/rng.js';
 import { Tensor, type DType } from '../tensor/tensor.js';
-import { deepNormScales, Transformer, type TransformerOptions } from './transformer.js';
+import { deepNormScales, tokenSimilarity, Transformer, type TransformerOptions } from './transformer.js';
 
 const V = 12;
 
@@ -186,12 +186,12 @@ describe('Transformer', () => {
     assert.ok(error < 1e-6, `relative error ${error}`);
   });
 
-  it('records each head’s attention entropy, between 0 and ln T', () => {
+  it('records each head’s attention entropy (between 0 and ln T) and each block’s token similarity', () => {
     const model = lm({ heads: 4 });
     const { x } = tokens(8, 3, 6);
     model.setRecordAttention(true);
     model.forward(x);
-    const entropy = model.attentionEntropy();
+    const { entropy, tokenSimilarity: similarity } = model.attentionRecord();
     assert.equal(entropy.length, 2);
     for (const heads of entropy) {
       assert.equal(heads.length, 4);
@@ -199,9 +199,17 @@ describe('Transformer', () => {
       const bound = Array.from({ length: 8 }, (_, i) => Math.log(i + 1)).reduce((a, b) => a + b) / 8;
       for (const h of heads) assert.ok(h > 0 && h <= bound + 1e-9, `entropy ${h}`);
     }
+    assert.equal(similarity.length, 2);
+    for (const s of similarity) assert.ok(s > -1 && s < 1, `similarity ${s}`);
     model.setRecordAttention(false);
     model.setRecordAttention(true);
-    assert.deepEqual(model.attentionEntropy(), [[], []]);
+    assert.deepEqual(model.attentionRecord().entropy, [[], []]);
+  });
+
+  it('token similarity: 1 for identical directions, 0 for orthogonal tokens, -1/(T-1) for a balanced set', () => {
+    assert.equal(tokenSimilarity([1, 2, 2, 4, 3, 6], 1, 3, 2), 1);
+    assert.equal(tokenSimilarity([1, 0, 0, 1], 1, 2, 2), 0);
+    assert.ok(Math.abs(tokenSimilarity([1, 0, -1, 0], 1, 2, 2) + 1) < 1e-15);
   });
 
   it('bad settings are refused with the setting, the value and the fix', () => {

@@ -14,6 +14,7 @@
  *   layers.L+1        the head: `finalNorm.*` (pre-LN only) and `output.*` (only `output.bias` when tied).
  * Weights use PyTorch's layouts, so nn.TransformerEncoderLayer's parameters load one to one.
  */
+import type { AttentionRecord } from '../io/runlog.js';
 import { activationKernels, type ActivationName } from '../kernels/activations.js';
 import {
   add,
@@ -228,6 +229,35 @@ function tokenIds(x: Tensor): Int32Array {
   return ids;
 }
 
+/**
+ * The mean cosine similarity of distinct token representations within a sequence, averaged over the batch: the
+ * rank-collapse signal of Noci et al. (2022, "Signal Propagation in Transformers"), 1 when every token is the same
+ * direction. With unit rows u_i, sum_(i != j) u_i . u_j = |sum_i u_i|^2 - T, so it costs one pass. Measures only.
+ */
+export function tokenSimilarity(h: ArrayLike<number>, batch: number, steps: number, width: number): number {
+  if (steps < 2) return NaN;
+  let total = 0;
+  const sum = new Float64Array(width);
+  for (let b = 0; b < batch; b++) {
+    sum.fill(0);
+    let rows = 0;
+    for (let t = 0; t < steps; t++) {
+      const o = (b * steps + t) * width;
+      let norm = 0;
+      for (let d = 0; d < width; d++) norm += (h[o + d] as number) ** 2;
+      if (norm === 0) continue;
+      const inv = 1 / Math.sqrt(norm);
+      for (let d = 0; d < width; d++) sum[d] = (sum[d] as number) + (h[o + d] as number) * inv;
+      rows++;
+    }
+    if (rows < 2) continue;
+    let squared = 0;
+    for (let d = 0; d < width; d++) squared += (sum[d] as number) ** 2;
+    total += (squared - rows) / (rows * (rows - 1));
+  }
+  return total / batch;
+}
+
 /** Multi-head attention with PyTorch's packed in-projection [3 dModel, dModel] (q, k, v rows) and out-projection. */
 export class MultiHeadAttention extends Module {
   readonly inProj: Dense;
@@ -315,6 +345,8 @@ export class TransformerBlock extends Module {
   readonly feedForwardNorm: LayerNorm;
   private readonly dropout: Dropout | null;
   private readonly alpha: number;
+  /** Set with the attention's entropy: the mean cosine similarity of this block's output tokens. */
+  lastTokenSimilarity: number | null = null;
 
   constructor(
     private readonly o: TransformerOptions,
@@ -393,6 +425,7 @@ export class TransformerBlock extends Module {
       y = add(scaled(h), this.drop(feed(this.feedForwardNorm.forward(h))));
     }
     const out = reshape(y, [B, T, D]);
+    if (this.attention.recordEntropy) this.lastTokenSimilarity = tokenSimilarity(out.data, B, T, D);
     out.name = `layers.${this.index}`;
     this.observe(out);
     return out;
@@ -496,17 +529,21 @@ export class Transformer extends Module implements LayeredModel {
     return this.head.forward(h);
   }
 
-  /** Record each head's attention entropy in the next forward passes (cheap: one pass over the weights). */
+  /** Measure attention entropy and token similarity in the next forward passes (one pass over each; read only). */
   setRecordAttention(on: boolean): void {
     for (const block of this.layers) {
       block.attention.recordEntropy = on;
       if (!on) continue;
       block.attention.lastEntropy = null;
+      block.lastTokenSimilarity = null;
     }
   }
 
-  /** The last recorded mean attention entropy (nats) per block and head, input side first. */
-  attentionEntropy(): number[][] {
-    return this.layers.map((block) => block.attention.lastEntropy ?? []);
+  /** The last measured per-head attention entropy (nats) and token similarity of each block, input side first. */
+  attentionRecord(): AttentionRecord {
+    return {
+      entropy: this.layers.map((block) => block.attention.lastEntropy ?? []),
+      tokenSimilarity: this.layers.map((block) => block.lastTokenSimilarity ?? NaN),
+    };
   }
 }
