@@ -1,14 +1,22 @@
 /** `gradscope run`, `compare` and `demo`: train, write run directories and reports, print a short account. */
 import { mkdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { ResolvedConfig } from '../../config/types.js';
 import type { Finding } from '../../doctor/findings.js';
 import { fixFlags } from '../../doctor/format.js';
 import { stringifyFinite, writeJson } from '../../io/jsonl.js';
+import { checkOutputRoot, OutputPathError, runDirInside } from '../../io/output-path.js';
 import { preflight } from '../../preflight/index.js';
 import { loadRun, writeComparison, writeRunReport, type Comparison } from '../../report/index.js';
+import {
+  BudgetError,
+  checkMemoryBudget,
+  defaultMemoryLimit,
+  dominantField,
+  parseByteSize,
+} from '../../train/budget.js';
 import { train, type TrainResult } from '../../train/trainer.js';
-import { parseArgs, UsageError } from '../args.js';
+import { parseArgs, UsageError, type ParsedArgs } from '../args.js';
 import {
   chooseOutDir,
   configOverridesFrom,
@@ -20,11 +28,15 @@ import {
 import { progressPrinter } from '../progress.js';
 import { verifyRunDir } from './fix.js';
 
+const MAX_MEMORY_USAGE =
+  '  --max-memory SIZE  refuse a run estimated to need more (e.g. 4GiB, 512MB; default half the machine memory)';
+
 const RUN_USAGE = [
   'usage: gradscope run <config.json or preset> [options]',
   '  --out DIR          the run directory (default runs/<name>, never reused)',
   "  --steps N          train N steps instead of the config's train.steps",
   '  --seed S           the seed for data, initialisation and batches',
+  MAX_MEMORY_USAGE,
   OVERRIDE_USAGE,
   "  --verify           then train the doctor's top fixes beside the run (fixes/ in the run directory)",
   '  --json             print the summary as JSON on stdout',
@@ -38,6 +50,7 @@ const COMPARE_USAGE = [
   '  --out DIR          where the runs and the side-by-side report go (default runs/compare-...)',
   '  --steps N          train each run N steps',
   '  --seed S           the same seed for every run',
+  MAX_MEMORY_USAGE,
   OVERRIDE_USAGE.replace('change one config field', 'change one field of every config'),
   '  --json             print the comparison as JSON on stdout',
   'examples:',
@@ -58,8 +71,8 @@ function fmt(x: number): string {
 
 /** Train one run into `outDir` (config.json, metrics.jsonl, summary.json, events, report.html). */
 function trainRun(config: ResolvedConfig, outDir: string): TrainResult {
+  makeDirectory(outDir);
   // Gradient flow at initialisation, for the report's preflight panel (a fraction of a second for most models).
-  mkdirSync(outDir, { recursive: true });
   try {
     writeJson(join(outDir, 'preflight.json'), preflight(config, { networks: 4 }));
   } catch (error) {
@@ -69,10 +82,71 @@ function trainRun(config: ResolvedConfig, outDir: string): TrainResult {
     );
   }
   const progress = progressPrinter(config.name);
-  const result = train(config, { outDir, onProgress: (p) => progress.update(p) });
-  progress.done();
+  let result: TrainResult;
+  try {
+    result = train(config, { outDir, onProgress: (p) => progress.update(p) });
+  } catch (error) {
+    throw asMemoryError(error, config);
+  } finally {
+    progress.done();
+  }
   writeRunReport(outDir);
   return result;
+}
+
+/** Create a run directory, or say why it cannot be one (exit 2). */
+function makeDirectory(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (error) {
+    throw new UsageError(
+      `cannot create the run directory ${dir} (${error instanceof Error ? error.message : String(error)}); choose another --out.`,
+    );
+  }
+}
+
+/**
+ * An allocation that failed despite the budget (the estimate is approximate) as exit 2 naming the field that
+ * sizes the run; other errors unchanged.
+ */
+function asMemoryError(error: unknown, config: ResolvedConfig): unknown {
+  if (!(error instanceof RangeError)) return error;
+  const { field, value } = dominantField(config, (e) => e.bytes);
+  return new UsageError(
+    `${config.name}: ran out of memory (${error.message}); lower ${field} (now ${value}) or give the run less to hold.`,
+  );
+}
+
+/** The --max-memory limit in bytes (default: half the machine's memory). */
+function memoryLimit(args: ParsedArgs): number {
+  const text = args.values['max-memory'];
+  if (text === undefined) return defaultMemoryLimit();
+  const bytes = parseByteSize(text);
+  if (bytes === null)
+    throw new UsageError(
+      `--max-memory must be a size such as 4GiB, 512MB, 2g or a byte count, got "${text}".`,
+    );
+  return bytes;
+}
+
+/** Refuse, before anything is built, a config whose estimated memory is over the limit (exit 2). */
+function checkBudget(config: ResolvedConfig, limit: number): void {
+  try {
+    checkMemoryBudget(config, limit);
+  } catch (error) {
+    if (error instanceof BudgetError) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
+/** Output path checks (io/output-path) as exit 2. */
+function outputPath<T>(choose: () => T): T {
+  try {
+    return choose();
+  } catch (error) {
+    if (error instanceof OutputPathError) throw new UsageError(error.message);
+    throw error;
+  }
 }
 
 function describe(result: TrainResult, outDir: string): string {
@@ -120,7 +194,7 @@ export const runCommand: Command = {
     const args = parseArgs(
       argv,
       {
-        values: ['out', 'steps', 'seed', 'patch'],
+        values: ['out', 'steps', 'seed', 'patch', 'max-memory'],
         lists: ['set'],
         switches: ['json', 'verify'],
         usage: RUN_USAGE,
@@ -133,6 +207,7 @@ export const runCommand: Command = {
       );
     }
     const config = loadConfig(args.positionals[0] as string, configOverridesFrom(args));
+    checkBudget(config, memoryLimit(args));
     const outDir = chooseOutDir(args.values['out'], config.name);
     const result = trainRun(config, outDir);
     if (args.switches.has('json') && !args.switches.has('verify'))
@@ -159,23 +234,29 @@ export function compareConfigs(
   configs: readonly ResolvedConfig[],
   outDir: string,
 ): { comparison: Comparison; stopped: boolean } {
-  mkdirSync(outDir, { recursive: true });
+  const root = outputPath(() => checkOutputRoot(outDir));
+  // Every run's directory is chosen and checked before any run trains: a clash costs nothing and overwrites nothing.
   const used = new Set<string>();
-  const dirs: string[] = [];
-  let stopped = false;
-  for (const config of configs) {
+  const dirs = configs.map((config) => {
     let name = config.name;
     for (let k = 2; used.has(name); k++) name = `${config.name}-${k}`;
     used.add(name);
-    const dir = chooseOutDir(join(outDir, name), name);
+    return chooseOutDir(
+      outputPath(() => runDirInside(root, name)),
+      name,
+    );
+  });
+  makeDirectory(root);
+  let stopped = false;
+  configs.forEach((config, i) => {
+    const dir = dirs[i] as string;
     const result = trainRun(config, dir);
     process.stderr.write(describe(result, dir) + stopMessage(result));
     stopped ||= result.stopped !== null;
-    dirs.push(dir);
-  }
+  });
   return {
     comparison: writeComparison(
-      outDir,
+      root,
       dirs.map((d) => loadRun(d)),
     ),
     stopped,
@@ -188,7 +269,12 @@ export const compareCommand: Command = {
   run(argv) {
     const args = parseArgs(
       argv,
-      { values: ['out', 'steps', 'seed', 'patch'], lists: ['set'], switches: ['json'], usage: COMPARE_USAGE },
+      {
+        values: ['out', 'steps', 'seed', 'patch', 'max-memory'],
+        lists: ['set'],
+        switches: ['json'],
+        usage: COMPARE_USAGE,
+      },
       'compare',
     );
     if (args.positionals.length < 1)
@@ -198,8 +284,10 @@ export const compareCommand: Command = {
     const overrides = configOverridesFrom(args);
     // Validate every config before training any, so a typo in the last one costs nothing.
     const configs = args.positionals.map((source) => loadConfig(source, overrides));
+    const limit = memoryLimit(args);
+    for (const config of configs) checkBudget(config, limit);
     const outDir = args.values['out']
-      ? resolve(args.values['out'])
+      ? outputPath(() => checkOutputRoot(args.values['out'] as string))
       : chooseOutDir(undefined, `compare-${configs.map((c) => c.name).join('-vs-')}`.slice(0, 80));
     const { comparison, stopped } = compareConfigs(configs, outDir);
     if (args.switches.has('json')) process.stdout.write(stringifyFinite(comparison, 2) + '\n');
@@ -216,7 +304,9 @@ export const demoCommand: Command = {
   run(argv) {
     const args = parseArgs(argv, { values: ['out'], switches: [], usage: DEMO_USAGE }, 'demo');
     const configs = DEMO_PRESETS.map((name) => loadConfig(name, {}));
-    const outDir = args.values['out'] ? resolve(args.values['out']) : chooseOutDir(undefined, 'demo');
+    const outDir = args.values['out']
+      ? outputPath(() => checkOutputRoot(args.values['out'] as string))
+      : chooseOutDir(undefined, 'demo');
     const { comparison } = compareConfigs(configs, outDir);
     process.stderr.write(
       `\n${comparison.runs.map((r) => `  ${r.name.padEnd(14)} ${String(r.verdict).padEnd(12)} eval loss ${fmt(r.eval.loss)}`).join('\n')}\n` +
