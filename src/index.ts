@@ -12,7 +12,15 @@ export * as init from './init/index.js';
 export * as optim from './optim/index.js';
 export { kernels, setKernels, type Kernels } from './kernels/index.js';
 export { ACTIVATIONS, type ActivationName } from './kernels/activations.js';
-export { resolveConfig, PRESETS, findPreset, ConfigError } from './config/index.js';
+export {
+  resolveConfig,
+  PRESETS,
+  findPreset,
+  ConfigError,
+  GradscopeError,
+  CONFIG_SCHEMA,
+} from './config/index.js';
+export type { ErrorCode } from './util/errors.js';
 export type { ResolvedConfig } from './config/types.js';
 export { createTask } from './data/index.js';
 export { TrainingSession } from './train/session.js';

@@ -9,6 +9,7 @@
  * report.findings[0].fixes[0]; // { change: 'model.activation "relu" + model.init "he-normal"', patch: {...}, why }
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { GradscopeError } from '../util/errors.js';
 import { basename, join } from 'node:path';
 import { readTorchRunConfig, type TorchModelInfo } from '../adapters/torch-run.js';
 import { ConfigError, resolveConfig } from '../config/index.js';
@@ -27,13 +28,13 @@ import { diagnose, type Diagnosis } from './diagnosis.js';
 // Reading logs
 
 /** Unreadable input: the CLI prints `message` (path, what was wrong, what is accepted) and exits 2. */
-export class DoctorInputError extends Error {
-  override readonly name = 'DoctorInputError';
+export class DoctorInputError extends GradscopeError {
+  override name = 'DoctorInputError';
   constructor(
-    readonly path: string,
+    path: string,
     readonly problem: string,
   ) {
-    super(`${path}: ${problem}. ${ACCEPTED}`);
+    super({ code: 'unreadable', path, accepted: ACCEPTED, message: `${path}: ${problem}. ${ACCEPTED}` });
   }
 }
 

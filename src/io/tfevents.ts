@@ -37,6 +37,7 @@ import {
   truncateSync,
   writeSync,
 } from 'node:fs';
+import { GradscopeError, type ErrorCode } from '../util/errors.js';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { maskedCrc32c } from './crc32c.js';
@@ -272,15 +273,13 @@ export function encodeRecord(data: Uint8Array): Uint8Array {
 // Writer
 
 /** Why an {@link EventWriter} call was refused. */
-export type EventWriterErrorCode = 'invalid-step' | 'invalid-tag' | 'invalid-wall-time' | 'closed';
+export type EventWriterErrorCode = Extract<ErrorCode, 'invalid_value' | 'invalid_state'>;
 
-export class EventWriterError extends Error {
-  override readonly name = 'EventWriterError';
-  constructor(
-    readonly code: EventWriterErrorCode,
-    message: string,
-  ) {
-    super(message);
+/** A `GradscopeError` from the event writer: a bad step, tag or wall time, or a call after `close()`. */
+export class EventWriterError extends GradscopeError {
+  override name = 'EventWriterError';
+  constructor(code: EventWriterErrorCode, message: string, path = '') {
+    super({ code, path, message });
   }
 }
 
@@ -447,7 +446,7 @@ export class EventWriter {
   private openFd(): number {
     if (this.fd === null) {
       throw new EventWriterError(
-        'closed',
+        'invalid_state',
         `event file ${this.path} is closed; open a new EventWriter to write more`,
       );
     }
@@ -458,7 +457,7 @@ export class EventWriter {
     if (wallTime === undefined) return this.wallClock();
     if (!Number.isFinite(wallTime)) {
       throw new EventWriterError(
-        'invalid-wall-time',
+        'invalid_value',
         `wallTime must be finite seconds since the Unix epoch (got ${wallTime}); omit it to use the clock`,
       );
     }
@@ -469,7 +468,7 @@ export class EventWriter {
     const fd = this.openFd();
     if (!Number.isSafeInteger(event.step)) {
       throw new EventWriterError(
-        'invalid-step',
+        'invalid_value',
         `step must be an integer within ±2^53 (got ${event.step}); TensorBoard stores steps as int64, pass Math.round(step)`,
       );
     }
@@ -481,7 +480,10 @@ export class EventWriter {
 
 function checkTag(tag: string): void {
   if (typeof tag !== 'string' || tag.length === 0) {
-    throw new EventWriterError('invalid-tag', `tag must be a non-empty string (got ${JSON.stringify(tag)})`);
+    throw new EventWriterError(
+      'invalid_value',
+      `tag must be a non-empty string (got ${JSON.stringify(tag)})`,
+    );
   }
 }
 
