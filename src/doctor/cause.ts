@@ -190,6 +190,8 @@ const DEFAULT_CAUSE: { [C in FindingCode]: (facts: ModelFacts) => CauseKind } = 
   dead_units: (f) => (initRatio(f) < 0.8 || negativeBias(f) ? 'initialisation' : 'activation'),
   clipping_always_on: () => 'optimizer',
   clipping_inactive: () => 'optimizer',
+  rank_collapse: () => 'learning-rate',
+  attention_entropy_collapse: () => 'learning-rate',
   not_learning: () => 'learning-rate',
 };
 
@@ -261,6 +263,9 @@ const SIGNAL_OF: { [C in FindingCode]: TimelineEvent['signal'] | 'initial' | nul
   tiny_updates: 'tiny-updates',
   non_finite: 'non-finite',
   guard_stuck: 'non-finite',
+  // Judged on the window, and before not_learning at a tie: they name why the loss stays flat.
+  rank_collapse: null,
+  attention_entropy_collapse: null,
   not_learning: null,
   clipping_always_on: null,
   clipping_inactive: null,

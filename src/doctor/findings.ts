@@ -25,6 +25,8 @@ export const FINDING_CODES = [
   'dead_units',
   'clipping_always_on',
   'clipping_inactive',
+  'rank_collapse',
+  'attention_entropy_collapse',
   'not_learning',
 ] as const;
 export type FindingCode = (typeof FINDING_CODES)[number];
@@ -146,6 +148,8 @@ interface FindingDetails {
   dead_units: object;
   clipping_always_on: object;
   clipping_inactive: object;
+  rank_collapse: object;
+  attention_entropy_collapse: object;
   not_learning: object;
 }
 
@@ -171,6 +175,10 @@ const VERDICT_OF: { [C in FindingCode]: (finding: FindingOf<C>) => Verdict | nul
   dead_units: () => 'dead-units',
   clipping_always_on: () => null,
   clipping_inactive: () => null,
+  // Noci et al. 2022: under rank collapse the gradients of the queries and keys vanish.
+  rank_collapse: () => 'vanishing',
+  // A one-hot softmax is saturated: it passes almost no gradient (Zhai et al. 2023).
+  attention_entropy_collapse: () => 'saturated',
   not_learning: () => 'not-learning',
 };
 

@@ -21,6 +21,16 @@ export interface ActivationRecord {
   dead: number;
 }
 
+/**
+ * What an attention model measured on a logged step: each block's per-head mean attention entropy in nats (Zhai et
+ * al. 2023: a collapse towards 0 precedes instability) and the mean cosine similarity of its output token
+ * representations within a sequence (Noci et al. 2022: rank collapse drives it towards 1).
+ */
+export interface AttentionRecord {
+  entropy: number[][];
+  tokenSimilarity: number[];
+}
+
 export interface MetricsRecord {
   step: number;
   loss: number;
@@ -40,6 +50,8 @@ export interface MetricsRecord {
   timeGradFactor?: number;
   /** Stacked recurrent models: the same for every recurrent layer, input side first. */
   timeGradByLayer?: number[][];
+  /** Attention models (nn/transformer): per block, input side first, what `AttentionRecord` says. */
+  attention?: AttentionRecord;
   /** The doctor's online findings at this step, in brief (summary.json carries the full ones). */
   findings: BriefFinding[];
   /** Set on the step where the guard acted: what was non-finite first. */

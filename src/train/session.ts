@@ -290,6 +290,7 @@ export class TrainingSession {
     const traceTime = monitored && config.monitor.timesteps && model.setTraceTimeGrad !== undefined;
     if (monitored) model.observed.forEach((m, i) => (m.observer = (y) => (observedOutputs[i] = y)));
     if (traceTime) model.setTraceTimeGrad?.(true);
+    if (monitored) model.setRecordAttention?.(true);
     const batch = task.trainBatch(config.train.batchSize, this.dataRng);
     model.zeroGrad();
     const output = model.forward(batch.x);
@@ -302,6 +303,8 @@ export class TrainingSession {
     if (this.inject.has(step) && tensors[0]?.grad) tensors[0].grad[0] = NaN;
     if (monitored) model.observed.forEach((m) => (m.observer = null));
     if (traceTime) model.setTraceTimeGrad?.(false);
+    const attention = monitored ? model.attentionRecord?.() : undefined;
+    if (monitored) model.setRecordAttention?.(false);
 
     const grads = tensors.map((t) => t.gradBuffer());
     const gradNorm = globalNorm(grads);
@@ -380,6 +383,7 @@ export class TrainingSession {
         activations,
         ...(top ? { timeGrad: top, timeGradFactor: fitDecayFactor(top) } : {}),
         ...(timeGradByLayer.length > 1 ? { timeGradByLayer } : {}),
+        ...(attention ? { attention } : {}),
         findings: [],
         ...(nonFiniteSource ? { nonFiniteSource } : {}),
         ...(rolledBack ? { rolledBack: true } : {}),
