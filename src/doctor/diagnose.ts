@@ -648,11 +648,11 @@ export function runsInFolder(dir: string): string[] {
  * end of the others.
  * @example diagnoseFolder('runs').map((r) => `${r.name} ${r.report?.verdict ?? r.error}`)
  */
-export function diagnoseFolder(dir: string): FolderRun[] {
+export function diagnoseFolder(dir: string, options: DiagnoseOptions = {}): FolderRun[] {
   return runsInFolder(dir).map((name) => {
     const path = join(dir, name);
     try {
-      return { name, path, report: diagnoseRunDir(path), error: null };
+      return { name, path, report: diagnoseRunDir(path, options), error: null };
     } catch (error) {
       if (!(error instanceof DoctorInputError)) throw error;
       return { name, path, report: null, error: error.problem };

@@ -40,7 +40,8 @@ function runDoctor(argv: string[]): number {
     );
   }
   const path = args.positionals[0] as string;
-  if (runsInFolder(path).length > 0) return doctorFolder(path, args.switches.has('json'));
+  if (runsInFolder(path).length > 0)
+    return doctorFolder(path, args.switches.has('json'), args.lists['tags'] ?? []);
   let report: DoctorReport;
   try {
     report = diagnosePath(path, { tags: args.lists['tags'] ?? [] });
@@ -64,8 +65,14 @@ function runDoctor(argv: string[]): number {
 }
 
 /** A folder of runs: one line per run (name, verdict, steps, top finding), or JSON; exit 2 only when none reads. */
-function doctorFolder(path: string, json: boolean): number {
-  const rows = diagnoseFolder(path);
+function doctorFolder(path: string, json: boolean, tags: readonly string[]): number {
+  let rows;
+  try {
+    rows = diagnoseFolder(path, { tags });
+  } catch (error) {
+    if (error instanceof TagSpecError) throw new UsageError(error.message);
+    throw error;
+  }
   if (json) {
     const runs = rows.map((r) =>
       r.report
