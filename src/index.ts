@@ -16,8 +16,10 @@ export { resolveConfig, PRESETS, findPreset, ConfigError } from './config/index.
 export type { ResolvedConfig } from './config/types.js';
 export { createTask } from './data/index.js';
 export { TrainingSession } from './train/session.js';
-export { train, type TrainOptions, type TrainResult } from './train/trainer.js';
+export { train, trainAsync, type TrainOptions, type TrainResult } from './train/trainer.js';
+export { checkMemoryBudget, estimateMemory, BudgetError, type MemoryEstimate } from './train/budget.js';
 export { diagnose, diagnoseOnline, diagnosePath } from './doctor/index.js';
+export { diagnoseFolder } from './doctor/diagnose.js';
 export { preflight } from './preflight/index.js';
 export { renderRunReport, writeRunReport, loadRun } from './report/index.js';
 export { EventWriter, readEvents, readEventDir } from './io/tfevents.js';
