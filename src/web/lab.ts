@@ -414,7 +414,12 @@ const lossChart = new LineChart(
 );
 const layerChart = new LineChart(
   chart('chart-layers'),
-  { title: 'Gradient norm per layer', yLabel: '‖∂L/∂W‖ (L2 norm)', empty: 'No gradients logged yet.' },
+  {
+    title: 'Gradient norm per layer',
+    yLabel: '‖∂L/∂W‖ (L2 norm)',
+    empty: 'No gradients logged yet.',
+    height: 320,
+  },
   group,
 );
 const heatMap = new HeatMap(chart('chart-heatmap'));
