@@ -289,6 +289,19 @@ describe('the lab in Chromium', { skip }, () => {
     assert.deepEqual(pageErrors, []);
   });
 
+  it('opens from disk too: trains on the page itself and says why, with no run folder', async () => {
+    await page.goto(`file://${join(root, 'web', 'index.html')}?preset=deep-sigmoid&steps=20&autorun=1`);
+    await page.waitForSelector('html[data-lab-state="done"]', { timeout: 60_000 });
+    const result = JSON.parse((await page.textContent('#result')) ?? '{}') as {
+      trainer: string;
+      runs: Array<{ verdict: string }>;
+    };
+    assert.equal(result.trainer, 'page');
+    assert.equal(result.runs[0]?.verdict, 'vanishing');
+    assert.match((await page.textContent('#trainer-note')) ?? '', /opened from disk/);
+    assert.match((await page.textContent('#runs-status')) ?? '', /Opened from disk/);
+  });
+
   it('reports a config error instead of training', async () => {
     const config = encodeURIComponent(JSON.stringify({ model: { activation: 'sigmod' } }));
     await page.goto(`${server.url}?config=${config}&autorun=1`);

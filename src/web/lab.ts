@@ -940,6 +940,12 @@ function wire(): void {
 }
 
 async function bootFolder(): Promise<void> {
+  if (location.protocol === 'file:') {
+    // Opened from disk: there is no server to ask for runs.
+    folder.error = 'opened from disk';
+    scheduleRender();
+    return;
+  }
   await folder.refresh();
   const known = new Set(folder.list.map((r) => r.name));
   for (const name of state.shown) {
