@@ -115,6 +115,11 @@ describe('the lab in Chromium', { skip }, () => {
     });
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     page.on('pageerror', (error) => pageErrors.push(error.message));
+    // The server's Content-Security-Policy must not block anything the page itself uses.
+    page.on('console', (message) => {
+      if (message.type() === 'error' && /Content Security Policy|Refused to/.test(message.text()))
+        pageErrors.push(message.text());
+    });
     mkdirSync(outputDir, { recursive: true });
   });
 
