@@ -778,6 +778,206 @@ def make_conv():
         )
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# 9. Attention: nn.MultiheadAttention, nn.Embedding, nn.TransformerEncoderLayer (norm_first false and true)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def projection_weights(shape):
+    """The fixed upstream gradient the engine's tests also use: w_i = sin(i + 1) over the flat output."""
+    n = 1
+    for d in shape:
+        n *= d
+    return torch.sin(torch.arange(1, n + 1, dtype=torch.float64)).reshape(shape)
+
+
+def make_attention():
+    # Self-attention with a causal mask.
+    name = "mha-self-causal"
+    seed_for(name)
+    mha = nn.MultiheadAttention(embed_dim=8, num_heads=2, batch_first=True)
+    x = torch.randn(2, 5, 8, requires_grad=True)
+    causal = torch.triu(torch.ones(5, 5, dtype=torch.bool), diagonal=1)  # True = may not attend
+    out, _ = mha(x, x, x, attn_mask=causal, need_weights=False)
+    loss = (out * projection_weights(out.shape)).sum()
+    loss.backward()
+    emit(
+        name,
+        "nn.MultiheadAttention(embed_dim=8, num_heads=2, batch_first=True), PyTorch's default init; self-attention "
+        "on x [2, 5, 8] with a causal attn_mask (query i attends keys j <= i). loss = sum(out * w), w_i = sin(i + 1) "
+        "over the flat output. Parameters under PyTorch's names (in_proj_weight holds the q, k, v rows).",
+        {
+            "x": x,
+            "in_proj_weight": mha.in_proj_weight,
+            "in_proj_bias": mha.in_proj_bias,
+            "out_proj.weight": mha.out_proj.weight,
+            "out_proj.bias": mha.out_proj.bias,
+            "out": out,
+            "loss": loss,
+            "grad.x": x.grad,
+            "grad.in_proj_weight": mha.in_proj_weight.grad,
+            "grad.in_proj_bias": mha.in_proj_bias.grad,
+            "grad.out_proj.weight": mha.out_proj.weight.grad,
+            "grad.out_proj.bias": mha.out_proj.bias.grad,
+        },
+        {"heads": 2, "key_lengths": None},
+    )
+
+    # Cross-attention with key padding.
+    name = "mha-cross-padded"
+    seed_for(name)
+    mha = nn.MultiheadAttention(embed_dim=6, num_heads=3, batch_first=True)
+    query = torch.randn(2, 3, 6, requires_grad=True)
+    memory = torch.randn(2, 4, 6, requires_grad=True)
+    lengths = [4, 2]
+    padding = torch.tensor([[j >= n for j in range(4)] for n in lengths])  # True = padding
+    out, _ = mha(query, memory, memory, key_padding_mask=padding, need_weights=False)
+    loss = (out * projection_weights(out.shape)).sum()
+    loss.backward()
+    emit(
+        name,
+        "nn.MultiheadAttention(embed_dim=6, num_heads=3, batch_first=True), default init; cross-attention: queries "
+        "[2, 3, 6], keys = values = memory [2, 4, 6], key_padding_mask marking keys at or beyond key_lengths "
+        "[4, 2]. loss = sum(out * w), w_i = sin(i + 1).",
+        {
+            "query": query,
+            "memory": memory,
+            "key_lengths": torch.tensor(lengths, dtype=torch.int64),
+            "in_proj_weight": mha.in_proj_weight,
+            "in_proj_bias": mha.in_proj_bias,
+            "out_proj.weight": mha.out_proj.weight,
+            "out_proj.bias": mha.out_proj.bias,
+            "out": out,
+            "loss": loss,
+            "grad.query": query.grad,
+            "grad.memory": memory.grad,
+            "grad.in_proj_weight": mha.in_proj_weight.grad,
+            "grad.in_proj_bias": mha.in_proj_bias.grad,
+            "grad.out_proj.weight": mha.out_proj.weight.grad,
+            "grad.out_proj.bias": mha.out_proj.bias.grad,
+        },
+        {"heads": 3},
+    )
+
+    name = "embedding"
+    seed_for(name)
+    emb = nn.Embedding(7, 4)
+    ids = torch.tensor([[1, 3, 1, 6, 0], [3, 3, 2, 1, 5]])
+    out = emb(ids)
+    loss = (out * projection_weights(out.shape)).sum()
+    loss.backward()
+    emit(
+        name,
+        "nn.Embedding(7, 4), N(0, 1) init; ids [2, 5] with repeated ids (1 and 3), out [2, 5, 4]. "
+        "loss = sum(out * w), w_i = sin(i + 1); grad.weight scatter-adds the rows of repeated ids.",
+        {"ids": ids, "weight": emb.weight, "out": out, "loss": loss, "grad.weight": emb.weight.grad},
+    )
+
+    for norm_first in (False, True):
+        name = f"transformer-encoder-layer-{'pre' if norm_first else 'post'}"
+        seed_for(name)
+        layer = nn.TransformerEncoderLayer(
+            d_model=8, nhead=2, dim_feedforward=16, dropout=0.0, activation="relu", batch_first=True,
+            norm_first=norm_first,
+        )
+        layer.train()  # dropout 0; train mode keeps PyTorch off its fused inference fast path
+        # Non-trivial LayerNorm affine parameters, so their placement matters.
+        with torch.no_grad():
+            for norm in (layer.norm1, layer.norm2):
+                norm.weight.add_(0.1 * torch.randn(8))
+                norm.bias.add_(0.1 * torch.randn(8))
+        x = torch.randn(2, 5, 8, requires_grad=True)
+        out = layer(x)
+        loss = (out * projection_weights(out.shape)).sum()
+        loss.backward()
+        tensors = {"x": x}
+        named = dict(layer.named_parameters())
+        for pname, p in named.items():
+            tensors[pname] = p
+        tensors["out"] = out
+        tensors["loss"] = loss
+        tensors["grad.x"] = x.grad
+        for pname, p in named.items():
+            tensors[f"grad.{pname}"] = p.grad
+        emit(
+            name,
+            f"nn.TransformerEncoderLayer(d_model=8, nhead=2, dim_feedforward=16, dropout=0, activation='relu', "
+            f"batch_first=True, norm_first={norm_first}), default init with LayerNorm weights and biases perturbed "
+            f"by 0.1 N(0, 1); no mask; x [2, 5, 8]. {'Pre-LN: x + sa(norm1(x)), then + ff(norm2(.))' if norm_first else 'Post-LN: norm1(x + sa(x)), then norm2(. + ff(.))'}. "
+            "loss = sum(out * w), w_i = sin(i + 1). LayerNorm eps 1e-5.",
+            tensors,
+            {"norm_first": norm_first, "eps": 1e-5},
+        )
+
+
+def make_xiong():
+    """Xiong et al. 2020: the last layer's gradient norm at initialisation against depth, Post-LN and Pre-LN."""
+    name = "xiong-last-layer-gradient"
+    depths = [2, 16]
+    seeds = 8
+    result = {}
+    losses = []
+    for norm_first in (False, True):
+        norms = []
+        for depth in depths:
+            total = 0.0
+            for seed in range(seeds):
+                torch.manual_seed(1000 * depth + seed + (0 if norm_first else 500))
+                vocab, d, steps, batch = 12, 32, 8, 8
+                emb = nn.Embedding(vocab, d)
+                layers = nn.ModuleList([
+                    nn.TransformerEncoderLayer(d, 4, 4 * d, dropout=0.0, activation="relu", batch_first=True,
+                                               norm_first=norm_first)
+                    for _ in range(depth)
+                ])
+                for layer in layers:
+                    for pname, p in layer.named_parameters():
+                        if p.dim() > 1:
+                            nn.init.xavier_normal_(p)
+                        elif pname.startswith("norm") and pname.endswith("weight"):
+                            nn.init.ones_(p)
+                        else:
+                            nn.init.zeros_(p)
+                final = nn.LayerNorm(d) if norm_first else nn.Identity()
+                head = nn.Linear(d, vocab)
+                nn.init.xavier_normal_(head.weight)
+                nn.init.zeros_(head.bias)
+                ids = torch.randint(0, vocab, (batch, steps))
+                labels = torch.randint(0, vocab, (batch, steps))
+                position = torch.arange(steps, dtype=torch.float64).unsqueeze(1)
+                pair = torch.arange(0, d, 2, dtype=torch.float64)
+                pe = torch.zeros(steps, d)
+                pe[:, 0::2] = torch.sin(position / 10000 ** (pair / d))
+                pe[:, 1::2] = torch.cos(position / 10000 ** (pair / d))
+                h = emb(ids) + pe
+                causal = torch.triu(torch.ones(steps, steps, dtype=torch.bool), diagonal=1)
+                for layer in layers:
+                    h = layer(h, src_mask=causal)
+                logits = head(final(h))
+                loss = F.cross_entropy(logits.reshape(-1, vocab), labels.reshape(-1))
+                loss.backward()
+                losses.append(loss.item())
+                total += layers[-1].linear2.weight.grad.norm().item() / seeds
+            norms.append(total)
+        result["pre" if norm_first else "post"] = torch.tensor(norms)
+    emit(
+        name,
+        "Xiong et al. 2020, Theorems 1 and 2, measured with PyTorch: ||dL/dW|| of the last layer's linear2 weight at "
+        f"initialisation, mean over {seeds} seeds, for depths {depths}: a causal LM of nn.TransformerEncoderLayer("
+        "d_model=32, nhead=4, dim_feedforward=128, dropout=0, relu, batch_first) blocks on nn.Embedding(12, 32) plus "
+        "sinusoidal positions, Xavier-normal weights, zero biases, unit LayerNorms, a final LayerNorm for Pre-LN, "
+        "a Xavier-normal linear head, cross-entropy on random labels; 8 sequences of 8 tokens. loss: the mean initial "
+        "cross-entropy over all those runs.",
+        {
+            "depths": torch.tensor(depths, dtype=torch.int64),
+            "post": result["post"],
+            "pre": result["pre"],
+            "loss": torch.tensor(sum(losses) / len(losses)),
+        },
+        {"seeds": seeds, "dModel": 32, "heads": 4, "ffWidth": 128, "vocabulary": 12, "length": 8, "batch": 8},
+    )
+
+
 def main():
     make_dense()
     make_losses()
@@ -786,6 +986,8 @@ def main():
     make_recurrent()
     make_accumulate()
     make_conv()
+    make_attention()
+    make_xiong()
     write_all()
 
 

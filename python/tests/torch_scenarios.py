@@ -89,9 +89,9 @@ def adding(n, length, g):
 
 
 class Recurrent(nn.Module):
-    def __init__(self, cell, hidden):
+    def __init__(self, cell, hidden, layers=1):
         super().__init__()
-        self.rnn = cell(2, hidden, batch_first=True)
+        self.rnn = cell(2, hidden, num_layers=layers, batch_first=True)
         self.head = nn.Linear(hidden, 1)
 
     def forward(self, x):
@@ -99,9 +99,9 @@ class Recurrent(nn.Module):
         return self.head(out[:, -1])
 
 
-def train_recurrent(run_dir, cell, length, steps, every, lr):
+def train_recurrent(run_dir, cell, length, steps, every, lr, layers=1):
     torch.manual_seed(0)
-    model = Recurrent(cell, 32)
+    model = Recurrent(cell, 32, layers)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     w = gradscope_torch.watch(model, run_dir, every=every, timesteps=True, doctor=False)
     g = torch.Generator().manual_seed(2)
@@ -157,6 +157,7 @@ SCENARIOS = {
     "high-lr-every-10": lambda d: train_high_lr(d, 10),
     "lstm": lambda d: train_recurrent(d, nn.LSTM, 20, 20, 10, 0.01),
     "rnn-long": lambda d: train_recurrent(d, nn.RNN, 60, 60, 10, 0.001),
+    "gru-2layer": lambda d: train_recurrent(d, nn.GRU, 15, 10, 5, 0.01, layers=2),
 }
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ type Results = {
   'high-lr-every-10': { firstBadLoss: number };
   lstm: { native: Record<string, number>; watched: Record<string, number> };
   'rnn-long': { native: Record<string, number>; watched: Record<string, number> };
+  'gru-2layer': { native: Record<string, number>; watched: Record<string, number> };
 };
 
 function records(dir: string): MetricsRecord[] {
@@ -66,7 +67,7 @@ describe('PyTorch watcher on real trainings', { skip: skipReason ?? false }, () 
     // Two processes (two cores): each pays PyTorch's import once for several scenarios.
     const run = promisify(execFile);
     const groups = [
-      ['deep-sigmoid', 'deep-relu-he', 'clipped', 'optimizer-hook'],
+      ['deep-sigmoid', 'deep-relu-he', 'clipped', 'optimizer-hook', 'gru-2layer'],
       ['high-lr', 'high-lr-every-10', 'lstm', 'rnn-long'],
     ];
     const outputs = await Promise.all(
@@ -226,6 +227,26 @@ describe('PyTorch watcher on real trainings', { skip: skipReason ?? false }, () 
     assert.equal(config.model.kind, 'lstm');
     assert.equal(config.model.hidden, 32);
     assert.equal(config.task.length, 20);
+  });
+
+  it('unrolls a 2-layer GRU with the gradients of torch’s own kernel, one time trace per layer', () => {
+    const { native, watched } = results['gru-2layer'];
+    assert.equal(Object.keys(native).length, 10, 'both layers and the head');
+    for (const [name, norm] of Object.entries(native)) close(watched[name] ?? NaN, norm);
+    const logged = records(join(out, 'gru-2layer'));
+    assert.deepEqual(
+      logged.map((r) => r.step),
+      [1, 5, 10],
+    );
+    for (const r of logged) {
+      assert.equal(r.timeGradByLayer?.length, 2, `two layers traced at step ${r.step}`);
+      assert.deepEqual(r.timeGrad, r.timeGradByLayer?.[1], 'timeGrad is the top layer');
+      assert.ok(r.timeGrad.length === 15 && r.timeGrad.every((g) => Number.isFinite(g) && g > 0));
+    }
+    const config = readJson<{ model: { kind: string; layers: number } }>(
+      join(out, 'gru-2layer', 'config.json'),
+    );
+    assert.deepEqual([config.model.kind, config.model.layers], ['gru', 2]);
   });
 
   it('diagnoses a vanilla RNN on a long adding task as vanishing through time', () => {

@@ -1,9 +1,10 @@
 /** What every command shares: exit codes, the command shape, loading a config or preset, choosing a run directory. */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { basename, resolve } from 'node:path';
+import { basename } from 'node:path';
 import { findPreset, parseConfigText, PRESETS, resolveConfig, type Preset } from '../config/index.js';
 import type { ResolvedConfig } from '../config/types.js';
 import { applyMergePatch, type JsonObject } from '../doctor/findings.js';
+import { checkOutputRoot, OutputPathError, runDirInside } from '../io/output-path.js';
 import { nearest } from '../util/nearest.js';
 import { integerFlag, UsageError, type ParsedArgs } from './args.js';
 
@@ -148,17 +149,23 @@ export function requirePresetForCli(name: string): Preset {
 
 /** A fresh directory under runs/ (never reuses one that holds files), or the --out the user chose. */
 export function chooseOutDir(requested: string | undefined, name: string): string {
-  if (requested !== undefined) {
-    const dir = resolve(requested);
-    if (existsSync(dir) && (!statSync(dir).isDirectory() || readdirSync(dir).includes('metrics.jsonl'))) {
-      throw new UsageError(
-        `--out ${requested} already holds a run (metrics.jsonl); choose another directory or remove it.`,
-      );
+  try {
+    if (requested !== undefined) {
+      const dir = checkOutputRoot(requested);
+      if (existsSync(dir) && readdirSync(dir).includes('metrics.jsonl')) {
+        throw new UsageError(
+          `--out ${requested} already holds a run (metrics.jsonl); choose another directory or remove it.`,
+        );
+      }
+      return dir;
     }
+    // The default folder and each run's directory inside it: the name cannot lead anywhere else (io/output-path).
+    const root = checkOutputRoot('runs', 'the default output folder');
+    let dir = runDirInside(root, name);
+    for (let k = 2; existsSync(dir); k++) dir = runDirInside(root, `${name}-${k}`);
     return dir;
+  } catch (error) {
+    if (error instanceof OutputPathError) throw new UsageError(error.message);
+    throw error;
   }
-  const base = resolve('runs', name);
-  let dir = base;
-  for (let k = 2; existsSync(dir); k++) dir = `${base}-${k}`;
-  return dir;
 }

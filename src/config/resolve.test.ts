@@ -384,7 +384,6 @@ describe('resolveConfig keys of another kind', () => {
     [{ task: 'adding', model: { kind: 'gru', forgetBias: 1 } }, 'model.forgetBias', 'lstm'],
     [{ task: 'adding', model: { kind: 'lstm', activation: 'relu' } }, 'model.activation', 'rnn'],
     [{ task: 'adding', model: { kind: 'gru', activation: 'sigmoid' } }, 'model.activation', 'rnn'],
-    [{ optimizer: { name: 'sgd', momentum: 0.9 } }, 'optimizer.momentum', 'momentum|nesterov'],
     [{ optimizer: { name: 'sgd', beta1: 0.9 } }, 'optimizer.beta1', 'adam|adamw'],
     [{ optimizer: { name: 'adam', momentum: 0.9 } }, 'optimizer.momentum', 'momentum|nesterov'],
     [{ optimizer: { name: 'adam', decay: 0.9 } }, 'optimizer.decay', 'rmsprop'],
@@ -592,5 +591,59 @@ describe('run names', () => {
       () => resolveConfig({ train: { checkpointEvery: 1.5 } }, { defaultName: 'x' }),
       /train\.checkpointEvery/,
     );
+  });
+});
+
+describe('the rules optim once kept apart, now the schema’s (as torch.optim reads them)', () => {
+  it('sgd takes momentum and nesterov, as torch.optim.SGD does', () => {
+    assert.deepEqual(resolve({ optimizer: { name: 'sgd', momentum: 0.9 } }).optimizer, {
+      name: 'sgd',
+      learningRate: 0.1,
+      momentum: 0.9,
+      weightDecay: 0,
+    });
+    assert.deepEqual(resolve({ optimizer: { name: 'sgd', momentum: 0.9, nesterov: true } }).optimizer, {
+      name: 'sgd',
+      learningRate: 0.1,
+      momentum: 0.9,
+      nesterov: true,
+      weightDecay: 0,
+    });
+    rejects({ optimizer: { name: 'sgd', nesterov: true } }, { code: 'conflict', path: 'optimizer.nesterov' });
+    rejects(
+      { optimizer: { name: 'sgd', nesterov: 'yes' } },
+      { path: 'optimizer.nesterov', says: 'true or false' },
+    );
+  });
+
+  it('rmsprop takes momentum, as torch.optim.RMSprop does', () => {
+    assert.equal(resolve({ optimizer: { name: 'rmsprop', momentum: 0.5 } }).optimizer.momentum, 0.5);
+    assert.equal(resolve({ optimizer: 'rmsprop' }).optimizer.momentum, undefined);
+  });
+
+  it('momentum lies in [0, 1) for every optimiser that takes it', () => {
+    for (const name of ['sgd', 'momentum', 'nesterov', 'rmsprop']) {
+      rejects(
+        { optimizer: { name, momentum: 1.5 } },
+        { code: 'invalid_value', path: 'optimizer.momentum', says: '[0, 1)' },
+      );
+      rejects({ optimizer: { name, momentum: -0.1 } }, { path: 'optimizer.momentum' });
+    }
+  });
+
+  it('clip "norm" without max names clip.max, never a silent 1', () => {
+    const error = rejects({ clip: 'norm' }, { code: 'missing', path: 'clip.max' });
+    assert.equal(error.message.includes('a number > 0'), true, error.message);
+  });
+
+  it('agc eps is > 0', () => {
+    rejects({ clip: { name: 'agc', eps: 0 } }, { code: 'invalid_value', path: 'clip.eps', says: '> 0' });
+    assert.equal(resolve({ clip: { name: 'agc', eps: 1e-6 } }).clip.eps, 1e-6);
+  });
+
+  it('accepts "$schema" and ignores it', () => {
+    const config = resolve({ $schema: './node_modules/gradscope/gradscope.schema.json' });
+    assert.deepEqual(config, resolve({}));
+    rejects({ $schema: 3 }, { path: '$schema' });
   });
 });

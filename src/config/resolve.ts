@@ -3,131 +3,86 @@
  * filled in out, or a `ConfigError` naming the path, the bad value and what is accepted. Pure: no file I/O (the
  * CLI reads files and hands the text to `parseConfigText`).
  *
- * Decisions beyond `CONTRACT.md`, in one place:
+ * Every field, range, default and variant is in `schema.ts`; this file only walks it. Decisions in one place:
  * - `task` defaults to `{"name": "spirals"}`; a `task` object must name its task. Task fields apply only to their
- *   task and are filled with defaults there; the table below mirrors `src/data`'s task registry (a test checks
- *   they agree): spirals `size` (training-pool size, 2000); teacher `inputs` 32, `classes` 10, `size` 10000;
- *   adding `length` 50 (time steps); copy `length` 50 (delay between the symbols and the cue); seq-mnist `mode`
- *   row|pixel (row).
- * - Sequence tasks (adding, copy, seq-mnist) need a recurrent model and the others an MLP; the mismatch is an
- *   error at `model.kind`. Without `model.kind` the kind follows the task: `lstm` for sequence tasks, else `mlp`.
- * - MLP `depth` is the number of hidden layers (the net has depth + 1 weight matrices); `depth` x `width` resolves
- *   to `hidden`. The default `init` follows the activation's family, the variance-preserving choice: he-normal for
- *   rectifiers (He et al. 2015), lecun-normal for selu (Klambauer et al. 2017), xavier-uniform otherwise (Glorot &
- *   Bengio 2010). PyTorch's nn.Linear default, U(+-1/sqrt(fan_in)), is not offered: it is variance 1/(3 fan_in),
- *   which shrinks the signal with depth for every activation.
- * - Recurrent `activation` is set only on kind rnn; lstm/gru resolve it to `tanh` (their candidate non-linearity)
- *   and rnn/gru resolve `forgetBias` to 0 (unused). On those kinds the two keys are accepted only at exactly those
- *   values, so that a run's `config.json` resolves to itself.
- * - Optimiser defaults are PyTorch's where PyTorch has one; learning rates: sgd 0.1, momentum/nesterov 0.01
- *   (momentum 0.9), adagrad 0.01, rmsprop 0.01, adam/adamw 0.001; adamw weightDecay 0.01.
- * - Schedule defaults scale with `train.steps`: step decays by 0.1 every ceil(steps / 3); exponential falls
- *   100-fold over the run; warm-up lasts 10% of the run; cosine ends at 0; plateau: factor 0.1, patience 10.
+ *   task and are filled with defaults there.
+ * - Without `model.kind` the kind is the first one that takes the task's input (`lstm` for sequence tasks, else
+ *   `mlp`); a kind that does not take them is an error at `model.kind`.
+ * - MLP `depth` is the number of hidden layers; `depth` x `width` resolves to `hidden`. The default `init` follows
+ *   the activation's family, the variance-preserving choice: he-normal for rectifiers (He et al. 2015),
+ *   lecun-normal for selu (Klambauer et al. 2017), xavier-uniform otherwise (Glorot & Bengio 2010).
+ * - Keys a kind fixes (`activation` on lstm/gru, `forgetBias` on rnn/gru) are accepted only at their fixed value,
+ *   so that a run's `config.json` resolves to itself.
  * - `optimizer`, `schedule`, `clip` (and `task`) may be written as a bare name: `"optimizer": "adam"`.
  * - `null` is never a value: leave a key out to get its default.
- * - `seed` is an integer in [0, 2^32 - 1] (the generator is seeded from 32 bits).
  */
-import { ACTIVATIONS, activationKernels, type ActivationName } from '../kernels/activations.js';
+import { z } from 'zod';
 import { ConfigError, nearest, oneOf, showValue, type TextPosition } from './errors.js';
+import {
+  ALIASES,
+  CLIPS,
+  CROSS_RULES,
+  DEFAULT_MODEL_KIND,
+  MODEL_KEY_NOTES,
+  MODEL_KINDS,
+  MODEL_KINDS_TABLE,
+  OPTIMIZERS,
+  DEFAULT_OPTIMIZER,
+  MONITOR_FIELDS,
+  ROOT_FIELDS,
+  SCHEDULES,
+  SEED_RULE,
+  STEPS_RULE,
+  TASKS,
+  TASK_NAMES,
+  TRAIN_FIELDS,
+  acceptedOf,
+  num,
+  type Fields,
+  type ModelKind,
+  type SeqMnistMode,
+  type TaskName,
+} from './schema.js';
 import type {
   BiasSpec,
   ClipConfig,
-  ClipName,
   GuardMode,
-  InitName,
   InitSpec,
-  MlpModelConfig,
   ModelConfig,
   MonitorConfig,
-  NormName,
   OptimizerConfig,
-  OptimizerName,
   RecurrentKind,
-  RecurrentModelConfig,
   ResolvedConfig,
   ScheduleConfig,
-  ScheduleName,
   TaskConfig,
   TrainConfig,
 } from './types.js';
 
-// ---------------------------------------------------------------------------------------------------------------
-// Names
-
-export const TASK_NAMES = ['spirals', 'xor', 'teacher', 'mnist', 'adding', 'copy', 'seq-mnist'] as const;
-export type TaskName = (typeof TASK_NAMES)[number];
-export const SEQ_MNIST_MODES = ['row', 'pixel'] as const;
-export type SeqMnistMode = (typeof SEQ_MNIST_MODES)[number];
-export const MODEL_KINDS = ['mlp', 'rnn', 'lstm', 'gru'] as const;
-export const RECURRENT_KINDS: readonly RecurrentKind[] = ['rnn', 'lstm', 'gru'];
-export const INIT_NAMES: readonly InitName[] = [
-  'xavier-uniform',
-  'xavier-normal',
-  'he-uniform',
-  'he-normal',
-  'lecun-normal',
-  'orthogonal',
-  'identity',
-  'zeros',
-];
-export const NORM_NAMES: readonly NormName[] = ['none', 'batch', 'layer'];
-export const RNN_ACTIVATIONS: readonly ActivationName[] = ['tanh', 'relu', 'sigmoid'];
-export const OPTIMIZER_NAMES: readonly OptimizerName[] = [
-  'sgd',
-  'momentum',
-  'nesterov',
-  'adagrad',
-  'rmsprop',
-  'adam',
-  'adamw',
-];
-export const SCHEDULE_NAMES: readonly ScheduleName[] = [
-  'constant',
-  'step',
-  'exponential',
-  'cosine',
-  'warmup-cosine',
-  'plateau',
-];
-export const CLIP_NAMES: readonly ClipName[] = ['none', 'value', 'norm', 'param-norm', 'agc', 'autoclip'];
-export const GUARD_MODES: readonly GuardMode[] = ['off', 'skip', 'rollback', 'stop'];
-
-/** Spellings people bring from other libraries, mapped to ours (only ever used as suggestions). */
-const ALIASES: Readonly<Record<string, string>> = {
-  lr: 'learningRate',
-  epochs: 'steps',
-  iterations: 'steps',
-  iters: 'steps',
-  hiddenSize: 'hidden',
-  numLayers: 'layers',
-  epsilon: 'eps',
-  beta: 'beta1',
-  l2: 'weightDecay',
-  glorot: 'xavier-uniform',
-  'glorot-uniform': 'xavier-uniform',
-  'glorot-normal': 'xavier-normal',
-  kaiming: 'he-normal',
-  he: 'he-normal',
-  'kaiming-normal': 'he-normal',
-  'kaiming-uniform': 'he-uniform',
-  lecun: 'lecun-normal',
-  eye: 'identity',
-  bn: 'batch',
-  ln: 'layer',
-  logistic: 'sigmoid',
-  identity: 'linear',
-  lrelu: 'leaky-relu',
-  sgdm: 'momentum',
-  nag: 'nesterov',
-  'clip-norm': 'norm',
-  'global-norm': 'norm',
-  'reduce-on-plateau': 'plateau',
-};
-
-/** True for the tasks whose examples are sequences (they need a recurrent model). */
-export function isSequenceTask(name: string): boolean {
-  return name === 'adding' || name === 'copy' || name === 'seq-mnist';
-}
+export {
+  CLIP_NAMES,
+  DEFAULT_GUARD,
+  DEFAULT_OPTIMIZER,
+  GUARD_MODES,
+  INIT_NAMES,
+  MLP_DEFAULTS,
+  MODEL_KINDS,
+  MONITOR_DEFAULTS,
+  NORM_NAMES,
+  OPTIMIZER_DEFAULTS,
+  OPTIMIZER_NAMES,
+  RECURRENT_DEFAULTS,
+  RECURRENT_KINDS,
+  RNN_ACTIVATIONS,
+  RUN_NAME_ACCEPTED,
+  SCHEDULE_NAMES,
+  SEQ_MNIST_MODES,
+  TASK_NAMES,
+  TRAIN_DEFAULTS,
+  defaultInitFor,
+  isSequenceTask,
+  type SeqMnistMode,
+  type TaskName,
+} from './schema.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // The raw (user-written) config
@@ -146,10 +101,10 @@ export interface MlpModelInput {
   depth?: number;
   width?: number;
   hidden?: number[];
-  activation?: ActivationName;
+  activation?: z.input<(typeof MODEL_KINDS_TABLE)['mlp']['fields']['activation']>;
   init?: InitSpec;
   bias?: BiasSpec;
-  norm?: NormName;
+  norm?: z.input<(typeof MODEL_KINDS_TABLE)['mlp']['fields']['norm']>;
   residual?: boolean;
   dropout?: number;
 }
@@ -158,7 +113,7 @@ export interface RecurrentModelInput {
   kind?: RecurrentKind;
   hidden?: number;
   layers?: number;
-  activation?: ActivationName;
+  activation?: MlpModelInput['activation'];
   init?: InitSpec;
   recurrentInit?: InitSpec;
   bias?: BiasSpec;
@@ -167,8 +122,9 @@ export interface RecurrentModelInput {
 
 type Named<C extends { name: string }> = C['name'] | (Partial<Omit<C, 'name'>> & { name?: C['name'] });
 
-/** What a user writes (CONTRACT.md "Config"): everything optional, defaults filled by `resolveConfig`. */
+/** What a user writes (docs/CONFIG.md): everything optional, defaults filled by `resolveConfig`. */
 export interface Config {
+  $schema?: string;
   name?: string;
   seed?: number;
   task?: TaskName | TaskInput;
@@ -188,151 +144,47 @@ export interface ResolveOptions {
   overrides?: { steps?: number; seed?: number };
 }
 
-// ---------------------------------------------------------------------------------------------------------------
-// Defaults
-
-export const TRAIN_DEFAULTS: Readonly<TrainConfig> = {
-  steps: 1000,
-  batchSize: 64,
-  bptt: 0,
-  checkpointEvery: 0,
-  guardPatience: 10,
-};
-export const MONITOR_DEFAULTS: Readonly<MonitorConfig> = { every: 10, timesteps: true };
-export const DEFAULT_GUARD: GuardMode = 'skip';
-export const DEFAULT_OPTIMIZER: OptimizerName = 'sgd';
-export const MLP_DEFAULTS = {
-  depth: 4,
-  width: 64,
-  activation: 'relu',
-  bias: 0,
-  norm: 'none',
-  residual: false,
-  dropout: 0,
-} as const;
-export const RECURRENT_DEFAULTS = {
-  hidden: 64,
-  layers: 1,
-  activation: 'tanh',
-  init: 'xavier-uniform',
-  recurrentInit: 'orthogonal',
-  bias: 0,
-  forgetBias: 1,
-} as const;
-
-/** The variance-preserving initialiser for an activation, by the family the activation declares. */
-export function defaultInitFor(activation: ActivationName): InitName {
-  if (activation === 'selu') return 'lecun-normal';
-  return activationKernels[activation].family === 'rectifier' ? 'he-normal' : 'xavier-uniform';
-}
-
-type OptimizerOption = 'momentum' | 'beta1' | 'beta2' | 'decay' | 'eps' | 'weightDecay';
-const OPTIMIZER_OPTIONS: readonly OptimizerOption[] = [
-  'momentum',
-  'beta1',
-  'beta2',
-  'decay',
-  'eps',
-  'weightDecay',
-];
-type OptimizerDefaults = { readonly learningRate: number } & { readonly [K in OptimizerOption]?: number };
-
-/** Per optimiser: its default learning rate and the options it takes, with their defaults (PyTorch's). */
-export const OPTIMIZER_DEFAULTS: { readonly [K in OptimizerName]: OptimizerDefaults } = {
-  sgd: { learningRate: 0.1, weightDecay: 0 },
-  momentum: { learningRate: 0.01, momentum: 0.9, weightDecay: 0 },
-  nesterov: { learningRate: 0.01, momentum: 0.9, weightDecay: 0 },
-  adagrad: { learningRate: 0.01, eps: 1e-10, weightDecay: 0 },
-  rmsprop: { learningRate: 0.01, decay: 0.99, eps: 1e-8, weightDecay: 0 },
-  adam: { learningRate: 0.001, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 },
-  adamw: { learningRate: 0.001, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 },
-};
-
-const UNIT_INTERVAL_OPEN: NumberRule = { min: 0, max: 1, maxExclusive: true };
-const OPTIMIZER_RULES: { readonly [K in OptimizerOption]: NumberRule } = {
-  momentum: UNIT_INTERVAL_OPEN,
-  beta1: UNIT_INTERVAL_OPEN,
-  beta2: UNIT_INTERVAL_OPEN,
-  decay: UNIT_INTERVAL_OPEN,
-  eps: { min: 0, minExclusive: true },
-  weightDecay: { min: 0 },
-};
-
-type ScheduleOption = 'stepSize' | 'gamma' | 'warmupSteps' | 'minFactor' | 'factor' | 'patience';
-interface ScheduleField {
-  rule: (steps: number) => NumberRule;
-  fallback: (steps: number) => number;
-}
-const SCHEDULE_FIELDS: { readonly [K in ScheduleOption]: ScheduleField } = {
-  stepSize: { rule: () => ({ integer: true, min: 1 }), fallback: (steps) => Math.ceil(steps / 3) },
-  gamma: { rule: () => ({ min: 0, minExclusive: true }), fallback: () => 0.1 },
-  warmupSteps: {
-    rule: (steps) => ({ integer: true, min: 0, max: steps, about: `at most train.steps = ${steps}` }),
-    fallback: (steps) => Math.round(steps / 10),
-  },
-  minFactor: { rule: () => ({ min: 0, max: 1 }), fallback: () => 0 },
-  factor: { rule: () => ({ min: 0, max: 1, minExclusive: true, maxExclusive: true }), fallback: () => 0.1 },
-  patience: { rule: () => ({ integer: true, min: 0, about: 'logged steps' }), fallback: () => 10 },
-};
-const SCHEDULE_OPTIONS: { readonly [K in ScheduleName]: readonly ScheduleOption[] } = {
-  constant: [],
-  step: ['stepSize', 'gamma'],
-  exponential: ['gamma'],
-  cosine: ['minFactor'],
-  'warmup-cosine': ['warmupSteps', 'minFactor'],
-  plateau: ['factor', 'patience'],
-};
-/** exponential: lr * gamma^steps = lr / 100 at the end of the run. */
-const exponentialGamma = (steps: number): number => Number((0.01 ** (1 / steps)).toPrecision(6));
-
-type ClipOption = 'max' | 'factor' | 'eps' | 'percentile';
-const CLIP_FIELDS: { readonly [K in ClipOption]: { rule: NumberRule; fallback?: number } } = {
-  max: { rule: { min: 0, minExclusive: true } },
-  factor: { rule: { min: 0, minExclusive: true }, fallback: 0.01 },
-  eps: { rule: { min: 0, minExclusive: true }, fallback: 1e-3 },
-  percentile: { rule: { min: 0, max: 100, minExclusive: true }, fallback: 10 },
-};
-const CLIP_OPTIONS: { readonly [K in ClipName]: readonly ClipOption[] } = {
-  none: [],
-  value: ['max'],
-  norm: ['max'],
-  'param-norm': ['max'],
-  agc: ['factor', 'eps'],
-  autoclip: ['percentile'],
-};
-
+/** The fields each task takes with their minimum and default (read from the schema; `src/data` agrees, tested). */
 export type TaskNumberField = 'inputs' | 'classes' | 'size' | 'length';
-/** The fields a task takes: integer fields with their minimum and default, and seq-mnist's default mode. */
 export interface TaskSpec {
   readonly numbers: { readonly [K in TaskNumberField]?: { readonly min: number; readonly fallback: number } };
   readonly mode?: SeqMnistMode;
 }
-/** The fields each task takes, with their defaults (mirrors `src/data`'s registry; a test checks they agree). */
-export const TASK_SPECS: { readonly [K in TaskName]: TaskSpec } = {
-  spirals: { numbers: { size: { min: 2, fallback: 2000 } } },
-  xor: { numbers: {} },
-  teacher: {
-    numbers: {
-      inputs: { min: 1, fallback: 32 },
-      classes: { min: 2, fallback: 10 },
-      size: { min: 1, fallback: 10000 },
-    },
-  },
-  mnist: { numbers: {} },
-  adding: { numbers: { length: { min: 2, fallback: 50 } } },
-  copy: { numbers: { length: { min: 1, fallback: 50 } } },
-  'seq-mnist': { numbers: {}, mode: 'row' },
-};
-const TASK_NUMBER_FIELDS: readonly TaskNumberField[] = ['inputs', 'classes', 'size', 'length'];
-
-const SEED_RULE: NumberRule = { integer: true, min: 0, max: 2 ** 32 - 1 };
-const STEPS_RULE: NumberRule = { integer: true, min: 1 };
+export const TASK_SPECS = Object.fromEntries(
+  TASK_NAMES.map((name) => {
+    const fields: Fields = TASKS[name].fields;
+    const numbers: Record<string, { min: number; fallback: number }> = {};
+    let mode: SeqMnistMode | undefined;
+    for (const [key, schema] of Object.entries(fields)) {
+      const fallback: unknown = schema.parse(undefined);
+      if (typeof fallback === 'number' && schema instanceof z.ZodDefault) {
+        const inner = schema.unwrap() as z.ZodNumber;
+        numbers[key] = { min: inner.minValue ?? -Infinity, fallback };
+      } else mode = fallback as SeqMnistMode;
+    }
+    return [name, mode === undefined ? { numbers } : { numbers, mode }];
+  }),
+) as { readonly [K in TaskName]: TaskSpec };
 
 // ---------------------------------------------------------------------------------------------------------------
 // Resolution
 
+const ROOT_KEYS = [
+  '$schema',
+  'name',
+  'seed',
+  'task',
+  'model',
+  'optimizer',
+  'schedule',
+  'clip',
+  'guard',
+  'train',
+  'monitor',
+];
+
 /**
- * Validate a parsed config against the contract and fill every default.
+ * Validate a parsed config against the schema and fill every default.
  *
  * @example
  * resolveConfig({ model: { depth: 2, width: 8 } }, { defaultName: 'tiny' }).model;
@@ -340,64 +192,75 @@ const STEPS_RULE: NumberRule = { integer: true, min: 1 };
  */
 export function resolveConfig(raw: unknown, options: ResolveOptions): ResolvedConfig {
   const root = expectObject(raw, '', 'a JSON object with the keys name|seed|task|model|...');
-  checkKeys(root, '', [
-    'name',
-    'seed',
-    'task',
-    'model',
-    'optimizer',
-    'schedule',
-    'clip',
-    'guard',
-    'train',
-    'monitor',
-  ]);
-  const name = optional(root, 'name', '', toRunName(options.defaultName), readRunName);
-  let seed = optional(root, 'seed', '', 0, (value, path) => readNumber(value, path, SEED_RULE));
+  checkKeys(root, '', ROOT_KEYS);
+  readField(root, '', '$schema', ROOT_FIELDS.$schema);
+  const name =
+    (readField(root, '', 'name', ROOT_FIELDS.name, undefined, () => RUN_NAME_HINT) as string | undefined) ??
+    toRunName(options.defaultName);
+  let seed = readField(root, '', 'seed', ROOT_FIELDS.seed) as number;
   const task = resolveTask(field(root, 'task'));
   const model = resolveModel(field(root, 'model'), task);
-  const optimizer = resolveOptimizer(field(root, 'optimizer'));
-  const train = resolveTrain(field(root, 'train'), model);
+  const optimizer = readVariant(
+    field(root, 'optimizer'),
+    'optimizer',
+    OPTIMIZERS,
+    DEFAULT_OPTIMIZER,
+  ) as unknown as OptimizerConfig;
+  const train = readSection(
+    field(root, 'train'),
+    'train',
+    TRAIN_FIELDS,
+    'an object like {"steps": 1000}',
+  ) as unknown as TrainConfig;
 
   const overrides = options.overrides ?? {};
-  if (overrides.steps !== undefined) train.steps = readNumber(overrides.steps, '--steps', STEPS_RULE);
-  if (overrides.seed !== undefined) seed = readNumber(overrides.seed, '--seed', SEED_RULE);
+  if (overrides.steps !== undefined) train.steps = parseValue(num(STEPS_RULE), overrides.steps, '--steps');
+  if (overrides.seed !== undefined) seed = parseValue(num(SEED_RULE), overrides.seed, '--seed');
 
-  const schedule = resolveSchedule(field(root, 'schedule'), train.steps);
-  const clip = resolveClip(field(root, 'clip'));
-  const guard = optional(root, 'guard', '', DEFAULT_GUARD, (value, path) =>
-    readName(value, path, GUARD_MODES),
-  );
-  const monitor = resolveMonitor(field(root, 'monitor'));
-  return { name, seed, task, model, optimizer, schedule, clip, guard, train, monitor };
+  const schedule = readVariant(field(root, 'schedule'), 'schedule', SCHEDULES, 'constant', (entry) =>
+    'defaults' in entry ? entry.defaults(train.steps) : {},
+  ) as unknown as ScheduleConfig;
+  const clip = readVariant(field(root, 'clip'), 'clip', CLIPS, 'none') as unknown as ClipConfig;
+  const guard = readField(root, '', 'guard', ROOT_FIELDS.guard) as GuardMode;
+  const monitor = readSection(
+    field(root, 'monitor'),
+    'monitor',
+    MONITOR_FIELDS,
+    'an object like {"every": 10}',
+  ) as unknown as MonitorConfig;
+  const config: ResolvedConfig = {
+    name,
+    seed,
+    task,
+    model,
+    optimizer,
+    schedule,
+    clip,
+    guard,
+    train,
+    monitor,
+  };
+  for (const rule of CROSS_RULES) {
+    const problem = rule.check(config);
+    if (problem !== undefined) throw new ConfigError(problem);
+  }
+  return config;
 }
 
-/** A run's name names its directory, so it is a name and never a path (CONTRACT: letters, digits, `.`, `_`, `-`). */
+const RUN_NAME_HINT = 'a run name becomes a directory name; choose the output folder with --out';
+
+/** A run's name names its directory, so it is a name and never a path (letters, digits, `.`, `_`, `-`). */
 export const RUN_NAME_PATTERN = /^[A-Za-z0-9._-]{1,100}$/;
-export const RUN_NAME_ACCEPTED = '1 to 100 letters, digits, ".", "_" or "-", not "." or ".."';
 
 /** Whether `value` is a valid run name (the one rule; the lab and `fix` name their runs with it too). */
 export function isRunName(value: string): boolean {
-  return RUN_NAME_PATTERN.test(value) && value !== '.' && value !== '..';
+  return ROOT_FIELDS.name.safeParse(value).success && value !== '';
 }
 
 /** A default name (a file's base name, say) made a valid run name: other characters become "-". */
 export function toRunName(text: string): string {
   const name = text.replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 100);
   return isRunName(name) ? name : 'run';
-}
-
-function readRunName(value: unknown, path: string): string {
-  if (typeof value !== 'string' || !isRunName(value)) {
-    throw new ConfigError({
-      code: 'invalid_value',
-      path,
-      value,
-      accepted: RUN_NAME_ACCEPTED,
-      hint: 'a run name becomes a directory name; choose the output folder with --out',
-    });
-  }
-  return value;
 }
 
 function resolveTask(raw: unknown): TaskConfig {
@@ -411,454 +274,271 @@ function resolveTask(raw: unknown): TaskConfig {
       accepted: oneOf(TASK_NAMES),
     });
   }
-  const name = readName(task['name'], 'task.name', TASK_NAMES);
-  const spec = TASK_SPECS[name];
-  const keys = ['name', ...TASK_NUMBER_FIELDS.filter((key) => spec.numbers[key] !== undefined)];
-  if (spec.mode !== undefined) keys.push('mode');
-  const elsewhere: Record<string, string> = {};
-  for (const key of [...TASK_NUMBER_FIELDS, 'mode'] as const) {
-    const owners = TASK_NAMES.filter((other) =>
-      key === 'mode' ? TASK_SPECS[other].mode !== undefined : TASK_SPECS[other].numbers[key] !== undefined,
-    );
-    elsewhere[key] = `task ${owners.join('|')}`;
-  }
-  checkKeys(task, 'task', keys, elsewhere, `task ${JSON.stringify(name)}`);
-
-  const resolved: TaskConfig = { name };
-  for (const key of TASK_NUMBER_FIELDS) {
-    const numberSpec = spec.numbers[key];
-    if (numberSpec === undefined) continue;
-    resolved[key] = optional(task, key, 'task', numberSpec.fallback, (value, path) =>
-      readNumber(value, path, { integer: true, min: numberSpec.min }),
-    );
-  }
-  if (spec.mode !== undefined) {
-    resolved.mode = optional(task, 'mode', 'task', spec.mode, (value, path) =>
-      readName(value, path, SEQ_MNIST_MODES, '"row": 28 steps of 28 pixels; "pixel": 784 steps of 1'),
-    );
-  }
-  return resolved;
+  return readVariant(task, 'task', TASKS, undefined) as unknown as TaskConfig;
 }
 
 function resolveModel(raw: unknown, task: TaskConfig): ModelConfig {
   const model = raw === undefined ? {} : expectObject(raw, 'model', 'an object like {"kind": "mlp", ...}');
-  const sequence = isSequenceTask(task.name);
-  const fallbackKind = sequence ? 'lstm' : 'mlp';
-  const kind = optional(model, 'kind', 'model', fallbackKind, (value, path) =>
-    readName(value, path, MODEL_KINDS),
+  const input = TASKS[task.name as TaskName].input;
+  const fallback = DEFAULT_MODEL_KIND[input];
+  const kind = readField(model, 'model', 'kind', names(MODEL_KINDS, fallback)) as ModelKind;
+  const entry = MODEL_KINDS_TABLE[kind];
+  const fields: Fields = entry.fields;
+  const fixed: Readonly<Record<string, unknown>> = 'fixed' in entry ? entry.fixed : {};
+  const own = Object.keys(fields);
+  checkKeys(
+    model,
+    'model',
+    [...own, ...Object.keys(fixed)],
+    modelKeyOwners(),
+    `model kind ${JSON.stringify(kind)}`,
   );
-  if (sequence !== (kind !== 'mlp')) {
+  for (const [key, value] of Object.entries(fixed)) {
+    if (!Object.hasOwn(model, key) || model[key] === value) continue;
     throw new ConfigError({
-      code: 'conflict',
-      path: 'model.kind',
-      value: kind,
-      accepted: sequence ? oneOf(RECURRENT_KINDS) : oneOf(['mlp']),
-      problem: `${showValue(kind)} does not fit task ${showValue(task.name)}`,
-      hint: sequence
-        ? `${task.name} is a sequence task, which needs a recurrent model`
-        : `${task.name} is not a sequence task; the sequence tasks are adding|copy|seq-mnist`,
+      code: 'not_applicable',
+      path: `model.${key}`,
+      value: model[key],
+      accepted: `${showValue(value)} (its fixed value for kind ${kind}) or no ${JSON.stringify(key)} at all`,
+      problem: `key ${JSON.stringify(key)} applies only to ${modelKeyOwners()[key] ?? 'other kinds'}, not to model kind ${JSON.stringify(kind)}`,
     });
   }
-  return kind === 'mlp' ? resolveMlp(model) : resolveRecurrent(model, kind);
+  const hints: Readonly<Record<string, (value: unknown) => string | undefined>> =
+    'hints' in entry ? entry.hints : {};
+  const parsed = readFields(model, 'model', fields, {}, `model kind ${JSON.stringify(kind)}`, hints);
+  return entry.build(parsed as never);
 }
 
-const MLP_KEYS = [
-  'kind',
-  'depth',
-  'width',
-  'hidden',
-  'activation',
-  'init',
-  'bias',
-  'norm',
-  'residual',
-  'dropout',
-];
-/**
- * Recurrent models take the same keys; `activation` (kind rnn only) and `forgetBias` (kind lstm only) are accepted
- * on the other kinds solely at their resolved values, tanh and 0, so that a run's `config.json` resolves again.
- */
-const RECURRENT_KEYS = [
-  'kind',
-  'hidden',
-  'layers',
-  'activation',
-  'init',
-  'recurrentInit',
-  'bias',
-  'forgetBias',
-];
-const MODEL_KEY_OWNERS: Readonly<Record<string, string>> = {
-  depth: 'model kind mlp (a recurrent model stacks "layers")',
-  width: 'model kind mlp (a recurrent model\'s width is "hidden")',
-  norm: 'model kind mlp',
-  residual: 'model kind mlp',
-  dropout: 'model kind mlp',
-  layers: 'recurrent models, kind rnn|lstm|gru (an MLP stacks "depth" hidden layers)',
-  recurrentInit: 'recurrent models, kind rnn|lstm|gru',
-  forgetBias: 'model kind lstm',
-  activation: 'model kind mlp|rnn (lstm and gru cells have fixed sigmoid gates and tanh)',
-};
-const DEPTH_RULE: NumberRule = { integer: true, min: 1, max: 1000 };
-const WIDTH_RULE: NumberRule = { integer: true, min: 1 };
+/** Where each model key belongs, derived from the kinds' tables: `{ forgetBias: 'model kind lstm', ... }`. */
+function modelKeyOwners(): Record<string, string> {
+  const owners: Record<string, string[]> = {};
+  for (const kind of MODEL_KINDS) {
+    for (const key of Object.keys(MODEL_KINDS_TABLE[kind].fields)) (owners[key] ??= []).push(kind);
+  }
+  const text: Record<string, string> = {};
+  for (const [key, kinds] of Object.entries(owners)) {
+    const note = MODEL_KEY_NOTES[key];
+    text[key] = `model kind ${kinds.join('|')}${note === undefined ? '' : ` (${note})`}`;
+  }
+  return text;
+}
 
-function resolveMlp(model: Record<string, unknown>): MlpModelConfig {
-  checkKeys(model, 'model', MLP_KEYS, MODEL_KEY_OWNERS, 'model kind "mlp"');
-  const depth = optional(model, 'depth', 'model', undefined, (value, path) =>
-    readNumber(value, path, DEPTH_RULE),
+function names<T extends string>(values: readonly T[], fallback: T): z.ZodDefault<z.ZodEnum> {
+  const accepted = oneOf(values);
+  return z.enum(values as unknown as [T, ...T[]], { error: () => accepted }).default(fallback as never);
+}
+
+const VARIANT_LABELS: Readonly<Record<string, string>> = {
+  task: 'a task',
+  optimizer: 'an optimiser',
+  schedule: 'a schedule',
+  clip: 'a clipping',
+};
+
+/** A table of variants keyed by `name` (`OPTIMIZERS`, `SCHEDULES`, ...). */
+type Variants = Readonly<Record<string, { readonly fields: Fields }>>;
+
+/**
+ * One section chosen by its `name` (a bare string is `{"name": ...}`): the name checked against the table, the
+ * keys against that entry (a key of another entry is `not_applicable`), every field parsed or defaulted.
+ */
+function readVariant<V extends Variants>(
+  raw: unknown,
+  section: string,
+  table: V,
+  fallback: (keyof V & string) | undefined,
+  dynamicDefaults: (entry: V[keyof V]) => Readonly<Record<string, unknown>> = () => ({}),
+): Record<string, unknown> {
+  const label = VARIANT_LABELS[section] ?? section;
+  const object =
+    raw === undefined
+      ? {}
+      : asNamed(raw, section, `${label} name or {"name": <${label.replace(/^an? /, '')}>, ...}`);
+  const all = Object.keys(table);
+  const nameSchema =
+    fallback === undefined
+      ? z.enum(all as [string, ...string[]], { error: () => oneOf(all) })
+      : names(all, fallback);
+  const name = readField(object, section, 'name', nameSchema) as keyof V & string;
+  const entry = table[name] as V[keyof V];
+  const fields = entry.fields;
+  const owners: Record<string, string[]> = {};
+  for (const [other, { fields: otherFields }] of Object.entries(table)) {
+    for (const key of Object.keys(otherFields)) (owners[key] ??= []).push(other);
+  }
+  const elsewhere = Object.fromEntries(
+    Object.entries(owners).map(([key, list]) => [key, `${section} ${list.join('|')}`]),
   );
-  const width = optional(model, 'width', 'model', undefined, (value, path) =>
-    readNumber(value, path, WIDTH_RULE),
-  );
-  let hidden: number[];
-  const rawHidden = field(model, 'hidden');
-  if (rawHidden === undefined) {
-    hidden = new Array<number>(depth ?? MLP_DEFAULTS.depth).fill(width ?? MLP_DEFAULTS.width);
-  } else {
-    hidden = readWidths(rawHidden, 'model.hidden');
-    const disagreements = [
-      depth !== undefined && depth !== hidden.length ? `depth ${depth}` : undefined,
-      width !== undefined && hidden.some((size) => size !== width) ? `width ${width}` : undefined,
-    ].filter((part): part is string => part !== undefined);
-    if (disagreements.length > 0) {
+  const context = `${section} ${JSON.stringify(name)}`;
+  checkKeys(object, section, ['name', ...Object.keys(fields)], elsewhere, context);
+  return { name, ...readFields(object, section, fields, dynamicDefaults(entry), context) };
+}
+
+/** A section with one form (`train`, `monitor`). */
+function readSection(
+  raw: unknown,
+  section: string,
+  fields: Fields,
+  accepted: string,
+): Record<string, unknown> {
+  const object = raw === undefined ? {} : expectObject(raw, section, accepted);
+  checkKeys(object, section, Object.keys(fields));
+  return readFields(object, section, fields, {}, section);
+}
+
+/** Every field of `fields`: parsed when given, else its default (`defaults` first), else missing. */
+function readFields(
+  object: Record<string, unknown>,
+  parent: string,
+  fields: Fields,
+  defaults: Readonly<Record<string, unknown>>,
+  context: string,
+  hints: Readonly<Record<string, (value: unknown) => string | undefined>> = {},
+): Record<string, unknown> {
+  const resolved: Record<string, unknown> = {};
+  for (const [key, schema] of Object.entries(fields)) {
+    const given = field(object, key);
+    let value: unknown;
+    if (given === undefined && Object.hasOwn(defaults, key)) value = defaults[key];
+    else if (given === undefined && !schema.safeParse(undefined).success) {
       throw new ConfigError({
-        code: 'conflict',
-        path: 'model.hidden',
-        value: rawHidden,
-        accepted: `${depth ?? hidden.length} widths, each ${width ?? 'an integer >= 1'}, to agree with depth and width`,
-        problem: `${showValue(rawHidden)} disagrees with ${disagreements.join(' and ')}`,
-        hint: 'give either "hidden" or "depth" and "width"',
+        code: 'missing',
+        path: join(parent, key),
+        value: undefined,
+        accepted: acceptedOf(schema),
+        hint: `${context} needs it, e.g. {${object['name'] === undefined ? '' : `"name": ${JSON.stringify(object['name'])}, `}"${key}": 1}`,
+      });
+    } else value = readField(object, parent, key, schema, defaults[key], hints[key]);
+    if (value !== undefined) resolved[key] = value;
+  }
+  return resolved;
+}
+
+/**
+ * Read one field with its schema: its default when absent, the parsed value otherwise. `null` is not "absent":
+ * it is an error that says to leave the key out.
+ */
+function readField(
+  object: Record<string, unknown>,
+  parent: string,
+  key: string,
+  schema: z.ZodType,
+  fallback?: unknown,
+  hint?: (value: unknown) => string | undefined,
+): unknown {
+  const path = join(parent, key);
+  const value = field(object, key);
+  if (value === null) {
+    const standard = fallback ?? schema.safeParse(undefined).data;
+    throw new ConfigError({
+      code: 'invalid_value',
+      path,
+      value,
+      accepted: acceptedOf(schema),
+      hint:
+        standard === undefined
+          ? `leave "${key}" out`
+          : `leave "${key}" out to use the default ${showValue(standard)}`,
+    });
+  }
+  if (value !== undefined && schema instanceof z.ZodDefault)
+    return readValue(schema.unwrap() as z.ZodType, value, path, hint);
+  if (value !== undefined && schema instanceof z.ZodOptional)
+    return readValue(schema.unwrap() as z.ZodType, value, path, hint);
+  return value === undefined ? schema.parse(undefined) : readValue(schema, value, path, hint);
+}
+
+/** A union of forms (`init`, `bias`): the form is chosen by the value's type and keys, then parsed. */
+function readValue(
+  schema: z.ZodType,
+  value: unknown,
+  path: string,
+  hint?: (value: unknown) => string | undefined,
+): unknown {
+  if (!(schema instanceof z.ZodUnion)) return parseValue(schema, value, path, hint?.(value));
+  const accepted = acceptedOf(schema);
+  const forms = schema.options as readonly z.ZodType[];
+  const objects = forms.filter((form): form is z.ZodObject => form instanceof z.ZodObject);
+  if (isRecord(value)) {
+    checkKeys(value, path, [...new Set(objects.flatMap((form) => Object.keys(form.shape)))]);
+    const keys = Object.keys(value).sort().join(',');
+    const exact = objects.find((form) => Object.keys(form.shape).sort().join(',') === keys);
+    if (exact !== undefined) return parseValue(exact, value, path);
+    const given = Object.keys(value);
+    const partial = objects.find(
+      (form) => given.length > 0 && given.every((key) => Object.hasOwn(form.shape, key)),
+    );
+    if (partial !== undefined) {
+      const absent = Object.keys(partial.shape).find((key) => !given.includes(key)) ?? '';
+      throw new ConfigError({
+        code: 'missing',
+        path: join(path, absent),
+        value: undefined,
+        accepted: acceptedOf(partial.shape[absent] as z.ZodType),
+        hint: `give {${Object.keys(partial.shape)
+          .map((key) => `"${key}": <${key}>`)
+          .join(', ')}}`,
       });
     }
+    throw invalid(path, value, accepted, given.length > 1 ? 'give exactly one of these forms' : undefined);
   }
-  const activation = optional(model, 'activation', 'model', MLP_DEFAULTS.activation, readActivation);
-  const init = optional(model, 'init', 'model', defaultInitFor(activation), readInit);
-  const bias = optional(model, 'bias', 'model', MLP_DEFAULTS.bias, readBias);
-  const norm = optional(model, 'norm', 'model', MLP_DEFAULTS.norm, (value, path) =>
-    readName(value, path, NORM_NAMES),
+  const primitive = forms.find(
+    (form) =>
+      (typeof value === 'string' && form instanceof z.ZodEnum) ||
+      (typeof value === 'number' && form instanceof z.ZodNumber),
   );
-  const residual = optional(model, 'residual', 'model', MLP_DEFAULTS.residual, readBoolean);
-  if (residual && !hidden.every((size) => size === hidden[0])) {
+  if (primitive === undefined) throw invalid(path, value, accepted, numericStringHint(value));
+  try {
+    return parseValue(primitive, value, path);
+  } catch (error) {
+    if (!(error instanceof ConfigError) || primitive instanceof z.ZodNumber) throw error;
     throw new ConfigError({
-      code: 'conflict',
-      path: 'model.residual',
-      value: true,
-      accepted: 'false, or hidden layers of one width',
-      problem: `residual connections need equal hidden widths, got ${showValue(hidden)}`,
-      hint: 'each block adds its input to its output',
-    });
-  }
-  const dropout = optional(model, 'dropout', 'model', MLP_DEFAULTS.dropout, (value, path) =>
-    readNumber(value, path, { min: 0, max: 1, maxExclusive: true, about: 'the fraction of units dropped' }),
-  );
-  return { kind: 'mlp', hidden, activation, init, bias, norm, residual, dropout };
-}
-
-function readWidths(value: unknown, path: string): number[] {
-  const accepted = 'a non-empty array of integers >= 1 (hidden widths from the input side), e.g. [64, 64]';
-  if (!Array.isArray(value)) {
-    throw invalid(
+      code: 'invalid_value',
       path,
       value,
       accepted,
-      typeof value === 'number' ? 'for a uniform stack write "depth" and "width"' : undefined,
-    );
-  }
-  if (value.length === 0 || value.length > (DEPTH_RULE.max ?? Infinity)) {
-    throw invalid(path, value, `${accepted}, at most ${DEPTH_RULE.max} of them`);
-  }
-  return value.map((entry: unknown, index) => readNumber(entry, `${path}.${index}`, WIDTH_RULE));
-}
-
-function resolveRecurrent(model: Record<string, unknown>, kind: RecurrentKind): RecurrentModelConfig {
-  checkKeys(model, 'model', RECURRENT_KEYS, MODEL_KEY_OWNERS, `model kind ${JSON.stringify(kind)}`);
-  const hidden = optional(model, 'hidden', 'model', RECURRENT_DEFAULTS.hidden, (value, path) => {
-    if (Array.isArray(value)) {
-      throw invalid(
-        path,
-        value,
-        'an integer >= 1',
-        'a recurrent model has one width; stack cells with "layers"',
-      );
-    }
-    return readNumber(value, path, WIDTH_RULE);
-  });
-  const layers = optional(model, 'layers', 'model', RECURRENT_DEFAULTS.layers, (value, path) =>
-    readNumber(value, path, { integer: true, min: 1, max: 100 }),
-  );
-  const activation =
-    kind === 'rnn'
-      ? optional(model, 'activation', 'model', RECURRENT_DEFAULTS.activation, (value, path) =>
-          readName(value, path, RNN_ACTIVATIONS),
-        )
-      : fixedValue(model, 'activation', RECURRENT_DEFAULTS.activation, kind);
-  const init = optional(model, 'init', 'model', RECURRENT_DEFAULTS.init, readInit);
-  const recurrentInit = optional(model, 'recurrentInit', 'model', RECURRENT_DEFAULTS.recurrentInit, readInit);
-  const bias = optional(model, 'bias', 'model', RECURRENT_DEFAULTS.bias, readBias);
-  const forgetBias =
-    kind === 'lstm'
-      ? optional(model, 'forgetBias', 'model', RECURRENT_DEFAULTS.forgetBias, (value, path) =>
-          readNumber(value, path, {}),
-        )
-      : fixedValue(model, 'forgetBias', 0, kind);
-  return { kind, hidden, layers, activation, init, recurrentInit, bias, forgetBias };
-}
-
-/** A key that belongs to another kind, accepted here only at the value the resolved form gives it. */
-function fixedValue<T>(model: Record<string, unknown>, key: string, fixed: T, kind: RecurrentKind): T {
-  if (!Object.hasOwn(model, key) || model[key] === fixed) return fixed;
-  throw new ConfigError({
-    code: 'not_applicable',
-    path: `model.${key}`,
-    value: model[key],
-    accepted: `${showValue(fixed)} (its fixed value for kind ${kind}) or no ${JSON.stringify(key)} at all`,
-    problem: `key ${JSON.stringify(key)} applies only to ${MODEL_KEY_OWNERS[key] ?? 'other kinds'}, not to model kind ${JSON.stringify(kind)}`,
-  });
-}
-
-function readActivation(value: unknown, path: string): ActivationName {
-  return readName(value, path, ACTIVATIONS);
-}
-
-const INIT_FORMS = ['normal', 'uniform', 'gain', 'base'];
-const INIT_ACCEPTED = `${oneOf(INIT_NAMES)}, or {"normal": std}, {"uniform": limit} or {"gain": g, "base": <name>}`;
-
-function readInit(value: unknown, path: string): InitSpec {
-  if (typeof value === 'string') {
-    const name = INIT_NAMES.find((candidate) => candidate === value);
-    if (name !== undefined) return name;
-    throw invalid(path, value, INIT_ACCEPTED, undefined, nearest(value, INIT_NAMES, ALIASES));
-  }
-  if (!isRecord(value)) throw invalid(path, value, INIT_ACCEPTED);
-  checkKeys(value, path, INIT_FORMS);
-  const keys = Object.keys(value);
-  const positive: NumberRule = { min: 0, minExclusive: true };
-  if (keys.length === 1 && keys[0] === 'normal')
-    return { normal: readNumber(value['normal'], `${path}.normal`, positive) };
-  if (keys.length === 1 && keys[0] === 'uniform') {
-    return { uniform: readNumber(value['uniform'], `${path}.uniform`, positive) };
-  }
-  if (keys.includes('gain') && keys.includes('base') && keys.length === 2) {
-    const gain = readNumber(value['gain'], `${path}.gain`, positive);
-    const bases = INIT_NAMES.filter((name) => name !== 'zeros');
-    const base = readName(value['base'], `${path}.base`, bases);
-    return { gain, base };
-  }
-  if (keys.length === 1 && (keys[0] === 'gain' || keys[0] === 'base')) {
-    const other = keys[0] === 'gain' ? 'base' : 'gain';
-    throw new ConfigError({
-      code: 'missing',
-      path: `${path}.${other}`,
-      value: undefined,
-      accepted: other === 'base' ? oneOf(INIT_NAMES.filter((name) => name !== 'zeros')) : 'a number > 0',
-      hint: '{"gain": g, "base": <name>} multiplies the base\'s standard deviation by g',
+      ...(error.suggestion !== undefined ? { suggestion: error.suggestion } : {}),
     });
   }
-  throw invalid(path, value, INIT_ACCEPTED, 'give exactly one of these forms');
 }
 
-function readBias(value: unknown, path: string): BiasSpec {
-  const accepted = 'a finite number, or {"normal": std} with std > 0';
-  if (typeof value === 'number')
-    return readNumber(value, path, { about: 'the constant every bias starts at' });
-  if (!isRecord(value)) throw invalid(path, value, accepted, numericStringHint(value));
-  checkKeys(value, path, ['normal']);
-  if (!Object.hasOwn(value, 'normal')) throw invalid(path, value, accepted);
-  return { normal: readNumber(value['normal'], `${path}.normal`, { min: 0, minExclusive: true }) };
-}
-
-function resolveOptimizer(raw: unknown): OptimizerConfig {
-  const optimizer =
-    raw === undefined ? {} : asNamed(raw, 'optimizer', 'an optimiser name or {"name": <optimiser>, ...}');
-  const name = optional(optimizer, 'name', 'optimizer', DEFAULT_OPTIMIZER, (value, path) =>
-    readName(value, path, OPTIMIZER_NAMES),
-  );
-  const defaults = OPTIMIZER_DEFAULTS[name];
-  const options = OPTIMIZER_OPTIONS.filter((option) => defaults[option] !== undefined);
-  const elsewhere: Record<string, string> = {};
-  for (const option of OPTIMIZER_OPTIONS) {
-    elsewhere[option] =
-      `optimizer ${OPTIMIZER_NAMES.filter((other) => OPTIMIZER_DEFAULTS[other][option] !== undefined).join('|')}`;
+/** Parse with a schema; its first issue becomes a ConfigError at `path` plus the issue's own path. */
+function parseValue<T>(schema: z.ZodType<T>, value: unknown, path: string, hint?: string): T {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  if (issue === undefined) throw invalid(path, value, acceptedOf(schema), hint);
+  let at: unknown = value;
+  let where = path;
+  for (const segment of issue.path) {
+    at =
+      isRecord(at) || Array.isArray(at)
+        ? (at as Record<PropertyKey, unknown>)[segment as PropertyKey]
+        : undefined;
+    where = join(where, String(segment));
   }
-  checkKeys(
-    optimizer,
-    'optimizer',
-    ['name', 'learningRate', ...options],
-    elsewhere,
-    `optimizer ${JSON.stringify(name)}`,
-  );
-  const learningRate = optional(
-    optimizer,
-    'learningRate',
-    'optimizer',
-    defaults.learningRate,
-    (value, path) => readNumber(value, path, { min: 0, minExclusive: true }),
-  );
-  const resolved: OptimizerConfig = { name, learningRate };
-  for (const option of options) {
-    resolved[option] = optional(optimizer, option, 'optimizer', defaults[option] ?? 0, (value, path) =>
-      readNumber(value, path, OPTIMIZER_RULES[option]),
+  if (issue.code === 'unrecognized_keys') {
+    const key = issue.keys[0] ?? '';
+    checkKeys(
+      { [key]: true },
+      where,
+      isRecord(at) ? Object.keys(at).filter((k) => !issue.keys.includes(k)) : [],
     );
   }
-  return resolved;
-}
-
-function resolveSchedule(raw: unknown, steps: number): ScheduleConfig {
-  const schedule =
-    raw === undefined ? {} : asNamed(raw, 'schedule', 'a schedule name or {"name": <schedule>, ...}');
-  const name = optional(schedule, 'name', 'schedule', 'constant', (value, path) =>
-    readName(value, path, SCHEDULE_NAMES),
-  );
-  const options = SCHEDULE_OPTIONS[name];
-  checkKeys(
-    schedule,
-    'schedule',
-    ['name', ...options],
-    ownersOf(SCHEDULE_OPTIONS, 'schedule'),
-    `schedule ${JSON.stringify(name)}`,
-  );
-  const resolved: ScheduleConfig = { name };
-  for (const option of options) {
-    const spec = SCHEDULE_FIELDS[option];
-    const fallback =
-      name === 'exponential' && option === 'gamma' ? exponentialGamma(steps) : spec.fallback(steps);
-    resolved[option] = optional(schedule, option, 'schedule', fallback, (value, path) =>
-      readNumber(value, path, spec.rule(steps)),
-    );
-  }
-  return resolved;
-}
-
-function resolveClip(raw: unknown): ClipConfig {
-  const clip = raw === undefined ? {} : asNamed(raw, 'clip', 'a clipping name or {"name": <clipping>, ...}');
-  const name = optional(clip, 'name', 'clip', 'none', (value, path) => readName(value, path, CLIP_NAMES));
-  const options = CLIP_OPTIONS[name];
-  checkKeys(
-    clip,
-    'clip',
-    ['name', ...options],
-    ownersOf(CLIP_OPTIONS, 'clip'),
-    `clip ${JSON.stringify(name)}`,
-  );
-  const resolved: ClipConfig = { name };
-  for (const option of options) {
-    const spec = CLIP_FIELDS[option];
-    const read = (value: unknown, path: string): number => readNumber(value, path, spec.rule);
-    if (spec.fallback === undefined && !Object.hasOwn(clip, option)) {
-      throw new ConfigError({
-        code: 'missing',
-        path: `clip.${option}`,
-        value: undefined,
-        accepted: describeNumber(spec.rule),
-        hint: `clip ${JSON.stringify(name)} needs it, e.g. {"name": ${JSON.stringify(name)}, "${option}": 1}`,
-      });
-    }
-    resolved[option] = optional(clip, option, 'clip', spec.fallback ?? 0, read);
-  }
-  return resolved;
-}
-
-function resolveTrain(raw: unknown, model: ModelConfig): TrainConfig {
-  const train = raw === undefined ? {} : expectObject(raw, 'train', 'an object like {"steps": 1000}');
-  checkKeys(train, 'train', ['steps', 'batchSize', 'bptt', 'checkpointEvery', 'guardPatience']);
-  const steps = optional(train, 'steps', 'train', TRAIN_DEFAULTS.steps, (value, path) =>
-    readNumber(value, path, STEPS_RULE),
-  );
-  const minBatch = model.kind === 'mlp' && model.norm === 'batch' ? 2 : 1;
-  const batchSize = optional(train, 'batchSize', 'train', TRAIN_DEFAULTS.batchSize, (value, path) =>
-    readNumber(value, path, {
-      integer: true,
-      min: minBatch,
-      ...(minBatch > 1 ? { about: 'batch norm needs 2 or more examples per batch' } : {}),
-    }),
-  );
-  const bptt = optional(train, 'bptt', 'train', TRAIN_DEFAULTS.bptt, (value, path) =>
-    readNumber(value, path, { integer: true, min: 0, about: 'truncation length in time steps, 0 = full' }),
-  );
-  if (bptt > 0 && model.kind === 'mlp') {
-    throw new ConfigError({
-      code: 'not_applicable',
-      path: 'train.bptt',
-      value: bptt,
-      accepted: '0 (or leave it out) for an MLP',
-      problem: 'truncated back-propagation through time applies only to recurrent models',
-    });
-  }
-  const checkpointEvery = optional(
-    train,
-    'checkpointEvery',
-    'train',
-    TRAIN_DEFAULTS.checkpointEvery,
-    (value, path) =>
-      readNumber(value, path, {
-        integer: true,
-        min: 0,
-        about: 'steps between checkpoints, 0 = only at the end',
-      }),
-  );
-  const guardPatience = optional(
-    train,
-    'guardPatience',
-    'train',
-    TRAIN_DEFAULTS.guardPatience,
-    (value, path) =>
-      readNumber(value, path, {
-        integer: true,
-        min: 1,
-        about: 'consecutive guarded steps before the run stops',
-      }),
-  );
-  return { steps, batchSize, bptt, checkpointEvery, guardPatience };
-}
-
-function resolveMonitor(raw: unknown): MonitorConfig {
-  const monitor = raw === undefined ? {} : expectObject(raw, 'monitor', 'an object like {"every": 10}');
-  checkKeys(monitor, 'monitor', ['every', 'timesteps']);
-  const every = optional(monitor, 'every', 'monitor', MONITOR_DEFAULTS.every, (value, path) =>
-    readNumber(value, path, { integer: true, min: 1, about: 'log period in steps' }),
-  );
-  const timesteps = optional(monitor, 'timesteps', 'monitor', MONITOR_DEFAULTS.timesteps, readBoolean);
-  return { every, timesteps };
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Readers: each checks one value and throws a ConfigError naming its path
-
-interface NumberRule {
-  integer?: boolean;
-  min?: number;
-  max?: number;
-  minExclusive?: boolean;
-  maxExclusive?: boolean;
-  /** What the number means, appended to the accepted range. */
-  about?: string;
-}
-
-function describeNumber(rule: NumberRule): string {
-  const noun = rule.integer === true ? 'an integer' : 'a number';
-  let text: string;
-  if (rule.min !== undefined && rule.max !== undefined) {
-    text = `${noun} in ${rule.minExclusive === true ? '(' : '['}${rule.min}, ${rule.max}${rule.maxExclusive === true ? ')' : ']'}`;
-  } else if (rule.min !== undefined) {
-    text = `${noun} ${rule.minExclusive === true ? '>' : '>='} ${rule.min}`;
-  } else if (rule.max !== undefined) {
-    text = `${noun} ${rule.maxExclusive === true ? '<' : '<='} ${rule.max}`;
-  } else {
-    text = rule.integer === true ? 'an integer' : 'a finite number';
-  }
-  return rule.about === undefined ? text : `${text} (${rule.about})`;
-}
-
-function readNumber(value: unknown, path: string, rule: NumberRule): number {
-  const accepted = describeNumber(rule);
-  if (typeof value !== 'number') throw invalid(path, value, accepted, numericStringHint(value));
-  if (!Number.isFinite(value)) throw invalid(path, value, accepted, 'NaN and infinities are not accepted');
-  const fails =
-    (rule.integer === true && !Number.isSafeInteger(value)) ||
-    (rule.min !== undefined && (rule.minExclusive === true ? value <= rule.min : value < rule.min)) ||
-    (rule.max !== undefined && (rule.maxExclusive === true ? value >= rule.max : value > rule.max));
-  if (fails) throw invalid(path, value, accepted);
-  return value;
+  const suggestion =
+    issue.code === 'invalid_value' && typeof at === 'string'
+      ? nearest(
+          at,
+          issue.values.filter((v): v is string => typeof v === 'string'),
+          ALIASES,
+        )
+      : undefined;
+  const why =
+    hint ??
+    numericStringHint(at) ??
+    (typeof at === 'number' && !Number.isFinite(at) ? 'NaN and infinities are not accepted' : undefined) ??
+    (at === 'true' || at === 'false' ? `write ${at} without quotes` : undefined);
+  throw invalid(where, at, issue.message, why, suggestion);
 }
 
 function numericStringHint(value: unknown): string | undefined {
@@ -866,19 +546,6 @@ function numericStringHint(value: unknown): string | undefined {
     return `write the number without quotes: ${Number(value)}`;
   }
   return undefined;
-}
-
-function readBoolean(value: unknown, path: string): boolean {
-  if (typeof value === 'boolean') return value;
-  const hint = value === 'true' || value === 'false' ? `write ${value} without quotes` : undefined;
-  throw invalid(path, value, 'true or false', hint);
-}
-
-function readName<T extends string>(value: unknown, path: string, names: readonly T[], about?: string): T {
-  const found = names.find((name) => name === value);
-  if (found !== undefined) return found;
-  const suggestion = typeof value === 'string' ? nearest(value, names, ALIASES) : undefined;
-  throw invalid(path, value, oneOf(names), about, suggestion);
 }
 
 function invalid(
@@ -922,55 +589,6 @@ function asNamed(value: unknown, path: string, accepted: string): Record<string,
 }
 
 /**
- * Read an optional field: its default when absent, `read`'s result otherwise. `null` is not "absent": it is an
- * error that says to leave the key out.
- */
-function optional<T>(
-  object: Record<string, unknown>,
-  key: string,
-  parent: string,
-  fallback: T,
-  read: (value: unknown, path: string) => T,
-): T {
-  const path = join(parent, key);
-  if (!Object.hasOwn(object, key) || object[key] === undefined) return fallback;
-  const value = object[key];
-  if (value === null) {
-    try {
-      read(value, path);
-    } catch (error) {
-      if (error instanceof ConfigError) {
-        throw new ConfigError({
-          code: 'invalid_value',
-          path,
-          value,
-          accepted: error.accepted,
-          hint:
-            fallback === undefined
-              ? `leave "${key}" out`
-              : `leave "${key}" out to use the default ${showValue(fallback)}`,
-        });
-      }
-      throw error;
-    }
-  }
-  return read(value, path);
-}
-
-/** Which names of a table take each option: `{ gamma: 'schedule step|exponential', ... }`. */
-function ownersOf<N extends string, O extends string>(
-  table: { readonly [K in N]: readonly O[] },
-  label: string,
-): Record<string, string> {
-  const owners: Record<string, string> = {};
-  for (const [name, options] of Object.entries(table) as [N, readonly O[]][]) {
-    for (const option of options)
-      owners[option] = owners[option] === undefined ? `${label} ${name}` : `${owners[option]}|${name}`;
-  }
-  return owners;
-}
-
-/**
  * Every key of `object` must be in `allowed`. A key that belongs to another kind (listed in `elsewhere` with where
  * it applies) is `not_applicable`; any other is `unknown_key` with the nearest allowed spelling.
  */
@@ -993,7 +611,11 @@ function checkKeys(
         problem: `key ${JSON.stringify(key)} applies only to ${owner}, not to ${context}`,
       });
     }
-    const suggestion = nearest(key, allowed, ALIASES);
+    const suggestion = nearest(
+      key,
+      allowed.filter((k) => k !== '$schema'),
+      ALIASES,
+    );
     throw new ConfigError({
       code: 'unknown_key',
       path: join(path, key),

@@ -1,26 +1,27 @@
 /**
- * The run configuration of `../shared/CONTRACT.md` as TypeScript types: `Config` is what a user writes (most
- * fields optional), `ResolvedConfig` is what `resolveConfig` returns with every default filled in and what
- * `config.json` in a run directory holds.
+ * The resolved run configuration as TypeScript types: `ResolvedConfig` is what `resolveConfig` returns with every
+ * default filled in and what `config.json` in a run directory holds (docs/CONFIG.md lists every field). The name
+ * unions come from the tables of `schema.ts`, so a name added there is a name here; `Config` (what a user
+ * writes) is `z.input` of the schema.
  */
 import type { ActivationName } from '../kernels/activations.js';
+import type {
+  CLIP_NAMES,
+  GUARD_MODES,
+  INIT_NAMES,
+  NORM_NAMES,
+  OPTIMIZER_NAMES,
+  SCHEDULE_NAMES,
+} from './schema.js';
 
-export type InitName =
-  | 'xavier-uniform'
-  | 'xavier-normal'
-  | 'he-uniform'
-  | 'he-normal'
-  | 'lecun-normal'
-  | 'orthogonal'
-  | 'identity'
-  | 'zeros';
+export type InitName = (typeof INIT_NAMES)[number];
 
 /** A named initialiser, or a fixed distribution, or a base scaled by a gain (multiplies the base's std). */
 export type InitSpec = InitName | { normal: number } | { uniform: number } | { gain: number; base: InitName };
 
 export type BiasSpec = number | { normal: number };
 
-export type NormName = 'none' | 'batch' | 'layer';
+export type NormName = (typeof NORM_NAMES)[number];
 
 export interface MlpModelConfig {
   kind: 'mlp';
@@ -51,13 +52,15 @@ export interface RecurrentModelConfig {
 
 export type ModelConfig = MlpModelConfig | RecurrentModelConfig;
 
-export type OptimizerName = 'sgd' | 'momentum' | 'nesterov' | 'adagrad' | 'rmsprop' | 'adam' | 'adamw';
+export type OptimizerName = (typeof OPTIMIZER_NAMES)[number];
 
 export interface OptimizerConfig {
   name: OptimizerName;
   learningRate: number;
-  /** momentum / nesterov */
+  /** sgd (optional, 0) / momentum / nesterov / rmsprop (optional, 0): momentum in [0, 1) */
   momentum?: number;
+  /** sgd: Nesterov momentum, as torch.optim.SGD(nesterov=True) */
+  nesterov?: boolean;
   /** adam / adamw */
   beta1?: number;
   beta2?: number;
@@ -68,7 +71,7 @@ export interface OptimizerConfig {
   weightDecay?: number;
 }
 
-export type ScheduleName = 'constant' | 'step' | 'exponential' | 'cosine' | 'warmup-cosine' | 'plateau';
+export type ScheduleName = (typeof SCHEDULE_NAMES)[number];
 
 export interface ScheduleConfig {
   name: ScheduleName;
@@ -84,7 +87,7 @@ export interface ScheduleConfig {
   patience?: number;
 }
 
-export type ClipName = 'none' | 'value' | 'norm' | 'param-norm' | 'agc' | 'autoclip';
+export type ClipName = (typeof CLIP_NAMES)[number];
 
 export interface ClipConfig {
   name: ClipName;
@@ -97,7 +100,7 @@ export interface ClipConfig {
   percentile?: number;
 }
 
-export type GuardMode = 'off' | 'skip' | 'rollback' | 'stop';
+export type GuardMode = (typeof GUARD_MODES)[number];
 
 export interface TaskConfig {
   name: string;

@@ -18,7 +18,7 @@ import { parseFinite, parseJsonl } from '../io/jsonl.js';
 import type { MetricsRecord } from '../io/runlog.js';
 import { readEventDir, readEvents, type ReadError } from '../io/tfevents.js';
 import type { DoctorInput } from './rules.js';
-import { eventsToRecords } from './tensorboard.js';
+import { eventsToRecords, parseTagRules, trainingEventFiles, unmappedReport } from './tensorboard.js';
 
 export { diagnose, diagnoseOnline, type Diagnosis } from './diagnosis.js';
 import { diagnose, type Diagnosis } from './diagnosis.js';
@@ -175,12 +175,17 @@ export function diagnoseMetricsFile(path: string): DoctorReport {
   return torch ? { ...result, input: { ...result.input, torch } } : result;
 }
 
+/** How to read a log: `tags` are `--tags` entries (`role=pattern`, see `parseTagRules`) for TensorBoard logs. */
+export interface DiagnoseOptions {
+  readonly tags?: readonly string[];
+}
+
 /** Diagnose a run directory (metrics.jsonl, config.json, summary.json). */
-export function diagnoseRunDir(dir: string): DoctorReport {
+export function diagnoseRunDir(dir: string, options: DiagnoseOptions = {}): DoctorReport {
   const metrics = join(dir, 'metrics.jsonl');
   if (!existsSync(metrics)) {
     const events = eventFiles(dir);
-    if (events.length > 0) return diagnoseEvents(dir);
+    if (events.length > 0) return diagnoseEvents(dir, options);
     throw new DoctorInputError(dir, 'is a directory without metrics.jsonl or TensorBoard event files');
   }
   const result = diagnoseMetricsFile(metrics);
@@ -189,7 +194,10 @@ export function diagnoseRunDir(dir: string): DoctorReport {
 
 function eventFiles(dir: string): string[] {
   try {
-    return readdirSync(dir).filter((name) => name.includes('tfevents'));
+    // Recursive: Keras and tfjs-node write train/ and validation/ (or val/) below the log directory.
+    return readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((name) =>
+      name.includes('tfevents'),
+    );
   } catch {
     return [];
   }
@@ -240,34 +248,50 @@ function readSummaryBeside(dir: string, problems: string[]): DoctorInput['summar
 }
 
 /** Diagnose TensorBoard event files: one file, or every `*tfevents*` file of a directory (recursively). */
-export function diagnoseEvents(path: string): DoctorReport {
+export function diagnoseEvents(path: string, options: DiagnoseOptions = {}): DoctorReport {
+  const rules = parseTagRules(options.tags ?? []);
   const isDir = statSync(path).isDirectory();
-  const files = isDir ? readEventDir(path, { recursive: true }) : [{ path, ...readEventsOrThrow(path) }];
-  if (files.length === 0)
+  const all = isDir ? readEventDir(path, { recursive: true }) : [{ path, ...readEventsOrThrow(path) }];
+  if (all.length === 0)
     throw new DoctorInputError(
       path,
       'is a directory without TensorBoard event files (names containing "tfevents")',
     );
+  const { training: files, evaluation } = isDir
+    ? trainingEventFiles(path, all)
+    : { training: all, evaluation: [] };
   const problems: string[] = [];
   const events = files.flatMap((file) => {
     for (const error of file.errors) problems.push(describeReadError(file.path, error));
     return file.events;
   });
-  const { records, used, ignored } = eventsToRecords(events);
+  const mapping = eventsToRecords(events, { rules });
+  const { records, used, ignored } = mapping;
   if (records.length === 0) {
-    const found =
-      ignored.length > 0
-        ? `found only tags ${ignored.slice(0, 8).join(', ')}${ignored.length > 8 ? ', ...' : ''}`
-        : 'found no scalar or histogram';
     const why = problems.length > 0 ? `; ${problems.slice(0, 2).join('; ')}` : '';
     throw new DoctorInputError(
       path,
-      `has no loss or gradient statistics the doctor can read (${found}${why}); expected tags like loss, grad_norm/<param>, grad/<param> (histogram), update_ratio/<param>`,
+      `has no loss or gradient statistics the doctor can read (${unmappedReport(events)}${why})`,
     );
   }
+  const roles = Object.entries(mapping.roles)
+    .filter(([, n]) => (n ?? 0) > 0)
+    .map(([role, n]) => `${role} ${n}`)
+    .join(', ');
+  problems.push(
+    `read as: loss from ${mapping.lossTag ?? '(none)'}; ${mapping.parameters} parameters with gradients in ${mapping.layers} layers; tags by role: ${roles}`,
+  );
+  if (evaluation.length > 0)
+    problems.push(
+      `evaluation logs set aside (their loss is not the training loss): ${evaluation.map((f) => f.path).join(', ')}`,
+    );
+  if (mapping.parameters === 0)
+    problems.push(
+      'no gradient statistics in this log (the loss and weights only): judged on the loss alone. Log gradients (PyTorch: add_histogram(name + ".grad", p.grad); tfjs: watchFit; Keras TF1: write_grads=True), or map their tags with --tags grad=PATTERN',
+    );
   if (used.length > 0 && ignored.length > 0)
     problems.push(
-      `${ignored.length} TensorBoard tags not used by the doctor (e.g. ${ignored.slice(0, 3).join(', ')})`,
+      `${ignored.length} TensorBoard tags not used by the doctor (e.g. ${ignored.slice(0, 3).join(', ')}); --tags ROLE=PATTERN maps them`,
     );
   const dir = isDir ? path : join(path, '..');
   const configProblems: string[] = [];
@@ -310,11 +334,11 @@ function looksLikeEvents(path: string): boolean {
  * Diagnose whatever `path` is: a run directory, a metrics.jsonl (any name), a TensorBoard event file or a
  * directory of event files.
  */
-export function diagnosePath(path: string): DoctorReport {
+export function diagnosePath(path: string, options: DiagnoseOptions = {}): DoctorReport {
   if (!existsSync(path)) throw new DoctorInputError(path, 'does not exist');
   const stat = statSync(path);
-  if (stat.isDirectory()) return diagnoseRunDir(path);
+  if (stat.isDirectory()) return diagnoseRunDir(path, options);
   if (!stat.isFile()) throw new DoctorInputError(path, 'is neither a file nor a directory');
   if (stat.size === 0) throw new DoctorInputError(path, 'is empty');
-  return looksLikeEvents(path) ? diagnoseEvents(path) : diagnoseMetricsFile(path);
+  return looksLikeEvents(path) ? diagnoseEvents(path, options) : diagnoseMetricsFile(path);
 }

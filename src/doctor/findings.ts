@@ -16,6 +16,7 @@ export const FINDING_CODES = [
   'vanishing_through_time',
   'exploding_through_time',
   'non_finite',
+  'guard_stuck',
   'poor_initialization',
   'loss_divergence',
   'tiny_updates',
@@ -24,6 +25,8 @@ export const FINDING_CODES = [
   'dead_units',
   'clipping_always_on',
   'clipping_inactive',
+  'rank_collapse',
+  'attention_entropy_collapse',
   'not_learning',
 ] as const;
 export type FindingCode = (typeof FINDING_CODES)[number];
@@ -135,6 +138,7 @@ interface FindingDetails {
   vanishing_through_time: object;
   exploding_through_time: object;
   non_finite: object;
+  guard_stuck: object;
   /** Whether the signal shrinks or grows layer by layer. */
   poor_initialization: { direction: 'collapsing' | 'growing' };
   loss_divergence: object;
@@ -144,6 +148,8 @@ interface FindingDetails {
   dead_units: object;
   clipping_always_on: object;
   clipping_inactive: object;
+  rank_collapse: object;
+  attention_entropy_collapse: object;
   not_learning: object;
 }
 
@@ -160,6 +166,7 @@ const VERDICT_OF: { [C in FindingCode]: (finding: FindingOf<C>) => Verdict | nul
   vanishing_through_time: () => 'vanishing',
   exploding_through_time: () => 'exploding',
   non_finite: () => 'non-finite',
+  guard_stuck: () => 'non-finite',
   poor_initialization: (f) => (f.direction === 'collapsing' ? 'vanishing' : 'exploding'),
   loss_divergence: () => 'exploding',
   tiny_updates: () => 'vanishing',
@@ -168,6 +175,10 @@ const VERDICT_OF: { [C in FindingCode]: (finding: FindingOf<C>) => Verdict | nul
   dead_units: () => 'dead-units',
   clipping_always_on: () => null,
   clipping_inactive: () => null,
+  // Noci et al. 2022: under rank collapse the gradients of the queries and keys vanish.
+  rank_collapse: () => 'vanishing',
+  // A one-hot softmax is saturated: it passes almost no gradient (Zhai et al. 2023).
+  attention_entropy_collapse: () => 'saturated',
   not_learning: () => 'not-learning',
 };
 

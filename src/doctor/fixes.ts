@@ -262,3 +262,12 @@ export function removeClip(): Fix {
     why: 'a clip that never engages costs a norm computation per step and hides nothing',
   };
 }
+
+/** Pre-LN (Xiong et al. 2020): each sublayer reads a normalised input and adds to an unnormalised residual stream. */
+export function preLayerNorm(): Fix {
+  return {
+    change: 'model.norm "pre"',
+    patch: { model: { norm: 'pre' } },
+    why: 'Pre-LN puts the LayerNorm inside each residual branch, so the gradient near the output shrinks with depth instead of staying large (Xiong et al. 2020, Theorems 1 and 2) and the stack trains at a high learning rate without warm-up',
+  };
+}

@@ -93,6 +93,18 @@ export const THRESHOLDS = {
   onlineWindow: 8,
   /** Online findings about time gradients are informational in the first tenth of the planned steps. */
   earlyFraction: 0.1,
+  /**
+   * Mean cosine similarity of a block's output tokens above this over the window: rank collapse (Noci et al. 2022;
+   * calibrated: the char-LM presets that learn stay <= 0.5 in every block, Post-LN without warm-up reaches 1.00).
+   */
+  rankCollapse: 0.95,
+  rankCollapseCritical: 0.99,
+  /**
+   * A head's mean attention entropy below this (nats) over the window, and below `entropyDrop` of its value at the
+   * first record: entropy collapse (Zhai et al. 2023; calibrated: heads of the learning char-LM presets stay >= 0.7).
+   */
+  entropyCollapse: 0.1,
+  entropyDrop: 0.2,
 } as const;
 
 export interface RunCounts {
@@ -667,6 +679,50 @@ const nonFinite: Rule<'non_finite'> = (ctx) => {
   };
 };
 
+/** The default of `train.guardPatience` (config/resolve), for configs written before the field existed. */
+const GUARD_PATIENCE_DEFAULT = 10;
+
+/**
+ * The guard is stuck: its last `train.guardPatience` steps were all non-finite and skipped or rolled back (every
+ * guarded step is logged, so they are consecutive records). The weights themselves are broken, so skipping the
+ * step again cannot help; the trainer stops the run on this.
+ */
+const guardStuck: Rule<'guard_stuck'> = (ctx) => {
+  const patience = ctx.config?.train.guardPatience ?? GUARD_PATIENCE_DEFAULT;
+  const records = ctx.records;
+  let run = 0;
+  for (let i = records.length - 1; i >= 0; i--) {
+    const r = records[i] as MetricsRecord;
+    const next = records[i + 1];
+    if (!r.skipped || !recordNonFinite(r) || (next !== undefined && next.step !== r.step + 1)) break;
+    run++;
+  }
+  if (run < patience) return null;
+  const last = records[records.length - 1] as MetricsRecord;
+  const first = records[records.length - run] as MetricsRecord;
+  const f = ctx.facts;
+  const guard = f.guard ?? 'skip';
+  return {
+    code: 'guard_stuck',
+    severity: 'critical',
+    title: `Guard stuck: the last ${run} steps (${first.step}-${last.step}) were all non-finite and ${guard === 'rollback' ? 'rolled back' : 'skipped'}`,
+    where: { steps: [first.step, last.step] },
+    evidence: [
+      `${run} consecutive non-finite steps from step ${first.step}, at least train.guardPatience ${patience}`,
+      ...(last.nonFiniteSource ? [`at step ${last.step}: ${last.nonFiniteSource}`] : []),
+    ],
+    cause:
+      `${f.config ? `${describeModel(f)}: ` : ''}the weights${guard === 'rollback' ? ' restored by each rollback' : ''} already produce non-finite values, so ` +
+      `${guard === 'rollback' ? 'rolling back and halving the learning rate' : 'skipping the step'} cannot recover: every later step fails the same way.`,
+    fixes: dedupe([
+      initTooLarge(f) && fix.preservingInit(f),
+      (f.clip === null || f.clip.name === 'none') && fix.clipNorm(f, 1),
+      fix.lowerLearningRate(f),
+      guard !== 'rollback' && fix.guardRollback(),
+    ]),
+  };
+};
+
 const lossDivergence: Rule<'loss_divergence'> = (ctx) => {
   const losses = ctx.records.filter((r) => Number.isFinite(r.loss));
   if (losses.length < 4) return null;
@@ -1047,7 +1103,8 @@ const notLearning: Rule<'not_learning'> = (ctx) => {
         (a) => a.dead > THRESHOLDS.unitFraction || a.saturated > THRESHOLDS.unitFraction,
       ),
   );
-  if (explained) return null;
+  // So does rank collapse: its finding names the cause.
+  if (explained || rankCollapsed(judged) !== null) return null;
   const updates = finite(judged).filter((r) => !r.skipped);
   const ratio = logMedian(updates.map(maxUpdateRatio));
   const f = ctx.facts;
@@ -1100,6 +1157,135 @@ const notLearning: Rule<'not_learning'> = (ctx) => {
   };
 };
 
+// ---------------------------------------------------------------------------------------------------------
+// Attention models (records carry `attention`: per-head entropy and per-block token similarity)
+
+/** Post-LN Transformer settings, when the config is one: what the Transformer findings' causes and fixes read. */
+function postLnWithoutWarmup(facts: ModelFacts): { layers: number } | null {
+  const config = facts.config;
+  if (config === null) return null;
+  const model: { kind: string; norm?: unknown; layers?: unknown } = config.model;
+  if (model.kind !== 'transformer' || model.norm !== 'post') return null;
+  if (config.schedule.name === 'warmup-cosine') return null;
+  return { layers: typeof model.layers === 'number' ? model.layers : 0 };
+}
+
+function isPostLn(facts: ModelFacts): boolean {
+  const model: { kind: string; norm?: unknown } | undefined = facts.config?.model;
+  return model?.kind === 'transformer' && model.norm === 'post';
+}
+
+/** The cause and fixes of an attention pathology: Post-LN without warm-up names itself, else the step size. */
+function attentionCause(f: ModelFacts, what: string): { cause: string; fixes: Fix[] } {
+  const post = postLnWithoutWarmup(f);
+  if (post) {
+    return {
+      cause:
+        `a ${post.layers}-layer Post-LN Transformer${lrText(f)} without learning-rate warm-up: with the LayerNorm after each residual sum, ` +
+        `the gradient of the layers near the output is large at initialisation and does not shrink with depth (Xiong et al. 2020, Theorem 1), ` +
+        `so the first full-size steps throw those weights far, and ${what}.`,
+      fixes: dedupe([fix.warmup(f), fix.preLayerNorm(), fix.lowerLearningRate(f)]),
+    };
+  }
+  return {
+    cause: `the updates${lrText(f)} are too large for the attention logits early in training, and ${what}.`,
+    fixes: dedupe([fix.warmup(f), isPostLn(f) && fix.preLayerNorm(), fix.lowerLearningRate(f)]),
+  };
+}
+
+/**
+ * Rank collapse (Noci et al. 2022, "Signal Propagation in Transformers"; Dong et al. 2021): every token of a sequence
+ * leaves a block with the same representation, so attention cannot tell positions apart and the gradients of the
+ * queries and keys vanish. Measured as the mean cosine similarity of distinct tokens, per block.
+ */
+export function rankCollapsed(
+  records: readonly MetricsRecord[],
+): { similarity: number; blocks: number[] } | null {
+  const judged = records.filter((r) => r.attention && r.attention.tokenSimilarity.length > 0);
+  if (judged.length === 0) return null;
+  const top = judged.map((r) => Math.max(...(r.attention?.tokenSimilarity ?? []).filter(Number.isFinite)));
+  const similarity = median(top);
+  if (!(similarity > THRESHOLDS.rankCollapse)) return null;
+  const last = judged[judged.length - 1] as MetricsRecord;
+  const blocks = (last.attention?.tokenSimilarity ?? [])
+    .map((s, i) => (s > THRESHOLDS.rankCollapse ? i + 1 : -1))
+    .filter((i) => i > 0);
+  return { similarity, blocks };
+}
+
+const rankCollapse: Rule<'rank_collapse'> = (ctx) => {
+  const found = rankCollapsed(ctx.window);
+  if (!found) return null;
+  const last = ctx.window.filter((r) => r.attention).pop() as MetricsRecord;
+  const similarities = last.attention?.tokenSimilarity ?? [];
+  const initial = ctx.initial?.attention?.tokenSimilarity;
+  const evidence = [
+    `mean cosine similarity of the tokens of a sequence, highest block: median ${num(found.similarity)} over ${stepSpan(ctx.window)} (collapse above ${num(THRESHOLDS.rankCollapse)}, Noci et al. 2022; ${CALIBRATED})`,
+    `per block at step ${last.step}: ${similarities.map((s) => num(s)).join(', ')} (input side first)`,
+  ];
+  if (initial && ctx.initial && ctx.initial !== last)
+    evidence.push(`at step ${ctx.initial.step}: ${initial.map((s) => num(s)).join(', ')}`);
+  const { cause, fixes } = attentionCause(
+    ctx.facts,
+    'the token representations collapse into one direction: attention averages identical vectors, its queries and keys get no gradient, and the model can only learn the output frequencies',
+  );
+  return {
+    code: 'rank_collapse',
+    severity: sev(found.similarity > THRESHOLDS.rankCollapseCritical),
+    title: `Rank collapse: the tokens leave block${found.blocks.length === 1 ? '' : 's'} ${ranges(found.blocks)} with one representation (similarity ${num(found.similarity)})`,
+    where: { layers: found.blocks, steps: spanOf(ctx.window) },
+    evidence,
+    cause: capitalise(cause),
+    fixes,
+  };
+};
+
+/**
+ * Attention entropy collapse (Zhai et al. 2023, "Stabilizing Transformer Training by Preventing Attention Entropy
+ * Collapse"): heads whose attention concentrates on one key; their softmax saturates and passes little gradient, and
+ * training turns unstable.
+ */
+const attentionEntropyCollapse: Rule<'attention_entropy_collapse'> = (ctx) => {
+  const judged = ctx.window.filter((r) => r.attention && r.attention.entropy.some((h) => h.length > 0));
+  if (judged.length === 0) return null;
+  const first = ctx.initial?.attention?.entropy;
+  const last = judged[judged.length - 1] as MetricsRecord;
+  const blocks = last.attention?.entropy ?? [];
+  const collapsed: Array<{ block: number; head: number; entropy: number; start: number }> = [];
+  blocks.forEach((heads, b) =>
+    heads.forEach((_, h) => {
+      const entropy = median(judged.map((r) => r.attention?.entropy[b]?.[h] ?? NaN).filter(Number.isFinite));
+      const start = first?.[b]?.[h] ?? NaN;
+      const dropped = !Number.isFinite(start) || entropy < THRESHOLDS.entropyDrop * start;
+      if (entropy < THRESHOLDS.entropyCollapse && dropped)
+        collapsed.push({ block: b + 1, head: h, entropy, start });
+    }),
+  );
+  if (collapsed.length === 0) return null;
+  const heads = blocks.reduce((n, h) => n + h.length, 0);
+  const layers = [...new Set(collapsed.map((c) => c.block))];
+  const { cause, fixes } = attentionCause(
+    ctx.facts,
+    'the attention logits grow until each collapsed head puts nearly all its weight on one key: its softmax saturates and passes almost no gradient',
+  );
+  return {
+    code: 'attention_entropy_collapse',
+    severity: sev(collapsed.length > heads / 2),
+    title: `Attention entropy collapse: ${collapsed.length} of ${heads} heads attend to a single key`,
+    where: { layers, steps: spanOf(judged) },
+    evidence: [
+      ...collapsed
+        .slice(0, 4)
+        .map(
+          (c) =>
+            `block ${c.block} head ${c.head}: mean attention entropy ${num(c.entropy)} nats over ${stepSpan(judged)}${Number.isFinite(c.start) ? `, from ${num(c.start)} at step ${ctx.initial?.step}` : ''} (collapse below ${num(THRESHOLDS.entropyCollapse)} and ${pct(THRESHOLDS.entropyDrop)} of the start, Zhai et al. 2023; ${CALIBRATED})`,
+        ),
+    ],
+    cause: capitalise(cause),
+    fixes,
+  };
+};
+
 /** Every rule, keyed by the code it produces: the type makes a missing rule a compile error. */
 export const RULES: { [C in FindingCode]: Rule<C> } = {
   vanishing_gradient: vanishingGradient,
@@ -1107,6 +1293,7 @@ export const RULES: { [C in FindingCode]: Rule<C> } = {
   vanishing_through_time: vanishingThroughTime,
   exploding_through_time: explodingThroughTime,
   non_finite: nonFinite,
+  guard_stuck: guardStuck,
   poor_initialization: poorInitialization,
   loss_divergence: lossDivergence,
   tiny_updates: tinyUpdates,
@@ -1115,6 +1302,8 @@ export const RULES: { [C in FindingCode]: Rule<C> } = {
   dead_units: unitRule('dead_units', 'dead'),
   clipping_always_on: clippingAlwaysOn,
   clipping_inactive: clippingInactive,
+  rank_collapse: rankCollapse,
+  attention_entropy_collapse: attentionEntropyCollapse,
   not_learning: notLearning,
 };
 

@@ -21,6 +21,16 @@ export interface ActivationRecord {
   dead: number;
 }
 
+/**
+ * What an attention model measured on a logged step: each block's per-head mean attention entropy in nats (Zhai et
+ * al. 2023: a collapse towards 0 precedes instability) and the mean cosine similarity of its output token
+ * representations within a sequence (Noci et al. 2022: rank collapse drives it towards 1).
+ */
+export interface AttentionRecord {
+  entropy: number[][];
+  tokenSimilarity: number[];
+}
+
 export interface MetricsRecord {
   step: number;
   loss: number;
@@ -40,6 +50,8 @@ export interface MetricsRecord {
   timeGradFactor?: number;
   /** Stacked recurrent models: the same for every recurrent layer, input side first. */
   timeGradByLayer?: number[][];
+  /** Attention models (nn/transformer): per block, input side first, what `AttentionRecord` says. */
+  attention?: AttentionRecord;
   /** The doctor's online findings at this step, in brief (summary.json carries the full ones). */
   findings: BriefFinding[];
   /** Set on the step where the guard acted: what was non-finite first. */
@@ -60,9 +72,15 @@ export interface Summary {
   skippedSteps: number;
   clippedSteps: number;
   rolledBackSteps: number;
-  stoppedEarly: boolean;
+  /**
+   * false: every step ran; true: the guard in `stop` mode ended the run; "guard_stuck": the skip/rollback guard
+   * met `train.guardPatience` non-finite steps in a row; "interrupted": SIGINT/SIGTERM at a step boundary.
+   */
+  stoppedEarly: boolean | 'interrupted' | 'guard_stuck';
   /** The first step with a non-finite loss or gradient, and where it appeared first (any guard mode). */
   firstNonFinite: { step: number; source: string } | null;
   verdict?: Verdict;
   findings: Finding[];
+  /** What must not pass silently: a non-finite final loss, a guard that gave up. */
+  warnings?: string[];
 }

@@ -17,3 +17,15 @@ export {
   type RecurrentLayerOptions,
   type RecurrentNetOptions,
 } from './recurrent.js';
+export {
+  Transformer,
+  TransformerBlock,
+  TransformerHead,
+  TransformerInput,
+  MultiHeadAttention,
+  deepNormScales,
+  tokenSimilarity,
+  type TransformerOptions,
+  type NormPlacement,
+  type PositionKind,
+} from './transformer.js';

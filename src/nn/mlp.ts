@@ -4,6 +4,7 @@
  * the layer index the run log reports. A residual connection wraps every hidden layer whose input and output widths
  * match (the first layer changes width, so it has none).
  */
+import type { AttentionRecord } from '../io/runlog.js';
 import type { ActivationName } from '../kernels/activations.js';
 import type { Rng } from '../tensor/rng.js';
 import type { DType, Tensor } from '../tensor/tensor.js';
@@ -37,6 +38,10 @@ export interface LayeredModel extends Module {
   setTraceTimeGrad?(on: boolean): void;
   /** Recurrent models: the last traced per-time-step gradient norms, one array per recurrent layer, input side first. */
   timeGrad?(): number[][];
+  /** Attention models: measure attention entropy and token similarity in the next forward passes. */
+  setRecordAttention?(on: boolean): void;
+  /** Attention models: the last measured attention record (see `io/runlog` `AttentionRecord`). */
+  attentionRecord?(): AttentionRecord;
 }
 
 export class Mlp extends Module implements LayeredModel {

@@ -19,3 +19,16 @@ export {
 export { broadcastShapes } from './broadcast.js';
 export { normalize } from './norm.js';
 export { recurrentStep, stackHidden, CELL_SHAPES, type CellKind } from './recurrent.js';
+export {
+  bmm,
+  permute,
+  slice,
+  maskedSoftmax,
+  embedding,
+  sinusoidalPositions,
+  attention,
+  attentionEntropy,
+  type AttentionMask,
+  type AttentionOptions,
+  type AttentionResult,
+} from './attention.js';

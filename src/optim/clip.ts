@@ -10,14 +10,7 @@
  */
 import type { ClipConfig, ClipName } from '../config/types.js';
 import type { Buffer } from '../tensor/tensor.js';
-import {
-  checkInteger,
-  checkName,
-  checkNonNegative,
-  checkPositive,
-  checkRange,
-  OptimError,
-} from './errors.js';
+import { checkInteger, checkPositive, checkRange, OptimError } from './errors.js';
 import { checkInfo, contextParams, identity } from './transform.js';
 import type { EmptyState, GradientTransformation, TransformReport } from './types.js';
 
@@ -240,7 +233,7 @@ export interface AdaptiveGradClipOptions {
  */
 export function adaptiveGradClip(options: AdaptiveGradClipOptions = {}): GradientTransformation<EmptyState> {
   const factor = checkPositive('factor', options.factor ?? 0.01, 0.01);
-  const eps = checkNonNegative('eps', options.eps ?? 1e-3, 1e-3);
+  const eps = checkPositive('eps', options.eps ?? 1e-3, 1e-3);
   return {
     name: `adaptiveGradClip(${factor})`,
     init(params, info) {
@@ -393,53 +386,29 @@ function percentileOf(state: AutoClipState, percentile: number): number {
   return state.sorted[below] + (state.sorted[above] - state.sorted[below]) * (rank - below);
 }
 
-/** One entry per clip name: its defaults and its constructor, so a new name cannot miss either. */
-interface ClipRule {
-  defaults: Partial<ClipConfig>;
-  build(cfg: ClipConfig): GradientTransformation<unknown>;
+/** The config's `max`, which the schema requires for value/norm/param-norm (no silent default). */
+function maxOf(cfg: ClipConfig): number {
+  if (cfg.max === undefined) {
+    throw new OptimError(
+      'bad-value',
+      `clip.max is missing for clip '${cfg.name}'; give e.g. {"name": "${cfg.name}", "max": 1}`,
+    );
+  }
+  return cfg.max;
 }
-
-const clipRules: { [K in ClipName]: ClipRule } = {
-  none: { defaults: {}, build: () => identity() },
-  value: { defaults: { max: 1 }, build: (cfg) => clipByValue(cfg.max ?? 1) },
-  norm: { defaults: { max: 1 }, build: (cfg) => clipByGlobalNorm(cfg.max ?? 1) },
-  'param-norm': { defaults: { max: 1 }, build: (cfg) => clipByParamNorm(cfg.max ?? 1) },
-  agc: {
-    defaults: { factor: 0.01, eps: 1e-3 },
-    build: (cfg) => adaptiveGradClip({ factor: cfg.factor ?? 0.01, eps: cfg.eps ?? 1e-3 }),
-  },
-  autoclip: { defaults: { percentile: 10 }, build: (cfg) => autoClip({ percentile: cfg.percentile ?? 10 }) },
-};
-
-const clipNames = Object.keys(clipRules) as ClipName[];
-
-type ClipField = 'max' | 'factor' | 'eps' | 'percentile';
-
-const clipFieldChecks: { [K in ClipField]: (path: string, value: number) => void } = {
-  max: (path, value) => checkPositive(path, value, 1),
-  factor: (path, value) => checkPositive(path, value, 0.01),
-  eps: (path, value) => checkNonNegative(path, value, 1e-3),
-  percentile: (path, value) => checkRange(path, value, 0, 100, 10),
-};
 
 /**
- * The clip config with its defaults filled in and its fields checked (errors name the path, e.g.
- * `clip.max must be a positive finite number, got 0; try 1`).
- *
- * @example
- * resolveClipConfig({ name: 'agc' }) // { name: 'agc', factor: 0.01, eps: 0.001 }
+ * One constructor per clip name, keyed by the name so a new one cannot be missed. The config is the one
+ * `resolveConfig` validated and filled (src/config/schema.ts holds the ranges and defaults); it is not checked again.
  */
-export function resolveClipConfig(cfg: ClipConfig): ClipConfig {
-  const name = checkName('clip.name', cfg.name, clipNames);
-  const resolved: ClipConfig = { ...clipRules[name].defaults, name };
-  for (const key of Object.keys(clipFieldChecks) as ClipField[]) {
-    const value = cfg[key];
-    if (value !== undefined) resolved[key] = value;
-    const filled = resolved[key];
-    if (filled !== undefined) clipFieldChecks[key](`clip.${key}`, filled);
-  }
-  return resolved;
-}
+const clipRules: { [K in ClipName]: (cfg: ClipConfig) => GradientTransformation<unknown> } = {
+  none: () => identity(),
+  value: (cfg) => clipByValue(maxOf(cfg)),
+  norm: (cfg) => clipByGlobalNorm(maxOf(cfg)),
+  'param-norm': (cfg) => clipByParamNorm(maxOf(cfg)),
+  agc: (cfg) => adaptiveGradClip({ factor: cfg.factor ?? 0.01, eps: cfg.eps ?? 1e-3 }),
+  autoclip: (cfg) => autoClip({ percentile: cfg.percentile ?? 10 }),
+};
 
 /**
  * Builds the configured clipping transform; `none` gives `identity()` (which reports nothing: measure with
@@ -449,6 +418,5 @@ export function resolveClipConfig(cfg: ClipConfig): ClipConfig {
  * const opt = chain(clipFromConfig(config.clip), optimizerFromConfig(config.optimizer, schedule));
  */
 export function clipFromConfig(cfg: ClipConfig): GradientTransformation<unknown> {
-  const resolved = resolveClipConfig(cfg);
-  return clipRules[resolved.name].build(resolved);
+  return clipRules[cfg.name](cfg);
 }

@@ -5,7 +5,7 @@
  * are settings of `sgd`, AdamW is Adam with its decay moved after the preconditioner).
  */
 import type { OptimizerConfig, OptimizerName } from '../config/types.js';
-import { checkName, checkNonNegative, checkPositive, checkUnitInterval, OptimError } from './errors.js';
+import { checkNonNegative, checkPositive, checkUnitInterval, OptimError } from './errors.js';
 import { scaleByLearningRate } from './learning-rate.js';
 import { scaleByAdam, scaleByRms, scaleByRss, traceMomentum } from './scale.js';
 import { chain } from './transform.js';
@@ -50,7 +50,7 @@ export interface SgdOptions {
  */
 export function sgd(options: SgdOptions): Optimizer {
   checkLearningRate(options.learningRate);
-  const momentum = checkNonNegative('momentum', options.momentum ?? 0, 0.9);
+  const momentum = checkUnitInterval('momentum', options.momentum ?? 0, 0.9);
   const nesterov = options.nesterov ?? false;
   if (nesterov && momentum === 0) {
     throw new OptimError(
@@ -129,7 +129,7 @@ export interface RmspropOptions {
  */
 export function rmsprop(options: RmspropOptions): Optimizer {
   checkLearningRate(options.learningRate);
-  const momentum = checkNonNegative('momentum', options.momentum ?? 0, 0);
+  const momentum = checkUnitInterval('momentum', options.momentum ?? 0, 0);
   return build([
     l2(options.weightDecay ?? 0),
     scaleByRms({ decay: options.decay ?? 0.99, eps: options.eps ?? 1e-8 }),
@@ -188,98 +188,40 @@ function adamScaling(options: AdamOptions): AnyGradientTransformation {
   });
 }
 
-type OptimizerField = 'momentum' | 'beta1' | 'beta2' | 'decay' | 'eps' | 'weightDecay';
-
-/** One entry per optimiser name: the config fields it reads with their defaults, and its constructor. */
-interface OptimizerRule {
-  defaults: { readonly [K in OptimizerField]?: number };
-  build(cfg: OptimizerConfig, learningRate: LearningRate): Optimizer;
-}
-
-const optimizerRules: { [K in OptimizerName]: OptimizerRule } = {
-  sgd: {
-    defaults: { momentum: 0, weightDecay: 0 },
-    build: (c, learningRate) =>
-      sgd({ learningRate, momentum: c.momentum ?? 0, weightDecay: c.weightDecay ?? 0 }),
-  },
-  momentum: {
-    defaults: { momentum: 0.9, weightDecay: 0 },
-    build: (c, learningRate) =>
-      momentum({ learningRate, momentum: c.momentum ?? 0.9, weightDecay: c.weightDecay ?? 0 }),
-  },
-  nesterov: {
-    defaults: { momentum: 0.9, weightDecay: 0 },
-    build: (c, learningRate) =>
-      nesterov({ learningRate, momentum: c.momentum ?? 0.9, weightDecay: c.weightDecay ?? 0 }),
-  },
-  adagrad: {
-    defaults: { eps: 1e-10, weightDecay: 0 },
-    build: (c, learningRate) =>
-      adagrad({ learningRate, eps: c.eps ?? 1e-10, weightDecay: c.weightDecay ?? 0 }),
-  },
-  rmsprop: {
-    defaults: { decay: 0.99, eps: 1e-8, momentum: 0, weightDecay: 0 },
-    build: (c, learningRate) =>
-      rmsprop({
-        learningRate,
-        decay: c.decay ?? 0.99,
-        eps: c.eps ?? 1e-8,
-        momentum: c.momentum ?? 0,
-        weightDecay: c.weightDecay ?? 0,
-      }),
-  },
-  adam: {
-    defaults: { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 },
-    build: (c, learningRate) => adam({ learningRate, ...adamFields(c), weightDecay: c.weightDecay ?? 0 }),
-  },
-  adamw: {
-    defaults: { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 },
-    build: (c, learningRate) => adamw({ learningRate, ...adamFields(c), weightDecay: c.weightDecay ?? 0.01 }),
-  },
+/**
+ * One constructor per optimiser name, keyed by the name so a new one cannot be missed. The config is the one
+ * `resolveConfig` validated and filled (src/config/schema.ts holds the ranges and defaults); it is not checked again.
+ */
+const optimizerRules: {
+  [K in OptimizerName]: (cfg: OptimizerConfig, learningRate: LearningRate) => Optimizer;
+} = {
+  sgd: (c, learningRate) =>
+    sgd({
+      learningRate,
+      momentum: c.momentum ?? 0,
+      nesterov: c.nesterov ?? false,
+      weightDecay: c.weightDecay ?? 0,
+    }),
+  momentum: (c, learningRate) =>
+    momentum({ learningRate, momentum: c.momentum ?? 0.9, weightDecay: c.weightDecay ?? 0 }),
+  nesterov: (c, learningRate) =>
+    nesterov({ learningRate, momentum: c.momentum ?? 0.9, weightDecay: c.weightDecay ?? 0 }),
+  adagrad: (c, learningRate) =>
+    adagrad({ learningRate, eps: c.eps ?? 1e-10, weightDecay: c.weightDecay ?? 0 }),
+  rmsprop: (c, learningRate) =>
+    rmsprop({
+      learningRate,
+      decay: c.decay ?? 0.99,
+      eps: c.eps ?? 1e-8,
+      momentum: c.momentum ?? 0,
+      weightDecay: c.weightDecay ?? 0,
+    }),
+  adam: (c, learningRate) => adam({ learningRate, ...adamFields(c), weightDecay: c.weightDecay ?? 0 }),
+  adamw: (c, learningRate) => adamw({ learningRate, ...adamFields(c), weightDecay: c.weightDecay ?? 0.01 }),
 };
 
 function adamFields(c: OptimizerConfig): { beta1: number; beta2: number; eps: number } {
   return { beta1: c.beta1 ?? 0.9, beta2: c.beta2 ?? 0.999, eps: c.eps ?? 1e-8 };
-}
-
-const optimizerNames = Object.keys(optimizerRules) as OptimizerName[];
-
-const optimizerFieldChecks: { [K in OptimizerField]: (path: string, value: number) => void } = {
-  momentum: (path, value) => checkNonNegative(path, value, 0.9),
-  beta1: (path, value) => checkUnitInterval(path, value, 0.9),
-  beta2: (path, value) => checkUnitInterval(path, value, 0.999),
-  decay: (path, value) => checkUnitInterval(path, value, 0.99),
-  eps: (path, value) => checkNonNegative(path, value, 1e-8),
-  weightDecay: (path, value) => checkNonNegative(path, value, 0),
-};
-
-/**
- * The optimiser config with every field its optimiser reads filled with PyTorch's default, and checked.
- * A field the named optimiser does not read is an error rather than silently ignored.
- *
- * @example
- * resolveOptimizerConfig({ name: 'adam', learningRate: 1e-3 })
- * // { name: 'adam', learningRate: 0.001, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 }
- */
-export function resolveOptimizerConfig(cfg: OptimizerConfig): OptimizerConfig {
-  const name = checkName('optimizer.name', cfg.name, optimizerNames);
-  checkPositive('optimizer.learningRate', cfg.learningRate, 0.01);
-  const rule = optimizerRules[name];
-  const resolved: OptimizerConfig = { name, learningRate: cfg.learningRate, ...rule.defaults };
-  for (const key of Object.keys(optimizerFieldChecks) as OptimizerField[]) {
-    const value = cfg[key];
-    if (value === undefined) continue;
-    if (rule.defaults[key] === undefined) {
-      const readers = optimizerNames.filter((n) => optimizerRules[n].defaults[key] !== undefined);
-      throw new OptimError(
-        'bad-value',
-        `optimizer.${key} has no effect on ${name}; remove it, or pick an optimiser that reads it (${readers.join('|')})`,
-      );
-    }
-    optimizerFieldChecks[key](`optimizer.${key}`, value);
-    resolved[key] = value;
-  }
-  return resolved;
 }
 
 /**
@@ -290,6 +232,5 @@ export function resolveOptimizerConfig(cfg: OptimizerConfig): OptimizerConfig {
  * const optimizer = optimizerFromConfig({ name: 'adamw', learningRate: 1e-3 }, schedule);
  */
 export function optimizerFromConfig(opt: OptimizerConfig, schedule: Schedule): Optimizer {
-  const resolved = resolveOptimizerConfig(opt);
-  return optimizerRules[resolved.name].build(resolved, schedule);
+  return optimizerRules[opt.name](opt, schedule);
 }

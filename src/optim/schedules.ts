@@ -10,7 +10,6 @@
 import type { ScheduleConfig, ScheduleName } from '../config/types.js';
 import {
   checkInteger,
-  checkName,
   checkNonNegative,
   checkPositive,
   checkRange,
@@ -213,99 +212,48 @@ export function plateauSchedule(learningRate: number, options: PlateauOptions = 
   };
 }
 
-/** One entry per schedule name: its defaults (which may depend on the run length) and its constructor. */
-interface ScheduleRule {
-  defaults(totalSteps: number): Partial<ScheduleConfig>;
-  build(cfg: ScheduleConfig, learningRate: number, totalSteps: number): Schedule;
-}
-
-const scheduleRules: { [K in ScheduleName]: ScheduleRule } = {
-  constant: {
-    defaults: () => ({}),
-    build: (_cfg, lr) => constantSchedule(lr),
-  },
-  step: {
-    // Two decays by 10x over the run, a common image-classification recipe (the same default as src/config).
-    defaults: (totalSteps) => ({ stepSize: Math.ceil(totalSteps / 3), gamma: 0.1 }),
-    build: (cfg, lr) => stepSchedule(lr, { stepSize: field(cfg, 'stepSize'), gamma: field(cfg, 'gamma') }),
-  },
-  exponential: {
-    // Decays to 1% of the base rate by the end of the run, whatever its length.
-    defaults: (totalSteps) => ({ gamma: Number((0.01 ** (1 / totalSteps)).toPrecision(6)) }),
-    build: (cfg, lr) => exponentialSchedule(lr, { gamma: field(cfg, 'gamma') }),
-  },
-  cosine: {
-    defaults: () => ({ minFactor: 0 }),
-    build: (cfg, lr, totalSteps) => cosineSchedule(lr, { totalSteps, minFactor: field(cfg, 'minFactor') }),
-  },
-  'warmup-cosine': {
-    // A tenth of the run (the same default as src/config).
-    defaults: (totalSteps) => ({ warmupSteps: Math.round(totalSteps / 10), minFactor: 0 }),
-    build: (cfg, lr, totalSteps) =>
-      warmupCosineSchedule(lr, {
-        warmupSteps: field(cfg, 'warmupSteps'),
-        totalSteps,
-        minFactor: field(cfg, 'minFactor'),
-      }),
-  },
-  plateau: {
-    defaults: () => ({ factor: 0.1, patience: 10 }),
-    build: (cfg, lr) =>
-      plateauSchedule(lr, { factor: field(cfg, 'factor'), patience: field(cfg, 'patience') }),
-  },
+/**
+ * One constructor per schedule name, keyed by the name so a new one cannot be missed. The config is the one
+ * `resolveConfig` validated and filled (src/config/schema.ts holds the ranges and the defaults that scale with
+ * the run); it is not checked again.
+ */
+const scheduleRules: {
+  [K in ScheduleName]: (cfg: ScheduleConfig, learningRate: number, totalSteps: number) => Schedule;
+} = {
+  constant: (_cfg, lr) => constantSchedule(lr),
+  step: (cfg, lr) => stepSchedule(lr, { stepSize: field(cfg, 'stepSize'), gamma: field(cfg, 'gamma') }),
+  exponential: (cfg, lr) => exponentialSchedule(lr, { gamma: field(cfg, 'gamma') }),
+  cosine: (cfg, lr, totalSteps) => cosineSchedule(lr, { totalSteps, minFactor: field(cfg, 'minFactor') }),
+  'warmup-cosine': (cfg, lr, totalSteps) =>
+    warmupCosineSchedule(lr, {
+      warmupSteps: field(cfg, 'warmupSteps'),
+      totalSteps,
+      minFactor: field(cfg, 'minFactor'),
+    }),
+  plateau: (cfg, lr) =>
+    plateauSchedule(lr, { factor: field(cfg, 'factor'), patience: field(cfg, 'patience') }),
 };
-
-const scheduleNames = Object.keys(scheduleRules) as ScheduleName[];
 
 type ScheduleField = 'stepSize' | 'gamma' | 'warmupSteps' | 'minFactor' | 'factor' | 'patience';
 
-/** How each numeric field is checked, so a bad config value is reported with its path before anything is built. */
-const fieldChecks: { [K in ScheduleField]: (path: string, value: number) => void } = {
-  stepSize: (path, value) => checkInteger(path, value, 1, 1000),
-  gamma: (path, value) => checkPositive(path, value, 0.1),
-  warmupSteps: (path, value) => checkInteger(path, value, 0, 100),
-  minFactor: (path, value) => checkRange(path, value, 0, 1, '0 or 0.1'),
-  factor: (path, value) => checkUnitInterval(path, value, 0.1),
-  patience: (path, value) => checkInteger(path, value, 0, 10),
-};
-
 function field(cfg: ScheduleConfig, key: ScheduleField): number {
   const value = cfg[key];
-  // resolveScheduleConfig fills every field a rule reads, so this only fires on a rule/defaults mismatch.
-  if (value === undefined)
-    throw new OptimError('bad-value', `schedule.${key} is missing for schedule '${cfg.name}'`);
+  if (value === undefined) {
+    throw new OptimError(
+      'bad-value',
+      `schedule.${key} is missing for schedule '${cfg.name}'; resolve the config first (resolveConfig fills it)`,
+    );
+  }
   return value;
 }
 
 /**
- * The schedule config with every default its schedule reads filled in and every field checked (what
- * `config.json` records). Errors name the config path: `schedule.gamma must be a positive finite number, got -1; try 0.1`.
- *
- * @example
- * resolveScheduleConfig({ name: 'warmup-cosine' }, 2000) // { name: 'warmup-cosine', warmupSteps: 200, minFactor: 0 }
- */
-export function resolveScheduleConfig(cfg: ScheduleConfig, totalSteps: number): ScheduleConfig {
-  const name = checkName('schedule.name', cfg.name, scheduleNames);
-  checkInteger('train.steps', totalSteps, 1, 2000);
-  const resolved: ScheduleConfig = { ...scheduleRules[name].defaults(totalSteps), name };
-  for (const key of Object.keys(fieldChecks) as ScheduleField[]) {
-    const value = cfg[key];
-    if (value !== undefined) resolved[key] = value;
-    const filled = resolved[key];
-    if (filled !== undefined) fieldChecks[key](`schedule.${key}`, filled);
-  }
-  return resolved;
-}
-
-/**
  * Builds the configured schedule for a run of `totalSteps` steps starting from `baseLr` (the optimiser's
- * learning rate).
+ * learning rate), from the config `resolveConfig` returned.
  *
  * @example
  * const schedule = scheduleFromConfig(config.schedule, config.optimizer.learningRate, config.train.steps);
  */
 export function scheduleFromConfig(cfg: ScheduleConfig, baseLr: number, totalSteps: number): Schedule {
-  const resolved = resolveScheduleConfig(cfg, totalSteps);
-  checkPositive('optimizer.learningRate', baseLr, 0.01);
-  return scheduleRules[resolved.name].build(resolved, baseLr, totalSteps);
+  return scheduleRules[cfg.name](cfg, baseLr, totalSteps);
 }

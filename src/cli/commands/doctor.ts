@@ -4,23 +4,28 @@
  */
 import { DoctorInputError, diagnosePath, type DoctorReport } from '../../doctor/diagnose.js';
 import { formatDiagnosis } from '../../doctor/format.js';
+import { TagSpecError } from '../../doctor/tensorboard.js';
 import { stringifyFinite } from '../../io/jsonl.js';
 import { parseArgs, UsageError } from '../args.js';
 import type { Command } from '../common.js';
 
-const USAGE = 'doctor <run dir, metrics.jsonl, or TensorBoard event file/dir> [--json]';
+const USAGE =
+  'doctor <run dir, metrics.jsonl, or TensorBoard event file/dir> [--tags ROLE=PATTERN]... [--json]';
 
 const HELP = [
   `usage: gradscope ${USAGE}`,
   '  <log>              a run directory, its metrics.jsonl, or a TensorBoard event file or directory',
+  '  --tags ROLE=PATTERN  which TensorBoard tags are which (repeatable): ROLE is loss, lr, grad-norm, grad,',
+  '                     weight, update-ratio, activation, saturated or dead; * in PATTERN is the parameter name',
   '  --json             print the verdict and findings as JSON',
   'examples:',
   '  gradscope doctor runs/deep-sigmoid',
   '  gradscope doctor logs/tensorboard/train --json',
+  "  gradscope doctor logs/mine --tags 'loss=objective' --tags 'grad=net/*/gradient_l2'",
 ].join('\n');
 
 function runDoctor(argv: string[]): number {
-  const args = parseArgs(argv, { values: [], switches: ['json'], usage: HELP }, 'doctor');
+  const args = parseArgs(argv, { values: [], switches: ['json'], lists: ['tags'], usage: HELP }, 'doctor');
   if (args.positionals.length !== 1) {
     throw new UsageError(
       `doctor needs exactly one log to diagnose, got ${args.positionals.length}: gradscope ${USAGE}.`,
@@ -29,8 +34,9 @@ function runDoctor(argv: string[]): number {
   const path = args.positionals[0] as string;
   let report: DoctorReport;
   try {
-    report = diagnosePath(path);
+    report = diagnosePath(path, { tags: args.lists['tags'] ?? [] });
   } catch (error) {
+    if (error instanceof TagSpecError) throw new UsageError(error.message);
     if (error instanceof DoctorInputError) {
       process.stderr.write(`gradscope doctor: ${error.message}\n`);
       return 2;

@@ -1,9 +1,10 @@
 /**
- * `gradscope lab [--port N] [--host H]`: serves the browser lab (web/ and the compiled dist/) on this machine and
- * prints its address; Ctrl+C stops it. Parsing and printing only; the server lives in src/web/server.ts.
+ * `gradscope lab [--runs DIR] [--port N] [--host H] [--allow-host NAME]`: serves the browser lab (web/, its bundle
+ * in web/dist/) and the runs under DIR on this machine and prints its address; Ctrl+C stops it. Parsing and
+ * printing only; the server lives in src/web/server.ts.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { DEFAULT_HOST, packageRoot, startLabServer, type LabServer } from '../../web/server.js';
 import { integerFlag, parseArgs, UsageError } from '../args.js';
 import { EXIT, type Command } from '../common.js';
@@ -11,16 +12,21 @@ import { EXIT, type Command } from '../common.js';
 /** The port tried first; when it is taken (and no --port was given) any free port is used instead. */
 export const DEFAULT_PORT = 8123;
 
-const USAGE = 'gradscope lab [--port N] [--host 127.0.0.1]';
+const USAGE = 'gradscope lab [--runs DIR] [--port N] [--host 127.0.0.1] [--allow-host NAME]';
+
+/** The run folder shown when no --runs is given (where gradscope run writes); it may not exist yet. */
+export const DEFAULT_RUNS = 'runs';
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 
 const HELP = [
   `usage: ${USAGE}`,
+  `  --runs DIR         the run folder to list and follow live (default ${DEFAULT_RUNS}/, where gradscope run writes)`,
   `  --port N           the port (default ${DEFAULT_PORT}, or any free one when it is taken; 0 picks a free one)`,
   '  --host H           the address to listen on (default 127.0.0.1; anything else is reachable by others)',
+  '  --allow-host NAME  another host name browsers may use to reach the lab (repeatable; e.g. behind --host 0.0.0.0)',
   'example:',
-  '  gradscope lab --port 8123',
+  '  gradscope run deep-sigmoid & gradscope lab --runs runs',
 ].join('\n');
 
 function isAddressInUse(error: unknown): boolean {
@@ -33,7 +39,11 @@ function isAddressInUse(error: unknown): boolean {
  * @example await runLab(['--port', '0'], (text) => process.stdout.write(text));
  */
 export async function runLab(argv: readonly string[], write: (text: string) => void): Promise<number> {
-  const args = parseArgs(argv, { values: ['port', 'host'], switches: [], usage: HELP }, 'lab');
+  const args = parseArgs(
+    argv,
+    { values: ['port', 'host', 'runs'], lists: ['allow-host'], switches: [], usage: HELP },
+    'lab',
+  );
   if (args.positionals.length > 0)
     throw new UsageError(`lab takes no positional arguments, got "${args.positionals[0]}": ${USAGE}.`);
   const port = integerFlag(args, 'port', 0);
@@ -42,15 +52,25 @@ export async function runLab(argv: readonly string[], write: (text: string) => v
   const root = packageRoot(import.meta.url);
   if (!existsSync(join(root, 'web', 'index.html')))
     throw new UsageError(`the lab page ${join(root, 'web', 'index.html')} is missing; reinstall gradscope.`);
-  if (!existsSync(join(root, 'dist', 'web', 'lab.js')))
-    throw new UsageError(`the lab's script dist/web/lab.js is not built; run: npm run build`);
+  if (!existsSync(join(root, 'web', 'dist', 'lab.js')))
+    throw new UsageError(
+      `the lab's script ${join(root, 'web', 'dist', 'lab.js')} is not built; run: npm run build`,
+    );
+  const runsFlag = args.values['runs'];
+  const runsDir = resolve(runsFlag ?? DEFAULT_RUNS);
+  if (runsFlag !== undefined && !(existsSync(runsDir) && statSync(runsDir).isDirectory()))
+    throw new UsageError(
+      `--runs ${runsFlag}: ${existsSync(runsDir) ? 'is not a directory' : 'does not exist'}; give the folder that holds your run directories (gradscope run writes to ${DEFAULT_RUNS}/).`,
+    );
+  const allowHosts = args.lists['allow-host'] ?? [];
+  const serverOptions = { root, host, runsDir, allowHosts };
 
   let server: LabServer;
   try {
-    server = await startLabServer({ root, port: port ?? DEFAULT_PORT, host });
+    server = await startLabServer({ ...serverOptions, port: port ?? DEFAULT_PORT });
   } catch (error) {
     if (port === undefined && isAddressInUse(error)) {
-      server = await startLabServer({ root, port: 0, host });
+      server = await startLabServer({ ...serverOptions, port: 0 });
     } else if (isAddressInUse(error)) {
       throw new UsageError(
         `port ${port} is already in use; pick another with --port N (0 picks a free one).`,
@@ -61,7 +81,10 @@ export async function runLab(argv: readonly string[], write: (text: string) => v
       throw error;
     }
   }
-  write(`gradscope lab: serving web/ and dist/ from ${root}\n`);
+  write(`gradscope lab: serving the page from ${join(root, 'web')}\n`);
+  write(
+    `gradscope lab: runs from ${runsDir}${existsSync(runsDir) ? '' : ' (not there yet: it fills as gradscope run writes)'}\n`,
+  );
   if (!LOOPBACK.has(host))
     write(
       `gradscope lab: listening on ${host}, not loopback: anyone who can reach this machine can open the lab.\n`,
@@ -84,6 +107,7 @@ export async function runLab(argv: readonly string[], write: (text: string) => v
 }
 
 export const labCommand: Command = {
-  summary: 'lab [--port N] [--host 127.0.0.1]  serve the live web lab in the browser',
+  summary:
+    'lab [--runs DIR] [--port N] [--host H]  the live web lab: runs under DIR, and training in the browser',
   run: (argv) => runLab(argv, (text) => process.stdout.write(text)),
 };

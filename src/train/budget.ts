@@ -1,0 +1,415 @@
+/**
+ * The resource budget of a run, estimated from its config before anything is built: the parameters (with their
+ * gradients, updates, optimiser state, rollback snapshot and the preflight's float64 copies), the activations a
+ * step keeps for backward (x batch x time steps) and those of the final evaluation, the task's data, and the
+ * records the doctor keeps in memory. A run over the limit is refused in milliseconds, naming the config field
+ * whose size dominates, instead of growing memory for minutes or ending in a `RangeError`.
+ *
+ * The estimate is an upper-side approximation (every tensor float32, 4 bytes), not an accounting: it is meant to
+ * be within a small factor, so that a limit well under the machine's memory keeps the machine usable.
+ *
+ * @example
+ * const estimate = estimateMemory(config);       // { bytes: 5.1e6, parts: [...], largestTensor: {...} }
+ * checkMemoryBudget(config, parseByteSize('2GiB')); // throws BudgetError when over
+ */
+import { totalmem } from 'node:os';
+import type { ResolvedConfig, TaskConfig } from '../config/types.js';
+import type { TaskName } from '../data/index.js';
+import { CELL_SHAPES } from '../ops/index.js';
+
+const FLOAT = 4;
+
+/** Refused: `message` names the estimate, the field to lower (with its value) and the flag that raises the limit. */
+export class BudgetError extends Error {
+  override readonly name = 'BudgetError';
+  constructor(
+    message: string,
+    /** The config field whose size dominates, e.g. `train.batchSize`. */
+    readonly field: string,
+    readonly bytes: number,
+    readonly limit: number,
+  ) {
+    super(message);
+  }
+}
+
+export interface MemoryPart {
+  what: string;
+  bytes: number;
+}
+
+export interface MemoryEstimate {
+  /** Everything together, in bytes. */
+  bytes: number;
+  parts: MemoryPart[];
+  /** The largest single buffer, in elements: one tensor must fit the WebAssembly kernels' 4 GiB memory. */
+  largestTensor: number;
+}
+
+/**
+ * The default limit: half the machine's memory, so a run the budget lets through still leaves the machine
+ * usable (the estimate is approximate, and Node, the report and the OS need their share).
+ */
+export function defaultMemoryLimit(): number {
+  return Math.floor(totalmem() / 2);
+}
+
+/**
+ * One tensor of at most 2^28 elements (1 GiB of float32): a matmul hands its operands and result to the
+ * WebAssembly kernels, whose memory cannot grow past 4 GiB.
+ */
+export const MAX_TENSOR_ELEMENTS = 2 ** 28;
+
+interface TaskShape {
+  inputs: number;
+  outputs: number;
+  /** Time steps (1 for tasks an MLP reads). */
+  steps: number;
+  /** Whether every time step is scored (its outputs and targets are kept for each step). */
+  scoredEvery: boolean;
+  evalRows: number;
+  /** Floats of data the task holds: training pool, evaluation set, teacher weights, bundled digits. */
+  dataFloats: number;
+}
+
+/** MNIST as bundled: 10,000 digits of 784 pixels, read into memory on first use (twice: source and tensors). */
+const MNIST_FLOATS = 2 * 10_000 * 784;
+
+/** Each task's sizes from its config alone (the task is not built: building is what may not fit). */
+const TASK_SHAPES: { readonly [K in TaskName]: (task: TaskConfig) => TaskShape } = {
+  spirals: (t) => {
+    const size = t.size ?? 2000;
+    return {
+      inputs: 2,
+      outputs: 2,
+      steps: 1,
+      scoredEvery: false,
+      evalRows: 1000,
+      dataFloats: 3 * (size + 1000),
+    };
+  },
+  xor: () => ({ inputs: 2, outputs: 2, steps: 1, scoredEvery: false, evalRows: 1000, dataFloats: 3000 }),
+  teacher: (t) => {
+    const inputs = t.inputs ?? 32;
+    const classes = t.classes ?? 10;
+    const rows = (t.size ?? 10_000) + 2000;
+    return {
+      inputs,
+      outputs: classes,
+      steps: 1,
+      scoredEvery: false,
+      evalRows: 2000,
+      dataFloats: inputs * classes + rows * (inputs + classes + 1),
+    };
+  },
+  mnist: () => ({
+    inputs: 784,
+    outputs: 10,
+    steps: 1,
+    scoredEvery: false,
+    evalRows: 2000,
+    dataFloats: MNIST_FLOATS,
+  }),
+  adding: (t) => {
+    const steps = t.length ?? 50;
+    return {
+      inputs: 2,
+      outputs: 1,
+      steps,
+      scoredEvery: false,
+      evalRows: 1000,
+      dataFloats: 1000 * (steps * 2 + 1),
+    };
+  },
+  copy: (t) => {
+    // Ten symbols shown, a delay of `length`, ten recalled (data/copy.ts); one-hot inputs and targets per step.
+    const steps = (t.length ?? 50) + 20;
+    return {
+      inputs: 10,
+      outputs: 10,
+      steps,
+      scoredEvery: true,
+      evalRows: 1000,
+      dataFloats: 1000 * steps * 21,
+    };
+  },
+  'seq-mnist': (t) => {
+    const pixel = t.mode === 'pixel';
+    return {
+      inputs: pixel ? 1 : 28,
+      outputs: 10,
+      steps: pixel ? 784 : 28,
+      scoredEvery: false,
+      evalRows: 2000,
+      dataFloats: MNIST_FLOATS,
+    };
+  },
+};
+
+/** Copies of the parameters an optimiser keeps as state (momentum, squared averages). */
+const OPTIMIZER_COPIES: { readonly [K in ResolvedConfig['optimizer']['name']]: number } = {
+  sgd: 0,
+  momentum: 1,
+  nesterov: 1,
+  adagrad: 1,
+  rmsprop: 2,
+  adam: 2,
+  adamw: 2,
+};
+
+/** Bytes of one logged record held in memory (the doctor reads the whole history): per tensor, layer, time step. */
+const RECORD_BYTES = { base: 600, perTensor: 260, perLayer: 200, perTimeStep: 24 };
+
+function taskShape(task: TaskConfig): TaskShape {
+  const shape = Object.hasOwn(TASK_SHAPES, task.name) ? TASK_SHAPES[task.name as TaskName] : null;
+  // A task added without a shape here estimates as a small one: the budget then covers the model alone.
+  return shape
+    ? shape(task)
+    : { inputs: 1, outputs: 1, steps: 1, scoredEvery: false, evalRows: 1000, dataFloats: 0 };
+}
+
+/**
+ * The run's memory estimated from its config.
+ * @example estimateMemory(resolveConfig({ train: { batchSize: 1e7 } }, { defaultName: 'big' })).bytes // ~2e11
+ */
+export function estimateMemory(config: ResolvedConfig): MemoryEstimate {
+  const task = taskShape(config.task);
+  const batch = config.train.batchSize;
+  const model = config.model;
+  let params = 0;
+  let tensors = 0;
+  let layers = 0;
+  let largest = 0;
+  let trainFloats = 0;
+  let evalFloats = 0;
+  if (model.kind === 'mlp') {
+    const widths = [task.inputs, ...model.hidden, task.outputs];
+    layers = widths.length - 1;
+    for (let l = 0; l < layers; l++) {
+      const fanIn = widths[l] as number;
+      const fanOut = widths[l + 1] as number;
+      const norm = model.norm !== 'none' && l < model.hidden.length;
+      params += fanIn * fanOut + fanOut + (norm ? 2 * fanOut : 0);
+      tensors += norm ? 4 : 2;
+      largest = Math.max(largest, fanIn * fanOut);
+    }
+    // Kept per unit and row: pre-activation and output (+ normalised values and statistics, dropout mask,
+    // residual sum), each with its gradient in backward.
+    const perUnit =
+      2 + (model.norm !== 'none' ? 2 : 0) + (model.dropout > 0 ? 1 : 0) + (model.residual ? 1 : 0);
+    const units = model.hidden.reduce((sum, w) => sum + w, 0) + 3 * task.outputs;
+    trainFloats = batch * (units * perUnit * 2 + task.inputs);
+    evalFloats = task.evalRows * (units * perUnit + task.inputs);
+    largest = Math.max(largest, batch * Math.max(...widths), task.evalRows * Math.max(...widths));
+  } else {
+    const gates = CELL_SHAPES[model.kind].gates;
+    const hidden = model.hidden;
+    for (let l = 0; l < model.layers; l++) {
+      const fanIn = l === 0 ? task.inputs : hidden;
+      params += gates * hidden * (fanIn + hidden) + 2 * gates * hidden;
+      tensors += 4;
+      largest = Math.max(largest, gates * hidden * Math.max(fanIn, hidden));
+    }
+    params += hidden * task.outputs + task.outputs;
+    tensors += 2;
+    layers = model.layers + 1;
+    // Per time step and row, each layer keeps its gates, cell state and hidden state (and their gradients).
+    const perStep = model.layers * hidden * (gates + 3);
+    const outputs = task.scoredEvery ? task.steps * task.outputs * 3 : task.outputs * 3;
+    trainFloats = batch * (task.steps * (perStep * 2 + task.inputs) + outputs);
+    evalFloats = task.evalRows * (task.steps * (perStep + task.inputs) + outputs);
+    largest = Math.max(
+      largest,
+      batch * task.steps * Math.max(task.inputs, gates * hidden),
+      task.evalRows * task.steps * Math.max(task.inputs, hidden),
+    );
+  }
+  const optimizerCopies = OPTIMIZER_COPIES[config.optimizer.name] ?? 2;
+  // Weights, gradients, updates, optimiser state; rollback keeps one more of weights and state.
+  const copies = 3 + optimizerCopies + (config.guard === 'rollback' ? 1 + optimizerCopies : 0);
+  const logged = Math.ceil(config.train.steps / Math.max(1, config.monitor.every)) + 1;
+  const recordBytes =
+    RECORD_BYTES.base +
+    RECORD_BYTES.perTensor * tensors +
+    RECORD_BYTES.perLayer * layers +
+    (model.kind === 'mlp' ? 0 : RECORD_BYTES.perTimeStep * task.steps * model.layers);
+  const parts: MemoryPart[] = [
+    // The preflight probe builds the model in float64 (8 bytes) with gradients before training.
+    { what: 'parameters', bytes: params * (FLOAT * copies + 16) },
+    { what: 'activations kept for backward', bytes: trainFloats * FLOAT },
+    { what: 'evaluation', bytes: evalFloats * FLOAT },
+    { what: 'data', bytes: task.dataFloats * FLOAT },
+    { what: 'logged records', bytes: logged * recordBytes },
+  ];
+  if (config.clip.name === 'autoclip')
+    parts.push({ what: 'clipping history', bytes: config.train.steps * 16 });
+  return { bytes: parts.reduce((sum, p) => sum + p.bytes, 0), parts, largestTensor: largest };
+}
+
+/** A config field that sizes the run, with a modest value to compare against (the sizes the presets use). */
+interface SizeField {
+  field: string;
+  applies: (config: ResolvedConfig) => boolean;
+  value: (config: ResolvedConfig) => number | string;
+  /** The config with this field brought down to a modest size. */
+  modest: (config: ResolvedConfig) => void;
+}
+
+const SIZE_FIELDS: readonly SizeField[] = [
+  {
+    field: 'train.batchSize',
+    applies: () => true,
+    value: (c) => c.train.batchSize,
+    modest: (c) => void (c.train.batchSize = Math.min(c.train.batchSize, 64)),
+  },
+  {
+    field: 'train.steps',
+    applies: () => true,
+    value: (c) => c.train.steps,
+    modest: (c) => void (c.train.steps = Math.min(c.train.steps, 1000)),
+  },
+  {
+    field: 'model.width',
+    applies: (c) => c.model.kind === 'mlp',
+    value: (c) => (c.model.kind === 'mlp' ? Math.max(...c.model.hidden) : 0),
+    modest: (c) => {
+      if (c.model.kind === 'mlp') c.model.hidden = c.model.hidden.map((w) => Math.min(w, 64));
+    },
+  },
+  {
+    field: 'model.depth',
+    applies: (c) => c.model.kind === 'mlp',
+    value: (c) => (c.model.kind === 'mlp' ? c.model.hidden.length : 0),
+    modest: (c) => {
+      if (c.model.kind === 'mlp') c.model.hidden = c.model.hidden.slice(0, 4);
+    },
+  },
+  {
+    field: 'model.hidden',
+    applies: (c) => c.model.kind !== 'mlp',
+    value: (c) => (c.model.kind === 'mlp' ? 0 : c.model.hidden),
+    modest: (c) => {
+      if (c.model.kind !== 'mlp') c.model.hidden = Math.min(c.model.hidden, 64);
+    },
+  },
+  {
+    field: 'model.layers',
+    applies: (c) => c.model.kind !== 'mlp',
+    value: (c) => (c.model.kind === 'mlp' ? 0 : c.model.layers),
+    modest: (c) => {
+      if (c.model.kind !== 'mlp') c.model.layers = Math.min(c.model.layers, 1);
+    },
+  },
+  ...(['inputs', 'classes', 'size', 'length'] as const).map((key): SizeField => ({
+    field: `task.${key}`,
+    applies: (c) => c.task[key] !== undefined,
+    value: (c) => c.task[key] ?? 0,
+    modest: (c) => {
+      const modest = { inputs: 32, classes: 10, size: 10_000, length: 50 }[key];
+      if (c.task[key] !== undefined) c.task[key] = Math.min(c.task[key] as number, modest);
+    },
+  })),
+  {
+    field: 'task.mode',
+    applies: (c) => c.task.mode === 'pixel',
+    value: (c) => c.task.mode ?? '',
+    modest: (c) => void (c.task.mode = 'row'),
+  },
+];
+
+/** The field that, brought down to a modest size, shrinks `measure` the most (the one to lower). */
+export function dominantField(
+  config: ResolvedConfig,
+  measure: (estimate: MemoryEstimate) => number,
+): { field: string; value: number | string } {
+  const now = measure(estimateMemory(config));
+  let best: { field: string; value: number | string; saved: number } = {
+    field: 'train.batchSize',
+    value: config.train.batchSize,
+    saved: -1,
+  };
+  for (const size of SIZE_FIELDS) {
+    if (!size.applies(config)) continue;
+    const smaller = structuredClone(config);
+    size.modest(smaller);
+    const saved = now - measure(estimateMemory(smaller));
+    if (saved > best.saved) best = { field: size.field, value: size.value(config), saved };
+  }
+  return { field: best.field, value: best.value };
+}
+
+/** Bytes as a person reads them: 1.5 GiB. */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${unit === 0 ? value.toFixed(0) : value.toPrecision(3)} ${units[unit]}`;
+}
+
+const SIZE_UNITS: Readonly<Record<string, number>> = {
+  '': 1,
+  b: 1,
+  k: 1024,
+  kb: 1e3,
+  kib: 1024,
+  m: 1024 ** 2,
+  mb: 1e6,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gb: 1e9,
+  gib: 1024 ** 3,
+  t: 1024 ** 4,
+  tb: 1e12,
+  tib: 1024 ** 4,
+};
+
+/**
+ * A size such as `512MiB`, `2GB`, `1.5g` or a byte count; null when the text is not one.
+ * @example parseByteSize('2GiB') // 2147483648
+ */
+export function parseByteSize(text: string): number | null {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text);
+  if (!match) return null;
+  const unit = SIZE_UNITS[(match[2] as string).toLowerCase()];
+  if (unit === undefined) return null;
+  const bytes = Number(match[1]) * unit;
+  return Number.isFinite(bytes) && bytes > 0 ? Math.floor(bytes) : null;
+}
+
+/**
+ * Refuse a run whose estimate exceeds `limit` bytes, or one of whose tensors cannot exist, with a `BudgetError`
+ * naming the estimate by part, the field to lower and `--max-memory`.
+ */
+export function checkMemoryBudget(config: ResolvedConfig, limit: number): MemoryEstimate {
+  const estimate = estimateMemory(config);
+  if (estimate.bytes > limit) {
+    const { field, value } = dominantField(config, (e) => e.bytes);
+    const parts = estimate.parts
+      .filter((p) => p.bytes >= estimate.bytes / 100)
+      .map((p) => `${p.what} ${formatBytes(p.bytes)}`)
+      .join(', ');
+    throw new BudgetError(
+      `${config.name}: this run needs about ${formatBytes(estimate.bytes)} of memory (${parts}), over the limit of ` +
+        `${formatBytes(limit)}; lower ${field} (now ${value}), or raise the limit with --max-memory SIZE (e.g. --max-memory 32GiB).`,
+      field,
+      estimate.bytes,
+      limit,
+    );
+  }
+  if (estimate.largestTensor > MAX_TENSOR_ELEMENTS) {
+    const { field, value } = dominantField(config, (e) => e.largestTensor);
+    throw new BudgetError(
+      `${config.name}: one tensor of this run would hold ${estimate.largestTensor.toExponential(2)} values, more than ` +
+        `the engine's ${MAX_TENSOR_ELEMENTS.toExponential(2)} (1 GiB of float32, so a matmul fits the kernels' 4 GiB); ` +
+        `lower ${field} (now ${value}).`,
+      field,
+      estimate.bytes,
+      limit,
+    );
+  }
+  return estimate;
+}
