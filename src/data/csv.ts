@@ -15,8 +15,6 @@
  * task.trainBatch(64, new Rng(0).fork('data')).x.shape; // [64, features]
  * task.featureScale.scaleRatio;                           // 1 after standardising
  */
-import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { Rng } from '../tensor/rng.js';
 import { Tensor } from '../tensor/tensor.js';
 import { checkBatchSize, majorityAccuracy, oneHot } from './batch.js';
@@ -270,12 +268,33 @@ function numberAt(text: string, file: string, line: number, column: string, role
   return parsed;
 }
 
+/**
+ * Node's file system and paths, fetched at run time (as the mnist digits do) so that this module, and the task
+ * registry that lists it, also load in a browser, where only the csv task is unavailable.
+ */
+function nodeFiles(): { fs: typeof import('node:fs'); path: typeof import('node:path') } {
+  const get = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process
+    ?.getBuiltinModule;
+  if (typeof get !== 'function')
+    throw fail(
+      'task.name',
+      'csv',
+      'a task of the browser (spirals, xor, teacher, adding, copy)',
+      'the csv task reads a file from disk, so it needs Node (20.16 or newer); in a browser use spirals, xor, teacher, adding or copy.',
+    );
+  return {
+    fs: get('node:fs') as typeof import('node:fs'),
+    path: get('node:path') as typeof import('node:path'),
+  };
+}
+
 function readTable(path: string, options: CsvReadOptions): { table: CsvTable; file: string } {
-  const file = resolve(options.baseDir ?? process.cwd(), path);
+  const { fs, path: paths } = nodeFiles();
+  const file = paths.resolve(options.baseDir ?? process.cwd(), path);
   const maxBytes = options.maxBytes ?? CSV_MAX_BYTES;
   let size: number;
   try {
-    const stat = statSync(file);
+    const stat = fs.statSync(file);
     if (!stat.isFile()) throw new Error('not a file');
     size = stat.size;
   } catch (error) {
@@ -293,7 +312,7 @@ function readTable(path: string, options: CsvReadOptions): { table: CsvTable; fi
       `a file of at most ${megabytes(maxBytes)}`,
       `task.path: ${JSON.stringify(path)} is ${megabytes(size)}; the csv task reads files up to ${megabytes(maxBytes)}. Sample its rows into a smaller file.`,
     );
-  return { table: parseCsv(readFileSync(file, 'utf8'), path), file };
+  return { table: parseCsv(fs.readFileSync(file, 'utf8'), path), file };
 }
 
 function megabytes(bytes: number): string {
@@ -587,15 +606,17 @@ export const CSV_TASK_ENTRY: TaskEntry = {
 export function csvSizeEstimate(path: string | undefined): { columns: number; values: number } {
   if (typeof path !== 'string') return { columns: 1, values: 0 };
   try {
-    const bytes = statSync(resolve(path)).size;
-    const fd = openSync(resolve(path), 'r');
+    const { fs, path: paths } = nodeFiles();
+    const file = paths.resolve(path);
+    const bytes = fs.statSync(file).size;
+    const fd = fs.openSync(file, 'r');
     try {
       const head = new Uint8Array(Math.min(bytes, 65536));
-      readSync(fd, head, 0, head.length, 0);
+      fs.readSync(fd, head, 0, head.length, 0);
       const firstLine = new TextDecoder().decode(head).split(/\r?\n/)[0] ?? '';
       return { columns: Math.max(1, firstLine.split(',').length), values: Math.ceil(bytes / 2) };
     } finally {
-      closeSync(fd);
+      fs.closeSync(fd);
     }
   } catch {
     return { columns: 1, values: 0 };
