@@ -34,9 +34,24 @@ export type Fields = Readonly<Record<string, z.ZodType>>;
 /** What a field accepts, in words (`a number > 0`, `one of a|b`): the text of every error at that field. */
 export const ACCEPTED = z.registry<{ accepted: string }>();
 
+/** A default that is not a constant (it follows another field), in words for docs/CONFIG.md. */
+export const DOCUMENTED_DEFAULT = z.registry<{ text: string }>();
+
+function documented<T extends z.ZodType>(schema: T, text: string): T {
+  DOCUMENTED_DEFAULT.add(schema, { text });
+  return schema;
+}
+
+/** The schema inside `.default()` and `.optional()`. */
+export function unwrap(schema: z.ZodType): z.ZodType {
+  let inner = schema;
+  while (inner instanceof z.ZodDefault || inner instanceof z.ZodOptional) inner = inner.unwrap() as z.ZodType;
+  return inner;
+}
+
 /** The accepted text of a schema: registered, else what its own error says for an impossible input. */
 export function acceptedOf(schema: z.ZodType): string {
-  const registered = ACCEPTED.get(schema);
+  const registered = ACCEPTED.get(schema) ?? ACCEPTED.get(unwrap(schema));
   if (registered !== undefined) return registered.accepted;
   const result = schema.safeParse(Symbol('probe'));
   return result.success ? 'any value' : (result.error.issues[0]?.message ?? 'a valid value');
@@ -345,25 +360,33 @@ const mlp = defineKind({
   description: 'a multi-layer perceptron',
   fields: {
     kind: z.literal('mlp').optional(),
-    depth: num(DEPTH_RULE).optional().describe(`number of hidden layers (default ${MLP_DEFAULTS.depth})`),
-    width: num(WIDTH_RULE).optional().describe(`width of every hidden layer (default ${MLP_DEFAULTS.width})`),
-    hidden: accepting(
-      z
-        .array(num(WIDTH_RULE), { error: () => WIDTHS_ACCEPTED })
-        .min(1, { error: () => WIDTHS_ACCEPTED })
-        .max(DEPTH_RULE.max ?? 1000, { error: () => WIDTHS_ACCEPTED }),
-      WIDTHS_ACCEPTED,
-    )
-      .optional()
-      .describe('hidden widths from the input side; overrides depth x width'),
+    depth: documented(
+      num(DEPTH_RULE).optional().describe('number of hidden layers'),
+      `${MLP_DEFAULTS.depth}`,
+    ),
+    width: documented(
+      num(WIDTH_RULE).optional().describe('width of every hidden layer'),
+      `${MLP_DEFAULTS.width}`,
+    ),
+    hidden: documented(
+      accepting(
+        z
+          .array(num(WIDTH_RULE), { error: () => WIDTHS_ACCEPTED })
+          .min(1, { error: () => WIDTHS_ACCEPTED })
+          .max(DEPTH_RULE.max ?? 1000, { error: () => WIDTHS_ACCEPTED }),
+        WIDTHS_ACCEPTED,
+      )
+        .optional()
+        .describe('hidden widths from the input side; give it or depth and width'),
+      'depth x width',
+    ),
     activation: activationField
       .default(MLP_DEFAULTS.activation)
       .describe('the non-linearity of every hidden layer'),
-    init: initSpec
-      .optional()
-      .describe(
-        'weight initialiser (default: he-normal for rectifiers, lecun-normal for selu, else xavier-uniform)',
-      ),
+    init: documented(
+      initSpec.optional().describe('weight initialiser, variance-preserving for the activation by default'),
+      'he-normal for rectifiers, lecun-normal for selu, else xavier-uniform',
+    ),
     bias: biasSpec.default(MLP_DEFAULTS.bias).describe('initial biases'),
     norm: names(NORM_NAMES)
       .default(MLP_DEFAULTS.norm)
@@ -527,10 +550,14 @@ export const OPTIMIZERS = {
     description: 'torch.optim.SGD: plain, heavy-ball (momentum) or Nesterov (nesterov: true)',
     fields: {
       learningRate: learningRate(0.1),
-      momentum: momentumField.optional().describe('heavy-ball momentum (Polyak 1964); default 0, plain SGD'),
-      nesterov: bool()
-        .optional()
-        .describe('Nesterov momentum (Sutskever et al. 2013), needs momentum > 0; default false'),
+      momentum: documented(
+        momentumField.optional().describe('heavy-ball momentum (Polyak 1964); 0 is plain SGD'),
+        '0',
+      ),
+      nesterov: documented(
+        bool().optional().describe('Nesterov momentum (Sutskever et al. 2013), needs momentum > 0'),
+        'false',
+      ),
       weightDecay: weightDecay(0),
     },
   },
@@ -562,7 +589,7 @@ export const OPTIMIZERS = {
         .default(0.99)
         .describe('decay of the squared-gradient average (torch: alpha)'),
       eps: eps(1e-8),
-      momentum: momentumField.optional().describe('momentum on the scaled step; default 0'),
+      momentum: documented(momentumField.optional().describe('momentum on the scaled step'), '0'),
       weightDecay: weightDecay(0),
     },
   },
@@ -612,9 +639,10 @@ export const SCHEDULES = {
   step: {
     description: 'multiply by gamma every stepSize steps',
     fields: {
-      stepSize: num({ integer: true, min: 1 })
-        .optional()
-        .describe('steps between decays (default ceil(train.steps / 3))'),
+      stepSize: documented(
+        num({ integer: true, min: 1 }).optional().describe('steps between decays'),
+        'ceil(train.steps / 3)',
+      ),
       gamma: gammaField.default(0.1).describe('the factor at each decay'),
     },
     defaults: (steps) => ({ stepSize: Math.ceil(steps / 3) }),
@@ -622,7 +650,10 @@ export const SCHEDULES = {
   exponential: {
     description: 'learningRate * gamma^step',
     fields: {
-      gamma: gammaField.optional().describe('per-step factor (default: 100-fold decay over the run)'),
+      gamma: documented(
+        gammaField.optional().describe('per-step factor'),
+        '0.01^(1 / train.steps), a 100-fold decay over the run',
+      ),
     },
     // lr * gamma^steps = lr / 100 at the end of the run.
     defaults: (steps) => ({ gamma: Number((0.01 ** (1 / steps)).toPrecision(6)) }),
@@ -634,9 +665,12 @@ export const SCHEDULES = {
   'warmup-cosine': {
     description: 'linear warm-up, then cosine decay (Goyal et al. 2017)',
     fields: {
-      warmupSteps: num({ integer: true, min: 0 })
-        .optional()
-        .describe('length of the linear warm-up, at most train.steps (default round(train.steps / 10))'),
+      warmupSteps: documented(
+        num({ integer: true, min: 0 })
+          .optional()
+          .describe('length of the linear warm-up, at most train.steps'),
+        'round(train.steps / 10)',
+      ),
       minFactor: minFactorField,
     },
     defaults: (steps) => ({ warmupSteps: Math.round(steps / 10) }),
@@ -709,15 +743,18 @@ export const ROOT_FIELDS = {
   $schema: accepting(z.string({ error: () => 'a string' }), 'a string')
     .optional()
     .describe("the JSON Schema for editors' completion: gradscope.schema.json; ignored by gradscope"),
-  name: accepting(
-    z
-      .string({ error: () => RUN_NAME_ACCEPTED })
-      .regex(/^[A-Za-z0-9._-]{1,100}$/, { error: () => RUN_NAME_ACCEPTED })
-      .refine((value) => value !== '.' && value !== '..', { error: () => RUN_NAME_ACCEPTED }),
-    RUN_NAME_ACCEPTED,
-  )
-    .optional()
-    .describe("the run's name, its directory's name (default: the config file's or preset's name)"),
+  name: documented(
+    accepting(
+      z
+        .string({ error: () => RUN_NAME_ACCEPTED })
+        .regex(/^[A-Za-z0-9._-]{1,100}$/, { error: () => RUN_NAME_ACCEPTED })
+        .refine((value) => value !== '.' && value !== '..', { error: () => RUN_NAME_ACCEPTED }),
+      RUN_NAME_ACCEPTED,
+    )
+      .optional()
+      .describe("the run's name, its directory's name"),
+    "the config file's or preset's name",
+  ),
   seed: num(SEED_RULE)
     .default(0)
     .describe('seeds every random draw: the same seed gives the same run, bit for bit'),
@@ -872,3 +909,63 @@ export const CROSS_RULES: readonly CrossRule[] = [
     },
   },
 ];
+
+// ---------------------------------------------------------------------------------------------------------------
+// The whole config as one schema: what a user may write (JSON Schema, docs/CONFIG.md and `Config` come from it)
+
+/** `"adam"` or `{"name": "adam", ...}`, one object form per entry; `fallback` makes `name` optional there. */
+function variantsSchema(
+  table: Readonly<Record<string, { readonly description: string; readonly fields: Fields }>>,
+  fallback: string | undefined,
+  what: string,
+  article = 'a',
+): z.ZodType {
+  const all = Object.keys(table) as [string, ...string[]];
+  const forms = all.map((name) => {
+    const literal = z.literal(name);
+    return z
+      .strictObject({
+        name: name === fallback ? literal.optional() : literal,
+        ...(table[name]?.fields ?? {}),
+      })
+      .describe(`${what} ${name}: ${table[name]?.description ?? ''}`);
+  });
+  return z.union([names(all).describe(`${article} ${what} by name, with its defaults`), ...forms]);
+}
+
+function modelSchema(): z.ZodType {
+  const forms = MODEL_KINDS.map((kind) => {
+    const entry: AnyModelKind = MODEL_KINDS_TABLE[kind];
+    const fixed = Object.fromEntries(
+      Object.entries(entry.fixed ?? {}).map(([key, value]) => [
+        key,
+        z
+          .literal(value as string | number)
+          .optional()
+          .describe(`fixed at ${showValue(value)} for kind ${kind}`),
+      ]),
+    );
+    return z.strictObject({ ...entry.fields, ...fixed }).describe(`model kind ${kind}: ${entry.description}`);
+  });
+  return z.union(forms as unknown as [z.ZodType, z.ZodType, ...z.ZodType[]]);
+}
+
+/** The user-written config: every key optional, bare names allowed where a section has a name. */
+export const CONFIG_SCHEMA = z
+  .strictObject({
+    ...ROOT_FIELDS,
+    task: variantsSchema(TASKS, undefined, 'task').optional().describe('the training task (default spirals)'),
+    model: modelSchema().optional().describe("the network (default: the task's kind, mlp or lstm)"),
+    optimizer: variantsSchema(OPTIMIZERS, DEFAULT_OPTIMIZER, 'optimizer', 'an')
+      .optional()
+      .describe('the optimiser (default sgd)'),
+    schedule: variantsSchema(SCHEDULES, 'constant', 'schedule')
+      .optional()
+      .describe('the learning-rate schedule (default constant)'),
+    clip: variantsSchema(CLIPS, 'none', 'clip').optional().describe('gradient clipping (default none)'),
+    train: z.strictObject(TRAIN_FIELDS).optional().describe('the training loop'),
+    monitor: z.strictObject(MONITOR_FIELDS).optional().describe('what is recorded, and how often'),
+  })
+  .describe(
+    'A gradscope run config (docs/CONFIG.md). Leave a key out to get its default; null is never a value.',
+  );

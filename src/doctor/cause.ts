@@ -181,6 +181,7 @@ const DEFAULT_CAUSE: { [C in FindingCode]: (facts: ModelFacts) => CauseKind } = 
   vanishing_through_time: () => 'recurrence',
   exploding_through_time: () => 'recurrence',
   non_finite: (f) => (f.recurrent ? 'recurrence' : initRatio(f) > 1.5 ? 'initialisation' : 'learning-rate'),
+  guard_stuck: (f) => (f.recurrent ? 'recurrence' : initRatio(f) > 1.5 ? 'initialisation' : 'learning-rate'),
   poor_initialization: (f) => (f.residual && f.norm === 'none' ? 'normalisation' : 'initialisation'),
   loss_divergence: () => 'learning-rate',
   tiny_updates: (f) => (initRatio(f) < 0.8 ? 'initialisation' : 'learning-rate'),
@@ -261,6 +262,7 @@ const SIGNAL_OF: { [C in FindingCode]: TimelineEvent['signal'] | 'initial' | nul
   vanishing_through_time: 'time-vanishing',
   tiny_updates: 'tiny-updates',
   non_finite: 'non-finite',
+  guard_stuck: 'non-finite',
   // Judged on the window, and before not_learning at a tie: they name why the loss stays flat.
   rank_collapse: null,
   attention_entropy_collapse: null,

@@ -16,6 +16,7 @@ export const FINDING_CODES = [
   'vanishing_through_time',
   'exploding_through_time',
   'non_finite',
+  'guard_stuck',
   'poor_initialization',
   'loss_divergence',
   'tiny_updates',
@@ -137,6 +138,7 @@ interface FindingDetails {
   vanishing_through_time: object;
   exploding_through_time: object;
   non_finite: object;
+  guard_stuck: object;
   /** Whether the signal shrinks or grows layer by layer. */
   poor_initialization: { direction: 'collapsing' | 'growing' };
   loss_divergence: object;
@@ -164,6 +166,7 @@ const VERDICT_OF: { [C in FindingCode]: (finding: FindingOf<C>) => Verdict | nul
   vanishing_through_time: () => 'vanishing',
   exploding_through_time: () => 'exploding',
   non_finite: () => 'non-finite',
+  guard_stuck: () => 'non-finite',
   poor_initialization: (f) => (f.direction === 'collapsing' ? 'vanishing' : 'exploding'),
   loss_divergence: () => 'exploding',
   tiny_updates: () => 'vanishing',

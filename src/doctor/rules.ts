@@ -679,6 +679,50 @@ const nonFinite: Rule<'non_finite'> = (ctx) => {
   };
 };
 
+/** The default of `train.guardPatience` (config/resolve), for configs written before the field existed. */
+const GUARD_PATIENCE_DEFAULT = 10;
+
+/**
+ * The guard is stuck: its last `train.guardPatience` steps were all non-finite and skipped or rolled back (every
+ * guarded step is logged, so they are consecutive records). The weights themselves are broken, so skipping the
+ * step again cannot help; the trainer stops the run on this.
+ */
+const guardStuck: Rule<'guard_stuck'> = (ctx) => {
+  const patience = ctx.config?.train.guardPatience ?? GUARD_PATIENCE_DEFAULT;
+  const records = ctx.records;
+  let run = 0;
+  for (let i = records.length - 1; i >= 0; i--) {
+    const r = records[i] as MetricsRecord;
+    const next = records[i + 1];
+    if (!r.skipped || !recordNonFinite(r) || (next !== undefined && next.step !== r.step + 1)) break;
+    run++;
+  }
+  if (run < patience) return null;
+  const last = records[records.length - 1] as MetricsRecord;
+  const first = records[records.length - run] as MetricsRecord;
+  const f = ctx.facts;
+  const guard = f.guard ?? 'skip';
+  return {
+    code: 'guard_stuck',
+    severity: 'critical',
+    title: `Guard stuck: the last ${run} steps (${first.step}-${last.step}) were all non-finite and ${guard === 'rollback' ? 'rolled back' : 'skipped'}`,
+    where: { steps: [first.step, last.step] },
+    evidence: [
+      `${run} consecutive non-finite steps from step ${first.step}, at least train.guardPatience ${patience}`,
+      ...(last.nonFiniteSource ? [`at step ${last.step}: ${last.nonFiniteSource}`] : []),
+    ],
+    cause:
+      `${f.config ? `${describeModel(f)}: ` : ''}the weights${guard === 'rollback' ? ' restored by each rollback' : ''} already produce non-finite values, so ` +
+      `${guard === 'rollback' ? 'rolling back and halving the learning rate' : 'skipping the step'} cannot recover: every later step fails the same way.`,
+    fixes: dedupe([
+      initTooLarge(f) && fix.preservingInit(f),
+      (f.clip === null || f.clip.name === 'none') && fix.clipNorm(f, 1),
+      fix.lowerLearningRate(f),
+      guard !== 'rollback' && fix.guardRollback(),
+    ]),
+  };
+};
+
 const lossDivergence: Rule<'loss_divergence'> = (ctx) => {
   const losses = ctx.records.filter((r) => Number.isFinite(r.loss));
   if (losses.length < 4) return null;
@@ -1249,6 +1293,7 @@ export const RULES: { [C in FindingCode]: Rule<C> } = {
   vanishing_through_time: vanishingThroughTime,
   exploding_through_time: explodingThroughTime,
   non_finite: nonFinite,
+  guard_stuck: guardStuck,
   poor_initialization: poorInitialization,
   loss_divergence: lossDivergence,
   tiny_updates: tinyUpdates,

@@ -45,6 +45,7 @@ export const TEXT_FIELDS: ReadonlySet<string> = new Set([
   'problems',
   'reason',
   'stoppedEarly',
+  'warnings',
 ]);
 
 /** JSON with non-finite numbers kept as strings. */

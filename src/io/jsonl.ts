@@ -1,5 +1,15 @@
 /** Run-log files on disk (Node): JSONL appended line by line, and JSON documents. The encoding is `json.ts`. */
-import { appendFileSync, closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import {
+  appendFileSync,
+  closeSync,
+  fstatSync,
+  fsyncSync,
+  openSync,
+  renameSync,
+  rmSync,
+  truncateSync,
+  writeSync,
+} from 'node:fs';
 import { stringifyFinite } from './json.js';
 
 export {
@@ -17,6 +27,17 @@ export class JsonlWriter {
 
   constructor(readonly path: string) {
     this.fd = openSync(path, 'a');
+  }
+
+  /** Continue a log a checkpoint measured: cut at `bytes` (lines written after the checkpoint go), then append. */
+  static resume(path: string, bytes: number): JsonlWriter {
+    truncateSync(path, bytes);
+    return new JsonlWriter(path);
+  }
+
+  /** Bytes in the file so far. */
+  size(): number {
+    return fstatSync(this.fd).size;
   }
 
   append(record: unknown): void {

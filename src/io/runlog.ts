@@ -72,9 +72,15 @@ export interface Summary {
   skippedSteps: number;
   clippedSteps: number;
   rolledBackSteps: number;
-  stoppedEarly: boolean;
+  /**
+   * false: every step ran; true: the guard in `stop` mode ended the run; "guard_stuck": the skip/rollback guard
+   * met `train.guardPatience` non-finite steps in a row; "interrupted": SIGINT/SIGTERM at a step boundary.
+   */
+  stoppedEarly: boolean | 'interrupted' | 'guard_stuck';
   /** The first step with a non-finite loss or gradient, and where it appeared first (any guard mode). */
   firstNonFinite: { step: number; source: string } | null;
   verdict?: Verdict;
   findings: Finding[];
+  /** What must not pass silently: a non-finite final loss, a guard that gave up. */
+  warnings?: string[];
 }

@@ -26,7 +26,17 @@
  * writer.close();
  * const { events, errors } = readEvents(writer.path);
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fstatSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  truncateSync,
+  writeSync,
+} from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { maskedCrc32c } from './crc32c.js';
@@ -347,6 +357,20 @@ export class EventWriter {
       writer.append({ wallTime: now, step: 0, fileVersion: FILE_VERSION });
       return writer;
     }
+  }
+
+  /**
+   * Continues an event file that a checkpoint measured: cut at `bytes` (whatever a killed run wrote after the
+   * checkpoint goes, and is written again by the resumed run), then appended to. No header is written again.
+   */
+  static resume(path: string, bytes: number, options: EventWriterOptions = {}): EventWriter {
+    truncateSync(path, bytes);
+    return new EventWriter(openSync(path, 'a'), path, options);
+  }
+
+  /** Bytes written so far (what a checkpoint records, after `flush`). */
+  size(): number {
+    return fstatSync(this.openFd()).size;
   }
 
   /**

@@ -7,6 +7,12 @@
  * rng.normal(); // a standard normal sample
  * const child = rng.fork('data'); // an independent stream, stable whatever else draws from `rng`
  */
+/** What `Rng.getState` returns: the four xoshiro128** words and the cached second normal sample. */
+export interface RngState {
+  words: readonly number[];
+  spareNormal: number | null;
+}
+
 export class Rng {
   private s0: number;
   private s1: number;
@@ -112,6 +118,25 @@ export class Rng {
   /** Fill with normal samples. */
   fillNormal(out: Float32Array | Float64Array, mean = 0, std = 1): void {
     for (let i = 0; i < out.length; i++) out[i] = this.normal(mean, std);
+  }
+
+  /** The whole generator state (for checkpoints): `setState` with it continues the same stream, bit for bit. */
+  getState(): RngState {
+    return { words: [this.s0, this.s1, this.s2, this.s3], spareNormal: this.spareNormal };
+  }
+
+  /** Continue the stream a `getState` captured. */
+  setState(state: RngState): void {
+    const [s0, s1, s2, s3] = state.words;
+    if ([s0, s1, s2, s3].some((w) => !Number.isInteger(w)))
+      throw new RangeError(
+        `Rng.setState needs four integer words from getState(), got ${JSON.stringify(state.words)}.`,
+      );
+    this.s0 = s0 as number;
+    this.s1 = s1 as number;
+    this.s2 = s2 as number;
+    this.s3 = s3 as number;
+    this.spareNormal = state.spareNormal;
   }
 
   /**

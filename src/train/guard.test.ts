@@ -1,6 +1,6 @@
 /** The non-finite guard: skip, rollback, stop and off, with NaN injected mid-run or produced by a diverging run. */
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { resolveConfig } from '../config/index.js';
@@ -105,5 +105,86 @@ describe('non-finite guard', () => {
     assert.equal(result.summary.skippedSteps, 0);
     assert.ok(!allFinite(result));
     assert.equal(result.summary.firstNonFinite?.step, 3);
+  });
+
+  it('stuck: skip or rollback stop after train.guardPatience non-finite steps in a row, with a guard_stuck finding', () => {
+    for (const guard of ['skip', 'rollback'] as const) {
+      const patient = resolveConfig(
+        { ...config(guard, 30), train: { steps: 30, batchSize: 16, guardPatience: 3 } },
+        { defaultName: `stuck-${guard}` },
+      );
+      const stuck = train(patient, { outDir: null, injectNonFiniteAt: [5, 6, 7, 8, 9] });
+      assert.deepEqual(
+        { step: stuck.stopped?.step, kind: stuck.stopped?.kind },
+        { step: 7, kind: 'stuck' },
+        guard,
+      );
+      assert.equal(stuck.summary.stoppedEarly, 'guard_stuck');
+      assert.equal(stuck.summary.steps, 7);
+      assert.ok(stuck.summary.findings.some((f) => f.code === 'guard_stuck'));
+      assert.equal(stuck.summary.verdict, 'non-finite');
+      assert.match(
+        stuck.summary.warnings?.[0] ?? '',
+        /met 3 non-finite steps in a row \(train\.guardPatience 3\)/,
+      );
+      // Not in a row: a finite step between resets the count.
+      const recovering = train(patient, { outDir: null, injectNonFiniteAt: [5, 6, 8, 9, 11, 12] });
+      assert.equal(recovering.stopped, null, guard);
+      assert.equal(recovering.summary.steps, 30);
+      assert.equal(recovering.summary.skippedSteps, 6);
+      assert.ok(!recovering.summary.findings.some((f) => f.code === 'guard_stuck'));
+    }
+  });
+
+  it('stuck: through the CLI, a run whose weights blew up exits 3 with the summary, the finding and a warning', () => {
+    const dir = tempDir();
+    const cfg = join(dir, 'stuck.json');
+    writeFileSync(
+      cfg,
+      JSON.stringify({
+        task: 'spirals',
+        model: { kind: 'mlp', depth: 6, width: 64, activation: 'relu', init: { normal: 1 } },
+        optimizer: { name: 'sgd', learningRate: 10 },
+        guard: 'skip',
+        train: { steps: 200 },
+        monitor: { every: 5 },
+      }),
+    );
+    const r = gradscope(['run', cfg, '--out', join(dir, 'run')]);
+    assert.equal(r.status, 3, r.stderr);
+    assert.match(r.stderr, /the non-finite guard is stuck \(finding guard_stuck\)/);
+    assert.match(r.stderr, /warning: stuck: the final loss is NaN/);
+    const summary = JSON.parse(readFileSync(join(dir, 'run', 'summary.json'), 'utf8')) as {
+      stoppedEarly: unknown;
+      steps: number;
+      findings: Array<{ code: string }>;
+    };
+    assert.equal(summary.stoppedEarly, 'guard_stuck');
+    assert.ok(summary.steps < 200);
+    assert.ok(summary.findings.some((f) => f.code === 'guard_stuck'));
+    assert.ok(existsSync(join(dir, 'run', 'report.html')));
+  });
+
+  it('a run that ends with a non-finite loss says so on stderr and in its summary, even with exit 0', () => {
+    const dir = tempDir();
+    const cfg = join(dir, 'off.json');
+    writeFileSync(
+      cfg,
+      JSON.stringify({
+        task: 'spirals',
+        model: { kind: 'mlp', depth: 6, width: 64, activation: 'relu', init: { normal: 1 } },
+        optimizer: { name: 'sgd', learningRate: 10 },
+        guard: 'off',
+        train: { steps: 20 },
+        monitor: { every: 5 },
+      }),
+    );
+    const r = gradscope(['run', cfg, '--out', join(dir, 'run')]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /gradscope: warning: off: the final loss is NaN \(non-finite since step \d+/);
+    const summary = JSON.parse(readFileSync(join(dir, 'run', 'summary.json'), 'utf8')) as {
+      warnings?: string[];
+    };
+    assert.match(summary.warnings?.[0] ?? '', /the final loss is NaN/);
   });
 });

@@ -22,9 +22,10 @@ import {
   scheduleFromConfig,
 } from '../optim/index.js';
 import type { AnyGradientTransformation, ParamInfo, Schedule } from '../optim/types.js';
-import { Rng } from '../tensor/rng.js';
+import { Rng, type RngState } from '../tensor/rng.js';
 import { BufferArena, withArena, type Buffer, type Tensor } from '../tensor/tensor.js';
 import { buildModel } from './build.js';
+import { captureModelState, ModelStateMismatch, restoreModelState, type ModelState } from './model-state.js';
 
 export interface SessionOptions {
   /** Train on this task instead of the config's (benchmarks with a fixed batch; the config's task is not built). */
@@ -53,6 +54,47 @@ interface Snapshot {
   state: unknown;
   schedule: unknown;
   lrFactor: number;
+}
+
+/**
+ * Why the guard ended a run: `stop` mode at the first non-finite step, or `stuck` when `skip`/`rollback` met
+ * `train.guardPatience` non-finite steps in a row (the weights themselves are broken, so every later step fails).
+ */
+export type GuardStopKind = 'stop' | 'stuck';
+
+export interface GuardStop {
+  step: number;
+  source: string;
+  kind: GuardStopKind;
+}
+
+/** The default of `train.guardPatience`, used when a config written before the field has none. */
+export const DEFAULT_GUARD_PATIENCE = 10;
+
+/**
+ * Everything a run needs to continue bit for bit, as plain data (typed arrays, numbers, objects): weights,
+ * optimiser, schedule and guard state, the data stream, the model's own state and the counters. Wall-clock time
+ * is not part of it. `train/checkpoint` writes it to disk.
+ */
+export interface SessionState {
+  step: number;
+  parameters: Array<{ name: string; shape: readonly number[]; values: Buffer }>;
+  optimizer: unknown;
+  schedule: unknown;
+  lrFactor: number;
+  snapshot: Snapshot | null;
+  dataRng: RngState;
+  model: ModelState;
+  counters: {
+    skippedSteps: number;
+    clippedSteps: number;
+    rolledBackSteps: number;
+    consecutiveGuarded: number;
+    finalLoss: number;
+    bestLoss: number;
+  };
+  firstNonFinite: { step: number; source: string } | null;
+  stopped: GuardStop | null;
 }
 
 /** The task's loss on a model output. */
@@ -153,14 +195,16 @@ export class TrainingSession {
   readonly history: MetricsRecord[] = [];
   /** Steps taken so far. */
   stepsTaken = 0;
-  /** Set when the guard in `stop` mode ended training. */
-  stopped: { step: number; source: string } | null = null;
+  /** Set when the guard ended training: `stop` mode, or `skip`/`rollback` stuck on non-finite steps. */
+  stopped: GuardStop | null = null;
   firstNonFinite: { step: number; source: string } | null = null;
   finalLoss = NaN;
   bestLoss = Infinity;
   skippedSteps = 0;
   clippedSteps = 0;
   rolledBackSteps = 0;
+  /** Non-finite steps in a row the guard skipped or rolled back (reset by each finite step). */
+  consecutiveGuarded = 0;
   /** Seconds spent inside `step()`. */
   trainingSeconds = 0;
 
@@ -278,13 +322,18 @@ export class TrainingSession {
     if (!finite && config.guard !== 'off') {
       skipped = true;
       this.skippedSteps++;
+      this.consecutiveGuarded++;
       if (config.guard === 'rollback' && this.snapshot) {
         this.restoreSnapshot(this.snapshot);
         rolledBack = true;
       }
-      if (config.guard === 'stop') this.stopped = { step, source: nonFiniteSource ?? 'unknown' };
+      const source = nonFiniteSource ?? 'unknown';
+      if (config.guard === 'stop') this.stopped = { step, source, kind: 'stop' };
+      else if (this.consecutiveGuarded >= (config.train.guardPatience ?? DEFAULT_GUARD_PATIENCE))
+        this.stopped = { step, source, kind: 'stuck' };
       for (const u of updates) u.fill(0);
     } else {
+      this.consecutiveGuarded = 0;
       updates.forEach((u, i) => u.set(grads[i] as Buffer));
       report = this.transform.update(updates, this.state, { step, params: values, info, loss });
       if (this.lrFactor !== 1) {
@@ -348,8 +397,11 @@ export class TrainingSession {
     return { step, loss, record };
   }
 
-  /** Evaluate, diagnose the whole run and return its summary. */
-  finish(): Summary {
+  /**
+   * Evaluate, diagnose the whole run and return its summary. `interrupted`: the run was stopped from outside
+   * (SIGINT/SIGTERM) at a step boundary; the summary says so.
+   */
+  finish(options: { interrupted?: boolean } = {}): Summary {
     const steps = this.stepsTaken;
     const seconds = this.trainingSeconds;
     const summary: Summary = {
@@ -364,7 +416,13 @@ export class TrainingSession {
       skippedSteps: this.skippedSteps,
       clippedSteps: this.clippedSteps,
       rolledBackSteps: this.rolledBackSteps,
-      stoppedEarly: this.stopped !== null,
+      stoppedEarly: options.interrupted
+        ? 'interrupted'
+        : this.stopped === null
+          ? false
+          : this.stopped.kind === 'stuck'
+            ? 'guard_stuck'
+            : true,
       firstNonFinite: this.firstNonFinite,
       findings: [],
     };
@@ -380,6 +438,85 @@ export class TrainingSession {
     });
     summary.verdict = diagnosis.verdict;
     summary.findings = diagnosis.findings;
+    const warnings = this.warnings();
+    if (warnings.length > 0) summary.warnings = warnings;
     return summary;
+  }
+
+  /** What the summary and the terminal must say beside the verdict: a run never ends non-finite silently. */
+  warnings(): string[] {
+    const out: string[] = [];
+    if (this.stopped?.kind === 'stuck')
+      out.push(
+        `the ${this.config.guard} guard met ${this.consecutiveGuarded} non-finite steps in a row (train.guardPatience ${this.config.train.guardPatience ?? DEFAULT_GUARD_PATIENCE}) and stopped the run at step ${this.stopped.step}: ${this.stopped.source}`,
+      );
+    if (this.stepsTaken > 0 && !Number.isFinite(this.finalLoss))
+      out.push(
+        `the final loss is ${this.finalLoss}${this.firstNonFinite ? ` (non-finite since step ${this.firstNonFinite.step}: ${this.firstNonFinite.source})` : ''}`,
+      );
+    return out;
+  }
+
+  /** The run's state after the last step taken, to continue it later (`restore`) bit for bit. */
+  captureState(): SessionState {
+    return {
+      step: this.stepsTaken,
+      parameters: this.parameters.map((t, i) => ({
+        name: (this.info[i] as ParamInfo).name,
+        shape: [...t.shape],
+        values: (this.values[i] as Buffer).slice(),
+      })),
+      optimizer: structuredClone(this.state),
+      schedule: this.schedule.getState?.() ?? null,
+      lrFactor: this.lrFactor,
+      snapshot: this.snapshot ? structuredClone(this.snapshot) : null,
+      dataRng: this.dataRng.getState(),
+      model: captureModelState(this.model),
+      counters: {
+        skippedSteps: this.skippedSteps,
+        clippedSteps: this.clippedSteps,
+        rolledBackSteps: this.rolledBackSteps,
+        consecutiveGuarded: this.consecutiveGuarded,
+        finalLoss: this.finalLoss,
+        bestLoss: this.bestLoss,
+      },
+      firstNonFinite: this.firstNonFinite,
+      stopped: this.stopped,
+    };
+  }
+
+  /**
+   * Continue from a captured state: `history` is the run's records up to that step (metrics.jsonl). Throws
+   * `ModelStateMismatch` when the state was captured from another model, before changing anything.
+   */
+  restore(state: SessionState, history: readonly MetricsRecord[]): void {
+    if (this.stepsTaken !== 0) throw new Error('restore() needs a fresh session (no step taken yet).');
+    const expected = this.parameters.map(
+      (t, i) => `${(this.info[i] as ParamInfo).name} [${t.shape.join(', ')}]`,
+    );
+    const saved = state.parameters.map((p) => `${p.name} [${p.shape.join(', ')}]`);
+    if (expected.join(';') !== saved.join(';'))
+      throw new ModelStateMismatch(
+        `the model's parameters are ${expected.slice(0, 3).join(', ')}${expected.length > 3 ? ', ...' : ''}; the checkpoint's ${saved.slice(0, 3).join(', ')}${saved.length > 3 ? ', ...' : ''}`,
+      );
+    restoreModelState(this.model, state.model);
+    state.parameters.forEach((p, i) => (this.values[i] as Buffer).set(p.values));
+    this.state = structuredClone(state.optimizer);
+    if (state.schedule !== null && this.schedule.setState)
+      this.schedule.setState(state.schedule as Parameters<NonNullable<Schedule['setState']>>[0]);
+    this.lrFactor = state.lrFactor;
+    this.snapshot = state.snapshot ? structuredClone(state.snapshot) : null;
+    this.dataRng.setState(state.dataRng);
+    this.stepsTaken = state.step;
+    this.skippedSteps = state.counters.skippedSteps;
+    this.clippedSteps = state.counters.clippedSteps;
+    this.rolledBackSteps = state.counters.rolledBackSteps;
+    this.consecutiveGuarded = state.counters.consecutiveGuarded;
+    this.finalLoss = state.counters.finalLoss;
+    this.bestLoss = state.counters.bestLoss;
+    this.firstNonFinite = state.firstNonFinite;
+    this.stopped = state.stopped;
+    this.history.length = 0;
+    this.history.push(...history);
   }
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DEFAULT_PRESET, linkQuery, parseLabQuery } from './lab-query.js';
+import { DEFAULT_PRESET, DEFAULT_SMOOTHING, linkQuery, parseLabQuery, stateQuery } from './lab-query.js';
 
 describe('lab address options', () => {
   it('reads preset, steps, seed, autorun, fix and speed', () => {
@@ -16,6 +16,10 @@ describe('lab address options', () => {
       autorun: true,
       fix: 2,
       speed: 'slow',
+      runs: [],
+      view: null,
+      smoothing: DEFAULT_SMOOTHING,
+      log: false,
     });
   });
 
@@ -34,5 +38,48 @@ describe('lab address options', () => {
     const back = parseLabQuery(query).options.configText;
     assert.deepEqual(JSON.parse(back ?? ''), JSON.parse(text));
     assert.ok(!(back ?? '').includes('\n'));
+  });
+
+  it('reads the runs shown, the viewed run, smoothing and log scale; rejects paths as run names', () => {
+    const { options, problems } = parseLabQuery('?runs=a,b.1,a,../etc,x%2Fy&view=b.1&smooth=0.9&log=1');
+    assert.deepEqual(
+      [options.runs, options.view, options.smoothing, options.log],
+      [['a', 'b.1'], 'b.1', 0.9, true],
+    );
+    assert.equal(problems.length, 2);
+    assert.ok(
+      problems.every((p) => /^runs=.* is ignored: a run name is/.test(p)),
+      problems.join('\n'),
+    );
+    const bad = parseLabQuery('?smooth=1&view=..');
+    assert.equal(bad.options.smoothing, DEFAULT_SMOOTHING);
+    assert.equal(bad.options.view, null);
+    assert.equal(bad.problems.length, 2);
+  });
+
+  it('writes the whole state into an address that reads back the same', () => {
+    const state = {
+      preset: 'deep-sigmoid',
+      runs: ['run-1', 'run-2'],
+      view: 'run-2',
+      smoothing: 0.25,
+      log: true,
+    };
+    const back = parseLabQuery(stateQuery(state)).options;
+    assert.deepEqual(
+      [back.preset, back.runs, back.view, back.smoothing, back.log],
+      [state.preset, state.runs, state.view, 0.25, true],
+    );
+    assert.equal(
+      stateQuery({
+        preset: null,
+        configText: '{ "seed": 1 }',
+        runs: [],
+        view: null,
+        smoothing: DEFAULT_SMOOTHING,
+        log: false,
+      }),
+      '?config=%7B%22seed%22%3A1%7D',
+    );
   });
 });

@@ -7,9 +7,14 @@
  * - `autorun=1`: start training at once.
  * - `fix=<K>`: when run A is over, apply fix K (1-based) of its most serious finding and run B beside it.
  * - `speed=slow|medium|fast`.
+ * - `runs=a,b`: the runs of the folder (`gradscope lab --runs DIR`) shown and overlaid; `view=NAME` the one the
+ *   detail panels show (`A`, `B` for the page's own runs).
+ * - `smooth=0.6`: the smoothing weight of the line charts (0 to 0.99); `log=1`: logarithmic y axes.
  *
  * @example parseLabQuery('?preset=adding-rnn&steps=60&autorun=1').options.steps // 60
  */
+
+import { isRunName, RUN_NAME_ACCEPTED } from '../config/index.js';
 
 export const SPEEDS = ['slow', 'medium', 'fast'] as const;
 export type Speed = (typeof SPEEDS)[number];
@@ -29,7 +34,21 @@ export interface LabOptions {
   /** 1-based index of the fix to apply automatically when run A is over. */
   fix: number | null;
   speed: Speed;
+  /** Folder runs to show, in order (each a run name). */
+  runs: string[];
+  /** The run the detail panels show: a folder run's name, or `A` / `B`; null for the default. */
+  view: string | null;
+  /** Smoothing weight of the line charts, 0 (none) to 0.99. */
+  smoothing: number;
+  /** Logarithmic y axes. */
+  log: boolean;
 }
+
+/** TensorBoard's default smoothing weight. */
+export const DEFAULT_SMOOTHING = 0.6;
+export const MAX_SMOOTHING = 0.99;
+/** At most this many folder runs in one address (and on one chart). */
+export const MAX_SHOWN_RUNS = 24;
 
 function integerParam(
   params: URLSearchParams,
@@ -59,6 +78,33 @@ export function parseLabQuery(search: string): { options: LabOptions; problems: 
     else problems.push(`speed=${speedText} in the address is ignored: expected ${SPEEDS.join(', ')}.`);
   }
   const autorun = params.get('autorun');
+  const runs: string[] = [];
+  for (const name of (params.get('runs') ?? '').split(',').filter((n) => n !== '')) {
+    if (!isRunName(name))
+      problems.push(`runs=${name} in the address is ignored: a run name is ${RUN_NAME_ACCEPTED}.`);
+    else if (runs.length >= MAX_SHOWN_RUNS)
+      problems.push(
+        `runs=${name} in the address is ignored: at most ${MAX_SHOWN_RUNS} runs are shown at once.`,
+      );
+    else if (!runs.includes(name)) runs.push(name);
+  }
+  const viewText = params.get('view');
+  let view: string | null = null;
+  if (viewText !== null && viewText !== '') {
+    if (isRunName(viewText)) view = viewText;
+    else problems.push(`view=${viewText} in the address is ignored: a run name is ${RUN_NAME_ACCEPTED}.`);
+  }
+  const smoothText = params.get('smooth');
+  let smoothing = DEFAULT_SMOOTHING;
+  if (smoothText !== null && smoothText !== '') {
+    const value = Number(smoothText);
+    if (Number.isFinite(value) && value >= 0 && value <= MAX_SMOOTHING) smoothing = value;
+    else
+      problems.push(
+        `smooth=${smoothText} in the address is ignored: expected a number from 0 to ${MAX_SMOOTHING}.`,
+      );
+  }
+  const log = params.get('log');
   return {
     options: {
       preset: params.get('preset') || DEFAULT_PRESET,
@@ -68,6 +114,10 @@ export function parseLabQuery(search: string): { options: LabOptions; problems: 
       autorun: autorun !== null && autorun !== '0' && autorun !== 'false',
       fix: integerParam(params, 'fix', 1, 99, problems),
       speed,
+      runs,
+      view,
+      smoothing,
+      log: log !== null && log !== '0' && log !== 'false',
     },
     problems,
   };
@@ -86,4 +136,29 @@ function compactJson(text: string): string {
   } catch {
     return text;
   }
+}
+
+/**
+ * The address of the page's whole state, so a reload or a shared link shows the same: the experiment (a preset by
+ * name, or the whole config), the folder runs shown, the viewed run, smoothing and axis scale. Defaults are left out.
+ *
+ * @example stateQuery({ preset: 'deep-sigmoid', runs: ['a'], view: 'a', smoothing: 0.6, log: true }) // '?preset=deep-sigmoid&runs=a&view=a&log=1'
+ */
+export function stateQuery(state: {
+  preset: string | null;
+  configText?: string;
+  runs: readonly string[];
+  view: string | null;
+  smoothing: number;
+  log: boolean;
+}): string {
+  const params = new URLSearchParams();
+  if (state.preset !== null) params.set('preset', state.preset);
+  else if (state.configText !== undefined) params.set('config', compactJson(state.configText));
+  if (state.runs.length > 0) params.set('runs', state.runs.join(','));
+  if (state.view !== null) params.set('view', state.view);
+  if (state.smoothing !== DEFAULT_SMOOTHING) params.set('smooth', String(state.smoothing));
+  if (state.log) params.set('log', '1');
+  const text = params.toString();
+  return text === '' ? '?' : `?${text}`;
 }

@@ -1,39 +1,42 @@
 /**
- * The browser lab (web/index.html): pick or edit an experiment, train it in small slices between frames so the
- * page stays responsive, watch the gradients, read the doctor's findings as they appear, apply a fix and watch
- * run B beside run A. DOM wiring only: runs live in lab-run.ts, plots in panels.ts, address options in lab-query.ts.
+ * The browser lab (web/index.html): the runs of a folder (`gradscope lab --runs DIR`), opened, overlaid and
+ * followed live as they are written; and an experiment trained in the page's Web Worker (lab-worker.ts), whose
+ * doctor's fixes run as run B beside it. DOM wiring only: training lives in lab-trainer.ts, the folder client in
+ * folder.ts, the uPlot charts in charts.ts, the heat map in heatmap.ts, the SVG panels in panels.ts and the address
+ * (the page's whole state) in lab-query.ts.
  *
- * When every run is over the page writes a machine-readable summary into `<pre id="result">`, which the tests
- * (and anyone scripting the lab) read: `{"status": "done", "runs": [{"label": "A", "verdict": "vanishing", ...}]}`.
+ * When every in-page run is over the page writes a machine-readable summary into `<pre id="result">`, which the
+ * tests (and anyone scripting the lab) read: `{"status": "done", "runs": [{"label": "A", "verdict": "vanishing", ...}]}`.
  */
 import { findPreset } from '../config/index.js';
-import { applyMergePatch, type Fix, type JsonObject } from '../doctor/findings.js';
+import { applyMergePatch, type Finding, type JsonObject } from '../doctor/findings.js';
+import type { MetricsRecord } from '../io/runlog.js';
 import { describeClip, describeModel, describeOptimizer, isRecurrent } from '../report/data.js';
 import { escapeHtml, formatNumber, formatPercent, formatRanges } from '../report/format.js';
 import { VERDICT_TEXT } from '../report/page.js';
+import { ChartGroup, LineChart, type LineSeries } from './charts.js';
+import { RunFolder } from './folder.js';
+import { HeatMap } from './heatmap.js';
 import {
-  advanceRuns,
-  browserPresets,
-  buildRun,
-  checkConfig,
-  withFix,
-  type LabRun,
-  type RunLabel,
-  type RunProblem,
-  type SeenFinding,
-} from './lab-run.js';
-import { DEFAULT_PRESET, linkQuery, parseLabQuery, STEPS_PER_SECOND, type Speed } from './lab-query.js';
+  DEFAULT_PRESET,
+  linkQuery,
+  MAX_SHOWN_RUNS,
+  parseLabQuery,
+  stateQuery,
+  type Speed,
+} from './lab-query.js';
+import { browserPresets, checkConfig, type RunLabel, type RunProblem, type SeenFinding } from './lab-run.js';
+import { LabTrainer, type RunSnapshot, type TrainerCommand, type TrainerMessage } from './lab-trainer.js';
 import {
   activationPanel,
   depthPanel,
   firstLayerPanel,
-  heatMapPanel,
-  lossPanel,
   RUN_COLORS,
   timePanel,
   timeReachPanel,
   updateRatioPanel,
 } from './panels.js';
+import { ageText, depthColor, layerGradSeries, runColor } from './series.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Elements
@@ -45,6 +48,9 @@ function element<T extends HTMLElement>(id: string, type: new () => T): T {
 }
 
 const ui = {
+  runsCard: element('runs', HTMLElement),
+  runsStatus: element('runs-status', HTMLElement),
+  runsBody: element('runs-body', HTMLElement),
   preset: element('preset', HTMLSelectElement),
   presetDescription: element('preset-description', HTMLElement),
   config: element('config', HTMLTextAreaElement),
@@ -55,18 +61,21 @@ const ui = {
   reset: element('reset', HTMLButtonElement),
   speed: element('speed', HTMLSelectElement),
   copyLink: element('copy-link', HTMLButtonElement),
+  trainerNote: element('trainer-note', HTMLElement),
   progress: element('progress', HTMLElement),
   notices: element('notices', HTMLElement),
+  smoothing: element('smoothing', HTMLInputElement),
+  smoothingValue: element('smoothing-value', HTMLElement),
+  logScale: element('log-scale', HTMLInputElement),
+  resetZoom: element('reset-zoom', HTMLButtonElement),
   compare: element('compare', HTMLElement),
   compareHeads: element('compare-heads', HTMLElement),
-  viewTabs: element('view-tabs', HTMLElement),
-  viewName: element('view-name', HTMLElement),
+  viewSelect: element('view-select', HTMLSelectElement),
   timeFigure: element('panel-time', HTMLElement),
   compareTimeFigure: element('compare-time', HTMLElement),
   verdict: element('doctor-verdict', HTMLElement),
   findings: element('findings', HTMLElement),
   result: element('result', HTMLElement),
-  tip: element('tip', HTMLElement),
 };
 
 function chart(id: string): HTMLElement {
@@ -78,33 +87,108 @@ function chart(id: string): HTMLElement {
 
 const { options, problems: queryProblems } = parseLabQuery(location.search);
 
+/** An in-page run as the page holds it: the trainer's latest snapshot with every record so far. */
+type PageRun = RunSnapshot;
+
 const state = {
-  runs: { A: null, B: null } as Record<RunLabel, LabRun | null>,
-  /** The run the detail panels and the doctor show. */
-  view: 'A' as RunLabel,
+  lab: { A: null, B: null } as Record<RunLabel, PageRun | null>,
   playing: false,
-  speed: options.speed,
+  where: 'worker' as 'worker' | 'page',
+  /** Folder runs shown (overlaid), in the order they were picked. */
+  shown: [...options.runs],
+  /** The run the detail panels and the doctor show: 'A', 'B' or a folder run's name. */
+  view: options.view,
+  smoothing: options.smoothing,
+  log: options.log,
   /** The config text run A was built from: editing it means Start builds a new run. */
   builtFrom: '',
-  /** Steps owed at a limited speed (fractional credit between ticks). */
-  credit: 0,
-  lastTick: 0,
-  lastRender: 0,
-  timer: null as ReturnType<typeof setTimeout> | null,
-  /** Findings signature per rendered view, so buttons are rebuilt only when the list changes. */
   findingsKey: '',
   /** Set by `fix=K` in the address: apply that fix when run A is over. */
   pendingFix: options.fix,
   /** A problem that ended an automatic run (`autorun`), for the result element. */
   failure: null as string | null,
+  renderQueued: false,
+  runsKey: '',
 };
 
-function liveRuns(): LabRun[] {
-  return [state.runs.A, state.runs.B].filter((run): run is LabRun => run !== null);
+const folder = new RunFolder(() => scheduleRender());
+
+function labRuns(): PageRun[] {
+  return [state.lab.A, state.lab.B].filter((run): run is PageRun => run !== null);
 }
 
-function viewedRun(): LabRun | null {
-  return state.runs[state.view] ?? state.runs.A;
+// ---------------------------------------------------------------------------------------------------------------
+// The trainer: a Web Worker, or the same trainer on this thread where no worker can start
+
+const sentCommands: TrainerCommand[] = [];
+let trainer: { send(command: TrainerCommand): void } = startWorker();
+
+function startPageTrainer(): { send(command: TrainerCommand): void } {
+  const local = new LabTrainer((message) => onTrainerMessage(message), 'page');
+  state.where = 'page';
+  ui.trainerNote.textContent =
+    "Training on the page itself (this browser could not start the lab's worker here, e.g. a page opened from disk): the page may pause while a run trains.";
+  ui.trainerNote.hidden = false;
+  return { send: (command) => local.handle(command) };
+}
+
+function startWorker(): { send(command: TrainerCommand): void } {
+  let worker: Worker;
+  try {
+    worker = new Worker(new URL('dist/lab-worker.js', document.baseURI));
+  } catch {
+    return startPageTrainer();
+  }
+  let heard = false;
+  worker.addEventListener('message', (event: MessageEvent<TrainerMessage>) => {
+    heard = true;
+    onTrainerMessage(event.data);
+  });
+  worker.addEventListener('error', (event) => {
+    if (heard) {
+      state.failure = `the training worker failed: ${event.message}`;
+      scheduleRender();
+      return;
+    }
+    // The worker script did not load: train here instead, replaying what was asked of the worker.
+    worker.terminate();
+    trainer = startPageTrainer();
+    for (const command of sentCommands) trainer.send(command);
+  });
+  return { send: (command) => worker.postMessage(command) };
+}
+
+function send(command: TrainerCommand): void {
+  sentCommands.push(command);
+  if (sentCommands.length > 50) sentCommands.splice(0, sentCommands.length - 50);
+  trainer.send(command);
+}
+
+function onTrainerMessage(message: TrainerMessage): void {
+  if (message.type === 'problem') {
+    const target = message.during === 'start' ? ui.configStatus : ui.notices;
+    ui.notices.hidden = message.during !== 'fix';
+    showProblem(target, message.problem);
+    if (message.during === 'start') ui.config.classList.add('invalid');
+    state.failure = message.problem.message;
+    scheduleRender();
+    return;
+  }
+  state.where = message.where;
+  document.documentElement.dataset['trainer'] = message.where;
+  state.playing = message.playing;
+  const next: Record<RunLabel, PageRun | null> = { A: null, B: null };
+  for (const snapshot of message.runs) {
+    const before = state.lab[snapshot.label];
+    next[snapshot.label] =
+      before && before.id === snapshot.id
+        ? { ...snapshot, records: before.records.concat(snapshot.records) }
+        : { ...snapshot, records: [...snapshot.records] };
+  }
+  if (next.B && (!state.lab.B || state.lab.B.id !== next.B.id)) state.view = 'B';
+  state.lab = next;
+  afterProgress();
+  scheduleRender();
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -167,7 +251,7 @@ function validateConfig(): boolean {
     return false;
   }
   const c = checked.config;
-  const edited = state.runs.A !== null && ui.config.value !== state.builtFrom;
+  const edited = state.lab.A !== null && ui.config.value !== state.builtFrom;
   ui.configStatus.className = 'status good';
   ui.configStatus.textContent =
     `✓ ${c.task.name} · ${describeModel(c)} · ${describeOptimizer(c)} · ${describeClip(c)} · ` +
@@ -190,157 +274,193 @@ function scheduleValidation(): void {
 // ---------------------------------------------------------------------------------------------------------------
 // Running
 
-function newRunA(): boolean {
-  const built = buildRun({ label: 'A', text: ui.config.value, name: presetName() });
-  if (!built.ok) {
-    showProblem(ui.configStatus, built.problem);
-    ui.config.classList.add('invalid');
-    state.failure = built.problem.message;
-    return false;
-  }
-  state.runs = { A: built.run, B: null };
-  state.view = 'A';
+function newRunA(): void {
   state.builtFrom = ui.config.value;
   state.failure = null;
   state.findingsKey = '';
+  state.view = 'A';
   ui.result.textContent = '';
+  send({ type: 'start', text: ui.config.value, name: presetName() });
   validateConfig();
-  return true;
-}
-
-function play(): void {
-  state.playing = true;
-  state.lastTick = performance.now();
-  state.credit = 0;
-  schedule();
-  updateButtons();
-}
-
-function pause(): void {
-  state.playing = false;
-  if (state.timer !== null) clearTimeout(state.timer);
-  state.timer = null;
-  updateButtons();
-}
-
-function schedule(): void {
-  if (state.timer !== null || !state.playing) return;
-  state.timer = setTimeout(tick, STEPS_PER_SECOND[state.speed] === Infinity ? 0 : 16);
-}
-
-/** One slice of training: a few steps of every unfinished run, then a redraw when something was logged. */
-function tick(): void {
-  state.timer = null;
-  if (!state.playing) return;
-  const live = liveRuns().filter((run) => !run.done);
-  if (live.length === 0) {
-    state.playing = false;
-    afterProgress(true);
-    return;
-  }
-  const now = performance.now();
-  const rate = STEPS_PER_SECOND[state.speed];
-  let maxSteps = 64;
-  if (Number.isFinite(rate)) {
-    state.credit = Math.min(state.credit + (rate * (now - state.lastTick)) / 1000, Math.max(1, rate / 4));
-    maxSteps = Math.floor(state.credit);
-    state.credit -= maxSteps;
-  }
-  state.lastTick = now;
-  let logged = false;
-  if (maxSteps > 0) logged = advanceRuns(live, { budgetMs: 24, maxSteps }).logged;
-  const finished = live.some((run) => run.done);
-  afterProgress(finished || (logged && performance.now() - state.lastRender > 120));
-  schedule();
-}
-
-/** Step: advance every unfinished run to its next logged step, then stop. */
-function stepOnce(): void {
-  pause();
-  if (state.runs.A === null || ui.config.value !== state.builtFrom || liveRuns().every((r) => r.done)) {
-    if (!newRunA()) return;
-  }
-  for (const run of liveRuns()) {
-    for (let i = 0; i < run.config.monitor.every && !run.done; i++) if (run.advance() !== null) break;
-  }
-  afterProgress(true);
 }
 
 function start(): void {
-  const a = state.runs.A;
-  const resumable = a !== null && ui.config.value === state.builtFrom && liveRuns().some((r) => !r.done);
-  if (!resumable && !newRunA()) {
-    afterProgress(true);
-    return;
+  const resumable =
+    state.lab.A !== null && ui.config.value === state.builtFrom && labRuns().some((r) => !r.done);
+  if (resumable) send({ type: 'play' });
+  else newRunA();
+}
+
+function stepOnce(): void {
+  if (state.lab.A === null || ui.config.value !== state.builtFrom || labRuns().every((r) => r.done)) {
+    newRunA();
+    send({ type: 'pause' });
   }
-  play();
-  afterProgress(true);
+  send({ type: 'step' });
 }
 
 function reset(): void {
-  pause();
-  state.runs = { A: null, B: null };
-  state.view = 'A';
   state.pendingFix = null;
   state.failure = null;
   state.findingsKey = '';
   ui.result.textContent = '';
+  send({ type: 'reset' });
   validateConfig();
-  afterProgress(true);
 }
 
-function applyFix(source: LabRun, fix: Fix): void {
-  const a = state.runs.A;
-  if (a === null) return;
-  const built = withFix(source, fix, a.config.name);
-  if (!built.ok) {
-    ui.notices.hidden = false;
-    showProblem(ui.notices, built.problem);
-    state.failure = built.problem.message;
-    return;
-  }
+function applyFix(from: RunLabel, code: string, index: number): void {
   ui.notices.hidden = true;
-  state.runs.B = built.run;
-  state.view = 'B';
   state.findingsKey = '';
   ui.result.textContent = '';
-  play();
-  afterProgress(true);
+  send({ type: 'fix', from, code, index });
   ui.compare.scrollIntoView({ behavior: 'smooth', block: 'start' });
 }
 
-/** What happens after training moved: the automatic fix of `fix=K`, the result element, a redraw. */
-function afterProgress(redraw: boolean): void {
-  const a = state.runs.A;
-  if (state.pendingFix !== null && a !== null && a.done && state.runs.B === null) {
+/** The automatic fix of `fix=K` once run A is over. */
+function afterProgress(): void {
+  const a = state.lab.A;
+  if (state.pendingFix !== null && a !== null && a.done && state.lab.B === null) {
     const k = state.pendingFix;
     state.pendingFix = null;
-    const top = a.findings().find((s) => s.active && s.finding.fixes.length > 0);
-    const fix = top?.finding.fixes[k - 1];
-    if (fix) applyFix(a, fix);
+    const top = a.findings.find((s) => s.active && s.finding.fixes.length > 0);
+    if (top && top.finding.fixes[k - 1]) applyFix('A', top.finding.code, k - 1);
     else
       state.failure = `fix=${k}: run A's diagnosis has ${top ? `only ${top.finding.fixes.length} fixes` : 'no fix to apply'}.`;
   }
-  if (redraw) render();
-  writeResult();
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// What is shown
+
+interface Shown {
+  /** 'A', 'B' or a folder run's name. */
+  key: string;
+  label: string;
+  color: string;
+  records: readonly MetricsRecord[];
+}
+
+function shownRuns(): Shown[] {
+  const list: Shown[] = labRuns().map((run) => ({
+    key: run.label,
+    label: `${run.label}: ${run.config.name}`,
+    color: RUN_COLORS[run.label],
+    records: run.records,
+  }));
+  state.shown.forEach((name, i) => {
+    const run = folder.opened.get(name);
+    if (run) list.push({ key: name, label: name, color: runColor(2 + i), records: run.records });
+  });
+  return list;
+}
+
+function viewedKey(): string | null {
+  const shown = shownRuns();
+  if (state.view !== null && shown.some((s) => s.key === state.view)) return state.view;
+  return shown[0]?.key ?? null;
+}
+
+function writeAddress(): void {
+  const preset = ui.preset.value || null;
+  history.replaceState(
+    null,
+    '',
+    stateQuery({
+      preset,
+      ...(preset === null ? { configText: ui.config.value } : {}),
+      runs: state.shown,
+      view: state.view,
+      smoothing: state.smoothing,
+      log: state.log,
+    }),
+  );
+}
+
+async function toggleShown(name: string, show: boolean): Promise<void> {
+  if (show && !state.shown.includes(name)) {
+    if (state.shown.length >= MAX_SHOWN_RUNS) {
+      ui.runsStatus.textContent = `At most ${MAX_SHOWN_RUNS} runs are shown at once; hide one first.`;
+      return;
+    }
+    state.shown.push(name);
+    try {
+      await folder.open(name);
+    } catch (error) {
+      state.shown = state.shown.filter((n) => n !== name);
+      ui.runsStatus.textContent = `Could not open ${name}: ${error instanceof Error ? error.message : String(error)}`;
+    }
+  } else if (!show) {
+    state.shown = state.shown.filter((n) => n !== name);
+    folder.close(name);
+    if (state.view === name) state.view = null;
+  }
+  state.runsKey = '';
+  writeAddress();
+  scheduleRender(true);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // Drawing
 
+const group = new ChartGroup();
+const lossChart = new LineChart(
+  chart('chart-loss'),
+  {
+    title: 'Training loss',
+    yLabel: 'loss',
+    empty: 'No run shown yet: pick runs above, or start an experiment.',
+  },
+  group,
+);
+const layerChart = new LineChart(
+  chart('chart-layers'),
+  { title: 'Gradient norm per layer', yLabel: '‖∂L/∂W‖ (L2 norm)', empty: 'No gradients logged yet.' },
+  group,
+);
+const heatMap = new HeatMap(chart('chart-heatmap'));
+group.zoomListeners.push((range) => heatMap.setRange(range));
+group.cursorListeners.push((step) => heatMap.setCursor(step));
+
+/** Redraws at most this often for data arriving (training, streams); a user's action redraws at the next frame. */
+const DATA_RENDER_MS = 250;
+let lastRender = 0;
+let renderTimer: ReturnType<typeof setTimeout> | null = null;
+
+function scheduleRender(urgent = false): void {
+  if (state.renderQueued) return;
+  const wait = urgent ? 0 : Math.max(0, lastRender + DATA_RENDER_MS - performance.now());
+  if (wait > 0) {
+    if (renderTimer === null)
+      renderTimer = setTimeout(() => {
+        renderTimer = null;
+        scheduleRender(true);
+      }, wait);
+    return;
+  }
+  state.renderQueued = true;
+  requestAnimationFrame(() => {
+    state.renderQueued = false;
+    lastRender = performance.now();
+    render();
+  });
+}
+
 function render(): void {
-  state.lastRender = performance.now();
+  renderRunsTable();
   renderProgress();
   renderCompare();
+  renderViewSelect();
+  renderCharts();
   renderPanels();
   renderFindings();
   updateButtons();
+  writeResult();
 }
 
 function updateButtons(): void {
-  const runs = liveRuns();
+  const runs = labRuns();
   const anyLive = runs.some((r) => !r.done);
-  const fresh = state.runs.A === null || ui.config.value !== state.builtFrom;
+  const fresh = state.lab.A === null || ui.config.value !== state.builtFrom;
   ui.start.textContent = state.playing
     ? '▶ Running…'
     : fresh
@@ -353,23 +473,74 @@ function updateButtons(): void {
   ui.reset.disabled = runs.length === 0;
 }
 
-function verdictBadge(verdict: string, provisional: boolean): string {
+function verdictBadge(verdict: string | null, provisional: boolean): string {
+  if (verdict === null) return '<span class="badge provisional">no verdict yet</span>';
   return `<span class="badge verdict-${escapeHtml(verdict)}${provisional ? ' provisional' : ''}" title="${escapeHtml(
     VERDICT_TEXT[verdict] ?? '',
   )}">${escapeHtml(verdict)}${provisional ? ' so far' : ''}</span>`;
 }
 
-function runChip(label: RunLabel): string {
-  return `<span class="chip" style="background:${RUN_COLORS[label]}">${label}</span>`;
+function chip(text: string, color: string): string {
+  return `<span class="chip" style="background:${color}">${escapeHtml(text)}</span>`;
 }
 
-function runLine(run: LabRun): string {
+function renderRunsTable(): void {
+  if (folder.error !== null && folder.runsDir === null) {
+    ui.runsStatus.textContent =
+      location.protocol === 'file:'
+        ? 'Opened from disk: run folders are listed when the lab is served (npx gradscope lab --runs DIR).'
+        : `The run folder could not be read: ${folder.error}`;
+    ui.runsBody.innerHTML = '';
+    return;
+  }
+  if (folder.runsDir === null) {
+    ui.runsStatus.textContent =
+      'Started without a run folder: npx gradscope lab --runs DIR lists and follows runs.';
+    ui.runsBody.innerHTML = '';
+    return;
+  }
+  const now = Date.now();
+  const key = JSON.stringify([folder.list, state.shown, viewedKey(), Math.floor(now / 10_000)]);
+  if (key === state.runsKey) return;
+  state.runsKey = key;
+  ui.runsStatus.textContent =
+    folder.list.length === 0
+      ? `No runs in ${folder.runsDir} yet. Train one in a terminal (npx gradscope run deep-sigmoid) and it appears here.`
+      : `${folder.list.length} run${folder.list.length === 1 ? '' : 's'} in ${folder.runsDir}. Tick runs to overlay them; a name shows its details.` +
+        (folder.skipped.length
+          ? ` (${folder.skipped.length} folders skipped: ${folder.skipped.slice(0, 2).join('; ')})`
+          : '');
+  ui.runsBody.innerHTML = folder.list
+    .map((run) => {
+      const shownAt = state.shown.indexOf(run.name);
+      const opened = folder.opened.get(run.name);
+      const entry = opened?.entry ?? run;
+      const swatch =
+        shownAt >= 0 ? `<span class="swatch" style="border-color:${runColor(2 + shownAt)}"></span>` : '';
+      const status =
+        entry.status === 'live'
+          ? `<span class="live-dot" aria-hidden="true"></span>live${opened?.following ? ', following' : ''}`
+          : entry.status;
+      return (
+        `<tr data-run="${escapeHtml(run.name)}"${viewedKey() === run.name ? ' class="viewed"' : ''}>` +
+        `<td><input type="checkbox" class="show-run" aria-label="overlay ${escapeHtml(run.name)}"${shownAt >= 0 ? ' checked' : ''}></td>` +
+        `<td>${swatch}<button type="button" class="link view-run">${escapeHtml(run.name)}</button></td>` +
+        `<td>${escapeHtml(run.kind)}</td><td>${escapeHtml(run.task ?? '–')}</td>` +
+        `<td class="model">${escapeHtml(run.model ?? '–')}</td>` +
+        `<td>${verdictBadge(entry.verdict, false)}</td><td>${status}</td>` +
+        `<td class="num">${entry.steps ?? '–'}${run.totalSteps ? ` / ${run.totalSteps}` : ''}</td>` +
+        `<td>${escapeHtml(ageText(entry.mtime, now))}</td></tr>`
+      );
+    })
+    .join('');
+}
+
+function runLine(run: PageRun): string {
   const records = run.records;
   const last = records[records.length - 1];
-  const seconds = run.session.trainingSeconds;
-  // The engine's own pace; at a limited speed the page waits between steps, so it would mislead there.
+  const seconds = run.trainingSeconds;
   const speed =
-    state.speed === 'fast' && seconds > 0 && run.stepsTaken > 0
+    ui.speed.value === 'fast' && seconds > 0 && run.stepsTaken > 0
       ? `${formatNumber(run.stepsTaken / seconds)} steps/s`
       : '';
   const loss = last ? `loss ${formatNumber(last.loss)}` : '';
@@ -382,7 +553,7 @@ function runLine(run: LabRun): string {
   const fraction = run.totalSteps > 0 ? run.stepsTaken / run.totalSteps : 0;
   const parts = [`step ${run.stepsTaken} / ${run.totalSteps}`, loss, evalText, speed].filter(Boolean);
   return (
-    `<div class="run-line">${runChip(run.label)}<span class="run-name">${escapeHtml(run.config.name)}</span>` +
+    `<div class="run-line">${chip(run.label, RUN_COLORS[run.label])}<span class="run-name">${escapeHtml(run.config.name)}</span>` +
     `${verdictBadge(run.verdict, !run.done)}<span class="run-numbers">${escapeHtml(parts.join(' · '))}</span>` +
     `<span class="bar"><span style="width:${(100 * fraction).toFixed(1)}%;background:${RUN_COLORS[run.label]}"></span></span>` +
     (run.error ? `<div class="status bad">${escapeHtml(run.error)}</div>` : '') +
@@ -391,20 +562,20 @@ function runLine(run: LabRun): string {
 }
 
 function renderProgress(): void {
-  const runs = liveRuns();
+  const runs = labRuns();
   ui.progress.innerHTML = runs.length
     ? runs.map(runLine).join('')
-    : '<p class="muted">Nothing is running. Pick an experiment and press <strong>Start</strong>.</p>';
+    : '<p class="muted">Nothing is training here. Pick an experiment and press <strong>Start</strong>.</p>';
 }
 
 function renderCompare(): void {
-  const a = state.runs.A;
-  const b = state.runs.B;
+  const a = state.lab.A;
+  const b = state.lab.B;
   ui.compare.hidden = a === null || b === null;
   if (a === null || b === null) return;
-  const head = (run: LabRun, text: string): string =>
+  const head = (run: PageRun, text: string): string =>
     `<div class="compare-head" style="border-top-color:${RUN_COLORS[run.label]}">` +
-    `<div>${runChip(run.label)} ${verdictBadge(run.verdict, !run.done)}</div>` +
+    `<div>${chip(run.label, RUN_COLORS[run.label])} ${verdictBadge(run.verdict, !run.done)}</div>` +
     `<p>${text}</p><p class="muted">step ${run.stepsTaken} / ${run.totalSteps}` +
     (run.summary ? ` · eval loss ${escapeHtml(formatNumber(run.summary.eval.loss))}` : '') +
     '</p></div>';
@@ -412,11 +583,10 @@ function renderCompare(): void {
     head(a, `<strong>${escapeHtml(a.config.name)}</strong>: the experiment as configured.`) +
     head(
       b,
-      `<strong>A + ${b.applied.map((f) => escapeHtml(f.change)).join(' + ')}</strong>` +
+      `<strong>${escapeHtml(b.config.name)}</strong> = A + ${b.applied.map((f) => escapeHtml(f.change)).join(' + ')}` +
         `<br><span class="muted">patch: <code>${escapeHtml(JSON.stringify(b.applied.reduce<JsonObject>((patch, f) => applyMergePatch(patch, f.patch), {})))}</code></span>`,
     );
   const plotted = [a, b].map((run) => ({ label: run.label, records: run.records }));
-  chart('compare-loss-chart').innerHTML = lossPanel(plotted, { id: 'compare-loss' });
   chart('compare-first-chart').innerHTML = firstLayerPanel(plotted, { id: 'compare-first' });
   const recurrent = [a, b].filter((run) => isRecurrent(run.config));
   ui.compareTimeFigure.hidden = recurrent.length === 0;
@@ -427,42 +597,69 @@ function renderCompare(): void {
     );
 }
 
-function renderTabs(): void {
-  const b = state.runs.B;
-  ui.viewTabs.hidden = b === null;
-  ui.viewTabs.querySelectorAll('button').forEach((button) => {
-    const selected = button.dataset['view'] === state.view;
-    button.setAttribute('aria-selected', String(selected));
-    button.classList.toggle('selected', selected);
-  });
+function renderViewSelect(): void {
+  const shown = shownRuns();
+  const viewed = viewedKey();
+  const key = JSON.stringify([shown.map((s) => [s.key, s.label]), viewed]);
+  if (ui.viewSelect.dataset['key'] === key) return;
+  ui.viewSelect.dataset['key'] = key;
+  ui.viewSelect.innerHTML = shown.length
+    ? shown
+        .map(
+          (s) =>
+            `<option value="${escapeHtml(s.key)}"${s.key === viewed ? ' selected' : ''}>${escapeHtml(s.label)}</option>`,
+        )
+        .join('')
+    : '<option value="">no run yet</option>';
+  ui.viewSelect.disabled = shown.length === 0;
+}
+
+function viewedRecords(): readonly MetricsRecord[] {
+  const key = viewedKey();
+  return shownRuns().find((s) => s.key === key)?.records ?? [];
+}
+
+function renderCharts(): void {
+  const view = { smoothing: state.smoothing, log: state.log };
+  lossChart.update(
+    shownRuns().map((s) => ({
+      label: s.label,
+      color: s.color,
+      points: s.records.map((r) => [r.step, r.loss] as const),
+    })),
+    view,
+  );
+  const records = viewedRecords();
+  const layers = layerGradSeries(records);
+  const series: LineSeries[] = layers.layers.map((layer, i) => ({
+    label: `layer ${layer}`,
+    color: depthColor(i, layers.layers.length),
+    points: layers.steps.map((step, k) => [step, (layers.values[i] as number[])[k] as number] as const),
+  }));
+  if (records.length > 0)
+    series.push({
+      label: 'all layers (global norm)',
+      color: '#000000',
+      dash: true,
+      points: records.map((r) => [r.step, r.gradNorm] as const),
+    });
+  layerChart.update(series, view);
+  heatMap.update(records);
 }
 
 function renderPanels(): void {
-  renderTabs();
-  const run = viewedRun();
-  const records = run?.records ?? [];
-  ui.viewName.innerHTML = run
-    ? `${runChip(run.label)} ${escapeHtml(run.config.name)}`
-    : '<span class="muted">no run yet</span>';
-  const baseline = run?.summary?.baseline.loss ?? run?.session.task.baseline.loss;
-  chart('chart-loss').innerHTML = lossPanel(
-    run ? [{ label: run.label, records }] : [],
-    baseline !== undefined ? { baseline } : {},
-  );
-  chart('chart-heatmap').innerHTML = heatMapPanel(records);
+  const records = viewedRecords();
   chart('chart-depth').innerHTML = depthPanel(records);
   chart('chart-update').innerHTML = updateRatioPanel(records);
   chart('chart-saturated').innerHTML = activationPanel(records, 'saturated');
   chart('chart-dead').innerHTML = activationPanel(records, 'dead');
-  const recurrent = run !== null && isRecurrent(run.config);
+  const recurrent = records.some((r) => (r.timeGrad?.length ?? 0) > 0);
   ui.timeFigure.hidden = !recurrent;
   if (recurrent) chart('chart-time').innerHTML = timePanel(records);
-  // The heat map's own per-row titles would cover the per-cell tip below.
-  document.querySelectorAll('.hm-row > title').forEach((title) => title.remove());
 }
 
-function whereText(seen: SeenFinding): string {
-  const where = seen.finding.where;
+function whereText(finding: Pick<Finding, 'where'>): string {
+  const where = finding.where;
   const parts: string[] = [];
   if (where.layers?.length)
     parts.push(`${where.layers.length === 1 ? 'layer' : 'layers'} ${formatRanges(where.layers)}`);
@@ -470,24 +667,30 @@ function whereText(seen: SeenFinding): string {
   return parts.join(' · ');
 }
 
-function findingHtml(run: LabRun, seen: SeenFinding): string {
+function findingHtml(label: RunLabel | null, done: boolean, seen: SeenFinding): string {
   const f = seen.finding;
   const when = seen.active
-    ? run.done
+    ? done
       ? `in the final diagnosis · first reported at step ${seen.firstStep}`
       : `reported since step ${seen.firstStep}`
     : `reported at steps ${seen.firstStep}–${seen.lastStep}, gone since`;
-  const where = whereText(seen);
-  const action = run.label === 'A' ? 'Try it as run B' : 'Add it to run B';
+  const where = whereText(f);
+  const action = label === 'B' ? 'Add it to run B' : 'Try it as run B';
   const fixes = f.fixes.length
     ? `<ol class="fixes">${f.fixes
         .map(
           (fix, i) =>
             `<li><div class="fix-change">${escapeHtml(fix.change)}</div>` +
             `<div class="why">${escapeHtml(fix.why)}</div>` +
-            `<button type="button" class="apply" data-run="${run.label}" data-code="${escapeHtml(f.code)}" data-index="${i}">${action} ▸</button></li>`,
+            (label !== null
+              ? `<button type="button" class="apply" data-run="${label}" data-code="${escapeHtml(f.code)}" data-index="${i}">${action} ▸</button>`
+              : '') +
+            '</li>',
         )
-        .join('')}</ol>`
+        .join('')}</ol>` +
+      (label === null
+        ? '<p class="muted">To try a fix: gradscope fix &lt;run dir&gt; trains them beside this run.</p>'
+        : '')
     : '<p class="muted">No fix suggested.</p>';
   return (
     `<article class="finding ${f.severity}${seen.active ? '' : ' gone'}" data-code="${escapeHtml(f.code)}">` +
@@ -502,44 +705,92 @@ function findingHtml(run: LabRun, seen: SeenFinding): string {
   );
 }
 
+/** The doctor's view of the viewed run: an in-page run's live findings, or a folder run's summary. */
+function doctorView(): {
+  title: string;
+  verdict: string | null;
+  provisional: boolean;
+  label: RunLabel | null;
+  done: boolean;
+  findings: SeenFinding[];
+  empty: string;
+} | null {
+  const key = viewedKey();
+  if (key === null) return null;
+  if (key === 'A' || key === 'B') {
+    const run = state.lab[key];
+    if (!run) return null;
+    const last = run.records.at(-1);
+    return {
+      title: chip(run.label, RUN_COLORS[run.label]),
+      verdict: run.verdict,
+      provisional: !run.done,
+      label: run.error ? null : run.label,
+      done: run.done,
+      findings: run.findings,
+      empty:
+        run.records.length === 0
+          ? 'No steps logged yet.'
+          : run.done
+            ? 'Nothing wrong: the gradient reaches every layer at a usable size.'
+            : `No findings at step ${last?.step ?? 0}.`,
+    };
+  }
+  const run = folder.opened.get(key);
+  if (!run) return null;
+  const summary = run.summary as { verdict?: string; findings?: Finding[] } | null;
+  const findings = (summary?.findings ?? []).map((finding) => {
+    const first = finding.timeline?.[0]?.step ?? run.records[0]?.step ?? 0;
+    return { finding, firstStep: first, lastStep: run.records.at(-1)?.step ?? first, active: true };
+  });
+  const live = run.records.at(-1)?.findings ?? [];
+  return {
+    title: `<strong>${escapeHtml(run.name)}</strong>`,
+    verdict: summary?.verdict ?? null,
+    provisional: false,
+    label: null,
+    done: summary !== null,
+    findings,
+    empty:
+      summary === null
+        ? live.length
+          ? `Still training; at step ${run.records.at(-1)?.step}: ${live.map((f) => f.title).join('; ')}. The full diagnosis comes with summary.json.`
+          : 'Still training: the full diagnosis comes with summary.json.'
+        : 'Nothing wrong: the gradient reaches every layer at a usable size.',
+  };
+}
+
 function renderFindings(): void {
-  const run = viewedRun();
-  if (run === null) {
-    ui.verdict.innerHTML = '<p class="muted">The doctor reads every logged step of the run you start.</p>';
+  const view = doctorView();
+  if (view === null) {
+    ui.verdict.innerHTML = '<p class="muted">The doctor reads every logged step of the run you view.</p>';
     ui.findings.innerHTML = '';
     state.findingsKey = '';
     return;
   }
-  const verdict = run.verdict;
   ui.verdict.innerHTML =
-    `<p>${runChip(run.label)} ${verdictBadge(verdict, !run.done)}</p>` +
-    `<p class="meaning">${escapeHtml(VERDICT_TEXT[verdict] ?? '')}.</p>`;
-  const list = run.findings();
+    `<p>${view.title} ${verdictBadge(view.verdict, view.provisional)}</p>` +
+    (view.verdict ? `<p class="meaning">${escapeHtml(VERDICT_TEXT[view.verdict] ?? '')}.</p>` : '');
   // Rebuild only when the findings or their fixes change, so a button is never replaced under the pointer;
   // otherwise refresh the changing text in place.
   const key = [
-    run.label,
-    run.done,
-    ...list.map((s) => `${s.finding.code}:${s.active}:${s.finding.fixes.map((f) => f.change).join('|')}`),
+    viewedKey(),
+    view.done,
+    view.empty,
+    ...view.findings.map(
+      (s) => `${s.finding.code}:${s.active}:${s.finding.fixes.map((f) => f.change).join('|')}`,
+    ),
   ].join(';');
   if (key !== state.findingsKey) {
     state.findingsKey = key;
-    ui.findings.innerHTML = list.length
-      ? list.map((seen) => findingHtml(run, seen)).join('')
-      : `<p class="empty">${
-          run.records.length === 0
-            ? 'No steps logged yet.'
-            : run.done
-              ? 'Nothing wrong: the gradient reaches every layer at a usable size.'
-              : `No findings at step ${run.records[run.records.length - 1]?.step ?? 0}.`
-        }</p>`;
+    ui.findings.innerHTML = view.findings.length
+      ? view.findings.map((seen) => findingHtml(view.label, view.done, seen)).join('')
+      : `<p class="empty">${escapeHtml(view.empty)}</p>`;
     return;
   }
-  for (const seen of list) {
+  for (const seen of view.findings) {
     const article = ui.findings.querySelector(`article[data-code="${seen.finding.code}"]`);
     if (!article) continue;
-    const title = article.querySelector('.title');
-    if (title) title.textContent = seen.finding.title;
     const evidence = article.querySelector('.evidence');
     if (evidence) evidence.innerHTML = seen.finding.evidence.map((e) => `<li>${escapeHtml(e)}</li>`).join('');
     const cause = article.querySelector('.cause');
@@ -547,25 +798,23 @@ function renderFindings(): void {
   }
 }
 
-/** The machine-readable outcome, once every run is over (empty while anything is still to come). */
+/** The machine-readable outcome of the in-page runs, once every one is over (empty while anything is to come). */
 function writeResult(): void {
-  const runs = liveRuns();
-  const waiting = state.pendingFix !== null && state.runs.A !== null;
+  const runs = labRuns();
+  const waiting = state.pendingFix !== null && state.lab.A !== null;
   let result: unknown = null;
-  if (state.failure !== null && !liveRuns().some((r) => !r.done)) {
+  if (state.failure !== null && !runs.some((r) => !r.done)) {
     result = { status: 'error', message: state.failure };
   } else if (runs.length > 0 && runs.every((r) => r.done) && !waiting) {
     result = {
       status: 'done',
+      trainer: state.where,
       runs: runs.map((run) => ({
         label: run.label,
         name: run.config.name,
         steps: run.stepsTaken,
         verdict: run.verdict,
-        findings: run
-          .findings()
-          .filter((s) => s.active)
-          .map((s) => s.finding.code),
+        findings: run.findings.filter((s) => s.active).map((s) => s.finding.code),
         finalLoss: run.summary?.finalLoss ?? null,
         evalLoss: run.summary?.eval.loss ?? null,
         applied: run.applied.map((f) => f.change),
@@ -579,31 +828,6 @@ function writeResult(): void {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Heat-map tip: the cell under the pointer, read from the row's data attributes (log10 values; 'x' non-finite).
-
-function showTip(event: MouseEvent): void {
-  const target = event.target;
-  if (!(target instanceof Element) || !target.classList.contains('hm-row')) {
-    ui.tip.hidden = true;
-    return;
-  }
-  const svg = target.closest('svg');
-  const values = (target.getAttribute('data-v') ?? '').split(',');
-  const box = target.getBoundingClientRect();
-  const i = Math.max(
-    0,
-    Math.min(values.length - 1, Math.floor(((event.clientX - box.left) / box.width) * values.length)),
-  );
-  const steps = (svg?.getAttribute('data-steps') ?? '').split(',');
-  const raw = values[i] ?? '';
-  const value = raw === 'x' ? 'NaN or ∞' : raw === 'z' ? '0' : (10 ** Number(raw)).toPrecision(3);
-  ui.tip.textContent = `${target.getAttribute('data-label') ?? ''} · step ${steps[i] ?? '?'} · ${svg?.getAttribute('data-value-label') ?? ''} = ${value}`;
-  ui.tip.hidden = false;
-  ui.tip.style.left = `${event.clientX + 14}px`;
-  ui.tip.style.top = `${event.clientY + 14}px`;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
 // Wiring
 
 function fillPresets(): void {
@@ -611,7 +835,7 @@ function fillPresets(): void {
   ui.preset.innerHTML =
     presets.map((p) => `<option value="${escapeHtml(p.name)}">${escapeHtml(p.name)}</option>`).join('') +
     '<option value="">custom config</option>';
-  ui.speed.value = state.speed;
+  ui.speed.value = options.speed;
 }
 
 function onPresetChange(): void {
@@ -624,11 +848,21 @@ function onPresetChange(): void {
   showPresetDescription();
   validateConfig();
   updateButtons();
-  history.replaceState(null, '', `?preset=${encodeURIComponent(presetName())}`);
+  writeAddress();
 }
 
 async function copyLink(): Promise<void> {
-  const query = linkQuery(ui.config.value);
+  const preset = ui.preset.value || null;
+  const query =
+    preset !== null && ui.config.value === loadPresetText(preset, { steps: null, seed: null })
+      ? stateQuery({
+          preset,
+          runs: state.shown,
+          view: state.view,
+          smoothing: state.smoothing,
+          log: state.log,
+        })
+      : linkQuery(ui.config.value);
   history.replaceState(null, '', query);
   try {
     await navigator.clipboard.writeText(location.href);
@@ -639,43 +873,107 @@ async function copyLink(): Promise<void> {
   setTimeout(() => (ui.copyLink.textContent = 'Copy link'), 2500);
 }
 
+function showSmoothing(): void {
+  ui.smoothing.value = String(state.smoothing);
+  ui.smoothingValue.textContent = state.smoothing.toFixed(2);
+  ui.logScale.checked = state.log;
+}
+
 function wire(): void {
   ui.preset.addEventListener('change', onPresetChange);
   ui.config.addEventListener('input', scheduleValidation);
   ui.start.addEventListener('click', start);
-  ui.pause.addEventListener('click', pause);
+  ui.pause.addEventListener('click', () => send({ type: 'pause' }));
   ui.step.addEventListener('click', stepOnce);
   ui.reset.addEventListener('click', reset);
-  ui.speed.addEventListener('change', () => {
-    state.speed = ui.speed.value as Speed;
-    state.credit = 0;
-  });
+  ui.speed.addEventListener('change', () => send({ type: 'speed', speed: ui.speed.value as Speed }));
   ui.copyLink.addEventListener('click', () => void copyLink());
-  ui.viewTabs.addEventListener('click', (event) => {
-    const button = event.target instanceof Element ? event.target.closest('button') : null;
-    const view = button?.dataset['view'];
-    if (view !== 'A' && view !== 'B') return;
-    state.view = view;
+  ui.smoothing.addEventListener('input', () => {
+    state.smoothing = Number(ui.smoothing.value);
+    showSmoothing();
+    writeAddress();
+    scheduleRender(true);
+  });
+  ui.logScale.addEventListener('change', () => {
+    state.log = ui.logScale.checked;
+    writeAddress();
+    scheduleRender(true);
+  });
+  ui.resetZoom.addEventListener('click', () => group.zoom(null, null));
+  ui.viewSelect.addEventListener('change', () => {
+    state.view = ui.viewSelect.value || null;
     state.findingsKey = '';
-    render();
+    writeAddress();
+    scheduleRender(true);
+  });
+  ui.runsBody.addEventListener('change', (event) => {
+    const box = event.target;
+    if (!(box instanceof HTMLInputElement) || !box.classList.contains('show-run')) return;
+    const name = box.closest('tr')?.dataset['run'];
+    if (name) void toggleShown(name, box.checked);
+  });
+  ui.runsBody.addEventListener('click', (event) => {
+    const button = event.target instanceof Element ? event.target.closest('button.view-run') : null;
+    const name = button?.closest('tr')?.dataset['run'];
+    if (!name) return;
+    state.view = name;
+    state.findingsKey = '';
+    if (!state.shown.includes(name)) void toggleShown(name, true);
+    else {
+      writeAddress();
+      scheduleRender(true);
+    }
+    chart('chart-loss').scrollIntoView({ behavior: 'smooth', block: 'start' });
   });
   ui.findings.addEventListener('click', (event) => {
     const button = event.target instanceof Element ? event.target.closest('button.apply') : null;
     if (!(button instanceof HTMLButtonElement)) return;
     const label = button.dataset['run'];
-    const run = label === 'A' || label === 'B' ? state.runs[label] : null;
-    const seen = run
-      ? [...run.seen.values()].find((s) => s.finding.code === button.dataset['code'])
-      : undefined;
-    const fix = seen?.finding.fixes[Number(button.dataset['index'])];
-    if (run && fix) applyFix(run, fix);
+    if (label !== 'A' && label !== 'B') return;
+    applyFix(label, button.dataset['code'] ?? '', Number(button.dataset['index']));
   });
-  document.addEventListener('mousemove', showTip);
+}
+
+async function bootFolder(): Promise<void> {
+  await folder.refresh();
+  const known = new Set(folder.list.map((r) => r.name));
+  for (const name of state.shown) {
+    if (!known.has(name)) {
+      queryProblems.push(`runs=${name}: there is no such run in the folder; it is not shown.`);
+      continue;
+    }
+    try {
+      await folder.open(name);
+    } catch (error) {
+      queryProblems.push(`runs=${name}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  state.shown = state.shown.filter((name) => folder.opened.has(name));
+  // A newcomer who ran a few runs and opened the lab sees the newest one at once.
+  if (options.runs.length === 0 && !options.autorun && folder.list[0] !== undefined) {
+    state.shown = [folder.list[0].name];
+    await folder.open(folder.list[0].name).catch(() => (state.shown = []));
+  }
+  showNotices();
+  scheduleRender();
+  // The list's statuses and ages change on their own; the runs being followed update by their streams.
+  setInterval(() => {
+    if (document.visibilityState === 'visible' && folder.runsDir !== null) void folder.refresh();
+  }, 5000);
+}
+
+function showNotices(): void {
+  if (queryProblems.length) {
+    ui.notices.hidden = false;
+    ui.notices.className = 'status bad';
+    ui.notices.textContent = queryProblems.join(' ');
+  }
 }
 
 function boot(): void {
   fillPresets();
   wire();
+  showSmoothing();
   if (options.configText !== null) {
     let text = options.configText;
     try {
@@ -700,14 +998,14 @@ function boot(): void {
     ui.config.value = loadPresetText(presetName(), { steps: options.steps, seed: options.seed });
     showPresetDescription();
   }
-  if (queryProblems.length) {
-    ui.notices.hidden = false;
-    ui.notices.textContent = queryProblems.join(' ');
-  }
+  showNotices();
   validateConfig();
+  send({ type: 'speed', speed: options.speed });
   document.documentElement.dataset['lab'] = 'ready';
-  if (options.autorun) start();
-  else afterProgress(true);
+  // A config that does not check is still sent: the trainer's answer is the problem the result reports.
+  if (options.autorun) newRunA();
+  scheduleRender();
+  void bootFolder();
 }
 
 boot();

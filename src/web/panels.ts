@@ -18,10 +18,11 @@ import {
 } from '../report/data.js';
 import { formatNumber } from '../report/format.js';
 import { gradientHeatMap } from '../report/run-report.js';
-import { barChart, lineChart, PALETTE, type Series, type XMarker } from '../report/svg.js';
+import { barChart, lineChart, type Series, type XMarker } from '../report/svg.js';
+import { OKABE_ITO } from './series.js';
 
-/** Run colours: A blue, B orange, everywhere in the lab. */
-export const RUN_COLORS = { A: PALETTE[0] as string, B: PALETTE[1] as string } as const;
+/** Run colours: A blue, B orange (Okabe and Ito's palette, series.ts), everywhere in the lab. */
+export const RUN_COLORS = { A: OKABE_ITO[0] as string, B: OKABE_ITO[1] as string } as const;
 
 /** Colours for the first logged step and the latest one in the depth and time profiles. */
 const START = '#9aa5b1';
