@@ -10,7 +10,18 @@ import { TaskConfigError, closestName, formatValue } from './errors.js';
 /** The optional fields of `TaskConfig` (everything but `name`). */
 export type TaskField = Exclude<keyof TaskConfig, 'name'>;
 
-export const TASK_FIELDS: readonly TaskField[] = ['inputs', 'classes', 'size', 'length', 'mode'];
+export const TASK_FIELDS: readonly TaskField[] = [
+  'inputs',
+  'classes',
+  'size',
+  'length',
+  'mode',
+  'path',
+  'target',
+  'kind',
+  'standardize',
+  'split',
+];
 
 export interface IntegerField {
   readonly kind: 'integer';
@@ -98,7 +109,7 @@ export function defineTask<O extends TaskOptions<O>>(name: string, definition: T
     description: definition.description,
     fields,
     resolve: (cfg) =>
-      ({ name, ...(parse(cfg) as Partial<Record<TaskField, number | string>>) }) as TaskConfig,
+      ({ name, ...(parse(cfg) as Partial<Record<TaskField, number | string>>) }) as unknown as TaskConfig,
     create: (cfg, seed) => definition.create(parse(cfg), seed),
   };
 }

@@ -21,6 +21,7 @@ const SMALL: Record<string, TaskConfig> = {
   adding: { name: 'adding', length: 12 },
   copy: { name: 'copy', length: 5 },
   'seq-mnist': { name: 'seq-mnist' },
+  csv: { name: 'csv', path: 'fixtures/csv/scaled.csv', target: 'label', kind: 'classification' },
 };
 
 function small(name: string): TaskConfig {
@@ -64,15 +65,10 @@ function checkBatch(task: Task, batch: Batch, n: number): void {
 
 describe('every task', () => {
   it('has a complete registry', () => {
-    assert.deepEqual([...TASK_NAMES].sort(), [
-      'adding',
-      'copy',
-      'mnist',
-      'seq-mnist',
-      'spirals',
-      'teacher',
-      'xor',
-    ]);
+    assert.deepEqual(
+      [...TASK_NAMES].sort(),
+      ['adding', 'copy', 'mnist', 'seq-mnist', 'spirals', 'teacher', 'xor', 'csv'].sort(),
+    );
     for (const name of TASK_NAMES) assert.ok(TASKS[name].description.length > 10, name);
   });
 
@@ -196,7 +192,7 @@ describe('task config', () => {
       { name: 'spiralz' },
       'invalid_value',
       'task.name',
-      /^unknown task `spiralz`, did you mean `spirals`\? accepted: spirals, xor, teacher, mnist, adding, copy, seq-mnist\.$/,
+      /^unknown task `spiralz`, did you mean `spirals`\? accepted: spirals, xor, teacher, mnist, adding, copy, seq-mnist, csv\.$/,
     );
     rejects({ name: 'seqmnist' }, 'invalid_value', 'task.name', /did you mean `seq-mnist`/);
     rejects(

@@ -10,6 +10,7 @@
 import type { TaskConfig } from '../config/types.js';
 import { createAddingTask, type AddingOptions } from './adding.js';
 import { createCopyTask, type CopyOptions } from './copy.js';
+import { CSV_TASK_ENTRY } from './csv.js';
 import { choiceField, defineTask, integerField, type TaskEntry } from './definition.js';
 import { TaskConfigError, closestName, formatValue } from './errors.js';
 import { SEQ_MNIST_MODES, createMnistTask, createSeqMnistTask, type SeqMnistOptions } from './mnist.js';
@@ -30,7 +31,7 @@ export { loadMnist, type MnistDigits } from './mnist-digits.js';
 /** Options of a task that takes no fields. */
 type NoOptions = Record<never, never>;
 
-export type TaskName = 'spirals' | 'xor' | 'teacher' | 'mnist' | 'adding' | 'copy' | 'seq-mnist';
+export type TaskName = 'spirals' | 'xor' | 'teacher' | 'mnist' | 'adding' | 'copy' | 'seq-mnist' | 'csv';
 
 /** Every task with its description and fields (defaults, accepted ranges), e.g. for `gradscope presets`. */
 export const TASKS: { readonly [K in TaskName]: TaskEntry } = {
@@ -75,6 +76,7 @@ export const TASKS: { readonly [K in TaskName]: TaskEntry } = {
     },
     create: (options) => createSeqMnistTask(options),
   }),
+  csv: CSV_TASK_ENTRY,
 };
 
 export const TASK_NAMES = Object.keys(TASKS) as TaskName[];

@@ -34,6 +34,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  statSync,
   truncateSync,
   writeSync,
 } from 'node:fs';
@@ -526,7 +527,11 @@ export interface ParsedEvent {
 }
 
 export type ReadErrorCode =
-  'truncated-record' | 'length-checksum-mismatch' | 'data-checksum-mismatch' | 'malformed-event';
+  | 'truncated-record'
+  | 'length-checksum-mismatch'
+  | 'data-checksum-mismatch'
+  | 'malformed-event'
+  | 'too-large';
 
 /** A problem found while reading; `offset` is the byte offset of the record concerned. */
 export interface ReadError {
@@ -628,14 +633,32 @@ export interface EventFileInDir extends EventFileReadout {
  * @example
  * for (const file of readEventDir('runs/')) console.log(file.path, file.events.length, file.errors);
  */
-export function readEventDir(dir: string, options: { readonly recursive?: boolean } = {}): EventFileInDir[] {
+export function readEventDir(
+  dir: string,
+  options: { readonly recursive?: boolean; readonly maxBytes?: number } = {},
+): EventFileInDir[] {
   const files: EventFileInDir[] = [];
   const entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) =>
     a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
   );
   for (const entry of entries) {
     const path = join(dir, entry.name);
-    if (entry.isFile() && entry.name.includes('tfevents')) files.push({ path, ...readEvents(path) });
+    // Regular files only (a symlink, FIFO or device named like an event file is not read); oversized ones named.
+    if (!entry.isFile() || !entry.name.includes('tfevents')) continue;
+    const size = statSync(path).size;
+    if (size > (options.maxBytes ?? Infinity))
+      files.push({
+        path,
+        events: [],
+        errors: [
+          {
+            code: 'too-large',
+            offset: 0,
+            message: `${size} bytes, more than the ${options.maxBytes} read; not read`,
+          },
+        ],
+      });
+    else files.push({ path, ...readEvents(path) });
   }
   if (options.recursive === true) {
     for (const entry of entries) {

@@ -15,6 +15,7 @@
 import { totalmem } from 'node:os';
 import type { ResolvedConfig, TaskConfig } from '../config/types.js';
 import type { TaskName } from '../data/index.js';
+import { csvSizeEstimate } from '../data/csv.js';
 import { CELL_SHAPES } from '../ops/index.js';
 
 const FLOAT = 4;
@@ -89,6 +90,18 @@ const TASK_SHAPES: { readonly [K in TaskName]: (task: TaskConfig) => TaskShape }
     };
   },
   xor: () => ({ inputs: 2, outputs: 2, steps: 1, scoredEvery: false, evalRows: 1000, dataFloats: 3000 }),
+  csv: (t) => {
+    const { columns, values } = csvSizeEstimate(t.path);
+    const rows = Math.ceil(values / columns);
+    return {
+      inputs: columns,
+      outputs: columns,
+      steps: 1,
+      scoredEvery: false,
+      evalRows: rows,
+      dataFloats: 2 * values,
+    };
+  },
   teacher: (t) => {
     const inputs = t.inputs ?? 32;
     const classes = t.classes ?? 10;
