@@ -171,6 +171,13 @@ describe('the lab in Chromium', { skip }, () => {
     await page.check('#log-scale');
     await page.waitForFunction(() => location.search.includes('log=1'));
     assert.match(await page.evaluate(() => location.search), /runs=small-tanh%2Ctorch-run%2Ctb-log/);
+    await page.selectOption('#metric', 'gradNorm');
+    await page.waitForFunction(
+      () =>
+        document.querySelector('#chart-loss .u-title')?.textContent ===
+        'Global gradient norm (before clipping)',
+    );
+    assert.match(await page.evaluate(() => location.search), /metric=gradNorm/);
   });
 
   it('follows a live run: each appended record arrives by Server-Sent Events, then its summary', async () => {
