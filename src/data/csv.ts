@@ -567,7 +567,7 @@ function csvOptions(cfg: TaskConfig): CsvTaskOptions {
   const extra = Object.keys(rest).filter((k) => k !== 'name' && rest[k] !== undefined);
   if (extra.length > 0)
     throw new TaskConfigError(
-      'unknown_field',
+      'unknown_key',
       `task.${extra[0] as string}`,
       rest[extra[0] as string],
       'name, path, target, kind, standardize, split',

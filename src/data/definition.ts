@@ -127,7 +127,7 @@ function checkKeys(
     const path = `task.${key}`;
     if ((TASK_FIELDS as readonly string[]).includes(key)) {
       throw new TaskConfigError(
-        'inapplicable_field',
+        'not_applicable',
         path,
         value,
         accepted,
@@ -137,7 +137,7 @@ function checkKeys(
     const suggestion = closestName(key, own);
     const hint = suggestion === null ? '' : ` Did you mean task.${suggestion}?`;
     throw new TaskConfigError(
-      'unknown_field',
+      'unknown_key',
       path,
       value,
       accepted,

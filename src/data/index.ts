@@ -90,7 +90,7 @@ export function taskEntry(cfg: TaskConfig): TaskEntry {
   const accepted = TASK_NAMES.join(', ');
   if (typeof name !== 'string' || name === '') {
     throw new TaskConfigError(
-      'missing_name',
+      'missing',
       'task.name',
       name,
       accepted,
@@ -101,7 +101,7 @@ export function taskEntry(cfg: TaskConfig): TaskEntry {
     const suggestion = closestName(name, TASK_NAMES);
     const hint = suggestion === null ? ';' : `, did you mean \`${suggestion}\`?`;
     throw new TaskConfigError(
-      'unknown_task',
+      'invalid_value',
       'task.name',
       name,
       accepted,

@@ -1,8 +1,15 @@
 export { Module, Sequential, type LayerFacts, type NamedParameter, type ParamRole } from './module.js';
 export { Dense, type DenseOptions, type Initializer } from './dense.js';
-export { BatchNorm, LayerNorm } from './norm.js';
+export { BatchNorm, BatchNorm2d, LayerNorm } from './norm.js';
+export { Conv2d, Pool2d, GlobalAvgPool2d, Flatten, type Conv2dLayerOptions } from './conv.js';
 export { Dropout } from './dropout.js';
-export { Residual } from './residual.js';
+export {
+  Residual,
+  ResidualBlock,
+  type ResidualBlockOptions,
+  type ResidualOrder,
+  type ResidualScale,
+} from './residual.js';
 export { Mlp, type MlpOptions, type LayeredModel } from './mlp.js';
 export {
   RecurrentLayer,

@@ -1,7 +1,10 @@
-/** BatchNorm (Ioffe & Szegedy 2015) and LayerNorm (Ba et al. 2016) over the last axis; the maths is `ops/norm.ts`. */
+/**
+ * BatchNorm (Ioffe & Szegedy 2015) and LayerNorm (Ba et al. 2016) over the last axis, and BatchNorm2d over the channels
+ * of NCHW images; the maths is `ops/norm.ts`.
+ */
 import { noGrad } from '../autograd/tape.js';
-import { add, mul, normalize } from '../ops/index.js';
-import { Tensor, type DType } from '../tensor/tensor.js';
+import { add, moveChannels, mul, normalize } from '../ops/index.js';
+import { formatShape, Tensor, type DType } from '../tensor/tensor.js';
 import { Module } from './module.js';
 
 export interface NormOptions {
@@ -73,5 +76,24 @@ export class BatchNorm extends Module {
       }
     });
     return add(mul(x, scale), shift);
+  }
+}
+
+/**
+ * Batch norm per channel of an NCHW image batch (PyTorch's `BatchNorm2d`): each channel's mean and variance over
+ * the batch, height and width. It is `BatchNorm` read with the channels as the last axis, so training, evaluation
+ * and the running statistics are that layer's, not a second copy.
+ * @example new BatchNorm2d(32).forward(x) // x [N, 32, H, W]
+ */
+export class BatchNorm2d extends BatchNorm {
+  override forward(x: Tensor): Tensor {
+    const channels = this.runningMean.length;
+    if (x.rank !== 4 || x.shape[1] !== channels) {
+      throw new RangeError(
+        `BatchNorm2d(${channels}) needs an image batch [batch, ${channels}, height, width], got ${formatShape(x.shape)}; ` +
+          `match the channels of the layer before it.`,
+      );
+    }
+    return moveChannels(super.forward(moveChannels(x, true)), false);
   }
 }
