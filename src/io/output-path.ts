@@ -11,16 +11,17 @@
  */
 import { lstatSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { GradscopeError } from '../util/errors.js';
 
 /** A path output may not use: `message` names it, the problem and the fix (the CLI exits 2 with it). */
-export class OutputPathError extends Error {
+export class OutputPathError extends GradscopeError {
   override readonly name = 'OutputPathError';
   constructor(
-    readonly path: string,
+    path: string,
     readonly problem: string,
     readonly fix: string,
   ) {
-    super(`${path}: ${problem}; ${fix}.`);
+    super({ code: 'invalid_value', path, value: path, message: `${path}: ${problem}; ${fix}.` });
   }
 }
 

@@ -25,6 +25,13 @@ interface FixesJson {
 }
 
 describe('gradscope fix', () => {
+  it('refuses an --out under a system file system before training, exit 2 in one line', () => {
+    const r = gradscope(['fix', 'deep-sigmoid', '--out', '/proc/gradscope-fix']);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /--out \/proc\/gradscope-fix: lies under \/proc/);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  });
+
   it('trains the top fixes beside the control and ranks them by what they measured', () => {
     const dir = tempDir();
     const config = clinicConfig(dir, 'sgd-lr-too-high-tanh', 200);

@@ -13,6 +13,7 @@ import type { ResolvedConfig } from '../../config/types.js';
 import { diagnoseRunDir } from '../../doctor/diagnose.js';
 import type { Finding } from '../../doctor/findings.js';
 import { controlConfig, planTrials, rankTrials, type Trial, type Verification } from '../../doctor/verify.js';
+import { checkOutputRoot } from '../../io/output-path.js';
 import type { Summary } from '../../io/runlog.js';
 import { parseFinite, stringifyFinite, writeJson } from '../../io/jsonl.js';
 import { loadRun, writeComparison, writeRunReport } from '../../report/index.js';
@@ -224,12 +225,12 @@ export const fixCommand: Command = {
         json,
         top,
         ...(budget === undefined ? {} : { budget }),
-        ...(args.values['out'] ? { outDir: resolve(args.values['out']) } : {}),
+        ...(args.values['out'] ? { outDir: checkOutputRoot(args.values['out']) } : {}),
       });
     }
     const config = loadConfig(source, configOverridesFrom(args));
     const outDir = args.values['out']
-      ? resolve(args.values['out'])
+      ? checkOutputRoot(args.values['out'])
       : chooseOutDir(undefined, `${config.name}-fix`);
     const verification = await runFixes(config, null, { budget: budgetFor(args, config), top, outDir, json });
     print(verification, outDir, json);
