@@ -18,6 +18,7 @@ const SMALL: Record<string, TaskConfig> = {
   xor: { name: 'xor' },
   teacher: { name: 'teacher', inputs: 8, classes: 3, size: 300 },
   mnist: { name: 'mnist' },
+  images: { name: 'images', size: 40 },
   adding: { name: 'adding', length: 12 },
   copy: { name: 'copy', length: 5 },
   'seq-mnist': { name: 'seq-mnist' },
@@ -67,6 +68,7 @@ describe('every task', () => {
     assert.deepEqual([...TASK_NAMES].sort(), [
       'adding',
       'copy',
+      'images',
       'mnist',
       'seq-mnist',
       'spirals',
@@ -196,7 +198,7 @@ describe('task config', () => {
       { name: 'spiralz' },
       'unknown_task',
       'task.name',
-      /^unknown task `spiralz`, did you mean `spirals`\? accepted: spirals, xor, teacher, mnist, adding, copy, seq-mnist\.$/,
+      /^unknown task `spiralz`, did you mean `spirals`\? accepted: spirals, xor, teacher, mnist, images, adding, copy, seq-mnist\.$/,
     );
     rejects({ name: 'seqmnist' }, 'unknown_task', 'task.name', /did you mean `seq-mnist`/);
     rejects({ name: 'imagenet' }, 'unknown_task', 'task.name', /^unknown task `imagenet`; accepted: spirals/);
