@@ -12,12 +12,22 @@ export * as init from './init/index.js';
 export * as optim from './optim/index.js';
 export { kernels, setKernels, type Kernels } from './kernels/index.js';
 export { ACTIVATIONS, type ActivationName } from './kernels/activations.js';
-export { resolveConfig, PRESETS, findPreset, ConfigError } from './config/index.js';
+export {
+  resolveConfig,
+  PRESETS,
+  findPreset,
+  ConfigError,
+  GradscopeError,
+  CONFIG_SCHEMA,
+} from './config/index.js';
+export type { ErrorCode } from './util/errors.js';
 export type { ResolvedConfig } from './config/types.js';
 export { createTask } from './data/index.js';
 export { TrainingSession } from './train/session.js';
-export { train, type TrainOptions, type TrainResult } from './train/trainer.js';
+export { train, trainAsync, type TrainOptions, type TrainResult } from './train/trainer.js';
+export { checkMemoryBudget, estimateMemory, BudgetError, type MemoryEstimate } from './train/budget.js';
 export { diagnose, diagnoseOnline, diagnosePath } from './doctor/index.js';
+export { diagnoseFolder } from './doctor/diagnose.js';
 export { preflight } from './preflight/index.js';
 export { renderRunReport, writeRunReport, loadRun } from './report/index.js';
 export { EventWriter, readEvents, readEventDir } from './io/tfevents.js';

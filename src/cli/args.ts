@@ -5,10 +5,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs as parseNodeArgs, type ParseArgsConfig } from 'node:util';
+import { GradscopeError } from '../util/errors.js';
 import { nearest } from '../util/nearest.js';
 
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
+/** A `GradscopeError` for a wrong command line (unknown command or flag, a bad flag value). */
+export class UsageError extends GradscopeError {
+  override name = 'UsageError';
+  constructor(message: string, path = '') {
+    super({ code: 'usage', path, message });
+  }
 }
 
 /** Thrown by parseArgs when the command line asks for `--help`: not an error; main prints `text` and exits 0. */

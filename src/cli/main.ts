@@ -2,12 +2,9 @@
  * The `gradscope` command line (../shared/CONTRACT.md): argument parsing, file reading and terminal output only.
  * Exit codes: 0 completed, 2 invalid input, 3 stopped by the non-finite guard, 1 anything else.
  */
-import { ConfigError, PRESETS, resolveConfig } from '../config/index.js';
-import { TaskConfigError } from '../data/index.js';
-import { InitError } from '../init/index.js';
-import { OptimError } from '../optim/index.js';
-import { RunLoadError } from '../report/index.js';
+import { PRESETS, resolveConfig } from '../config/index.js';
 import { stringifyFinite } from '../io/jsonl.js';
+import { GradscopeError } from '../util/errors.js';
 import { nearest } from '../util/nearest.js';
 import { HelpRequest, packageVersion, parseArgs, UsageError } from './args.js';
 import { doctorCommand } from './commands/doctor.js';
@@ -106,14 +103,7 @@ export async function main(argv: string[]): Promise<number> {
 
 /** Errors that mean the user's input was wrong (exit 2, one message, no stack trace). */
 function isInputError(error: unknown): error is Error {
-  return (
-    error instanceof UsageError ||
-    error instanceof ConfigError ||
-    error instanceof TaskConfigError ||
-    error instanceof InitError ||
-    error instanceof OptimError ||
-    error instanceof RunLoadError
-  );
+  return error instanceof GradscopeError;
 }
 
 function commandPresets(argv: string[]): number {

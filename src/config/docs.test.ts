@@ -88,3 +88,20 @@ describe('published schema and docs', () => {
     }
   });
 });
+
+describe('package exports', () => {
+  const require = createRequire(import.meta.url);
+  it('publishes the schema as gradscope/schema.json and the config module as gradscope/config', async () => {
+    assert.equal(require.resolve('gradscope/schema.json'), join(root, 'gradscope.schema.json'));
+    const config = (await import('gradscope/config')) as { resolveConfig: unknown; CONFIG_SCHEMA: unknown };
+    assert.equal(typeof config.resolveConfig, 'function');
+    assert.ok(config.CONFIG_SCHEMA !== undefined);
+  });
+
+  it('ships the schema and docs/CONFIG.md, and no tests', () => {
+    const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { files: string[] };
+    for (const file of ['gradscope.schema.json', 'docs/CONFIG.md', '!dist/**/*.test.*']) {
+      assert.ok(manifest.files.includes(file), file);
+    }
+  });
+});

@@ -72,7 +72,7 @@ describe('ConfigError', () => {
       suggestion: 'sigmoid',
     });
     assert.ok(error instanceof Error);
-    assert.equal(error.name, 'ConfigError');
+    assert.equal(error.name, 'GradscopeError');
     assert.equal(
       error.message,
       'model.activation: "sigmod" is not accepted; expected one of sigmoid|tanh|relu; did you mean "sigmoid"?',

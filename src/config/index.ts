@@ -48,3 +48,17 @@ export {
   type TaskSpec,
 } from './resolve.js';
 export { PRESETS, findPreset, requirePreset, type Preset } from './presets.js';
+export {
+  CLIPS,
+  CONFIG_SCHEMA,
+  CROSS_RULES,
+  MODEL_KINDS_TABLE,
+  OPTIMIZERS,
+  SCHEDULES,
+  TASKS as TASK_SCHEMAS,
+  type AnyModelKind,
+  type CrossRule,
+  type ModelKind,
+} from './schema.js';
+export { configJsonSchema, configJsonSchemaText, configMarkdown } from './docs.js';
+export { GradscopeError, formatError, type ErrorCode, type ErrorDetails } from '../util/errors.js';

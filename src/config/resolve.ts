@@ -145,7 +145,8 @@ export interface ResolveOptions {
 }
 
 /** The fields each task takes with their minimum and default (read from the schema; `src/data` agrees, tested). */
-export type TaskNumberField = 'inputs' | 'classes' | 'size' | 'length';
+const TASK_NUMBER_FIELDS = ['inputs', 'classes', 'size', 'length'] as const;
+export type TaskNumberField = (typeof TASK_NUMBER_FIELDS)[number];
 export interface TaskSpec {
   readonly numbers: { readonly [K in TaskNumberField]?: { readonly min: number; readonly fallback: number } };
   readonly mode?: SeqMnistMode;
@@ -156,6 +157,7 @@ export const TASK_SPECS = Object.fromEntries(
     const numbers: Record<string, { min: number; fallback: number }> = {};
     let mode: SeqMnistMode | undefined;
     for (const [key, schema] of Object.entries(fields)) {
+      if (!(TASK_NUMBER_FIELDS as readonly string[]).includes(key) && key !== 'mode') continue; // csv's own fields
       const fallback: unknown = schema.parse(undefined);
       if (typeof fallback === 'number' && schema instanceof z.ZodDefault) {
         const inner = schema.unwrap() as z.ZodNumber;

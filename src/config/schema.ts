@@ -263,6 +263,29 @@ export const TASKS = {
         .describe('row: 28 steps of 28 pixels; pixel: 784 steps of 1'),
     },
   },
+  csv: {
+    input: 'vector',
+    description: 'your own table: a CSV file with a header row, numeric features and a target column',
+    fields: {
+      path: accepting(
+        z.string({ error: () => 'the path of a CSV file' }).min(1, { error: () => 'the path of a CSV file' }),
+        'the path of a CSV file',
+      ).describe('the CSV file; a relative path is read from the working directory'),
+      target: accepting(
+        z.string({ error: () => 'a column name' }).min(1, { error: () => 'a column name' }),
+        'a column name',
+      ).describe('the column to predict'),
+      kind: names(['classification', 'regression']).describe(
+        "classification: cross-entropy over the target's distinct values; regression: mean squared error",
+      ),
+      standardize: bool()
+        .default(false)
+        .describe('shift and scale each feature to zero mean and unit variance over the training rows'),
+      split: num({ min: 0, max: 1, minExclusive: true, maxExclusive: true, about: 'the fraction held out' })
+        .default(0.2)
+        .describe('the fraction of rows held out for evaluation'),
+    },
+  },
 } as const satisfies Record<string, TaskEntry>;
 
 export type TaskName = keyof typeof TASKS;

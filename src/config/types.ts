@@ -112,6 +112,12 @@ export interface TaskConfig {
   length?: number;
   /** seq-mnist: 'row' (28 steps) or 'pixel' (784 steps) */
   mode?: string;
+  /** csv: the file, the column to predict, classification or regression, standardise features, held-out fraction */
+  path?: string;
+  target?: string;
+  kind?: 'classification' | 'regression';
+  standardize?: boolean;
+  split?: number;
 }
 
 export interface TrainConfig {

@@ -166,7 +166,7 @@ describe('the csv task', () => {
   it('rejects malformed files naming the line, the column and the fix', () => {
     rejects(
       { path: file('ragged.csv', 'a,b,y\n1,2,0\n3,4\n'), target: 'y', kind: 'classification' },
-      /ragged\.csv line 3: 2 fields where the header has 3; every row needs one value per column/,
+      /ragged\.csv line 3: 2 fields where the header has 3 \(column 3 "[a-z]*" is missing\); every row needs one value per column/,
     );
     rejects(
       { path: file('text.csv', 'a,b,y\n1,2,0\n3,abc,1\n'), target: 'y', kind: 'classification' },

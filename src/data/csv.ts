@@ -15,12 +15,12 @@
  * task.trainBatch(64, new Rng(0).fork('data')).x.shape; // [64, features]
  * task.featureScale.scaleRatio;                           // 1 after standardising
  */
-import { readFileSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { Rng } from '../tensor/rng.js';
 import { Tensor } from '../tensor/tensor.js';
 import { checkBatchSize, majorityAccuracy, oneHot } from './batch.js';
 import { closestName, formatValue, TaskConfigError } from './errors.js';
+import type { TaskConfig } from '../config/types.js';
+import { choiceField, type TaskEntry } from './definition.js';
 import type { Baseline, Batch, LossKind, Task } from './task.js';
 
 export const CSV_KINDS = ['classification', 'regression'] as const;
@@ -233,7 +233,11 @@ export function parseCsv(text: string, file: string): CsvTable {
         'task.path',
         file,
         `${header.length} fields per row`,
-        `${file} line ${record.line}: ${record.fields.length} field${record.fields.length === 1 ? '' : 's'} where the header has ${header.length}; every row needs one value per column (quote a field that contains a comma).`,
+        `${file} line ${record.line}: ${record.fields.length} field${record.fields.length === 1 ? '' : 's'} where the header has ${header.length} (${
+          record.fields.length < header.length
+            ? `column ${record.fields.length + 1} "${header[record.fields.length] ?? ''}" is missing`
+            : `column ${header.length + 1} has no header`
+        }); every row needs one value per column (quote a field that contains a comma).`,
       );
     rows.push(record.fields);
     lines.push(record.line);
@@ -264,12 +268,33 @@ function numberAt(text: string, file: string, line: number, column: string, role
   return parsed;
 }
 
+/**
+ * Node's file system and paths, fetched at run time (as the mnist digits do) so that this module, and the task
+ * registry that lists it, also load in a browser, where only the csv task is unavailable.
+ */
+function nodeFiles(): { fs: typeof import('node:fs'); path: typeof import('node:path') } {
+  const get = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process
+    ?.getBuiltinModule;
+  if (typeof get !== 'function')
+    throw fail(
+      'task.name',
+      'csv',
+      'a task of the browser (spirals, xor, teacher, adding, copy)',
+      'the csv task reads a file from disk, so it needs Node (20.16 or newer); in a browser use spirals, xor, teacher, adding or copy.',
+    );
+  return {
+    fs: get('node:fs') as typeof import('node:fs'),
+    path: get('node:path') as typeof import('node:path'),
+  };
+}
+
 function readTable(path: string, options: CsvReadOptions): { table: CsvTable; file: string } {
-  const file = resolve(options.baseDir ?? process.cwd(), path);
+  const { fs, path: paths } = nodeFiles();
+  const file = paths.resolve(options.baseDir ?? process.cwd(), path);
   const maxBytes = options.maxBytes ?? CSV_MAX_BYTES;
   let size: number;
   try {
-    const stat = statSync(file);
+    const stat = fs.statSync(file);
     if (!stat.isFile()) throw new Error('not a file');
     size = stat.size;
   } catch (error) {
@@ -287,7 +312,7 @@ function readTable(path: string, options: CsvReadOptions): { table: CsvTable; fi
       `a file of at most ${megabytes(maxBytes)}`,
       `task.path: ${JSON.stringify(path)} is ${megabytes(size)}; the csv task reads files up to ${megabytes(maxBytes)}. Sample its rows into a smaller file.`,
     );
-  return { table: parseCsv(readFileSync(file, 'utf8'), path), file };
+  return { table: parseCsv(fs.readFileSync(file, 'utf8'), path), file };
 }
 
 function megabytes(bytes: number): string {
@@ -534,4 +559,66 @@ export function createCsvTask(
   readOptions: CsvReadOptions = {},
 ): CsvTask {
   return new CsvTask(resolveCsvOptions(options), seed, readOptions);
+}
+
+/** The csv fields of a task config (the rest of `TaskConfig` belongs to other tasks). */
+function csvOptions(cfg: TaskConfig): CsvTaskOptions {
+  const { path, target, kind, standardize, split, ...rest } = cfg as TaskConfig & Record<string, unknown>;
+  const extra = Object.keys(rest).filter((k) => k !== 'name' && rest[k] !== undefined);
+  if (extra.length > 0)
+    throw new TaskConfigError(
+      'unknown_key',
+      `task.${extra[0] as string}`,
+      rest[extra[0] as string],
+      'name, path, target, kind, standardize, split',
+      `task.${extra[0] as string} does not apply to task csv; csv accepts: name, path, target, kind, standardize, split. Remove the key.`,
+    );
+  return {
+    path: path as string,
+    target: target as string,
+    kind: kind as CsvKind,
+    ...(standardize !== undefined ? { standardize } : {}),
+    ...(split !== undefined ? { split } : {}),
+  };
+}
+
+/** The registry entry of `task: { "name": "csv", ... }` (its fields are strings and a boolean, checked here). */
+export const CSV_TASK_ENTRY: TaskEntry = {
+  name: 'csv',
+  description:
+    'your own table: a CSV file with a header row, numeric features and a target column (classification or regression)',
+  fields: {
+    kind: choiceField<CsvKind>(
+      "classification: cross-entropy over the target's distinct values; regression: mean squared error",
+      'classification',
+      CSV_KINDS,
+    ),
+  },
+  resolve: (cfg) => ({ name: 'csv', ...resolveCsvOptions(csvOptions(cfg)) }),
+  create: (cfg, seed) => createCsvTask(csvOptions(cfg), seed),
+};
+
+/**
+ * A cheap upper-side size of a CSV task without reading the whole file (for the memory budget): the header's
+ * column count and the file's bytes (each value takes at least two bytes, a digit and a separator). Zeros when the
+ * file cannot be read; building the task then says why.
+ */
+export function csvSizeEstimate(path: string | undefined): { columns: number; values: number } {
+  if (typeof path !== 'string') return { columns: 1, values: 0 };
+  try {
+    const { fs, path: paths } = nodeFiles();
+    const file = paths.resolve(path);
+    const bytes = fs.statSync(file).size;
+    const fd = fs.openSync(file, 'r');
+    try {
+      const head = new Uint8Array(Math.min(bytes, 65536));
+      fs.readSync(fd, head, 0, head.length, 0);
+      const firstLine = new TextDecoder().decode(head).split(/\r?\n/)[0] ?? '';
+      return { columns: Math.max(1, firstLine.split(',').length), values: Math.ceil(bytes / 2) };
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return { columns: 1, values: 0 };
+  }
 }

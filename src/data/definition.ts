@@ -10,7 +10,18 @@ import { TaskConfigError, closestName, formatValue } from './errors.js';
 /** The optional fields of `TaskConfig` (everything but `name`). */
 export type TaskField = Exclude<keyof TaskConfig, 'name'>;
 
-export const TASK_FIELDS: readonly TaskField[] = ['inputs', 'classes', 'size', 'length', 'mode'];
+export const TASK_FIELDS: readonly TaskField[] = [
+  'inputs',
+  'classes',
+  'size',
+  'length',
+  'mode',
+  'path',
+  'target',
+  'kind',
+  'standardize',
+  'split',
+];
 
 export interface IntegerField {
   readonly kind: 'integer';
@@ -98,7 +109,7 @@ export function defineTask<O extends TaskOptions<O>>(name: string, definition: T
     description: definition.description,
     fields,
     resolve: (cfg) =>
-      ({ name, ...(parse(cfg) as Partial<Record<TaskField, number | string>>) }) as TaskConfig,
+      ({ name, ...(parse(cfg) as Partial<Record<TaskField, number | string>>) }) as unknown as TaskConfig,
     create: (cfg, seed) => definition.create(parse(cfg), seed),
   };
 }
@@ -116,7 +127,7 @@ function checkKeys(
     const path = `task.${key}`;
     if ((TASK_FIELDS as readonly string[]).includes(key)) {
       throw new TaskConfigError(
-        'inapplicable_field',
+        'not_applicable',
         path,
         value,
         accepted,
@@ -126,7 +137,7 @@ function checkKeys(
     const suggestion = closestName(key, own);
     const hint = suggestion === null ? '' : ` Did you mean task.${suggestion}?`;
     throw new TaskConfigError(
-      'unknown_field',
+      'unknown_key',
       path,
       value,
       accepted,

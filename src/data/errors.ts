@@ -1,34 +1,21 @@
+import { GradscopeError, type ErrorCode } from '../util/errors.js';
 import { nearest } from '../util/nearest.js';
 /**
  * Errors raised while building a task from its config. Callers switch on `code`, never on the message; the
  * message names the path, the bad value and what is accepted, so the CLI can print it as is (exit 2).
  */
 
-export type TaskConfigErrorCode =
-  /** `task.name` is not one of the known tasks. */
-  | 'unknown_task'
-  /** `task.name` is absent or not a string. */
-  | 'missing_name'
-  /** A known field holds a value outside what it accepts. */
-  | 'invalid_value'
-  /** A key that no task knows. */
-  | 'unknown_field'
-  /** A field of another task (e.g. `length` given to `spirals`). */
-  | 'inapplicable_field';
+export type TaskConfigErrorCode = Extract<
+  ErrorCode,
+  'invalid_value' | 'missing' | 'unknown_key' | 'not_applicable'
+>;
 
-export class TaskConfigError extends Error {
-  override readonly name = 'TaskConfigError';
+/** A `GradscopeError` raised while building a task (the message is written at the raise). */
+export class TaskConfigError extends GradscopeError {
+  override name = 'TaskConfigError';
 
-  constructor(
-    readonly code: TaskConfigErrorCode,
-    /** Dotted config path, e.g. `task.length`. */
-    readonly path: string,
-    readonly value: unknown,
-    /** What the path accepts, in words. */
-    readonly accepted: string,
-    message: string,
-  ) {
-    super(message);
+  constructor(code: TaskConfigErrorCode, path: string, value: unknown, accepted: string, message: string) {
+    super({ code, path, value, accepted, message });
   }
 }
 

@@ -22,6 +22,7 @@ const SMALL: Record<string, TaskConfig> = {
   adding: { name: 'adding', length: 12 },
   copy: { name: 'copy', length: 5 },
   'seq-mnist': { name: 'seq-mnist' },
+  csv: { name: 'csv', path: 'fixtures/csv/scaled.csv', target: 'label', kind: 'classification' },
 };
 
 function small(name: string): TaskConfig {
@@ -65,16 +66,10 @@ function checkBatch(task: Task, batch: Batch, n: number): void {
 
 describe('every task', () => {
   it('has a complete registry', () => {
-    assert.deepEqual([...TASK_NAMES].sort(), [
-      'adding',
-      'copy',
-      'images',
-      'mnist',
-      'seq-mnist',
-      'spirals',
-      'teacher',
-      'xor',
-    ]);
+    assert.deepEqual(
+      [...TASK_NAMES].sort(),
+      ['adding', 'copy', 'mnist', 'seq-mnist', 'spirals', 'teacher', 'xor', 'csv', 'images'].sort(),
+    );
     for (const name of TASK_NAMES) assert.ok(TASKS[name].description.length > 10, name);
   });
 
@@ -196,17 +191,22 @@ describe('task config', () => {
   it('names an unknown task, suggests the closest and lists the accepted ones', () => {
     rejects(
       { name: 'spiralz' },
-      'unknown_task',
+      'invalid_value',
       'task.name',
-      /^unknown task `spiralz`, did you mean `spirals`\? accepted: spirals, xor, teacher, mnist, images, adding, copy, seq-mnist\.$/,
+      /^unknown task `spiralz`, did you mean `spirals`\? accepted: spirals, xor, teacher, mnist, images, adding, copy, seq-mnist, csv\.$/,
     );
-    rejects({ name: 'seqmnist' }, 'unknown_task', 'task.name', /did you mean `seq-mnist`/);
-    rejects({ name: 'imagenet' }, 'unknown_task', 'task.name', /^unknown task `imagenet`; accepted: spirals/);
+    rejects({ name: 'seqmnist' }, 'invalid_value', 'task.name', /did you mean `seq-mnist`/);
+    rejects(
+      { name: 'imagenet' },
+      'invalid_value',
+      'task.name',
+      /^unknown task `imagenet`; accepted: spirals/,
+    );
   });
 
   it('requires a name', () => {
-    rejects({}, 'missing_name', 'task.name', /task.name must be a task name, got nothing; accepted: spirals/);
-    rejects({ name: 3 }, 'missing_name', 'task.name', /got 3/);
+    rejects({}, 'missing', 'task.name', /task.name must be a task name, got nothing; accepted: spirals/);
+    rejects({ name: 3 }, 'missing', 'task.name', /got 3/);
   });
 
   it('rejects bad integer fields, naming the field, the value and the accepted range', () => {
@@ -237,13 +237,13 @@ describe('task config', () => {
   it('rejects fields of other tasks and unknown keys, with the nearest valid key', () => {
     rejects(
       { name: 'spirals', length: 3 },
-      'inapplicable_field',
+      'not_applicable',
       'task.length',
       /does not apply to task spirals; spirals accepts: name, size/,
     );
-    rejects({ name: 'mnist', mode: 'row' }, 'inapplicable_field', 'task.mode', /mnist accepts: name only/);
-    rejects({ name: 'copy', lenght: 3 }, 'unknown_field', 'task.lenght', /Did you mean task.length\?/);
-    rejects({ name: 'teacher', clases: 3 }, 'unknown_field', 'task.clases', /Did you mean task.classes\?/);
+    rejects({ name: 'mnist', mode: 'row' }, 'not_applicable', 'task.mode', /mnist accepts: name only/);
+    rejects({ name: 'copy', lenght: 3 }, 'unknown_key', 'task.lenght', /Did you mean task.length\?/);
+    rejects({ name: 'teacher', clases: 3 }, 'unknown_key', 'task.clases', /Did you mean task.classes\?/);
   });
 
   it('rejects a non-finite seed', () => {

@@ -11,6 +11,7 @@ import type { TaskConfig } from '../config/types.js';
 import { createAddingTask, type AddingOptions } from './adding.js';
 import { createCopyTask, type CopyOptions } from './copy.js';
 import { createImagesTask, type ImagesOptions } from './images.js';
+import { CSV_TASK_ENTRY } from './csv.js';
 import { choiceField, defineTask, integerField, type TaskEntry } from './definition.js';
 import { TaskConfigError, closestName, formatValue } from './errors.js';
 import { SEQ_MNIST_MODES, createMnistTask, createSeqMnistTask, type SeqMnistOptions } from './mnist.js';
@@ -31,7 +32,8 @@ export { loadMnist, type MnistDigits } from './mnist-digits.js';
 /** Options of a task that takes no fields. */
 type NoOptions = Record<never, never>;
 
-export type TaskName = 'spirals' | 'xor' | 'teacher' | 'mnist' | 'images' | 'adding' | 'copy' | 'seq-mnist';
+export type TaskName =
+  'spirals' | 'xor' | 'teacher' | 'mnist' | 'images' | 'adding' | 'copy' | 'seq-mnist' | 'csv';
 
 /** Every task with its description and fields (defaults, accepted ranges), e.g. for `gradscope presets`. */
 export const TASKS: { readonly [K in TaskName]: TaskEntry } = {
@@ -82,6 +84,7 @@ export const TASKS: { readonly [K in TaskName]: TaskEntry } = {
     },
     create: (options) => createSeqMnistTask(options),
   }),
+  csv: CSV_TASK_ENTRY,
 };
 
 export const TASK_NAMES = Object.keys(TASKS) as TaskName[];
@@ -95,7 +98,7 @@ export function taskEntry(cfg: TaskConfig): TaskEntry {
   const accepted = TASK_NAMES.join(', ');
   if (typeof name !== 'string' || name === '') {
     throw new TaskConfigError(
-      'missing_name',
+      'missing',
       'task.name',
       name,
       accepted,
@@ -106,7 +109,7 @@ export function taskEntry(cfg: TaskConfig): TaskEntry {
     const suggestion = closestName(name, TASK_NAMES);
     const hint = suggestion === null ? ';' : `, did you mean \`${suggestion}\`?`;
     throw new TaskConfigError(
-      'unknown_task',
+      'invalid_value',
       'task.name',
       name,
       accepted,

@@ -94,3 +94,36 @@ describe('the root cause', () => {
     assert.notEqual(findings[0]?.causeKind, 'learning-rate');
   });
 });
+
+describe('the data cause', () => {
+  const csv = (standardize: boolean): ReturnType<typeof resolveConfig> =>
+    resolveConfig(
+      {
+        ...config(),
+        name: 'table',
+        task: { name: 'csv', path: 'table.csv', target: 'y', kind: 'classification', standardize },
+      },
+      { defaultName: 'table' },
+    );
+
+  it('names raw csv inputs as the cause of a first layer gone wrong, with standardize as fix #1', () => {
+    const { findings } = diagnose({ records: lrBlowUp(), config: csv(false) });
+    const data = findings.filter((f) => f.causeKind === 'data');
+    assert.ok(data.length > 0, findings.map((f) => `${f.code}:${f.causeKind}`).join(', '));
+    for (const f of data) {
+      assert.match(f.cause, /raw columns of table\.csv \(task\.standardize is false\)/);
+      assert.deepEqual(f.fixes[0]?.patch, { task: { standardize: true } });
+    }
+  });
+
+  it('is not named for standardised inputs or for other tasks', () => {
+    for (const cfg of [csv(true), config()]) {
+      const { findings } = diagnose({ records: lrBlowUp(), config: cfg });
+      assert.ok(findings.length > 0);
+      assert.ok(
+        findings.every((f) => f.causeKind !== 'data'),
+        cfg.task.name,
+      );
+    }
+  });
+});

@@ -331,6 +331,40 @@ export function learningRateCause(ctx: DoctorContext, timeline: readonly Timelin
   return { kind: 'learning-rate', story };
 }
 
+/** What raw inputs on very different scales, or far from zero mean, drive in the first layers. */
+const DATA_EXPLAINS = new Set<FindingCode>([
+  'exploding_gradient',
+  'non_finite',
+  'loss_divergence',
+  'huge_updates',
+  'saturated_activation',
+  'dead_units',
+  'poor_initialization',
+  'not_learning',
+]);
+
+/**
+ * The data as the root cause: a table of the user's own (task csv) read without standardising. Features on very
+ * different scales or far from zero mean put the first layer's pre-activations on the widest feature's scale, so it
+ * saturates, dies or explodes whatever the initialisation (LeCun et al. 1998, "Efficient BackProp" §4.3). Null for
+ * other tasks and for standardised inputs.
+ */
+export function dataCause(ctx: DoctorContext, raw: readonly RuleFinding[]): RootCause | null {
+  const task = ctx.facts.config?.task;
+  if (task?.name !== 'csv' || task.standardize === true) return null;
+  // The first layer is where raw inputs act: a finding about other layers only is not theirs.
+  const firstLayer = (f: RuleFinding): boolean => {
+    const layers = (f.where as { layers?: readonly number[] } | undefined)?.layers;
+    return layers === undefined || layers.length === 0 || layers.includes(0);
+  };
+  if (!raw.some((f) => DATA_EXPLAINS.has(f.code) && f.severity !== 'info' && firstLayer(f))) return null;
+  const story =
+    `the inputs are the raw columns of ${task.path ?? 'the CSV file'} (task.standardize is false): features on very ` +
+    "different scales or far from zero mean put the first layer's pre-activations on the widest feature's scale; " +
+    'the data is the cause, the rest are its consequences.';
+  return { kind: 'data', story };
+}
+
 function withFirst(fixes: readonly Fix[], first: Fix): Fix[] {
   const same = (f: Fix): boolean =>
     f.change === first.change || JSON.stringify(f.patch) === JSON.stringify(first.patch);
@@ -344,10 +378,18 @@ function withFirst(fixes: readonly Fix[], first: Fix): Fix[] {
  */
 export function explain(ctx: DoctorContext, raw: readonly RuleFinding[]): Finding[] {
   const timeline = timelineOf(ctx.records);
-  const root = ctx.mode === 'run' ? learningRateCause(ctx, timeline) : null;
+  const data = dataCause(ctx, raw);
+  const root = ctx.mode === 'run' && !data ? learningRateCause(ctx, timeline) : null;
   const completed = raw.map((finding) => {
     const rule = DEFAULT_CAUSE[finding.code] as (facts: ModelFacts) => CauseKind;
     const base = { ...finding, causeKind: finding.causeKind ?? rule(ctx.facts), timeline } as Finding;
+    if (data && DATA_EXPLAINS.has(base.code))
+      return {
+        ...base,
+        causeKind: data.kind,
+        cause: `${data.story} ${base.cause}`,
+        fixes: withFirst(base.fixes, fix.standardizeInputs()),
+      } as Finding;
     if (!root || !LEARNING_RATE_EXPLAINS.has(base.code)) return base;
     return {
       ...base,

@@ -8,13 +8,25 @@
  * report.verdict;              // 'vanishing'
  * report.findings[0].fixes[0]; // { change: 'model.activation "relu" + model.init "he-normal"', patch: {...}, why }
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  realpathSync,
+  statSync,
+  type Stats,
+} from 'node:fs';
+import { GradscopeError } from '../util/errors.js';
 import { basename, join } from 'node:path';
 import { readTorchRunConfig, type TorchModelInfo } from '../adapters/torch-run.js';
 import { ConfigError, resolveConfig } from '../config/index.js';
 import type { ResolvedConfig } from '../config/types.js';
 import { maskedCrc32c } from '../io/crc32c.js';
-import { parseFinite, parseJsonl } from '../io/jsonl.js';
+import { parseFinite, parseJsonlLine } from '../io/jsonl.js';
 import type { MetricsRecord } from '../io/runlog.js';
 import { readEventDir, readEvents, type ReadError } from '../io/tfevents.js';
 import type { DoctorInput } from './rules.js';
@@ -27,13 +39,13 @@ import { diagnose, type Diagnosis } from './diagnosis.js';
 // Reading logs
 
 /** Unreadable input: the CLI prints `message` (path, what was wrong, what is accepted) and exits 2. */
-export class DoctorInputError extends Error {
-  override readonly name = 'DoctorInputError';
+export class DoctorInputError extends GradscopeError {
+  override name = 'DoctorInputError';
   constructor(
-    readonly path: string,
+    path: string,
     readonly problem: string,
   ) {
-    super(`${path}: ${problem}. ${ACCEPTED}`);
+    super({ code: 'unreadable', path, accepted: ACCEPTED, message: `${path}: ${problem}. ${ACCEPTED}` });
   }
 }
 
@@ -60,34 +72,248 @@ export interface DoctorReport extends Diagnosis {
 
 const REQUIRED_FIELDS = ['step', 'loss', 'gradNorm', 'params'] as const;
 
+/** config.json and summary.json beside a log are read whole: larger than this, they are not what gradscope wrote. */
+export const MAX_JSON_BYTES = 16 * 1024 ** 2;
+/** TensorBoard event files are read whole, so a larger one is refused (gradscope's own stay far below). */
+export const MAX_EVENT_FILE_BYTES = 512 * 1024 ** 2;
+/** A metrics line longer than this is skipped unread (a record of a very large model is about 100 KB). */
+export const MAX_LINE_BYTES = 16 * 1024 ** 2;
+/**
+ * Bytes of line text the reader keeps as records, thinned evenly when a log is larger (a parsed record takes a
+ * few times its text): the last records in full, every non-finite or skipped step, an even sample of the rest.
+ */
+const KEPT_SAMPLE_BYTES = 6 * 1024 ** 2;
+const KEPT_TAIL_BYTES = 3 * 1024 ** 2;
+const KEPT_SPECIAL_BYTES = 3 * 1024 ** 2;
+/** Problems named one by one; beyond this they are counted. */
+const MAX_PROBLEMS = 20;
+const READ_CHUNK_BYTES = 1024 ** 2;
+
+interface Kept {
+  index: number;
+  bytes: number;
+  record: MetricsRecord;
+}
+
+/**
+ * Metrics records from JSONL lines fed one at a time, in bounded memory: every line is parsed and checked, and
+ * what is kept is the run's last records in full, every non-finite or skipped step (the guard's), and an even
+ * sample of the rest whose stride doubles whenever it outgrows its share.
+ */
+class MetricsCollector {
+  private readonly problems: string[] = [];
+  private extraProblems = 0;
+  private readonly sample: Kept[] = [];
+  private sampleBytes = 0;
+  private stride = 1;
+  private readonly tail: Kept[] = [];
+  private tailBytes = 0;
+  private readonly special: Kept[] = [];
+  private specialBytes = 0;
+  private valid = 0;
+  private lines = 0;
+
+  constructor(private readonly path: string) {}
+
+  problem(line: number, text: string): void {
+    if (this.problems.length < MAX_PROBLEMS)
+      this.problems.push(`${this.path} line ${line}: ${text}; line skipped`);
+    else this.extraProblems++;
+  }
+
+  line(text: string, line: number): void {
+    this.lines = line;
+    if (text.trim() === '') return;
+    const parsed = parseJsonlLine<Record<string, unknown>>(text);
+    if ('error' in parsed) return this.problem(line, parsed.error);
+    const r = parsed.record;
+    const missing = REQUIRED_FIELDS.filter((k) => !(k in r));
+    if (
+      missing.length > 0 ||
+      typeof r['step'] !== 'number' ||
+      !Number.isFinite(r['step']) ||
+      !Array.isArray(r['params'])
+    )
+      return this.problem(
+        line,
+        `not a metrics record (missing ${missing.join(', ') || 'a finite numeric step and a params array'})`,
+      );
+    const kept: Kept = { index: this.valid++, bytes: text.length, record: normalise(r) };
+    const special =
+      kept.record.skipped || !Number.isFinite(kept.record.loss) || !Number.isFinite(kept.record.gradNorm);
+    if (special && this.specialBytes + kept.bytes <= KEPT_SPECIAL_BYTES) {
+      this.special.push(kept);
+      this.specialBytes += kept.bytes;
+      return;
+    }
+    this.tail.push(kept);
+    this.tailBytes += kept.bytes;
+    while (this.tailBytes > KEPT_TAIL_BYTES && this.tail.length > 1) {
+      const old = this.tail.shift() as Kept;
+      this.tailBytes -= old.bytes;
+      this.toSample(old);
+    }
+  }
+
+  private toSample(kept: Kept): void {
+    if (kept.index % this.stride !== 0) return;
+    this.sample.push(kept);
+    this.sampleBytes += kept.bytes;
+    while (this.sampleBytes > KEPT_SAMPLE_BYTES && this.sample.length > 1) {
+      this.stride *= 2;
+      let bytes = 0;
+      const thinned = this.sample.filter((k) => k.index === 0 || k.index % this.stride === 0);
+      this.sample.length = 0;
+      for (const k of thinned) {
+        this.sample.push(k);
+        bytes += k.bytes;
+      }
+      this.sampleBytes = bytes;
+    }
+  }
+
+  result(): { records: MetricsRecord[]; problems: string[] } {
+    const all = [...this.sample, ...this.special, ...this.tail].sort((a, b) => a.index - b.index);
+    const records = all.map((k) => k.record).sort((a, b) => a.step - b.step);
+    const problems = [...this.problems];
+    if (this.extraProblems > 0) problems.push(`${this.path}: ${this.extraProblems} more bad lines skipped`);
+    if (this.stride > 1)
+      problems.push(
+        `${this.path}: ${this.valid} records in ${this.lines} lines, more than the doctor keeps in memory: it read them all and kept ${records.length} (the last ones, every non-finite or skipped step, and one in ${this.stride} of the rest)`,
+      );
+    return { records, problems };
+  }
+}
+
 /** Metrics records from JSONL text: bad lines (invalid JSON, or not a metrics record) are reported, not fatal. */
 export function readMetricsText(
   text: string,
   path: string,
 ): { records: MetricsRecord[]; problems: string[] } {
-  const { records: raw, errors } = parseJsonl<Record<string, unknown>>(text);
-  const problems = errors.map((e) => `${path} line ${e.line}: ${e.message}; line skipped`);
-  const lines = text.split('\n');
-  // parseJsonl does not say which line each record came from; recover it to name records that lack fields.
-  const lineOf: number[] = [];
-  lines.forEach((line, i) => {
-    if (line.trim() === '') return;
-    if (errors.some((e) => e.line === i + 1)) return;
-    lineOf.push(i + 1);
-  });
-  const records: MetricsRecord[] = [];
-  raw.forEach((r, i) => {
-    const missing = REQUIRED_FIELDS.filter((k) => !(k in r));
-    if (missing.length > 0 || typeof r['step'] !== 'number' || !Array.isArray(r['params'])) {
-      problems.push(
-        `${path} line ${lineOf[i] ?? '?'}: not a metrics record (missing ${missing.join(', ') || 'a numeric step and a params array'}); line skipped`,
-      );
-      return;
+  const collector = new MetricsCollector(path);
+  text.split('\n').forEach((line, i) => collector.line(line, i + 1));
+  return collector.result();
+}
+
+/**
+ * Metrics records from a JSONL file, streamed in 1 MiB chunks: memory stays bounded whatever the file's size
+ * (lines beyond MAX_LINE_BYTES are skipped without being held). The file must be a regular file.
+ */
+export function readMetricsFile(path: string): { records: MetricsRecord[]; problems: string[] } {
+  requireRegularFile(path);
+  const collector = new MetricsCollector(path);
+  const decoder = new TextDecoder();
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (error) {
+    throw new DoctorInputError(
+      path,
+      `cannot be read (${error instanceof Error ? error.message : String(error)})`,
+    );
+  }
+  try {
+    const chunk = new Uint8Array(READ_CHUNK_BYTES);
+    let pending: Uint8Array[] = [];
+    let pendingBytes = 0;
+    let skipping = false;
+    let line = 1;
+    const emit = (parts: Uint8Array[]): void => {
+      const bytes = parts.length === 1 ? (parts[0] as Uint8Array) : concat(parts);
+      collector.line(decoder.decode(bytes), line);
+    };
+    for (;;) {
+      let n: number;
+      try {
+        n = readSync(fd, chunk, 0, chunk.length, null);
+      } catch (error) {
+        throw new DoctorInputError(
+          path,
+          `cannot be read (${error instanceof Error ? error.message : String(error)})`,
+        );
+      }
+      if (n === 0) break;
+      let start = 0;
+      for (let i = 0; i < n; i++) {
+        if (chunk[i] !== 10) continue;
+        if (!skipping) emit([...pending, chunk.slice(start, i)]);
+        pending = [];
+        pendingBytes = 0;
+        skipping = false;
+        start = i + 1;
+        line++;
+      }
+      if (start < n && !skipping) {
+        pending.push(chunk.slice(start, n));
+        pendingBytes += n - start;
+        if (pendingBytes > MAX_LINE_BYTES) {
+          collector.problem(line, `longer than ${MAX_LINE_BYTES / 1024 ** 2} MiB, not a metrics record`);
+          pending = [];
+          pendingBytes = 0;
+          skipping = true;
+        }
+      }
     }
-    records.push(normalise(r));
-  });
-  records.sort((a, b) => a.step - b.step);
-  return { records, problems };
+    if (!skipping && pendingBytes > 0) emit(pending);
+  } finally {
+    closeSync(fd);
+  }
+  return collector.result();
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((sum, p) => sum + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}
+
+/** What a path is, in words, when it is not a regular file or a directory. */
+function kindOf(stat: Stats): string {
+  if (stat.isFIFO()) return 'a FIFO (named pipe)';
+  if (stat.isCharacterDevice()) return 'a character device';
+  if (stat.isBlockDevice()) return 'a block device';
+  if (stat.isSocket()) return 'a socket';
+  if (stat.isDirectory()) return 'a directory';
+  return 'not a regular file';
+}
+
+/**
+ * Refuse, before opening it (opening a FIFO blocks; a device never ends), anything but a regular file, also
+ * behind a symlink; returns the size.
+ */
+function requireRegularFile(path: string, maxBytes = Infinity): number {
+  let stat: Stats;
+  try {
+    stat = statSync(path);
+  } catch (error) {
+    throw new DoctorInputError(
+      path,
+      `cannot be read (${error instanceof Error ? error.message : String(error)})`,
+    );
+  }
+  if (!stat.isFile()) {
+    let link = '';
+    try {
+      if (lstatSync(path).isSymbolicLink()) link = `a symlink to ${realpathSync(path)}, which is `;
+    } catch {
+      // The kind alone says enough.
+    }
+    throw new DoctorInputError(path, `is ${link}${kindOf(stat)}; the doctor reads regular files only`);
+  }
+  if (stat.size > maxBytes)
+    throw new DoctorInputError(
+      path,
+      `is ${(stat.size / 1024 ** 2).toFixed(0)} MiB, more than the ${(maxBytes / 1024 ** 2).toFixed(0)} MiB the doctor reads for this kind of file`,
+    );
+  return stat.size;
+}
+
+function isObject<T>(value: T): value is T & object {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function num(value: unknown, fallback = NaN): number {
@@ -96,30 +322,66 @@ function num(value: unknown, fallback = NaN): number {
 
 /** Fill optional fields so that records written by older or partial writers still read. */
 function normalise(r: Record<string, unknown>): MetricsRecord {
-  const record = r as unknown as MetricsRecord;
-  return {
-    ...record,
+  const text = (value: unknown, fallback: string): string => (typeof value === 'string' ? value : fallback);
+  const index = (value: unknown): number =>
+    typeof value === 'number' && Number.isInteger(value) && value >= 0 ? value : 0;
+  const numbers = (value: unknown): number[] | null =>
+    Array.isArray(value) && value.every((v) => typeof v === 'number') ? (value as number[]) : null;
+  const timeGrad = numbers(r['timeGrad']);
+  const byLayer = Array.isArray(r['timeGradByLayer']) ? r['timeGradByLayer'].map(numbers) : null;
+  const record: MetricsRecord = {
+    step: r['step'] as number,
     loss: num(r['loss']),
     lr: num(r['lr']),
     gradNorm: num(r['gradNorm']),
     gradNormClipped: num(r['gradNormClipped'], num(r['gradNorm'])),
     clipped: r['clipped'] === true,
     skipped: r['skipped'] === true,
-    params: (record.params ?? []).map((p) => ({
-      ...p,
-      gradNorm: num(p.gradNorm),
-      weightNorm: num(p.weightNorm),
-      updateRatio: num(p.updateRatio),
-      maxAbsGrad: num(p.maxAbsGrad, num(p.gradNorm)),
-      nonFinite: num(p.nonFinite, 0),
-      layer: num(p.layer, 0),
-    })),
-    activations: Array.isArray(r['activations']) ? (record.activations ?? []) : [],
-    findings: Array.isArray(r['findings']) ? record.findings : [],
+    params: (r['params'] as unknown[]).filter(isObject).map((raw, i) => {
+      const p = raw as Record<string, unknown>;
+      const role = p['role'];
+      return {
+        name: text(p['name'], `params.${i}`),
+        layer: index(p['layer']),
+        ...(role === 'weight' || role === 'bias' || role === 'norm' || role === 'other' ? { role } : {}),
+        gradNorm: num(p['gradNorm']),
+        weightNorm: num(p['weightNorm']),
+        updateRatio: num(p['updateRatio']),
+        maxAbsGrad: num(p['maxAbsGrad'], num(p['gradNorm'])),
+        nonFinite: num(p['nonFinite'], 0),
+      };
+    }),
+    activations: (Array.isArray(r['activations']) ? r['activations'] : []).filter(isObject).map((raw, i) => {
+      const a = raw as Record<string, unknown>;
+      const layer = a['layer'] === undefined ? i : index(a['layer']);
+      return {
+        name: text(a['name'], `layers.${layer}`),
+        layer,
+        mean: num(a['mean']),
+        std: num(a['std']),
+        saturated: num(a['saturated'], 0),
+        dead: num(a['dead'], 0),
+      };
+    }),
+    findings: (Array.isArray(r['findings']) ? r['findings'] : []).filter(
+      (f): f is MetricsRecord['findings'][number] =>
+        isObject(f) &&
+        typeof (f as Record<string, unknown>)['code'] === 'string' &&
+        typeof (f as Record<string, unknown>)['title'] === 'string' &&
+        isObject((f as Record<string, unknown>)['where']),
+    ),
   };
+  if (timeGrad) record.timeGrad = timeGrad;
+  if (typeof r['timeGradFactor'] === 'number') record.timeGradFactor = r['timeGradFactor'];
+  if (byLayer && byLayer.every((l) => l !== null)) record.timeGradByLayer = byLayer as number[][];
+  if (typeof r['nonFiniteSource'] === 'string') record.nonFiniteSource = r['nonFiniteSource'];
+  if (r['rolledBack'] === true) record.rolledBack = true;
+  return record;
 }
 
-function readText(path: string): string {
+/** A JSON document beside a log, read whole after checking it is a regular file of a sensible size. */
+function readSmallText(path: string): string {
+  requireRegularFile(path, MAX_JSON_BYTES);
   try {
     return readFileSync(path, 'utf8');
   } catch (error) {
@@ -166,7 +428,7 @@ function report(
  * exist (a bad config only makes the causes generic, and is reported).
  */
 export function diagnoseMetricsFile(path: string): DoctorReport {
-  const { records, problems } = readMetricsText(readText(path), path);
+  const { records, problems } = readMetricsFile(path);
   if (records.length === 0) throw noRecords(path, problems);
   const dir = join(path, '..');
   const { config, configPath, torch } = readConfigBeside(dir, problems);
@@ -210,7 +472,7 @@ function readConfigBeside(
   const path = join(dir, 'config.json');
   if (!existsSync(path)) return { config: null, configPath: null };
   try {
-    const raw = parseFinite(readFileSync(path, 'utf8'));
+    const raw = parseFinite(readSmallText(path));
     const torch = readTorchRunConfig(raw);
     if (torch) {
       problems.push(...torch.problems.map((problem) => `${path}: ${problem}`));
@@ -232,7 +494,7 @@ function readSummaryBeside(dir: string, problems: string[]): DoctorInput['summar
   const path = join(dir, 'summary.json');
   if (!existsSync(path)) return null;
   try {
-    const raw = parseFinite(readFileSync(path, 'utf8')) as Record<string, unknown>;
+    const raw = parseFinite(readSmallText(path)) as Record<string, unknown>;
     const pick = (key: string): { [k: string]: number } =>
       typeof raw[key] === 'number' ? { [key]: raw[key] as number } : {};
     const baseline = raw['baseline'] as { loss?: unknown } | undefined;
@@ -251,7 +513,9 @@ function readSummaryBeside(dir: string, problems: string[]): DoctorInput['summar
 export function diagnoseEvents(path: string, options: DiagnoseOptions = {}): DoctorReport {
   const rules = parseTagRules(options.tags ?? []);
   const isDir = statSync(path).isDirectory();
-  const all = isDir ? readEventDir(path, { recursive: true }) : [{ path, ...readEventsOrThrow(path) }];
+  const all = isDir
+    ? readEventDir(path, { recursive: true, maxBytes: MAX_EVENT_FILE_BYTES })
+    : [{ path, ...readEventsOrThrow(path) }];
   if (all.length === 0)
     throw new DoctorInputError(
       path,
@@ -301,6 +565,7 @@ export function diagnoseEvents(path: string, options: DiagnoseOptions = {}): Doc
 }
 
 function readEventsOrThrow(path: string): ReturnType<typeof readEvents> {
+  requireRegularFile(path, MAX_EVENT_FILE_BYTES);
   try {
     return readEvents(path);
   } catch (error) {
@@ -321,8 +586,15 @@ function looksLikeEvents(path: string): boolean {
   if (/\.(jsonl|json|ndjson|txt|log)$/i.test(name)) return false;
   // Otherwise sniff: a TFRecord starts with an 8-byte length followed by its masked CRC-32C.
   try {
-    const bytes = new Uint8Array(readFileSync(path).subarray(0, 12));
-    if (bytes.length < 12) return false;
+    const bytes = new Uint8Array(12);
+    const fd = openSync(path, 'r');
+    let n: number;
+    try {
+      n = readSync(fd, bytes, 0, 12, 0);
+    } finally {
+      closeSync(fd);
+    }
+    if (n < 12) return false;
     const stored = new DataView(bytes.buffer, bytes.byteOffset, 12).getUint32(8, true);
     return maskedCrc32c(bytes, 0, 8) === stored;
   } catch {
@@ -338,7 +610,53 @@ export function diagnosePath(path: string, options: DiagnoseOptions = {}): Docto
   if (!existsSync(path)) throw new DoctorInputError(path, 'does not exist');
   const stat = statSync(path);
   if (stat.isDirectory()) return diagnoseRunDir(path, options);
-  if (!stat.isFile()) throw new DoctorInputError(path, 'is neither a file nor a directory');
-  if (stat.size === 0) throw new DoctorInputError(path, 'is empty');
+  if (requireRegularFile(path) === 0) throw new DoctorInputError(path, 'is empty');
   return looksLikeEvents(path) ? diagnoseEvents(path, options) : diagnoseMetricsFile(path);
+}
+
+/** One run of a folder of runs: its diagnosis, or why it could not be read. */
+export interface FolderRun {
+  name: string;
+  path: string;
+  report: DoctorReport | null;
+  error: string | null;
+}
+
+function holdsRun(dir: string): boolean {
+  return existsSync(join(dir, 'metrics.jsonl')) || eventFiles(dir).length > 0;
+}
+
+/**
+ * The sub-directories of `dir` that hold a run (metrics.jsonl or event files), in name order; empty when `dir`
+ * is itself a run, so that `gradscope doctor runs/` diagnoses every run in it.
+ */
+export function runsInFolder(dir: string): string[] {
+  if (holdsRun(dir)) return [];
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  return entries
+    .filter((e) => e.isDirectory() && holdsRun(join(dir, e.name)))
+    .map((e) => e.name)
+    .sort();
+}
+
+/**
+ * Diagnose every run of a folder (`runsInFolder`); a run that cannot be read is a row with its error, never the
+ * end of the others.
+ * @example diagnoseFolder('runs').map((r) => `${r.name} ${r.report?.verdict ?? r.error}`)
+ */
+export function diagnoseFolder(dir: string, options: DiagnoseOptions = {}): FolderRun[] {
+  return runsInFolder(dir).map((name) => {
+    const path = join(dir, name);
+    try {
+      return { name, path, report: diagnoseRunDir(path, options), error: null };
+    } catch (error) {
+      if (!(error instanceof DoctorInputError)) throw error;
+      return { name, path, report: null, error: error.problem };
+    }
+  });
 }

@@ -271,3 +271,14 @@ export function preLayerNorm(): Fix {
     why: 'Pre-LN puts the LayerNorm inside each residual branch, so the gradient near the output shrinks with depth instead of staying large (Xiong et al. 2020, Theorems 1 and 2) and the stack trains at a high learning rate without warm-up',
   };
 }
+
+/** Inputs on one scale: the csv task's `standardize` (LeCun et al. 1998, "Efficient BackProp" §4.3). */
+export function standardizeInputs(): Fix {
+  return {
+    change: 'task.standardize true',
+    patch: { task: { standardize: true } },
+    why:
+      'standardising each feature to zero mean and unit variance (LeCun et al. 1998, Efficient BackProp §4.3) puts ' +
+      "every input on one scale, so the first layer's pre-activations, and so its gradients, no longer follow the widest feature",
+  };
+}

@@ -61,7 +61,7 @@ test('same seed gives identical buffers, a different seed different ones', () =>
 
 test('bad values raise errors naming them', () => {
   const bad = (pattern: RegExp) => (error: unknown) =>
-    error instanceof InitError && error.code === 'bad-value' && pattern.test(error.message);
+    error instanceof InitError && error.code === 'invalid_value' && pattern.test(error.message);
   assert.throws(() => normal(-0.1), bad(/std.*-0\.1/));
   assert.throws(() => uniform(Number.NaN), bad(/limit.*NaN/));
   assert.throws(() => constant(Infinity), bad(/Infinity/));

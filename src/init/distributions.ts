@@ -42,7 +42,7 @@ export function uniform(limit: number): Initializer {
 export function constant(value: number): Initializer {
   if (typeof value !== 'number' || !Number.isFinite(value)) {
     throw new InitError(
-      'bad-value',
+      'invalid_value',
       `constant: value must be a finite number, got ${String(value)}; use e.g. 0.`,
     );
   }

@@ -21,7 +21,7 @@ test('rank < 2 is an error that names the shape and the fix', () => {
       () => fans(shape),
       (error: unknown) =>
         error instanceof InitError &&
-        error.code === 'bad-shape' &&
+        error.code === 'invalid_shape' &&
         error.message.includes(`[${shape.join(', ')}]`) &&
         /bias/.test(error.message),
     );

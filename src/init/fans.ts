@@ -27,7 +27,7 @@ export interface Fans {
 export function fans(shape: Shape): Fans {
   if (shape.length < 2) {
     throw new InitError(
-      'bad-shape',
+      'invalid_shape',
       `fans needs a 2-D or higher shape [out, in, ...], got ${formatShape(shape)}; fan-in and fan-out are ` +
         `undefined for a vector, so initialise biases with a constant or { normal: std } instead.`,
     );

@@ -45,6 +45,7 @@ test('bad activation or alpha names the value', () => {
   );
   assert.throws(
     () => gainFor('leaky-relu', Number.NaN),
-    (error: unknown) => error instanceof InitError && error.code === 'bad-value' && /NaN/.test(error.message),
+    (error: unknown) =>
+      error instanceof InitError && error.code === 'invalid_value' && /NaN/.test(error.message),
   );
 });

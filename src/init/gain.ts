@@ -58,14 +58,14 @@ export function gainFor(activation: ActivationName, alpha?: number): number {
 function checkAlpha(who: string, activation: ActivationName, alpha: number | undefined): number {
   if (!Object.hasOwn(activationKernels, activation)) {
     throw new InitError(
-      'bad-value',
+      'invalid_value',
       `${who}: unknown activation '${String(activation)}'; use one of ${ACTIVATIONS.join(', ')}.`,
     );
   }
   const a = alpha ?? activationKernels[activation].defaultAlpha;
   if (typeof a !== 'number' || !Number.isFinite(a)) {
     throw new InitError(
-      'bad-value',
+      'invalid_value',
       `${who}('${activation}'): alpha must be a finite number, got ${String(a)}; omit it to use the default ` +
         `${activationKernels[activation].defaultAlpha}.`,
     );

@@ -6,6 +6,7 @@
  * as the caller forks a stream per parameter (`rng.fork('layers.0.weight')`).
  */
 import type { Rng } from '../tensor/rng.js';
+import { GradscopeError, type ErrorCode } from '../util/errors.js';
 import type { Buffer, Shape } from '../tensor/tensor.js';
 
 /**
@@ -18,24 +19,14 @@ import type { Buffer, Shape } from '../tensor/tensor.js';
 export type Initializer = (out: Buffer, shape: Shape, rng: Rng) => void;
 
 /** What went wrong, for callers that branch on it (never on message text). */
-export type InitErrorCode =
-  /** The shape has the wrong rank or a dimension that is not a non-negative integer. */
-  | 'bad-shape'
-  /** The buffer's length does not match the shape. */
-  | 'size-mismatch'
-  /** A numeric setting (std, limit, gain, scale, slope) is out of range. */
-  | 'bad-value'
-  /** A config `init`/`bias` entry is not one of the accepted forms. */
-  | 'bad-spec';
+export type InitErrorCode = Extract<ErrorCode, 'invalid_shape' | 'size_mismatch' | 'invalid_value'>;
 
-/** Raised by everything in `src/init`; the message names the bad value and how to fix it. */
-export class InitError extends Error {
-  override readonly name = 'InitError';
-  readonly code: InitErrorCode;
+/** A `GradscopeError` raised in `src/init`; the message names the bad value and how to fix it. */
+export class InitError extends GradscopeError {
+  override name = 'InitError';
 
-  constructor(code: InitErrorCode, message: string) {
-    super(message);
-    this.code = code;
+  constructor(code: InitErrorCode, message: string, path = '') {
+    super({ code, path, message });
   }
 }
 
@@ -50,7 +41,7 @@ export function checkShape(who: string, shape: Shape): number {
   for (const dim of shape) {
     if (!Number.isInteger(dim) || dim < 0) {
       throw new InitError(
-        'bad-shape',
+        'invalid_shape',
         `${who}: shape ${formatShape(shape)} has dimension ${dim}; every dimension must be a non-negative integer.`,
       );
     }
@@ -64,7 +55,7 @@ export function checkTarget(who: string, out: Buffer, shape: Shape): void {
   const size = checkShape(who, shape);
   if (out.length !== size) {
     throw new InitError(
-      'size-mismatch',
+      'size_mismatch',
       `${who}: buffer has ${out.length} elements but shape ${formatShape(shape)} needs ${size}; ` +
         `pass the parameter's own shape or allocate a buffer of ${size}.`,
     );
@@ -75,7 +66,7 @@ export function checkTarget(who: string, out: Buffer, shape: Shape): void {
 export function checkNonNegative(who: string, label: string, value: number): void {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
     throw new InitError(
-      'bad-value',
+      'invalid_value',
       `${who}: ${label} must be a finite number >= 0, got ${String(value)}; use e.g. ${label} 1.`,
     );
   }

@@ -118,7 +118,7 @@ test('orthogonal errors name the shape and the fix', () => {
     () => orthogonal()(new Float64Array(5), [5], new Rng(0)),
     (error: unknown) =>
       error instanceof InitError &&
-      error.code === 'bad-shape' &&
+      error.code === 'invalid_shape' &&
       /orthogonal needs a 2-D or higher shape, got \[5\]/.test(error.message),
   );
   assert.throws(() => orthogonal(-1), /gain.*-1/);
@@ -144,7 +144,7 @@ test('identity draws nothing and refuses other ranks', () => {
   assert.throws(
     () => identity()(new Float64Array(8), [2, 2, 2], rng),
     (error: unknown) =>
-      error instanceof InitError && error.code === 'bad-shape' && /\[2, 2, 2\]/.test(error.message),
+      error instanceof InitError && error.code === 'invalid_shape' && /\[2, 2, 2\]/.test(error.message),
   );
   assert.throws(() => identity()(new Float64Array(2), [2], rng), /identity needs a 2-D shape/);
 });

@@ -25,7 +25,7 @@ export function orthogonal(gain = 1): Initializer {
   return (out: Buffer, shape: Shape, rng: Rng): void => {
     if (shape.length < 2) {
       throw new InitError(
-        'bad-shape',
+        'invalid_shape',
         `orthogonal needs a 2-D or higher shape, got ${formatShape(shape)}; for a bias use a constant or ` +
           `{ normal: std } instead.`,
       );
@@ -130,7 +130,7 @@ export function identity(gain = 1): Initializer {
   return (out: Buffer, shape: Shape): void => {
     if (shape.length !== 2) {
       throw new InitError(
-        'bad-shape',
+        'invalid_shape',
         `identity needs a 2-D shape [rows, cols], got ${formatShape(shape)}; use it for a recurrent ` +
           `[hidden, hidden] weight, or 'orthogonal' for other shapes.`,
       );

@@ -141,36 +141,39 @@ test('bad specs raise errors that name the value and the fix', () => {
       error instanceof InitError && error.code === code && patterns.every((p) => p.test(error.message));
   assert.throws(
     () => resolveInit('xavier' as never, relu),
-    bad('bad-spec', /'xavier'/, /did you mean 'xavier-/),
+    bad('invalid_value', /'xavier'/, /did you mean 'xavier-/),
   );
-  assert.throws(() => resolveInit('glorot_uniform' as never, relu), bad('bad-spec', /'xavier-uniform'/));
-  assert.throws(() => resolveInit('kaiming' as never, relu), bad('bad-spec', /'he-normal'/));
-  assert.throws(() => resolveInit('kaiming_uniform' as never, relu), bad('bad-spec', /'he-uniform'/));
+  assert.throws(() => resolveInit('glorot_uniform' as never, relu), bad('invalid_value', /'xavier-uniform'/));
+  assert.throws(() => resolveInit('kaiming' as never, relu), bad('invalid_value', /'he-normal'/));
+  assert.throws(() => resolveInit('kaiming_uniform' as never, relu), bad('invalid_value', /'he-uniform'/));
   assert.throws(
     () => resolveInit('gaussian' as never, relu),
     (error: unknown) => !/did you mean/.test(String(error)),
   );
   assert.throws(
     () => resolveInit('Xavier-Uniform' as never, relu),
-    bad('bad-spec', /did you mean 'xavier-uniform'/),
+    bad('invalid_value', /did you mean 'xavier-uniform'/),
   );
-  assert.throws(() => resolveInit({ normal: -1 }, relu), bad('bad-value', /init\.normal/, /-1/));
+  assert.throws(() => resolveInit({ normal: -1 }, relu), bad('invalid_value', /init\.normal/, /-1/));
   assert.throws(
     () => resolveInit({ uniform: 'big' } as never, relu),
-    bad('bad-value', /init\.uniform/, /'big'/),
+    bad('invalid_value', /init\.uniform/, /'big'/),
   );
   assert.throws(
     () => resolveInit({ gain: 2, base: 'ortho' } as never, relu),
-    bad('bad-spec', /init\.base/, /'ortho'/),
+    bad('invalid_value', /init\.base/, /'ortho'/),
   );
   assert.throws(
     () => resolveInit({ gain: Number.NaN, base: 'orthogonal' }, relu),
-    bad('bad-value', /gain/, /NaN/),
+    bad('invalid_value', /gain/, /NaN/),
   );
-  assert.throws(() => resolveInit({ gain: 2 } as never, relu), bad('bad-spec', /\{"gain":2\}/));
-  assert.throws(() => resolveInit({ normal: 1, uniform: 1 } as never, relu), bad('bad-spec', /"normal":1/));
-  assert.throws(() => resolveInit(3 as never, relu), bad('bad-spec', /got 3/));
-  assert.throws(() => resolveInit(null as never, relu), bad('bad-spec', /null/));
+  assert.throws(() => resolveInit({ gain: 2 } as never, relu), bad('invalid_value', /\{"gain":2\}/));
+  assert.throws(
+    () => resolveInit({ normal: 1, uniform: 1 } as never, relu),
+    bad('invalid_value', /"normal":1/),
+  );
+  assert.throws(() => resolveInit(3 as never, relu), bad('invalid_value', /got 3/));
+  assert.throws(() => resolveInit(null as never, relu), bad('invalid_value', /null/));
   assert.throws(
     () =>
       resolveInit('orthogonal', { activation: 'relu', path: 'model.recurrentInit' })(
@@ -178,20 +181,26 @@ test('bad specs raise errors that name the value and the fix', () => {
         [4],
         new Rng(0),
       ),
-    bad('bad-shape', /\[4\]/),
+    bad('invalid_shape', /\[4\]/),
   );
-  assert.throws(() => planInit('he-normal', { activation: 'swish' as never }), bad('bad-value', /'swish'/));
+  assert.throws(
+    () => planInit('he-normal', { activation: 'swish' as never }),
+    bad('invalid_value', /'swish'/),
+  );
   assert.throws(
     () => planInit('he-normal', { activation: 'leaky-relu', alpha: Number.NaN }),
-    bad('bad-value', /alpha.*NaN/),
+    bad('invalid_value', /alpha.*NaN/),
   );
   assert.throws(
     () => planInit('lecun' as never, { activation: 'relu', path: 'model.init' }),
     /model\.init: .*'lecun-normal'/,
   );
-  assert.throws(() => resolveBias('zero' as never), bad('bad-spec', /bias: .*'zero'/));
-  assert.throws(() => resolveBias(Number.NaN), bad('bad-value', /NaN/));
-  assert.throws(() => resolveBias({ normal: -2 }, 'model.bias'), bad('bad-value', /model\.bias\.normal.*-2/));
+  assert.throws(() => resolveBias('zero' as never), bad('invalid_value', /bias: .*'zero'/));
+  assert.throws(() => resolveBias(Number.NaN), bad('invalid_value', /NaN/));
+  assert.throws(
+    () => resolveBias({ normal: -2 }, 'model.bias'),
+    bad('invalid_value', /model\.bias\.normal.*-2/),
+  );
 });
 
 test('describeInit', () => {

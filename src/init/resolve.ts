@@ -73,7 +73,7 @@ const FORMS =
   `{ "gain": g, "base": "<name>" }`;
 
 /**
- * The plan for `spec`: checks every config form and throws an `InitError` with code 'bad-spec' or 'bad-value'
+ * The plan for `spec`: checks every config form and throws an `InitError` with code 'invalid_value' or 'invalid_value'
  * naming the path, the bad value and the fix.
  *
  * @example
@@ -84,14 +84,14 @@ export function planInit(spec: InitSpec, context: InitContext): InitPlan {
   const path = context.path ?? 'init';
   if (!Object.hasOwn(activationKernels, context.activation)) {
     throw new InitError(
-      'bad-value',
+      'invalid_value',
       `${path}: unknown activation '${String(context.activation)}'; use one of ${ACTIVATIONS.join(', ')}.`,
     );
   }
   const raw: unknown = spec;
   if (typeof raw === 'string') return bases[checkName(path, raw)](1, context, raw);
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    throw new InitError('bad-spec', `${path}: expected ${FORMS}, got ${show(raw)}.`);
+    throw new InitError('invalid_value', `${path}: expected ${FORMS}, got ${show(raw)}.`);
   }
   const record = raw as Record<string, unknown>;
   const keys = Object.keys(record).sort().join(',');
@@ -118,14 +118,14 @@ export function planInit(spec: InitSpec, context: InitContext): InitPlan {
     const base = record['base'];
     if (typeof base !== 'string') {
       throw new InitError(
-        'bad-spec',
+        'invalid_value',
         `${path}.base: expected one of ${INIT_NAMES.join(', ')}, got ${show(base)}.`,
       );
     }
     const name = checkName(`${path}.base`, base);
     return bases[name](gain, context, `${gain} x ${name}`);
   }
-  throw new InitError('bad-spec', `${path}: expected ${FORMS}, got ${show(raw)}.`);
+  throw new InitError('invalid_value', `${path}: expected ${FORMS}, got ${show(raw)}.`);
 }
 
 /**
@@ -170,7 +170,7 @@ export function resolveBias(spec: BiasSpec, path = 'bias'): Initializer {
   const raw: unknown = spec;
   if (typeof raw === 'number') {
     if (!Number.isFinite(raw)) {
-      throw new InitError('bad-value', `${path}: expected a finite constant, got ${raw}; use e.g. 0.`);
+      throw new InitError('invalid_value', `${path}: expected a finite constant, got ${raw}; use e.g. 0.`);
     }
     return constant(raw);
   }
@@ -189,7 +189,7 @@ export function resolveBias(spec: BiasSpec, path = 'bias'): Initializer {
     return normal(std);
   }
   throw new InitError(
-    'bad-spec',
+    'invalid_value',
     `${path}: expected a constant such as 0 or { "normal": std }, got ${show(raw)}.`,
   );
 }
@@ -275,7 +275,7 @@ function checkName(path: string, name: string): InitName {
   const guess = nearest(name, INIT_NAMES, ALIASES);
   const suggestion = guess === undefined ? '' : ` did you mean '${guess}'?`;
   throw new InitError(
-    'bad-spec',
+    'invalid_value',
     `${path}: unknown initialiser '${name}';${suggestion} Valid names: ${INIT_NAMES.join(', ')}.`,
   );
 }
@@ -297,7 +297,7 @@ const ALIASES: Readonly<Record<string, InitName>> = {
 function checkNumber(path: string, key: string, value: unknown, hint: string): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
     throw new InitError(
-      'bad-value',
+      'invalid_value',
       `${path}.${key}: expected a finite number >= 0, got ${show(value)}; give ${hint}.`,
     );
   }

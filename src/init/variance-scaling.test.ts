@@ -105,22 +105,22 @@ test('bad settings and shapes raise errors that name the value', () => {
     error instanceof InitError && error.code === code && pattern.test(error.message);
   assert.throws(
     () => varianceScaling({ scale: -1, mode: 'fan-in', distribution: 'normal' }),
-    isInit('bad-value', /-1/),
+    isInit('invalid_value', /-1/),
   );
   assert.throws(
     () => varianceScaling({ scale: 1, mode: 'fan_in' as never, distribution: 'normal' }),
-    isInit('bad-value', /'fan_in'/),
+    isInit('invalid_value', /'fan_in'/),
   );
   assert.throws(
     () => varianceScaling({ scale: 1, mode: 'fan-in', distribution: 'gauss' as never }),
-    isInit('bad-value', /'gauss'/),
+    isInit('invalid_value', /'gauss'/),
   );
-  assert.throws(() => heNormal({ gain: Number.NaN }), isInit('bad-value', /gain.*NaN/));
-  assert.throws(() => xavierUniform(Infinity), isInit('bad-value', /Infinity/));
-  assert.throws(() => heNormal()(new Float64Array(5), [5], new Rng(0)), isInit('bad-shape', /\[5\]/));
+  assert.throws(() => heNormal({ gain: Number.NaN }), isInit('invalid_value', /gain.*NaN/));
+  assert.throws(() => xavierUniform(Infinity), isInit('invalid_value', /Infinity/));
+  assert.throws(() => heNormal()(new Float64Array(5), [5], new Rng(0)), isInit('invalid_shape', /\[5\]/));
   assert.throws(
     () => heNormal()(new Float64Array(5), [2, 3], new Rng(0)),
-    isInit('size-mismatch', /5.*\[2, 3\].*6/),
+    isInit('size_mismatch', /5.*\[2, 3\].*6/),
   );
 });
 

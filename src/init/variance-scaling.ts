@@ -31,14 +31,14 @@ function checkOptions(who: string, options: VarianceScalingOptions): void {
   checkNonNegative(who, 'scale', options.scale);
   if (!FAN_MODES.includes(options.mode)) {
     throw new InitError(
-      'bad-value',
+      'invalid_value',
       `${who}: mode '${String(options.mode)}' is not one of ${FAN_MODES.join(', ')}; use 'fan-in' to keep the ` +
         `forward variance.`,
     );
   }
   if (!DISTRIBUTIONS.includes(options.distribution)) {
     throw new InitError(
-      'bad-value',
+      'invalid_value',
       `${who}: distribution '${String(options.distribution)}' is not one of ${DISTRIBUTIONS.join(', ')}.`,
     );
   }

@@ -19,13 +19,20 @@ export const WireType = {
 export type WireType = (typeof WireType)[keyof typeof WireType];
 
 /** Input that is not a well-formed protobuf message; `offset` is the byte where decoding failed. */
-export class ProtoDecodeError extends Error {
-  override readonly name = 'ProtoDecodeError';
+import { GradscopeError } from '../util/errors.js';
+
+export class ProtoDecodeError extends GradscopeError {
+  override name = 'ProtoDecodeError';
   constructor(
     message: string,
     readonly offset: number,
   ) {
-    super(`${message} at byte ${offset}`);
+    super({
+      code: 'unreadable',
+      path: `byte ${offset}`,
+      value: offset,
+      message: `${message} at byte ${offset}`,
+    });
   }
 }
 

@@ -333,26 +333,26 @@ describe('EventWriter', () => {
     };
     assert.equal(
       code(() => writer.scalar('loss', 1, 1.5)),
-      'invalid-step',
+      'invalid_value',
     );
     assert.equal(
       code(() => writer.scalar('loss', 1, 2 ** 60)),
-      'invalid-step',
+      'invalid_value',
     );
     assert.equal(
       code(() => writer.scalar('', 1, 1)),
-      'invalid-tag',
+      'invalid_value',
     );
     assert.equal(
       code(() => writer.scalar('loss', 1, 1, NaN)),
-      'invalid-wall-time',
+      'invalid_value',
     );
     assert.throws(() => writer.scalar('loss', 1, 1.5), /Math\.round/);
     writer.close();
     writer.close();
     assert.equal(
       code(() => writer.scalar('loss', 1, 1)),
-      'closed',
+      'invalid_state',
     );
     assert.equal(readEvents(writer.path).events.length, 1, 'refused calls wrote nothing');
   });

@@ -34,9 +34,11 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  statSync,
   truncateSync,
   writeSync,
 } from 'node:fs';
+import { GradscopeError, type ErrorCode } from '../util/errors.js';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { maskedCrc32c } from './crc32c.js';
@@ -272,15 +274,13 @@ export function encodeRecord(data: Uint8Array): Uint8Array {
 // Writer
 
 /** Why an {@link EventWriter} call was refused. */
-export type EventWriterErrorCode = 'invalid-step' | 'invalid-tag' | 'invalid-wall-time' | 'closed';
+export type EventWriterErrorCode = Extract<ErrorCode, 'invalid_value' | 'invalid_state'>;
 
-export class EventWriterError extends Error {
-  override readonly name = 'EventWriterError';
-  constructor(
-    readonly code: EventWriterErrorCode,
-    message: string,
-  ) {
-    super(message);
+/** A `GradscopeError` from the event writer: a bad step, tag or wall time, or a call after `close()`. */
+export class EventWriterError extends GradscopeError {
+  override name = 'EventWriterError';
+  constructor(code: EventWriterErrorCode, message: string, path = '') {
+    super({ code, path, message });
   }
 }
 
@@ -447,7 +447,7 @@ export class EventWriter {
   private openFd(): number {
     if (this.fd === null) {
       throw new EventWriterError(
-        'closed',
+        'invalid_state',
         `event file ${this.path} is closed; open a new EventWriter to write more`,
       );
     }
@@ -458,7 +458,7 @@ export class EventWriter {
     if (wallTime === undefined) return this.wallClock();
     if (!Number.isFinite(wallTime)) {
       throw new EventWriterError(
-        'invalid-wall-time',
+        'invalid_value',
         `wallTime must be finite seconds since the Unix epoch (got ${wallTime}); omit it to use the clock`,
       );
     }
@@ -469,7 +469,7 @@ export class EventWriter {
     const fd = this.openFd();
     if (!Number.isSafeInteger(event.step)) {
       throw new EventWriterError(
-        'invalid-step',
+        'invalid_value',
         `step must be an integer within ±2^53 (got ${event.step}); TensorBoard stores steps as int64, pass Math.round(step)`,
       );
     }
@@ -481,7 +481,10 @@ export class EventWriter {
 
 function checkTag(tag: string): void {
   if (typeof tag !== 'string' || tag.length === 0) {
-    throw new EventWriterError('invalid-tag', `tag must be a non-empty string (got ${JSON.stringify(tag)})`);
+    throw new EventWriterError(
+      'invalid_value',
+      `tag must be a non-empty string (got ${JSON.stringify(tag)})`,
+    );
   }
 }
 
@@ -524,7 +527,11 @@ export interface ParsedEvent {
 }
 
 export type ReadErrorCode =
-  'truncated-record' | 'length-checksum-mismatch' | 'data-checksum-mismatch' | 'malformed-event';
+  | 'truncated-record'
+  | 'length-checksum-mismatch'
+  | 'data-checksum-mismatch'
+  | 'malformed-event'
+  | 'too-large';
 
 /** A problem found while reading; `offset` is the byte offset of the record concerned. */
 export interface ReadError {
@@ -626,14 +633,32 @@ export interface EventFileInDir extends EventFileReadout {
  * @example
  * for (const file of readEventDir('runs/')) console.log(file.path, file.events.length, file.errors);
  */
-export function readEventDir(dir: string, options: { readonly recursive?: boolean } = {}): EventFileInDir[] {
+export function readEventDir(
+  dir: string,
+  options: { readonly recursive?: boolean; readonly maxBytes?: number } = {},
+): EventFileInDir[] {
   const files: EventFileInDir[] = [];
   const entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) =>
     a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
   );
   for (const entry of entries) {
     const path = join(dir, entry.name);
-    if (entry.isFile() && entry.name.includes('tfevents')) files.push({ path, ...readEvents(path) });
+    // Regular files only (a symlink, FIFO or device named like an event file is not read); oversized ones named.
+    if (!entry.isFile() || !entry.name.includes('tfevents')) continue;
+    const size = statSync(path).size;
+    if (size > (options.maxBytes ?? Infinity))
+      files.push({
+        path,
+        events: [],
+        errors: [
+          {
+            code: 'too-large',
+            offset: 0,
+            message: `${size} bytes, more than the ${options.maxBytes} read; not read`,
+          },
+        ],
+      });
+    else files.push({ path, ...readEvents(path) });
   }
   if (options.recursive === true) {
     for (const entry of entries) {

@@ -109,7 +109,7 @@ describe('clipByGlobalNorm', () => {
         ),
       (error: unknown) =>
         error instanceof OptimError &&
-        error.code === 'non-finite' &&
+        error.code === 'non_finite' &&
         /errorIfNonfinite: false/.test(error.message),
     );
   });

@@ -88,7 +88,7 @@ export function clipGradsWithNorm(buffers: readonly Buffer[], maxNorm: number, t
 
 function nonFiniteError(what: string, norm: number): OptimError {
   return new OptimError(
-    'non-finite',
+    'non_finite',
     `${what} is ${norm}: a gradient holds a non-finite value. Find where it starts (the monitor names the first ` +
       `parameter), lower the learning rate, or set errorIfNonfinite: false to leave it to the non-finite guard`,
   );
@@ -99,7 +99,7 @@ function unchanged(norm: number, extra: Record<string, number> = {}): ClipReport
 }
 
 export interface NormClipOptions {
-  /** Raise an OptimError (code 'non-finite') when the norm is NaN or infinite (PyTorch's `error_if_nonfinite`). */
+  /** Raise an OptimError (code 'non_finite') when the norm is NaN or infinite (PyTorch's `error_if_nonfinite`). */
   errorIfNonfinite?: boolean;
 }
 
@@ -332,7 +332,7 @@ export function autoClip(options: AutoClipOptions = {}): GradientTransformation<
     update(updates, state): ClipReport {
       if (state.history.length !== historySize || state.sorted.length !== historySize) {
         throw new OptimError(
-          'size-mismatch',
+          'size_mismatch',
           `autoClip state holds ${state.history.length} norms but historySize is ${historySize}; pass the state returned by this transform's init`,
         );
       }
@@ -390,7 +390,7 @@ function percentileOf(state: AutoClipState, percentile: number): number {
 function maxOf(cfg: ClipConfig): number {
   if (cfg.max === undefined) {
     throw new OptimError(
-      'bad-value',
+      'invalid_value',
       `clip.max is missing for clip '${cfg.name}'; give e.g. {"name": "${cfg.name}", "max": 1}`,
     );
   }

@@ -20,7 +20,7 @@ export function scaleByLearningRate(learningRate: number | Schedule): GradientTr
       const rate = schedule.value(ctx.step);
       if (!(rate >= 0) || !Number.isFinite(rate)) {
         throw new OptimError(
-          'bad-value',
+          'invalid_value',
           `the ${schedule.name} schedule gave learning rate ${rate} at step ${ctx.step}; a learning rate must be a finite number >= 0, check the schedule's settings`,
         );
       }

@@ -54,7 +54,7 @@ export function sgd(options: SgdOptions): Optimizer {
   const nesterov = options.nesterov ?? false;
   if (nesterov && momentum === 0) {
     throw new OptimError(
-      'bad-value',
+      'invalid_value',
       `Nesterov momentum needs momentum > 0, got ${momentum}; try momentum: 0.9`,
     );
   }

@@ -20,7 +20,10 @@ import type { Schedule, ScheduleState } from './types.js';
 
 function checkStep(step: number): number {
   if (!Number.isInteger(step) || step < 1) {
-    throw new OptimError('bad-value', `step must be an integer >= 1 (steps are 1-based), got ${step}; try 1`);
+    throw new OptimError(
+      'invalid_value',
+      `step must be an integer >= 1 (steps are 1-based), got ${step}; try 1`,
+    );
   }
   return step - 1;
 }
@@ -203,7 +206,7 @@ export function plateauSchedule(learningRate: number, options: PlateauOptions = 
         typeof cooldownLeft !== 'number'
       ) {
         throw new OptimError(
-          'size-mismatch',
+          'size_mismatch',
           `plateau state must hold numbers learningRate, best, badObservations, cooldownLeft, got ${JSON.stringify(next)}; pass a value returned by getState()`,
         );
       }
@@ -240,7 +243,7 @@ function field(cfg: ScheduleConfig, key: ScheduleField): number {
   const value = cfg[key];
   if (value === undefined) {
     throw new OptimError(
-      'bad-value',
+      'invalid_value',
       `schedule.${key} is missing for schedule '${cfg.name}'; resolve the config first (resolveConfig fills it)`,
     );
   }

@@ -109,7 +109,7 @@ describe('chain', () => {
     const opt = chain(identity(), identity());
     assert.throws(
       () => opt.update(params, [{}] as unknown as ReturnType<typeof opt.init>, { step: 1, params, info }),
-      (error: unknown) => error instanceof OptimError && error.code === 'size-mismatch',
+      (error: unknown) => error instanceof OptimError && error.code === 'size_mismatch',
     );
   });
 });

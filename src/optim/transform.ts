@@ -42,7 +42,7 @@ export function chain<const T extends readonly AnyGradientTransformation[]>(
       const states = state as readonly unknown[];
       if (states.length !== links.length) {
         throw new OptimError(
-          'size-mismatch',
+          'size_mismatch',
           `chain state has ${states.length} entries but the chain has ${links.length} links; pass the state returned by this chain's init`,
         );
       }
@@ -95,14 +95,14 @@ export function zerosLike(b: Buffer): Buffer {
 export function checkAligned(what: string, buffers: readonly Buffer[], reference: readonly Buffer[]): void {
   if (buffers.length !== reference.length) {
     throw new OptimError(
-      'size-mismatch',
+      'size_mismatch',
       `${what} holds ${buffers.length} buffers but there are ${reference.length} parameters; pass one per parameter, in the same order`,
     );
   }
   for (let i = 0; i < buffers.length; i++) {
     if (buffers[i].length !== reference[i].length) {
       throw new OptimError(
-        'size-mismatch',
+        'size_mismatch',
         `${what}[${i}] has ${buffers[i].length} elements but parameter ${i} has ${reference[i].length}; the buffers must match the parameters they were initialised for`,
       );
     }
@@ -113,7 +113,7 @@ export function checkAligned(what: string, buffers: readonly Buffer[], reference
 export function checkInfo(params: readonly Buffer[], info: readonly ParamInfo[]): void {
   if (info.length !== params.length) {
     throw new OptimError(
-      'size-mismatch',
+      'size_mismatch',
       `got ${info.length} ParamInfo entries for ${params.length} parameters; pass one ParamInfo per parameter, in the same order`,
     );
   }
@@ -121,7 +121,7 @@ export function checkInfo(params: readonly Buffer[], info: readonly ParamInfo[])
     const size = info[i].shape.reduce((a, b) => a * b, 1);
     if (size !== params[i].length) {
       throw new OptimError(
-        'size-mismatch',
+        'size_mismatch',
         `${info[i].name || `parameter ${i}`} has shape [${info[i].shape.join(', ')}] (${size} elements) but its buffer has ${params[i].length}; fix the ParamInfo shape`,
       );
     }

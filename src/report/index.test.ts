@@ -40,7 +40,7 @@ describe('loadRun', () => {
     assert.throws(
       () => loadRun(dir),
       (error: unknown) =>
-        error instanceof RunLoadError && error.code === 'missing_file' && /summary\.json/.test(error.message),
+        error instanceof RunLoadError && error.code === 'not_found' && /summary\.json/.test(error.message),
     );
     assert.throws(() => loadRun(join(root, 'nowhere')), /run directory .*nowhere does not exist/);
   });

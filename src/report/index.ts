@@ -6,6 +6,7 @@
  *   const { html, comparison } = renderComparison([loadRun('runs/a'), loadRun('runs/b')]);
  */
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { GradscopeError, type ErrorCode } from '../util/errors.js';
 import { join, relative } from 'node:path';
 import type { ResolvedConfig } from '../config/types.js';
 import { parseFinite, parseJsonl, writeJson } from '../io/jsonl.js';
@@ -29,15 +30,14 @@ export {
 } from './svg.js';
 
 /** Why a run directory could not be read; `code` tells the cases apart, the message names the file. */
-export class RunLoadError extends Error {
+export class RunLoadError extends GradscopeError {
+  override name = 'RunLoadError';
   constructor(
-    readonly code:
-      'missing_directory' | 'missing_file' | 'unreadable_file' | 'invalid_json' | 'not_an_object',
-    readonly path: string,
+    code: Extract<ErrorCode, 'not_found' | 'unreadable' | 'invalid_json' | 'invalid_value'>,
+    path: string,
     message: string,
   ) {
-    super(message);
-    this.name = 'RunLoadError';
+    super({ code, path, message });
   }
 }
 
@@ -47,13 +47,13 @@ const RUN_FILES =
 function readText(dir: string, file: string): string {
   const path = join(dir, file);
   if (!existsSync(path)) {
-    throw new RunLoadError('missing_file', path, `${path} is missing; ${RUN_FILES}.`);
+    throw new RunLoadError('not_found', path, `${path} is missing; ${RUN_FILES}.`);
   }
   try {
     return readFileSync(path, 'utf8');
   } catch (error) {
     throw new RunLoadError(
-      'unreadable_file',
+      'unreadable',
       path,
       `cannot read ${path}: ${error instanceof Error ? error.message : String(error)}.`,
     );
@@ -75,7 +75,7 @@ function readObject(dir: string, file: string): Record<string, unknown> {
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new RunLoadError(
-      'not_an_object',
+      'invalid_value',
       path,
       `${path} should hold a JSON object, found ${Array.isArray(value) ? 'an array' : String(value)}.`,
     );
@@ -92,7 +92,7 @@ function readObject(dir: string, file: string): Record<string, unknown> {
  */
 export function loadRun(dir: string): RunData {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-    throw new RunLoadError('missing_directory', dir, `run directory ${dir} does not exist; ${RUN_FILES}.`);
+    throw new RunLoadError('not_found', dir, `run directory ${dir} does not exist; ${RUN_FILES}.`);
   }
   const config = readObject(dir, 'config.json') as unknown as ResolvedConfig;
   const { records, errors } = parseJsonl<MetricsRecord>(readText(dir, 'metrics.jsonl'));

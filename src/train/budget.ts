@@ -15,6 +15,7 @@
 import { totalmem } from 'node:os';
 import type { ResolvedConfig, TaskConfig } from '../config/types.js';
 import type { TaskName } from '../data/index.js';
+import { csvSizeEstimate } from '../data/csv.js';
 import { CELL_SHAPES } from '../ops/index.js';
 
 const FLOAT = 4;
@@ -98,6 +99,18 @@ const TASK_SHAPES: { readonly [K in TaskName]: (task: TaskConfig) => TaskShape }
       scoredEvery: false,
       evalRows: 500,
       dataFloats: 145 * (size + 500),
+    };
+  },
+  csv: (t) => {
+    const { columns, values } = csvSizeEstimate(t.path);
+    const rows = Math.ceil(values / columns);
+    return {
+      inputs: columns,
+      outputs: columns,
+      steps: 1,
+      scoredEvery: false,
+      evalRows: rows,
+      dataFloats: 2 * values,
     };
   },
   teacher: (t) => {

@@ -70,6 +70,25 @@ function formatValue(value: number | null | undefined): string {
   return abs !== 0 && (abs < 1e-3 || abs >= 1e5) ? value.toExponential(2) : value.toPrecision(4);
 }
 
+/**
+ * Labels for a log axis: powers of ten only (uPlot also ticks 2x, 5x...), thinned to about six so that a chart
+ * spanning fifteen decades stays readable.
+ */
+function logLabels(splits: readonly (number | null)[]): string[] {
+  const exponents = splits.map((v) => {
+    if (v === null || !(v > 0)) return null;
+    const e = Math.log10(v);
+    return Math.abs(e - Math.round(e)) < 1e-9 ? Math.round(e) : null;
+  });
+  const decades = exponents.filter((e) => e !== null).length;
+  // Less than two decades in view: every tick gets its value, or the axis would carry one label or none.
+  if (decades < 2) return splits.map((v) => (v === null ? '' : formatValue(v)));
+  const every = Math.max(1, Math.ceil(decades / 6));
+  return exponents.map((e) =>
+    e === null || e % every !== 0 ? '' : e >= -2 && e <= 3 ? String(10 ** e) : `1e${e}`,
+  );
+}
+
 /** A uPlot line chart with its title, legend and read-out, redrawn from `update`. */
 export class LineChart {
   private plot: uPlot | null = null;
@@ -217,8 +236,9 @@ export class LineChart {
           label: `${this.options.yLabel}${view.log ? ', log scale' : ''}`,
           stroke: '#333',
           grid: { stroke: '#e6e6e6' },
-          size: 64,
-          values: (_u, splits) => splits.map((v) => formatValue(v)),
+          size: 72,
+          values: (_u, splits) =>
+            view.log ? logLabels(splits) : splits.map((v) => (v === null ? '' : formatValue(v))),
         },
       ],
       series: seriesOptions,

@@ -115,6 +115,11 @@ describe('the lab in Chromium', { skip }, () => {
     });
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     page.on('pageerror', (error) => pageErrors.push(error.message));
+    // The server's Content-Security-Policy must not block anything the page itself uses.
+    page.on('console', (message) => {
+      if (message.type() === 'error' && /Content Security Policy|Refused to/.test(message.text()))
+        pageErrors.push(message.text());
+    });
     mkdirSync(outputDir, { recursive: true });
   });
 
@@ -287,6 +292,19 @@ describe('the lab in Chromium', { skip }, () => {
     await page.screenshot({ path: shot, fullPage: false });
     assert.ok(statSync(shot).size > 20_000, 'a screenshot of the lab');
     assert.deepEqual(pageErrors, []);
+  });
+
+  it('opens from disk too: trains on the page itself and says why, with no run folder', async () => {
+    await page.goto(`file://${join(root, 'web', 'index.html')}?preset=deep-sigmoid&steps=20&autorun=1`);
+    await page.waitForSelector('html[data-lab-state="done"]', { timeout: 60_000 });
+    const result = JSON.parse((await page.textContent('#result')) ?? '{}') as {
+      trainer: string;
+      runs: Array<{ verdict: string }>;
+    };
+    assert.equal(result.trainer, 'page');
+    assert.equal(result.runs[0]?.verdict, 'vanishing');
+    assert.match((await page.textContent('#trainer-note')) ?? '', /opened from disk/);
+    assert.match((await page.textContent('#runs-status')) ?? '', /Opened from disk/);
   });
 
   it('reports a config error instead of training', async () => {

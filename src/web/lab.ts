@@ -414,7 +414,12 @@ const lossChart = new LineChart(
 );
 const layerChart = new LineChart(
   chart('chart-layers'),
-  { title: 'Gradient norm per layer', yLabel: '‖∂L/∂W‖ (L2 norm)', empty: 'No gradients logged yet.' },
+  {
+    title: 'Gradient norm per layer',
+    yLabel: '‖∂L/∂W‖ (L2 norm)',
+    empty: 'No gradients logged yet.',
+    height: 320,
+  },
   group,
 );
 const heatMap = new HeatMap(chart('chart-heatmap'));
@@ -935,6 +940,12 @@ function wire(): void {
 }
 
 async function bootFolder(): Promise<void> {
+  if (location.protocol === 'file:') {
+    // Opened from disk: there is no server to ask for runs.
+    folder.error = 'opened from disk';
+    scheduleRender();
+    return;
+  }
   await folder.refresh();
   const known = new Set(folder.list.map((r) => r.name));
   for (const name of state.shown) {

@@ -201,16 +201,28 @@ function taskText(config: Record<string, unknown>): string | null {
 }
 
 /** The list entry of run directory `dir` (a real path inside `root`), or null when it holds no run. */
+/** A run's list entry as last read, by real directory: reused while none of its files changed (size and mtime). */
+const entryCache = new Map<string, { key: string; entry: RunEntry }>();
+
+/** The list entry of run directory `dir` (a real path inside `root`), or null when it holds no run. */
 function readEntry(root: string, dir: string, name: string, now: number): RunEntry | null {
   const metrics = runFile(root, dir, 'metrics.jsonl');
   const events = metrics === null ? eventFileNames(dir) : [];
   if (metrics === null && events.length === 0) return null;
   const configPath = runFile(root, dir, 'config.json');
   const summaryPath = runFile(root, dir, 'summary.json');
+  const files = [metrics, configPath, summaryPath, ...events.map((e) => runFile(root, dir, e))];
+  const stats = files.map((f) => (f === null ? null : statSync(f)));
+  const mtime = Math.max(0, ...stats.map((s) => s?.mtimeMs ?? 0));
+  const key = `${name}|${files.join('|')}|${stats.map((s) => (s ? `${s.size}:${s.mtimeMs}` : '-')).join('|')}`;
+  const cached = entryCache.get(dir);
+  const status = (entry: RunEntry): RunEntry => ({
+    ...entry,
+    status: entry.status === 'finished' ? 'finished' : now - mtime < LIVE_SECONDS * 1000 ? 'live' : 'stopped',
+  });
+  if (cached && cached.key === key) return status(cached.entry);
   const config = readJson(configPath);
   const summary = readJson(summaryPath);
-  const files = [metrics, configPath, summaryPath, ...events.map((e) => runFile(root, dir, e))];
-  const mtime = Math.max(0, ...files.filter((f): f is string => f !== null).map((f) => statSync(f).mtimeMs));
   const kind: RunKind = metrics === null ? 'tensorboard' : isTorchRunConfig(config) ? 'pytorch' : 'gradscope';
   const hasSummary = isObject(summary);
   let steps: number | null = null;
@@ -218,10 +230,10 @@ function readEntry(root: string, dir: string, name: string, now: number): RunEnt
   else if (metrics !== null) steps = lastLoggedStep(metrics);
   else steps = tensorboardRecords(root, dir).records.at(-1)?.step ?? null;
   const train = isObject(config) && isObject(config['train']) ? config['train'] : null;
-  return {
+  const entry: RunEntry = {
     name,
     kind,
-    status: hasSummary ? 'finished' : now - mtime < LIVE_SECONDS * 1000 ? 'live' : 'stopped',
+    status: hasSummary ? 'finished' : 'live',
     task: isObject(config) ? taskText(config) : null,
     model: isObject(config) ? modelText(config, name) : null,
     verdict: hasSummary && typeof summary['verdict'] === 'string' ? summary['verdict'] : null,
@@ -229,6 +241,9 @@ function readEntry(root: string, dir: string, name: string, now: number): RunEnt
     totalSteps: train && typeof train['steps'] === 'number' ? train['steps'] : null,
     mtime,
   };
+  if (entryCache.size >= RUN_LIMITS.maxRuns * 2) entryCache.clear();
+  entryCache.set(dir, { key, entry });
+  return status(entry);
 }
 
 /**

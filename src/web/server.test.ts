@@ -90,7 +90,9 @@ describe('lab server: the page', () => {
     assert.match(page.body, /gradscope lab/);
     assert.match(page.body, /src="dist\/lab\.js"/);
     assert.equal(page.headers['x-frame-options'], 'DENY');
-    assert.match(String(page.headers['content-security-policy']), /frame-ancestors 'none'/);
+    const csp = String(page.headers['content-security-policy']);
+    assert.match(csp, /frame-ancestors 'none'/);
+    assert.doesNotMatch(csp, /script-src[^;]*unsafe-inline/, 'no inline script may run');
     const script = await get('/dist/lab.js');
     assert.equal(script.status, 200, 'the bundle is built by npm run build (scripts/build-web.mjs)');
     assert.equal(script.type, 'text/javascript; charset=utf-8');
