@@ -36,6 +36,8 @@ export {
   RUN_NAME_ACCEPTED,
   isSequenceTask,
   parseConfigText,
+  readBiasSpec,
+  readInitSpec,
   resolveConfig,
   type Config,
   type MlpModelInput,

@@ -37,6 +37,8 @@ import {
   TASK_NAMES,
   TRAIN_FIELDS,
   acceptedOf,
+  biasSpec,
+  initSpec,
   num,
   type Fields,
   type ModelKind,
@@ -448,6 +450,24 @@ function readField(
   if (value !== undefined && schema instanceof z.ZodOptional)
     return readValue(schema.unwrap() as z.ZodType, value, path, hint);
   return value === undefined ? schema.parse(undefined) : readValue(schema, value, path, hint);
+}
+
+/**
+ * An `init` spec checked by the schema's one rule (what `src/init` builds from): a name, `{"normal": std}`,
+ * `{"uniform": limit}` or `{"gain": g, "base": <name>}`. Throws a ConfigError naming `path`.
+ *
+ * @example
+ * readInitSpec({ gain: 2, base: 'he_normal' }, 'model.init'); // throws: model.init.base ... did you mean "he-normal"?
+ */
+export function readInitSpec(value: unknown, path = 'init'): InitSpec {
+  if (value === null || value === undefined) throw invalid(path, value, acceptedOf(initSpec));
+  return readValue(initSpec, value, path) as InitSpec;
+}
+
+/** A `bias` spec checked by the schema's one rule: a finite number, or `{"normal": std}` with std > 0. */
+export function readBiasSpec(value: unknown, path = 'bias'): BiasSpec {
+  if (value === null || value === undefined) throw invalid(path, value, acceptedOf(biasSpec));
+  return readValue(biasSpec, value, path) as BiasSpec;
 }
 
 /** A union of forms (`init`, `bias`): the form is chosen by the value's type and keys, then parsed. */

@@ -19,6 +19,9 @@
  *
  * How to add an optimiser, schedule or clipping: one entry in `OPTIMIZERS`, `SCHEDULES` or `CLIPS`; options
  * shared by several use the same field schema (`momentumField`, ...), so their rule stays in one place.
+ *
+ * After any change here run `npm run build` (or `npx tsc -p tsconfig.json && node scripts/gen-schema.mjs`): it
+ * regenerates `gradscope.schema.json` and `docs/CONFIG.md`, and `src/config/docs.test.ts` fails while they are stale.
  */
 import { z } from 'zod';
 import { ACTIVATIONS, activationKernels, type ActivationName } from '../kernels/activations.js';

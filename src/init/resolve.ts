@@ -1,4 +1,3 @@
-import { nearest } from '../util/nearest.js';
 /**
  * From the config's `init`, `recurrentInit` and `bias` entries (shared/CONTRACT.md) to initialisers.
  *
@@ -6,6 +5,7 @@ import { nearest } from '../util/nearest.js';
  * it, `describeInit` prints it and `expectedRms` predicts its scale, so the three cannot disagree.
  */
 import { ACTIVATIONS, activationKernels, type ActivationName } from '../kernels/activations.js';
+import { readBiasSpec, readInitSpec } from '../config/resolve.js';
 import type { BiasSpec, InitName, InitSpec } from '../config/types.js';
 import type { Shape } from '../tensor/tensor.js';
 import { constant, normal, uniform } from './distributions.js';
@@ -66,15 +66,10 @@ const bases: { readonly [K in InitName]: (g: number, context: InitContext, label
   zeros: (_g, _context, label) => ({ kind: 'constant', label, value: 0 }),
 };
 
-const INIT_NAMES = Object.keys(bases) as InitName[];
-
-const FORMS =
-  `a name (${INIT_NAMES.join(' | ')}), { "normal": std }, { "uniform": limit } or ` +
-  `{ "gain": g, "base": "<name>" }`;
-
 /**
- * The plan for `spec`: checks every config form and throws an `InitError` with code 'invalid_value' or 'invalid_value'
- * naming the path, the bad value and the fix.
+ * The plan for `spec`. The spec is checked by the config schema's one rule (`readInitSpec`, the same check
+ * `resolveConfig` makes, so a spec from a resolved config passes as it is); a bad one throws a GradscopeError
+ * naming the path, the bad value, what is accepted and the nearest name.
  *
  * @example
  * planInit({ gain: 1.5, base: 'lecun-normal' }, { activation: 'tanh' });
@@ -88,44 +83,11 @@ export function planInit(spec: InitSpec, context: InitContext): InitPlan {
       `${path}: unknown activation '${String(context.activation)}'; use one of ${ACTIVATIONS.join(', ')}.`,
     );
   }
-  const raw: unknown = spec;
-  if (typeof raw === 'string') return bases[checkName(path, raw)](1, context, raw);
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    throw new InitError('invalid_value', `${path}: expected ${FORMS}, got ${show(raw)}.`);
-  }
-  const record = raw as Record<string, unknown>;
-  const keys = Object.keys(record).sort().join(',');
-  if (keys === 'normal') {
-    const std = checkNumber(
-      path,
-      'normal',
-      record['normal'],
-      'the standard deviation, e.g. { "normal": 0.01 }',
-    );
-    return { kind: 'normal', label: 'normal', std };
-  }
-  if (keys === 'uniform') {
-    const limit = checkNumber(path, 'uniform', record['uniform'], 'the bound, e.g. { "uniform": 0.05 }');
-    return { kind: 'uniform', label: 'uniform', limit };
-  }
-  if (keys === 'base,gain') {
-    const gain = checkNumber(
-      path,
-      'gain',
-      record['gain'],
-      'the factor on the std, e.g. { "gain": 1.5, "base": ... }',
-    );
-    const base = record['base'];
-    if (typeof base !== 'string') {
-      throw new InitError(
-        'invalid_value',
-        `${path}.base: expected one of ${INIT_NAMES.join(', ')}, got ${show(base)}.`,
-      );
-    }
-    const name = checkName(`${path}.base`, base);
-    return bases[name](gain, context, `${gain} x ${name}`);
-  }
-  throw new InitError('invalid_value', `${path}: expected ${FORMS}, got ${show(raw)}.`);
+  const checked = readInitSpec(spec, path);
+  if (typeof checked === 'string') return bases[checked](1, context, checked);
+  if ('normal' in checked) return { kind: 'normal', label: 'normal', std: checked.normal };
+  if ('uniform' in checked) return { kind: 'uniform', label: 'uniform', limit: checked.uniform };
+  return bases[checked.base](checked.gain, context, `${checked.gain} x ${checked.base}`);
 }
 
 /**
@@ -167,31 +129,8 @@ export function buildPlan(plan: InitPlan): Initializer {
  * resolveBias({ normal: 0.01 }, 'model.bias')(bias, [128], rng);
  */
 export function resolveBias(spec: BiasSpec, path = 'bias'): Initializer {
-  const raw: unknown = spec;
-  if (typeof raw === 'number') {
-    if (!Number.isFinite(raw)) {
-      throw new InitError('invalid_value', `${path}: expected a finite constant, got ${raw}; use e.g. 0.`);
-    }
-    return constant(raw);
-  }
-  if (
-    typeof raw === 'object' &&
-    raw !== null &&
-    !Array.isArray(raw) &&
-    Object.keys(raw).join(',') === 'normal'
-  ) {
-    const std = checkNumber(
-      path,
-      'normal',
-      (raw as Record<string, unknown>)['normal'],
-      'e.g. { "normal": 0.01 }',
-    );
-    return normal(std);
-  }
-  throw new InitError(
-    'invalid_value',
-    `${path}: expected a constant such as 0 or { "normal": std }, got ${show(raw)}.`,
-  );
+  const checked = readBiasSpec(spec, path);
+  return typeof checked === 'number' ? constant(checked) : normal(checked.normal);
 }
 
 /**
@@ -268,48 +207,4 @@ export function describeInit(
 
 function round(x: number): string {
   return String(Number(x.toPrecision(3)));
-}
-
-function checkName(path: string, name: string): InitName {
-  if (Object.hasOwn(bases, name)) return name as InitName;
-  const guess = nearest(name, INIT_NAMES, ALIASES);
-  const suggestion = guess === undefined ? '' : ` did you mean '${guess}'?`;
-  throw new InitError(
-    'invalid_value',
-    `${path}: unknown initialiser '${name}';${suggestion} Valid names: ${INIT_NAMES.join(', ')}.`,
-  );
-}
-
-/** Other libraries' names for the same initialisers. */
-const ALIASES: Readonly<Record<string, InitName>> = {
-  glorot: 'xavier-uniform',
-  glorot_uniform: 'xavier-uniform',
-  glorot_normal: 'xavier-normal',
-  kaiming: 'he-normal',
-  kaiming_uniform: 'he-uniform',
-  kaiming_normal: 'he-normal',
-  he: 'he-normal',
-  lecun: 'lecun-normal',
-  eye: 'identity',
-  zero: 'zeros',
-};
-
-function checkNumber(path: string, key: string, value: unknown, hint: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new InitError(
-      'invalid_value',
-      `${path}.${key}: expected a finite number >= 0, got ${show(value)}; give ${hint}.`,
-    );
-  }
-  return value;
-}
-
-function show(value: unknown): string {
-  if (typeof value === 'string') return `'${value}'`;
-  if (typeof value === 'number') return String(value);
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch {
-    return String(value);
-  }
 }

@@ -105,7 +105,7 @@ export class LineChart {
 
   constructor(
     readonly container: HTMLElement,
-    readonly options: LineChartOptions,
+    private options: LineChartOptions,
     readonly group: ChartGroup,
   ) {
     container.classList.add('lab-chart');
@@ -153,6 +153,13 @@ export class LineChart {
     this.container.dataset['xMin'] = String(scale?.min ?? '');
     this.container.dataset['xMax'] = String(scale?.max ?? '');
     this.container.dataset['zoomed'] = String(this.group.range !== null);
+  }
+
+  /** A new title and y axis label (another metric): the next `update` rebuilds the plot. */
+  retitle(title: string, yLabel: string): void {
+    if (title === this.options.title && yLabel === this.options.yLabel) return;
+    this.options = { ...this.options, title, yLabel };
+    this.shape = '';
   }
 
   update(series: readonly LineSeries[], view: ChartView): void {

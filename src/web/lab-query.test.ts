@@ -20,6 +20,7 @@ describe('lab address options', () => {
       view: null,
       smoothing: DEFAULT_SMOOTHING,
       log: false,
+      metric: 'loss',
     });
   });
 
@@ -51,6 +52,10 @@ describe('lab address options', () => {
       problems.every((p) => /^runs=.* is ignored: a run name is/.test(p)),
       problems.join('\n'),
     );
+    assert.match(
+      parseLabQuery('?metric=accuracy').problems[0] ?? '',
+      /metric=accuracy .*expected loss, gradNorm/,
+    );
     const bad = parseLabQuery('?smooth=1&view=..');
     assert.equal(bad.options.smoothing, DEFAULT_SMOOTHING);
     assert.equal(bad.options.view, null);
@@ -64,11 +69,12 @@ describe('lab address options', () => {
       view: 'run-2',
       smoothing: 0.25,
       log: true,
+      metric: 'gradNorm' as const,
     };
     const back = parseLabQuery(stateQuery(state)).options;
     assert.deepEqual(
-      [back.preset, back.runs, back.view, back.smoothing, back.log],
-      [state.preset, state.runs, state.view, 0.25, true],
+      [back.preset, back.runs, back.view, back.smoothing, back.log, back.metric],
+      [state.preset, state.runs, state.view, 0.25, true, 'gradNorm'],
     );
     assert.equal(
       stateQuery({

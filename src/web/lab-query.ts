@@ -10,11 +10,13 @@
  * - `runs=a,b`: the runs of the folder (`gradscope lab --runs DIR`) shown and overlaid; `view=NAME` the one the
  *   detail panels show (`A`, `B` for the page's own runs).
  * - `smooth=0.6`: the smoothing weight of the line charts (0 to 0.99); `log=1`: logarithmic y axes.
+ * - `metric=loss|gradNorm|inputGradNorm|lr`: the metric overlaid across runs.
  *
  * @example parseLabQuery('?preset=adding-rnn&steps=60&autorun=1').options.steps // 60
  */
 
 import { isRunName, RUN_NAME_ACCEPTED } from '../config/index.js';
+import { isMetricName, METRICS, type MetricName } from './series.js';
 
 export const SPEEDS = ['slow', 'medium', 'fast'] as const;
 export type Speed = (typeof SPEEDS)[number];
@@ -42,6 +44,8 @@ export interface LabOptions {
   smoothing: number;
   /** Logarithmic y axes. */
   log: boolean;
+  /** The metric overlaid across runs. */
+  metric: MetricName;
 }
 
 /** TensorBoard's default smoothing weight. */
@@ -105,6 +109,15 @@ export function parseLabQuery(search: string): { options: LabOptions; problems: 
       );
   }
   const log = params.get('log');
+  const metricText = params.get('metric');
+  let metric: MetricName = 'loss';
+  if (metricText !== null && metricText !== '') {
+    if (isMetricName(metricText)) metric = metricText;
+    else
+      problems.push(
+        `metric=${metricText} in the address is ignored: expected ${Object.keys(METRICS).join(', ')}.`,
+      );
+  }
   return {
     options: {
       preset: params.get('preset') || DEFAULT_PRESET,
@@ -118,6 +131,7 @@ export function parseLabQuery(search: string): { options: LabOptions; problems: 
       view,
       smoothing,
       log: log !== null && log !== '0' && log !== 'false',
+      metric,
     },
     problems,
   };
@@ -151,6 +165,7 @@ export function stateQuery(state: {
   view: string | null;
   smoothing: number;
   log: boolean;
+  metric?: MetricName;
 }): string {
   const params = new URLSearchParams();
   if (state.preset !== null) params.set('preset', state.preset);
@@ -159,6 +174,7 @@ export function stateQuery(state: {
   if (state.view !== null) params.set('view', state.view);
   if (state.smoothing !== DEFAULT_SMOOTHING) params.set('smooth', String(state.smoothing));
   if (state.log) params.set('log', '1');
+  if (state.metric !== undefined && state.metric !== 'loss') params.set('metric', state.metric);
   const text = params.toString();
   return text === '' ? '?' : `?${text}`;
 }

@@ -32,8 +32,8 @@ import { TrainingSession } from '../train/session.js';
 
 export type RunLabel = 'A' | 'B';
 
-/** Tasks that read the MNIST digits from disk: they need Node, so the lab does not offer them. */
-export const NODE_ONLY_TASKS: readonly string[] = ['mnist', 'seq-mnist'];
+/** Tasks that read files from disk (the MNIST digits, a csv table): they need Node, so the lab does not offer them. */
+export const NODE_ONLY_TASKS: readonly string[] = ['mnist', 'seq-mnist', 'csv'];
 
 function taskOf(config: unknown): string | undefined {
   if (typeof config !== 'object' || config === null) return undefined;

@@ -171,6 +171,13 @@ describe('the lab in Chromium', { skip }, () => {
     await page.check('#log-scale');
     await page.waitForFunction(() => location.search.includes('log=1'));
     assert.match(await page.evaluate(() => location.search), /runs=small-tanh%2Ctorch-run%2Ctb-log/);
+    await page.selectOption('#metric', 'gradNorm');
+    await page.waitForFunction(
+      () =>
+        document.querySelector('#chart-loss .u-title')?.textContent ===
+        'Global gradient norm (before clipping)',
+    );
+    assert.match(await page.evaluate(() => location.search), /metric=gradNorm/);
   });
 
   it('follows a live run: each appended record arrives by Server-Sent Events, then its summary', async () => {
@@ -208,7 +215,7 @@ describe('the lab in Chromium', { skip }, () => {
     const out = join(folder.dir, 'cli-run');
     const child = spawn(
       process.execPath,
-      [join(root, 'bin', 'gradscope.js'), 'run', 'deep-sigmoid', '--steps', '300', '--out', out],
+      [join(root, 'bin', 'gradscope.js'), 'run', 'deep-sigmoid', '--steps', '150', '--out', out],
       { stdio: 'ignore', env: { ...process.env, CI: 'true' } },
     );
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
@@ -221,10 +228,10 @@ describe('the lab in Chromium', { skip }, () => {
       while (Date.now() < deadline) {
         const last = (await dataset(page, 'chart-heatmap'))['lastStep'] ?? '';
         if (last !== '') seen.add(last);
-        if (last === '300') break;
+        if (last === '150') break;
         await new Promise((r) => setTimeout(r, 100));
       }
-      assert.ok(seen.has('300'), `the page reached the run's last step: saw ${[...seen].join(', ')}`);
+      assert.ok(seen.has('150'), `the page reached the run's last step: saw ${[...seen].join(', ')}`);
       console.log(`# the page saw the terminal run at steps ${[...seen].join(', ')}`);
       assert.equal(await exited, 0);
       await page.waitForFunction(

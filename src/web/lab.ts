@@ -36,7 +36,7 @@ import {
   timeReachPanel,
   updateRatioPanel,
 } from './panels.js';
-import { ageText, depthColor, layerGradSeries, runColor } from './series.js';
+import { ageText, depthColor, layerGradSeries, METRICS, runColor, type MetricName } from './series.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Elements
@@ -67,6 +67,7 @@ const ui = {
   smoothing: element('smoothing', HTMLInputElement),
   smoothingValue: element('smoothing-value', HTMLElement),
   logScale: element('log-scale', HTMLInputElement),
+  metric: element('metric', HTMLSelectElement),
   resetZoom: element('reset-zoom', HTMLButtonElement),
   compare: element('compare', HTMLElement),
   compareHeads: element('compare-heads', HTMLElement),
@@ -100,6 +101,7 @@ const state = {
   view: options.view,
   smoothing: options.smoothing,
   log: options.log,
+  metric: options.metric,
   /** The config text run A was built from: editing it means Start builds a new run. */
   builtFrom: '',
   findingsKey: '',
@@ -372,6 +374,7 @@ function writeAddress(): void {
       view: state.view,
       smoothing: state.smoothing,
       log: state.log,
+      metric: state.metric,
     }),
   );
 }
@@ -626,11 +629,13 @@ function viewedRecords(): readonly MetricsRecord[] {
 
 function renderCharts(): void {
   const view = { smoothing: state.smoothing, log: state.log };
+  const metric = METRICS[state.metric];
+  lossChart.retitle(metric.title, metric.yLabel);
   lossChart.update(
     shownRuns().map((s) => ({
       label: s.label,
       color: s.color,
-      points: s.records.map((r) => [r.step, r.loss] as const),
+      points: s.records.map((r) => [r.step, metric.value(r)] as const),
     })),
     view,
   );
@@ -896,6 +901,15 @@ function wire(): void {
   ui.smoothing.addEventListener('input', () => {
     state.smoothing = Number(ui.smoothing.value);
     showSmoothing();
+    writeAddress();
+    scheduleRender(true);
+  });
+  ui.metric.innerHTML = Object.entries(METRICS)
+    .map(([name, m]) => `<option value="${name}">${escapeHtml(m.title)}</option>`)
+    .join('');
+  ui.metric.value = state.metric;
+  ui.metric.addEventListener('change', () => {
+    state.metric = ui.metric.value as MetricName;
     writeAddress();
     scheduleRender(true);
   });

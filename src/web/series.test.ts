@@ -11,6 +11,8 @@ import {
   HEAT_SCALE,
   heatColor,
   heatGrid,
+  isMetricName,
+  METRICS,
   NON_FINITE_COLOR,
   OKABE_ITO,
   runColor,
@@ -120,6 +122,15 @@ describe('chart series', () => {
     assert.equal(columnAt(10, 0.999), 9);
     assert.equal(columnAt(10, 1.5), 9);
     assert.equal(columnAt(0, 0.5), -1);
+  });
+
+  it('reads each overlay metric from a record', () => {
+    const r = record(5, [0.25, 4]);
+    assert.deepEqual(
+      [METRICS.loss.value(r), METRICS.gradNorm.value(r), METRICS.inputGradNorm.value(r), METRICS.lr.value(r)],
+      [1, 1, 0.25, 0.1],
+    );
+    assert.ok(isMetricName('gradNorm') && !isMetricName('toString'));
   });
 
   it('gives runs colour-blind-safe colours in order, and ages in words', () => {

@@ -93,6 +93,29 @@ export function layerGradSeries(records: readonly MetricsRecord[]): {
   };
 }
 
+/** The metrics the overlay chart can show for every run, keyed by their address name (`metric=`). */
+export const METRICS = {
+  loss: { title: 'Training loss', yLabel: 'loss', value: (r: MetricsRecord): number => r.loss },
+  gradNorm: {
+    title: 'Global gradient norm (before clipping)',
+    yLabel: '‖∂L/∂θ‖ (L2 norm)',
+    value: (r: MetricsRecord): number => r.gradNorm,
+  },
+  inputGradNorm: {
+    title: 'Gradient norm of the input-side layer',
+    yLabel: '‖∂L/∂W₀‖ (L2 norm)',
+    value: (r: MetricsRecord): number => layerGradNorm(r, Math.min(...r.params.map((p) => p.layer))),
+  },
+  lr: { title: 'Learning rate', yLabel: 'learning rate', value: (r: MetricsRecord): number => r.lr },
+} as const satisfies Record<string, { title: string; yLabel: string; value: (r: MetricsRecord) => number }>;
+
+export type MetricName = keyof typeof METRICS;
+
+/** Whether `name` is one of `METRICS` (for the address). */
+export function isMetricName(name: string): name is MetricName {
+  return Object.hasOwn(METRICS, name);
+}
+
 /** The heat map's fixed colour scale, in log10 of the gradient norm: one scale for every run, so colours compare. */
 export const HEAT_SCALE = { min: -10, max: 2 } as const;
 
