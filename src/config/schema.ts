@@ -242,6 +242,11 @@ export const TASKS = {
     },
   },
   mnist: { input: 'vector', description: 'the bundled MNIST digits, 784 inputs, 10 classes', fields: {} },
+  images: {
+    input: 'vector',
+    description: 'synthetic 1 x 12 x 12 stroke images, 4 orientations (144 inputs, 4 classes)',
+    fields: { size: taskInteger(4, 2000, 'training-pool size') },
+  },
   adding: {
     input: 'sequence',
     description: 'the adding problem: sum two marked values',

@@ -6,7 +6,7 @@
 import type { Rng } from '../tensor/rng.js';
 import { Tensor } from '../tensor/tensor.js';
 import { checkBatchSize, oneHot, toTimeMajor, type Examples } from './batch.js';
-import type { Baseline, Batch, LossKind, SequenceSpec, Task } from './task.js';
+import type { Baseline, Batch, ImageShape, LossKind, SequenceSpec, Task } from './task.js';
 
 export interface ClassificationSource {
   readonly name: string;
@@ -15,6 +15,8 @@ export interface ClassificationSource {
   readonly classes: number;
   /** Read each example as this many steps of `inputSize` features, scored at the last step; null for MLPs. */
   readonly steps: number | null;
+  /** Image tasks: the shape the features form. */
+  readonly image?: ImageShape;
   /** `batchSize` training examples drawn with `rng`. */
   draw(batchSize: number, rng: Rng): Examples;
   /** The evaluation examples; called once, the batch built from them is cached. */
@@ -29,6 +31,7 @@ export class ClassificationTask implements Task {
   readonly inputSize: number;
   readonly outputSize: number;
   readonly sequence: SequenceSpec | null;
+  readonly image?: ImageShape;
   private cachedEval: Batch | null = null;
   private cachedBaseline: Baseline | null = null;
 
@@ -37,6 +40,7 @@ export class ClassificationTask implements Task {
     this.inputSize = source.inputSize;
     this.outputSize = source.classes;
     this.sequence = source.steps === null ? null : { length: source.steps, scored: 'last' };
+    if (source.image) this.image = source.image;
   }
 
   /**

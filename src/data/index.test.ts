@@ -18,6 +18,7 @@ const SMALL: Record<string, TaskConfig> = {
   xor: { name: 'xor' },
   teacher: { name: 'teacher', inputs: 8, classes: 3, size: 300 },
   mnist: { name: 'mnist' },
+  images: { name: 'images', size: 40 },
   adding: { name: 'adding', length: 12 },
   copy: { name: 'copy', length: 5 },
   'seq-mnist': { name: 'seq-mnist' },
@@ -67,7 +68,7 @@ describe('every task', () => {
   it('has a complete registry', () => {
     assert.deepEqual(
       [...TASK_NAMES].sort(),
-      ['adding', 'copy', 'mnist', 'seq-mnist', 'spirals', 'teacher', 'xor', 'csv'].sort(),
+      ['adding', 'copy', 'mnist', 'seq-mnist', 'spirals', 'teacher', 'xor', 'csv', 'images'].sort(),
     );
     for (const name of TASK_NAMES) assert.ok(TASKS[name].description.length > 10, name);
   });
@@ -192,7 +193,7 @@ describe('task config', () => {
       { name: 'spiralz' },
       'invalid_value',
       'task.name',
-      /^unknown task `spiralz`, did you mean `spirals`\? accepted: spirals, xor, teacher, mnist, adding, copy, seq-mnist, csv\.$/,
+      /^unknown task `spiralz`, did you mean `spirals`\? accepted: spirals, xor, teacher, mnist, images, adding, copy, seq-mnist, csv\.$/,
     );
     rejects({ name: 'seqmnist' }, 'invalid_value', 'task.name', /did you mean `seq-mnist`/);
     rejects(

@@ -10,6 +10,7 @@
 import type { TaskConfig } from '../config/types.js';
 import { createAddingTask, type AddingOptions } from './adding.js';
 import { createCopyTask, type CopyOptions } from './copy.js';
+import { createImagesTask, type ImagesOptions } from './images.js';
 import { CSV_TASK_ENTRY } from './csv.js';
 import { choiceField, defineTask, integerField, type TaskEntry } from './definition.js';
 import { TaskConfigError, closestName, formatValue } from './errors.js';
@@ -19,7 +20,7 @@ import type { Task } from './task.js';
 import { createTeacherTask, type TeacherOptions } from './teacher.js';
 import { createXorTask } from './xor.js';
 
-export type { Baseline, Batch, LossKind, SequenceSpec, Task } from './task.js';
+export type { Baseline, Batch, ImageShape, LossKind, SequenceSpec, Task } from './task.js';
 export type { ChoiceField, FieldSpec, IntegerField, TaskEntry, TaskField } from './definition.js';
 export { TaskConfigError, type TaskConfigErrorCode } from './errors.js';
 export { AddingTask } from './adding.js';
@@ -31,7 +32,8 @@ export { loadMnist, type MnistDigits } from './mnist-digits.js';
 /** Options of a task that takes no fields. */
 type NoOptions = Record<never, never>;
 
-export type TaskName = 'spirals' | 'xor' | 'teacher' | 'mnist' | 'adding' | 'copy' | 'seq-mnist' | 'csv';
+export type TaskName =
+  'spirals' | 'xor' | 'teacher' | 'mnist' | 'images' | 'adding' | 'copy' | 'seq-mnist' | 'csv';
 
 /** Every task with its description and fields (defaults, accepted ranges), e.g. for `gradscope presets`. */
 export const TASKS: { readonly [K in TaskName]: TaskEntry } = {
@@ -58,6 +60,12 @@ export const TASKS: { readonly [K in TaskName]: TaskEntry } = {
     description: 'the 10,000 bundled MNIST digits as 784 inputs, fixed 8000/2000 split, 10 classes',
     fields: {},
     create: () => createMnistTask(),
+  }),
+  images: defineTask<ImagesOptions>('images', {
+    description:
+      'synthetic 1 x 12 x 12 images of a stroke in one of 4 orientations, on noise (for conv nets)',
+    fields: { size: integerField('training-pool size', 2000, 4) },
+    create: (options, seed) => createImagesTask(options, seed),
   }),
   adding: defineTask<AddingOptions>('adding', {
     description: 'the adding problem (Hochreiter & Schmidhuber 1997): sum two marked values, mse',

@@ -3,7 +3,7 @@
  * fixed 8000 / 2000 split). The data loads on the first batch, evaluation set or baseline, not when the task is
  * created.
  *
- * - `mnist`: each image as 784 inputs, 10 classes.
+ * - `mnist`: each image as 784 inputs (an MLP) or one 1 x 28 x 28 image (a conv model), 10 classes.
  * - `seq-mnist`: each image read as a sequence, scored at the last step (Le et al. 2015): `row` mode gives 28
  *   steps of 28 pixels, `pixel` mode 784 steps of 1 pixel (the long-memory variant).
  *
@@ -29,7 +29,11 @@ export interface SeqMnistOptions {
  * task.trainBatch(64, new Rng(0)).x.shape; // [64, 784]
  */
 export function createMnistTask(): ClassificationTask {
-  return new ClassificationTask(mnistSource('mnist', MNIST_PIXELS, null));
+  // Conv models read the same 784 features as one 1 x 28 x 28 image.
+  return new ClassificationTask({
+    ...mnistSource('mnist', MNIST_PIXELS, null),
+    image: { channels: 1, height: MNIST_SIDE, width: MNIST_SIDE },
+  });
 }
 
 /**

@@ -39,6 +39,13 @@ export interface Baseline {
   description: string;
 }
 
+/** An image task's examples, flat in row-major [channels, height, width] order (conv models read them so). */
+export interface ImageShape {
+  channels: number;
+  height: number;
+  width: number;
+}
+
 export interface Task {
   readonly name: string;
   readonly loss: LossKind;
@@ -47,6 +54,8 @@ export interface Task {
   /** Classes or regression outputs. */
   readonly outputSize: number;
   readonly sequence: SequenceSpec | null;
+  /** Image tasks: the shape each example's `inputSize` features form (mnist: 1 x 28 x 28). */
+  readonly image?: ImageShape;
   /** What a model that learns nothing scores, so a user can tell learning from guessing. */
   readonly baseline: Baseline;
   /** A fresh training batch drawn with `rng` (the caller owns the stream; same rng state → same batch). */

@@ -10,13 +10,15 @@ import {
   flatten,
   globalAvgPool2d,
   pool2d,
+  reshape,
   type Pool2dOptions,
   type PoolMode,
 } from '../ops/index.js';
 import type { Rng } from '../tensor/rng.js';
 import { Tensor, formatShape, type DType } from '../tensor/tensor.js';
-import type { Initializer } from './dense.js';
-import { Module, type LayerFacts } from './module.js';
+import { Dense, type Initializer } from './dense.js';
+import type { LayeredModel } from './mlp.js';
+import { Module, Sequential, type LayerFacts } from './module.js';
 import { BatchNorm2d } from './norm.js';
 
 export interface Conv2dLayerOptions {
@@ -155,4 +157,122 @@ export class Flatten extends Module {
   forward(x: Tensor): Tensor {
     return flatten(x);
   }
+}
+
+/** What an image model needs to know about its input and output. */
+export interface ImageModelShape {
+  image: { channels: number; height: number; width: number };
+  outputSize: number;
+}
+
+export interface ConvNetOptions extends ImageModelShape {
+  /** output channels of each conv layer, input side first */
+  channels: readonly number[];
+  kernel: number;
+  stride: number;
+  /** 2x2 pooling (stride 2) after every `poolEvery` conv layers */
+  pool: 'none' | 'max' | 'average';
+  poolEvery: number;
+  activation: ActivationName;
+  norm: 'none' | 'batch';
+  /** dense hidden widths after flattening */
+  head: readonly number[];
+  weightInit: (activation: ActivationName) => Initializer;
+  biasInit: Initializer;
+  rng: Rng;
+  dtype?: DType;
+}
+
+/**
+ * A plain conv stack: conv layers ("same" padding), pooling between them, flatten, dense head, linear output.
+ * Every module is one layer index (`layers.<i>`), pooling and flatten included (they have no parameters and no
+ * facts), so the run log's layers are the network's, input side first.
+ * @example new ConvNet({ image: { channels: 1, height: 28, width: 28 }, outputSize: 10, channels: [16, 32], ... })
+ */
+export class ConvNet extends Module implements LayeredModel {
+  readonly blocks: readonly Module[];
+  readonly observed: readonly Module[];
+  private readonly stack: Sequential;
+
+  constructor(readonly options: ConvNetOptions) {
+    super();
+    const o = options;
+    const blocks: Module[] = [];
+    let channels = o.image.channels;
+    let height = o.image.height;
+    let width = o.image.width;
+    o.channels.forEach((out, i) => {
+      if (o.kernel > height || o.kernel > width) {
+        throw new RangeError(
+          `ConvNet: conv layer ${i} gets a ${height}x${width} image, smaller than its ${o.kernel}x${o.kernel} kernel; ` +
+            `use a smaller kernel, fewer pooling layers or a larger stride only later.`,
+        );
+      }
+      const pad = Math.floor(o.kernel / 2);
+      blocks.push(
+        new Conv2d(channels, out, {
+          kernel: o.kernel,
+          stride: o.stride,
+          padding: pad,
+          activation: o.activation,
+          norm: o.norm,
+          weightInit: o.weightInit(o.activation),
+          biasInit: o.biasInit,
+          rng: o.rng.fork(`layers.${blocks.length}`),
+          ...(o.dtype ? { dtype: o.dtype } : {}),
+        }),
+      );
+      channels = out;
+      height = Math.floor((height + 2 * pad - o.kernel) / o.stride) + 1;
+      width = Math.floor((width + 2 * pad - o.kernel) / o.stride) + 1;
+      if (o.pool !== 'none' && (i + 1) % o.poolEvery === 0 && height >= 2 && width >= 2) {
+        blocks.push(new Pool2d(o.pool, { kernel: 2 }));
+        height = Math.floor(height / 2);
+        width = Math.floor(width / 2);
+      }
+    });
+    blocks.push(new Flatten());
+    let features = channels * height * width;
+    for (const hidden of o.head) {
+      blocks.push(denseLayer(features, hidden, o.activation, o, blocks.length));
+      features = hidden;
+    }
+    blocks.push(denseLayer(features, o.outputSize, 'linear', o, blocks.length));
+    this.blocks = blocks;
+    this.observed = blocks;
+    this.stack = this.registerModule('layers', new Sequential(blocks));
+  }
+
+  forward(x: Tensor): Tensor {
+    return this.stack.forward(asImages(x, this.options.image));
+  }
+}
+
+function denseLayer(
+  inSize: number,
+  outSize: number,
+  activation: ActivationName,
+  o: { weightInit: (a: ActivationName) => Initializer; biasInit: Initializer; rng: Rng; dtype?: DType },
+  index: number,
+): Dense {
+  return new Dense(inSize, outSize, {
+    activation,
+    weightInit: o.weightInit(activation),
+    biasInit: o.biasInit,
+    rng: o.rng.fork(`layers.${index}`),
+    ...(o.dtype ? { dtype: o.dtype } : {}),
+  });
+}
+
+/** A batch of flat examples [N, C H W] viewed as images [N, C, H, W] (no copy). */
+export function asImages(x: Tensor, image: ImageModelShape['image']): Tensor {
+  if (x.rank === 4) return x;
+  const features = image.channels * image.height * image.width;
+  if (x.rank !== 2 || x.shape[1] !== features) {
+    throw new RangeError(
+      `an image model for ${image.channels}x${image.height}x${image.width} images needs inputs [batch, ${features}] ` +
+        `or [batch, ${image.channels}, ${image.height}, ${image.width}], got ${formatShape(x.shape)}.`,
+    );
+  }
+  return reshape(x, [x.shape[0] as number, image.channels, image.height, image.width]);
 }

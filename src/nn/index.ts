@@ -1,11 +1,22 @@
 export { Module, Sequential, type LayerFacts, type NamedParameter, type ParamRole } from './module.js';
 export { Dense, type DenseOptions, type Initializer } from './dense.js';
 export { BatchNorm, BatchNorm2d, LayerNorm } from './norm.js';
-export { Conv2d, Pool2d, GlobalAvgPool2d, Flatten, type Conv2dLayerOptions } from './conv.js';
+export {
+  Conv2d,
+  ConvNet,
+  Pool2d,
+  GlobalAvgPool2d,
+  Flatten,
+  asImages,
+  type Conv2dLayerOptions,
+  type ConvNetOptions,
+} from './conv.js';
 export { Dropout } from './dropout.js';
 export {
   Residual,
   ResidualBlock,
+  ResNet,
+  type ResNetOptions,
   type ResidualBlockOptions,
   type ResidualOrder,
   type ResidualScale,

@@ -21,9 +21,10 @@ import type { ActivationName } from '../kernels/activations.js';
 import { activation as applyActivation, add, mul } from '../ops/index.js';
 import type { Rng } from '../tensor/rng.js';
 import { Tensor, type DType } from '../tensor/tensor.js';
-import { Conv2d } from './conv.js';
+import { asImages, Conv2d, GlobalAvgPool2d, type ImageModelShape } from './conv.js';
 import { Dense, type Initializer } from './dense.js';
-import { Module, type LayerFacts } from './module.js';
+import type { LayeredModel } from './mlp.js';
+import { Module, Sequential, type LayerFacts } from './module.js';
 import { BatchNorm, BatchNorm2d, LayerNorm } from './norm.js';
 
 export type ResidualOrder = 'post' | 'pre' | 'branch';
@@ -51,6 +52,8 @@ export interface ResidualBlockOptions {
   stride?: number;
   /** default a constant 1 */
   scale?: ResidualScale;
+  /** false: no shortcut at all, y = phi(F(x)): the plain net of the same layers (He et al. 2016a's baseline) */
+  shortcut?: boolean;
   /** Fixup: the number L of residual branches in the whole net */
   fixup?: { branches: number };
   /** The initialiser for a weight followed by `activation` (the gain follows the non-linearity). */
@@ -70,6 +73,8 @@ export class ResidualBlock extends Module {
   /** `pre` order: the norm before each layer's activation (null where the norm is none) */
   readonly preNorms: ReadonlyArray<Module | null>;
   readonly shortcut: BranchLayer | null;
+  /** false for the plain (shortcut-free) twin */
+  readonly skip: boolean;
   /** s as a tensor; null when it is the constant 1 */
   readonly scale: Tensor | null;
   /** When set, each forward keeps the mean squares of the shortcut and the scaled branch (`lastVariances`). */
@@ -87,6 +92,7 @@ export class ResidualBlock extends Module {
       this.layers = [this.registerModule('', options.around)];
       this.preNorms = [null];
       this.shortcut = null;
+      this.skip = true;
       this.scale = null;
       const f = options.around.facts();
       this.blockFacts = f ? { ...f, residual: true } : null;
@@ -151,7 +157,8 @@ export class ResidualBlock extends Module {
     }
     this.layers = layers;
     this.preNorms = preNorms;
-    const projection = o.inSize !== o.outSize || stride !== 1;
+    this.skip = o.shortcut ?? true;
+    const projection = this.skip && (o.inSize !== o.outSize || stride !== 1);
     this.shortcut = projection
       ? this.registerModule(
           'shortcut',
@@ -211,7 +218,7 @@ export class ResidualBlock extends Module {
             activation: o.activation,
             family: first.family,
             norm: o.norm,
-            residual: true,
+            residual: this.skip,
           }
         : null;
   }
@@ -240,7 +247,7 @@ export class ResidualBlock extends Module {
     if (this.measureVariances) {
       this.lastVariances = { shortcut: meanSquare(shortcut), branch: meanSquare(branch) };
     }
-    let y = add(shortcut, branch);
+    let y = this.skip ? add(shortcut, branch) : branch;
     if (this.order === 'post') {
       y = applyActivation(y, this.activation, this.alpha);
       activated = y;
@@ -260,5 +267,100 @@ function meanSquare(t: Tensor): number {
 export class Residual extends ResidualBlock {
   constructor(readonly inner: Module) {
     super({ around: inner });
+  }
+}
+
+export interface ResNetOptions extends ImageModelShape {
+  stages: number;
+  /** residual blocks per stage */
+  blocks: number;
+  /** channels of the first stage; each later stage doubles them with a stride-2 first block */
+  width: number;
+  order: 'post' | 'pre';
+  /** conv layers per branch */
+  layers: number;
+  norm: 'none' | 'batch';
+  scale?: ResidualScale;
+  fixup: boolean;
+  /** false: the plain twin of the same depth */
+  shortcut: boolean;
+  activation: ActivationName;
+  weightInit: (activation: ActivationName) => Initializer;
+  biasInit: Initializer;
+  rng: Rng;
+  dtype?: DType;
+}
+
+/**
+ * A residual network for small images (He et al. 2016a, section 4.2's CIFAR nets): a 3x3 stem conv, `stages`
+ * stages of `blocks` residual blocks (the first block of each later stage halves the image and doubles the
+ * channels through a projection), global average pooling and a linear output. Each block is one layer index.
+ * With `shortcut: false` it is the plain net of the same depth that the paper compares against.
+ * @example new ResNet({ image: { channels: 1, height: 12, width: 12 }, outputSize: 4, stages: 3, blocks: 3, ... })
+ */
+export class ResNet extends Module implements LayeredModel {
+  readonly blocks: readonly Module[];
+  readonly observed: readonly Module[];
+  private readonly stack: Sequential;
+
+  constructor(readonly options: ResNetOptions) {
+    super();
+    const o = options;
+    const dtype = o.dtype ?? 'float32';
+    const blocks: Module[] = [
+      new Conv2d(o.image.channels, o.width, {
+        kernel: 3,
+        padding: 1,
+        activation: o.order === 'post' ? o.activation : 'linear',
+        norm: o.order === 'post' ? o.norm : 'none',
+        weightInit: o.weightInit(o.activation),
+        biasInit: o.biasInit,
+        rng: o.rng.fork('layers.0'),
+        dtype,
+      }),
+    ];
+    const branches = o.stages * o.blocks;
+    let channels = o.width;
+    for (let s = 0; s < o.stages; s++) {
+      const out = o.width * 2 ** s;
+      for (let b = 0; b < o.blocks; b++) {
+        blocks.push(
+          new ResidualBlock({
+            kind: 'conv',
+            inSize: channels,
+            outSize: out,
+            layers: o.layers,
+            order: o.order,
+            activation: o.activation,
+            norm: o.norm,
+            stride: s > 0 && b === 0 ? 2 : 1,
+            ...(o.scale ? { scale: o.scale } : {}),
+            ...(o.fixup ? { fixup: { branches } } : {}),
+            shortcut: o.shortcut,
+            weightInit: o.weightInit,
+            biasInit: o.biasInit,
+            rng: o.rng.fork(`layers.${blocks.length}`),
+            dtype,
+          }),
+        );
+        channels = out;
+      }
+    }
+    blocks.push(new GlobalAvgPool2d());
+    blocks.push(
+      new Dense(channels, o.outputSize, {
+        weightInit: o.weightInit('linear'),
+        biasInit: o.biasInit,
+        rng: o.rng.fork(`layers.${blocks.length}`),
+        dtype,
+      }),
+    );
+    this.blocks = blocks;
+    this.observed = blocks;
+    this.stack = this.registerModule('layers', new Sequential(blocks));
+  }
+
+  forward(x: Tensor): Tensor {
+    return this.stack.forward(asImages(x, this.options.image));
   }
 }

@@ -90,6 +90,17 @@ const TASK_SHAPES: { readonly [K in TaskName]: (task: TaskConfig) => TaskShape }
     };
   },
   xor: () => ({ inputs: 2, outputs: 2, steps: 1, scoredEvery: false, evalRows: 1000, dataFloats: 3000 }),
+  images: (t) => {
+    const size = t.size ?? 2000;
+    return {
+      inputs: 144,
+      outputs: 4,
+      steps: 1,
+      scoredEvery: false,
+      evalRows: 500,
+      dataFloats: 145 * (size + 500),
+    };
+  },
   csv: (t) => {
     const { columns, values } = csvSizeEstimate(t.path);
     const rows = Math.ceil(values / columns);
