@@ -65,6 +65,8 @@ export interface DoctorReport extends Diagnosis {
     config: string | null;
     /** Set for a run written by the PyTorch watcher: fixes are then phrased as PyTorch changes. */
     torch?: TorchModelInfo;
+    /** Whether any record carries per-parameter gradients; without them a "healthy" verdict rests on the loss. */
+    gradients: boolean;
   };
   /** Problems met while reading (bad lines, truncated records), each naming where. Reading went on past them. */
   problems: string[];
@@ -418,6 +420,7 @@ function report(
       records: records.length,
       steps: [(records[0] as MetricsRecord).step, (records[records.length - 1] as MetricsRecord).step],
       config: config ? configPath : null,
+      gradients: records.some((r) => r.params.length > 0),
     },
     problems,
   };

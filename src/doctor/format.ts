@@ -95,7 +95,12 @@ export function formatDiagnosis(report: DoctorReport, options: FormatOptions = {
       : report.findings.some((f) => f.severity === 'critical')
         ? 'red'
         : 'yellow';
-  out.push(paint('bold', paint(verdictColor, `Diagnosis: ${HEADLINE[report.verdict]}`)));
+  // Without gradient statistics (a TensorBoard log of the loss only) "gradients reach every layer" is unknown.
+  const headline =
+    report.verdict === 'healthy' && !input.gradients
+      ? 'NO PROBLEM SEEN in the loss; this log has no gradient statistics, so gradient health is unknown'
+      : HEADLINE[report.verdict];
+  out.push(paint('bold', paint(verdictColor, `Diagnosis: ${headline}`)));
   const counts = (['critical', 'warning', 'info'] as const)
     .map((s) => [s, report.findings.filter((f) => f.severity === s).length] as const)
     .filter(([, n]) => n > 0)

@@ -10,6 +10,7 @@ import { readEventDir } from '../io/tfevents.js';
 import { gradscope } from '../testing/cli.js';
 import { fixturesDir } from '../testing/fixtures.js';
 import { DoctorInputError, diagnosePath } from './diagnose.js';
+import { formatDiagnosis } from './format.js';
 import { eventsToRecords, parseTagRules, TagSpecError, trainingEventFiles } from './tensorboard.js';
 
 const dir = (name: string): string => join(fixturesDir(), 'tfevents', name);
@@ -72,6 +73,12 @@ describe('TensorBoard layouts', () => {
     assert.deepEqual(keras.input.steps, [0, 3]);
     assert.ok(keras.problems.some((p) => /evaluation logs set aside .*keras-tf2\/validation\//.test(p)));
     assert.ok(keras.problems.some((p) => /no gradient statistics in this log/.test(p)));
+    // Without gradients the terminal never claims that they reach every layer.
+    assert.equal(keras.input.gradients, false);
+    const text = formatDiagnosis(keras);
+    assert.doesNotMatch(text, /gradients reach every layer/);
+    if (keras.verdict === 'healthy') assert.match(text, /gradient health is unknown/);
+    assert.equal(diagnosePath(dir('pytorch-relu-he')).input.gradients, true);
     assert.equal(mapped('keras-tf2').roles.weight, 8, 'weights as <layer>/kernel_0/histogram tensors');
     const tfjs = mapped('tfjs-node');
     assert.equal(tfjs.lossTag, 'batch_loss', 'the batch clock when no per-parameter statistics are logged');
