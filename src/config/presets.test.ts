@@ -38,6 +38,9 @@ function runMultiplyAdds(config: ResolvedConfig): number {
   if (config.model.kind === 'mlp') {
     const widths = [inputs, ...config.model.hidden, outputs];
     perExample = widths.slice(1).reduce((sum, width, i) => sum + width * (widths[i] as number), 0);
+  } else if (config.model.kind === 'transformer') {
+    const { dModel: d, ffWidth: f, layers } = config.model;
+    perExample = steps * (inputs * d + layers * (4 * d * d + 2 * d * f + 2 * steps * d) + d * outputs);
   } else {
     const gates = { rnn: 1, gru: 3, lstm: 4 }[config.model.kind];
     const h = config.model.hidden;
