@@ -85,6 +85,9 @@ describe('PRESETS', () => {
       'copy-lstm',
       'spirals-mlp',
       'mnist-mlp',
+      'post-ln-6',
+      'pre-ln-6',
+      'post-ln-6-warmup',
     ]) {
       assert.ok(findPreset(name) !== undefined, name);
     }
@@ -97,6 +100,23 @@ describe('PRESETS', () => {
       assert.ok(cost <= 3e10, `${preset.name}: ${cost.toExponential(2)} multiply-adds`);
       assert.ok(config.train.steps <= 1000, preset.name);
     }
+  });
+
+  it('set up the Post-LN / Pre-LN contrast of Xiong et al. 2020 as described', () => {
+    const post = resolved('post-ln-6');
+    assert.ok(post.model.kind === 'transformer');
+    assert.equal(post.model.layers, 6);
+    assert.equal(post.model.norm, 'post');
+    assert.equal(post.task.name, 'char-lm');
+    assert.equal(post.optimizer.learningRate, 0.01);
+    assert.equal(post.train.steps, 300);
+    assert.equal(post.schedule.name, 'constant');
+    const pre = resolved('pre-ln-6');
+    assert.deepEqual(pre.model, { ...post.model, norm: 'pre' });
+    const warm = resolved('post-ln-6-warmup');
+    assert.deepEqual(warm.model, post.model);
+    assert.equal(warm.schedule.name, 'warmup-cosine');
+    assert.equal(warm.schedule.warmupSteps, 100);
   });
 
   it('set up the deep MLP contrasts as described', () => {
