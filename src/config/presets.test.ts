@@ -38,6 +38,9 @@ function runMultiplyAdds(config: ResolvedConfig): number {
   if (config.model.kind === 'mlp') {
     const widths = [inputs, ...config.model.hidden, outputs];
     perExample = widths.slice(1).reduce((sum, width, i) => sum + width * (widths[i] as number), 0);
+  } else if (config.model.kind === 'transformer') {
+    const { dModel: d, ffWidth: f, layers } = config.model;
+    perExample = steps * (inputs * d + layers * (4 * d * d + 2 * d * f + 2 * steps * d) + d * outputs);
   } else {
     const gates = { rnn: 1, gru: 3, lstm: 4 }[config.model.kind];
     const h = config.model.hidden;
@@ -82,6 +85,9 @@ describe('PRESETS', () => {
       'copy-lstm',
       'spirals-mlp',
       'mnist-mlp',
+      'post-ln-6',
+      'pre-ln-6',
+      'post-ln-6-warmup',
     ]) {
       assert.ok(findPreset(name) !== undefined, name);
     }
@@ -94,6 +100,23 @@ describe('PRESETS', () => {
       assert.ok(cost <= 3e10, `${preset.name}: ${cost.toExponential(2)} multiply-adds`);
       assert.ok(config.train.steps <= 1000, preset.name);
     }
+  });
+
+  it('set up the Post-LN / Pre-LN contrast of Xiong et al. 2020 as described', () => {
+    const post = resolved('post-ln-6');
+    assert.ok(post.model.kind === 'transformer');
+    assert.equal(post.model.layers, 6);
+    assert.equal(post.model.norm, 'post');
+    assert.equal(post.task.name, 'char-lm');
+    assert.equal(post.optimizer.learningRate, 0.01);
+    assert.equal(post.train.steps, 300);
+    assert.equal(post.schedule.name, 'constant');
+    const pre = resolved('pre-ln-6');
+    assert.deepEqual(pre.model, { ...post.model, norm: 'pre' });
+    const warm = resolved('post-ln-6-warmup');
+    assert.deepEqual(warm.model, post.model);
+    assert.equal(warm.schedule.name, 'warmup-cosine');
+    assert.equal(warm.schedule.warmupSteps, 100);
   });
 
   it('set up the deep MLP contrasts as described', () => {

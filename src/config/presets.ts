@@ -21,6 +21,20 @@ export interface Preset {
 /** 20 hidden layers of 64 on the two-spirals task: deep enough that the initialisation decides everything. */
 const DEEP = { depth: 20, width: 64 } as const;
 
+/**
+ * A 6-layer character LM on the bundled Shakespeare at Adam 0.01 for 300 steps: the Post-LN vs Pre-LN contrast of
+ * Xiong et al. 2020 ("On Layer Normalization in the Transformer Architecture"); `warmup` adds a 100-step linear warm-up.
+ */
+function transformerPreset(norm: 'pre' | 'post', warmup: boolean): Config {
+  return {
+    task: { name: 'char-lm', length: 32 },
+    model: { kind: 'transformer', layers: 6, dModel: 32, heads: 4, norm },
+    optimizer: { name: 'adam', learningRate: 0.01 },
+    ...(warmup ? { schedule: { name: 'warmup-cosine', warmupSteps: 100 } } : {}),
+    train: { steps: 300, batchSize: 16 },
+  };
+}
+
 /** The adding problem (Hochreiter & Schmidhuber 1997) as set up for the recurrent comparisons. */
 function addingPreset(kind: 'rnn' | 'lstm' | 'gru', length: number): Config {
   return {
@@ -141,6 +155,24 @@ const presets: Preset[] = [
       clip: { name: 'norm', max: 1 },
       train: { steps: 600, batchSize: 32 },
     },
+  },
+  {
+    name: 'post-ln-6',
+    description:
+      '6-layer Post-LN Transformer char LM, Adam 0.01, no warm-up: stuck near unigram (Xiong et al. 2020)',
+    config: transformerPreset('post', false),
+  },
+  {
+    name: 'pre-ln-6',
+    description:
+      'post-ln-6 with Pre-LN (Xiong et al. 2020): trains at Adam 0.01 without warm-up, well below unigram',
+    config: transformerPreset('pre', false),
+  },
+  {
+    name: 'post-ln-6-warmup',
+    description:
+      'post-ln-6 plus 100 warm-up steps, the remedy Xiong et al. 2020 analyse: Post-LN trains again',
+    config: transformerPreset('post', true),
   },
   {
     name: 'spirals-mlp',

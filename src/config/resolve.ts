@@ -122,6 +122,22 @@ export interface RecurrentModelInput {
   forgetBias?: number;
 }
 
+export interface TransformerModelInput {
+  kind: 'transformer';
+  layers?: number;
+  dModel?: number;
+  heads?: number;
+  ffWidth?: number;
+  activation?: MlpModelInput['activation'];
+  norm?: 'pre' | 'post';
+  dropout?: number;
+  positions?: 'sinusoidal' | 'learned';
+  tiedEmbeddings?: boolean;
+  maxLength?: number;
+  init?: InitSpec;
+  bias?: BiasSpec;
+}
+
 type Named<C extends { name: string }> = C['name'] | (Partial<Omit<C, 'name'>> & { name?: C['name'] });
 
 /** What a user writes (docs/CONFIG.md): everything optional, defaults filled by `resolveConfig`. */
@@ -130,7 +146,7 @@ export interface Config {
   name?: string;
   seed?: number;
   task?: TaskName | TaskInput;
-  model?: MlpModelInput | RecurrentModelInput;
+  model?: MlpModelInput | RecurrentModelInput | TransformerModelInput;
   optimizer?: Named<OptimizerConfig>;
   schedule?: Named<ScheduleConfig>;
   clip?: Named<ClipConfig>;

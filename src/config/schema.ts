@@ -26,7 +26,14 @@
 import { z } from 'zod';
 import { ACTIVATIONS, activationKernels, type ActivationName } from '../kernels/activations.js';
 import { ConfigError, oneOf, showValue, type ConfigErrorDetails } from './errors.js';
-import type { InitName, MlpModelConfig, ModelConfig, RecurrentModelConfig, ResolvedConfig } from './types.js';
+import type {
+  InitName,
+  MlpModelConfig,
+  ModelConfig,
+  RecurrentModelConfig,
+  ResolvedConfig,
+  TransformerModelConfig,
+} from './types.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Building blocks
@@ -266,6 +273,27 @@ export const TASKS = {
         .describe('row: 28 steps of 28 pixels; pixel: 784 steps of 1'),
     },
   },
+  'char-lm': {
+    input: 'sequence',
+    description: 'next-character prediction on the bundled Shakespeare excerpt, every position scored',
+    fields: { length: taskInteger(1, 64, 'characters of context per example (the sequence length)') },
+  },
+  reverse: {
+    input: 'sequence',
+    description: 'read n symbols, then write them in reverse order',
+    fields: {
+      length: taskInteger(1, 10, 'symbols to read, n (the sequence has 2n + 1 steps)'),
+      classes: taskInteger(2, 8, 'distinct symbols'),
+    },
+  },
+  sort: {
+    input: 'sequence',
+    description: 'read n symbols, then write them in sorted order',
+    fields: {
+      length: taskInteger(1, 10, 'symbols to read, n (the sequence has 2n + 1 steps)'),
+      classes: taskInteger(2, 8, 'distinct symbols'),
+    },
+  },
   csv: {
     input: 'vector',
     description: 'your own table: a CSV file with a header row, numeric features and a target column',
@@ -485,6 +513,104 @@ function recurrentKind<K extends 'rnn' | 'lstm' | 'gru', F extends Fields>(
   };
 }
 
+export const TRANSFORMER_NORMS = ['pre', 'post'] as const;
+export const TRANSFORMER_POSITIONS = ['sinusoidal', 'learned'] as const;
+export const TRANSFORMER_DEFAULTS = {
+  layers: 2,
+  dModel: 64,
+  heads: 4,
+  activation: 'gelu',
+  norm: 'pre',
+  dropout: 0,
+  positions: 'sinusoidal',
+  tiedEmbeddings: false,
+  maxLength: 512,
+} as const;
+
+const transformer = defineKind({
+  takes: ['sequence'],
+  bptt: false,
+  description:
+    'a Transformer (Vaswani et al. 2017): a decoder-only LM on every-position tasks, else an encoder classifier',
+  fields: {
+    kind: z.literal('transformer').optional(),
+    layers: num({ integer: true, min: 1, max: 100 })
+      .default(TRANSFORMER_DEFAULTS.layers)
+      .describe('number of attention + feed-forward blocks'),
+    dModel: num(WIDTH_RULE)
+      .default(TRANSFORMER_DEFAULTS.dModel)
+      .describe('width of every token representation'),
+    heads: num(WIDTH_RULE)
+      .default(TRANSFORMER_DEFAULTS.heads)
+      .describe('attention heads; each takes dModel / heads features'),
+    ffWidth: documented(
+      num(WIDTH_RULE).optional().describe('hidden width of the feed-forward sublayer'),
+      '4 x dModel',
+    ),
+    activation: activationField
+      .default(TRANSFORMER_DEFAULTS.activation)
+      .describe('the non-linearity of the feed-forward sublayer'),
+    norm: names(TRANSFORMER_NORMS)
+      .default(TRANSFORMER_DEFAULTS.norm)
+      .describe('post: x = LN(x + f(x)) (the original); pre: x = x + f(LN(x)) (Xiong et al. 2020)'),
+    dropout: num({ min: 0, max: 1, maxExclusive: true, about: 'the fraction of units dropped' })
+      .default(TRANSFORMER_DEFAULTS.dropout)
+      .describe("dropout on every sublayer's output"),
+    positions: names(TRANSFORMER_POSITIONS)
+      .default(TRANSFORMER_DEFAULTS.positions)
+      .describe('sinusoidal or learned position embeddings'),
+    tiedEmbeddings: bool()
+      .default(TRANSFORMER_DEFAULTS.tiedEmbeddings)
+      .describe('the output layer reuses the token embedding (Press & Wolf 2017)'),
+    maxLength: num(WIDTH_RULE)
+      .default(TRANSFORMER_DEFAULTS.maxLength)
+      .describe('the longest sequence the positional table holds'),
+    init: initSpec.default('xavier-uniform').describe('weight initialiser'),
+    bias: biasSpec.default(0).describe('initial biases'),
+  },
+  build(fields): TransformerModelConfig {
+    const {
+      layers,
+      dModel,
+      heads,
+      activation,
+      norm,
+      dropout,
+      positions,
+      tiedEmbeddings,
+      maxLength,
+      init,
+      bias,
+    } = fields;
+    if (dModel % heads !== 0) {
+      throw new ConfigError({
+        code: 'conflict',
+        path: 'model.heads',
+        value: heads,
+        accepted: `a divisor of dModel ${dModel}`,
+        problem: `dModel ${dModel} is not divisible by heads ${heads}; each head takes dModel / heads features`,
+        hint: `use heads ${[1, 2, 4, 8, 16].filter((h) => dModel % h === 0).join(' or ')}, or a dModel that is a multiple of ${heads}`,
+      });
+    }
+    const ffWidth = fields.ffWidth ?? 4 * dModel;
+    return {
+      kind: 'transformer',
+      layers,
+      dModel,
+      heads,
+      ffWidth,
+      activation,
+      norm,
+      dropout,
+      positions,
+      tiedEmbeddings,
+      maxLength,
+      init,
+      bias,
+    };
+  },
+});
+
 /** Every model kind; `kind` selects the entry (default: the first kind that takes the task's input). */
 export const MODEL_KINDS_TABLE = {
   mlp,
@@ -514,6 +640,7 @@ export const MODEL_KINDS_TABLE = {
     activation: 'tanh',
     forgetBias: 0,
   }),
+  transformer,
 } as const satisfies Record<string, AnyModelKind>;
 
 export type ModelKind = keyof typeof MODEL_KINDS_TABLE;

@@ -50,7 +50,25 @@ export interface RecurrentModelConfig {
   forgetBias: number;
 }
 
-export type ModelConfig = MlpModelConfig | RecurrentModelConfig;
+export interface TransformerModelConfig {
+  kind: 'transformer';
+  layers: number;
+  dModel: number;
+  heads: number;
+  /** Hidden width of the feed-forward sublayer (default 4 x dModel). */
+  ffWidth: number;
+  activation: ActivationName;
+  /** post: the original LN(x + f(x)); pre: x + f(LN(x)) (Xiong et al. 2020). */
+  norm: 'pre' | 'post';
+  dropout: number;
+  positions: 'sinusoidal' | 'learned';
+  tiedEmbeddings: boolean;
+  maxLength: number;
+  init: InitSpec;
+  bias: BiasSpec;
+}
+
+export type ModelConfig = MlpModelConfig | RecurrentModelConfig | TransformerModelConfig;
 
 export type OptimizerName = (typeof OPTIMIZER_NAMES)[number];
 
@@ -108,7 +126,7 @@ export interface TaskConfig {
   inputs?: number;
   classes?: number;
   size?: number;
-  /** adding / copy: time steps */
+  /** adding / copy / char-lm / reverse / sort: time steps (reverse / sort: symbols to read) */
   length?: number;
   /** seq-mnist: 'row' (28 steps) or 'pixel' (784 steps) */
   mode?: string;

@@ -22,6 +22,9 @@ const SMALL: Record<string, TaskConfig> = {
   adding: { name: 'adding', length: 12 },
   copy: { name: 'copy', length: 5 },
   'seq-mnist': { name: 'seq-mnist' },
+  'char-lm': { name: 'char-lm', length: 16 },
+  reverse: { name: 'reverse', length: 4, classes: 5 },
+  sort: { name: 'sort', length: 4, classes: 5 },
   csv: { name: 'csv', path: 'fixtures/csv/scaled.csv', target: 'label', kind: 'classification' },
 };
 
@@ -68,7 +71,20 @@ describe('every task', () => {
   it('has a complete registry', () => {
     assert.deepEqual(
       [...TASK_NAMES].sort(),
-      ['adding', 'copy', 'mnist', 'seq-mnist', 'spirals', 'teacher', 'xor', 'csv', 'images'].sort(),
+      [
+        'adding',
+        'copy',
+        'mnist',
+        'seq-mnist',
+        'spirals',
+        'teacher',
+        'xor',
+        'csv',
+        'images',
+        'char-lm',
+        'reverse',
+        'sort',
+      ].sort(),
     );
     for (const name of TASK_NAMES) assert.ok(TASKS[name].description.length > 10, name);
   });
@@ -193,7 +209,7 @@ describe('task config', () => {
       { name: 'spiralz' },
       'invalid_value',
       'task.name',
-      /^unknown task `spiralz`, did you mean `spirals`\? accepted: spirals, xor, teacher, mnist, images, adding, copy, seq-mnist, csv\.$/,
+      /^unknown task `spiralz`, did you mean `spirals`\? accepted: spirals, xor, teacher, mnist, images, adding, copy, seq-mnist, char-lm, reverse, sort, csv\.$/,
     );
     rejects({ name: 'seqmnist' }, 'invalid_value', 'task.name', /did you mean `seq-mnist`/);
     rejects(

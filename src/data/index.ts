@@ -12,6 +12,8 @@ import { createAddingTask, type AddingOptions } from './adding.js';
 import { createCopyTask, type CopyOptions } from './copy.js';
 import { createImagesTask, type ImagesOptions } from './images.js';
 import { CSV_TASK_ENTRY } from './csv.js';
+import { createCharLmTask, type CharLmOptions } from './char-lm.js';
+import { createTransductionTask, type TransductionOptions } from './transduction.js';
 import { choiceField, defineTask, integerField, type TaskEntry } from './definition.js';
 import { TaskConfigError, closestName, formatValue } from './errors.js';
 import { SEQ_MNIST_MODES, createMnistTask, createSeqMnistTask, type SeqMnistOptions } from './mnist.js';
@@ -33,7 +35,18 @@ export { loadMnist, type MnistDigits } from './mnist-digits.js';
 type NoOptions = Record<never, never>;
 
 export type TaskName =
-  'spirals' | 'xor' | 'teacher' | 'mnist' | 'images' | 'adding' | 'copy' | 'seq-mnist' | 'csv';
+  | 'spirals'
+  | 'xor'
+  | 'teacher'
+  | 'mnist'
+  | 'images'
+  | 'adding'
+  | 'copy'
+  | 'seq-mnist'
+  | 'char-lm'
+  | 'reverse'
+  | 'sort'
+  | 'csv';
 
 /** Every task with its description and fields (defaults, accepted ranges), e.g. for `gradscope presets`. */
 export const TASKS: { readonly [K in TaskName]: TaskEntry } = {
@@ -83,6 +96,28 @@ export const TASKS: { readonly [K in TaskName]: TaskEntry } = {
       mode: choiceField('row: 28 steps of 28 pixels; pixel: 784 steps of 1', 'row', SEQ_MNIST_MODES),
     },
     create: (options) => createSeqMnistTask(options),
+  }),
+  'char-lm': defineTask<Pick<CharLmOptions, 'length'>>('char-lm', {
+    description:
+      'next-character prediction on the bundled Shakespeare excerpt (Coriolanus), every position scored; baseline: unigram',
+    fields: { length: integerField('characters of context per example', 64, 1) },
+    create: (options, seed) => createCharLmTask(options, seed),
+  }),
+  reverse: defineTask<TransductionOptions>('reverse', {
+    description: 'read n symbols, then write them reversed (2n + 1 steps, the answer half scored)',
+    fields: {
+      length: integerField('symbols to read, n', 10, 1),
+      classes: integerField('distinct symbols', 8, 2),
+    },
+    create: (options, seed) => createTransductionTask('reverse', options, seed),
+  }),
+  sort: defineTask<TransductionOptions>('sort', {
+    description: 'read n symbols, then write them sorted (2n + 1 steps, the answer half scored)',
+    fields: {
+      length: integerField('symbols to read, n', 10, 1),
+      classes: integerField('distinct symbols', 8, 2),
+    },
+    create: (options, seed) => createTransductionTask('sort', options, seed),
   }),
   csv: CSV_TASK_ENTRY,
 };

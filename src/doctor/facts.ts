@@ -11,7 +11,7 @@ import { num } from './stats.js';
 
 export interface ModelFacts {
   config: ResolvedConfig | null;
-  kind: 'mlp' | 'rnn' | 'lstm' | 'gru' | null;
+  kind: 'mlp' | 'rnn' | 'lstm' | 'gru' | 'transformer' | null;
   recurrent: boolean;
   /** The hidden non-linearity (an LSTM/GRU's candidate non-linearity, tanh). */
   activation: ActivationName | null;
@@ -70,7 +70,12 @@ export function modelFacts(config: ResolvedConfig | null): ModelFacts {
   const model = config.model;
   const activation = model.activation;
   const known = Object.hasOwn(activationKernels, activation);
-  const width = model.kind === 'mlp' ? (model.hidden[0] ?? null) : model.hidden;
+  const width =
+    model.kind === 'mlp'
+      ? (model.hidden[0] ?? null)
+      : model.kind === 'transformer'
+        ? model.dModel
+        : model.hidden;
   let sigmaW2: number | null = null;
   let preservingSigmaW2: number | null = null;
   if (known && width !== null) {
@@ -85,7 +90,7 @@ export function modelFacts(config: ResolvedConfig | null): ModelFacts {
   return {
     config,
     kind: model.kind,
-    recurrent: model.kind !== 'mlp',
+    recurrent: model.kind !== 'mlp' && model.kind !== 'transformer',
     activation: known ? activation : null,
     family: known ? activationKernels[activation].family : null,
     depth: model.kind === 'mlp' ? model.hidden.length : model.layers,
@@ -93,15 +98,16 @@ export function modelFacts(config: ResolvedConfig | null): ModelFacts {
     init: initLabel(model.init),
     sigmaW2,
     preservingSigmaW2,
-    norm: model.kind === 'mlp' ? model.norm : null,
-    residual: model.kind === 'mlp' ? model.residual : null,
+    norm: model.kind === 'mlp' ? model.norm : model.kind === 'transformer' ? 'layer' : null,
+    residual: model.kind === 'mlp' ? model.residual : model.kind === 'transformer' ? true : null,
     optimizer: config.optimizer.name,
     learningRate: config.optimizer.learningRate,
     clip: config.clip,
     guard: config.guard,
     length: config.task.length ?? null,
     forgetBias: model.kind === 'lstm' ? model.forgetBias : null,
-    recurrentInit: model.kind === 'mlp' ? null : initLabel(model.recurrentInit),
+    recurrentInit:
+      model.kind === 'mlp' || model.kind === 'transformer' ? null : initLabel(model.recurrentInit),
   };
 }
 
@@ -117,6 +123,13 @@ export function describeModel(facts: ModelFacts): string {
       facts.residual ? 'residual connections' : 'no residuals',
     ];
     return `${facts.depth}-layer ${facts.activation} MLP (${parts.join(', ')}; ${training})`;
+  }
+  if (facts.kind === 'transformer') {
+    const m = facts.config.model.kind === 'transformer' ? facts.config.model : null;
+    const parts = [`dModel ${facts.width}`, m ? `${m.heads} heads` : '', m ? `${m.norm}-LN` : ''].filter(
+      Boolean,
+    );
+    return `${facts.depth}-layer transformer (${parts.join(', ')}; ${training})`;
   }
   const cell = facts.kind === 'rnn' ? `vanilla ${facts.activation} RNN` : (facts.kind ?? '').toUpperCase();
   const layers = facts.depth !== null && facts.depth > 1 ? `${facts.depth}-layer ` : '';

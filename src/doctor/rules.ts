@@ -343,6 +343,19 @@ const vanishingGradient: Rule<'vanishing_gradient'> = (ctx) => {
       !f.residual && fix.residual(),
       f.optimizer === 'sgd' && fix.adam(f),
     ]);
+  } else if (f.kind === 'transformer') {
+    const post = postLnWithoutWarmup(f);
+    cause =
+      `${describeModel(f)}: the gradient reaching the input-side layer is ${num(ratio)} of the output layer's` +
+      (post
+        ? '; with the LayerNorm after each residual sum and no warm-up, the output-side gradients are large at ' +
+          'initialisation and the updates they drive leave the lower blocks behind (Xiong et al. 2020).'
+        : '.');
+    fixes = dedupe([
+      isPostLn(f) && fix.preLayerNorm(),
+      post !== null && fix.warmup(f),
+      fix.lowerLearningRate(f),
+    ]);
   } else {
     cause =
       `${describeModel(f)}: the gradient reaching the input-side layer is ${num(ratio)} of the output layer's; ` +

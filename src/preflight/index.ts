@@ -11,6 +11,7 @@
 import type { MlpModelConfig, RecurrentModelConfig, ResolvedConfig } from '../config/types.js';
 import { slopeOfLog } from '../monitor/stats.js';
 import { createTask } from '../data/index.js';
+import { GradscopeError } from '../util/errors.js';
 import type { Task } from '../data/task.js';
 import { describeInit, expectedRms, planInit } from '../init/index.js';
 import { activationKernels, type ActivationName } from '../kernels/activations.js';
@@ -151,6 +152,7 @@ export function preflight(config: ResolvedConfig, options: PreflightOptions = {}
   const data = options.data ?? false;
   const jacobian = options.jacobian ? { jacobian: options.jacobian } : {};
   if (config.model.kind === 'mlp') return mlpReport(config, config.model, task, networks, data, jacobian);
+  if (config.model.kind === 'transformer') throw transformerNotProbed();
   return recurrentReport(
     config,
     probeRecurrent(config, task, { networks, targetQ: null, data, ...jacobian }),
@@ -328,9 +330,22 @@ export function verdictOf(gradRatio: number, measured: readonly number[]): Verdi
 // ---------------------------------------------------------------------------------------------------------------
 // Recurrent report
 
+/** Preflight's probes cover MLPs and recurrent cells; a transformer is refused by name (exit 2). */
+export function transformerNotProbed(): GradscopeError {
+  return new GradscopeError({
+    code: 'not_applicable',
+    path: 'model.kind',
+    value: 'transformer',
+    accepted: 'mlp, rnn, lstm or gru',
+    problem: 'preflight does not probe transformers yet',
+    hint: '"gradscope run" trains a transformer without it',
+  });
+}
+
 function recurrentReport(config: ResolvedConfig, probe: RecurrentProbe, data: boolean): PreflightReport {
   const model = config.model;
   if (model.kind === 'mlp') throw new Error('recurrentReport needs a recurrent config.');
+  if (model.kind === 'transformer') throw transformerNotProbed();
   const layersCount = probe.layers;
   const q = meanOver(probe.networks.map((n) => n.q));
   const gradNorm2 = meanOver(probe.networks.map((n) => n.gradNorm2));

@@ -585,6 +585,7 @@ export function probeRecurrent(config: ResolvedConfig, task: Task, options: Prob
     });
   }
   const kind = config.model.kind;
-  if (kind === 'mlp') throw new Error('probeRecurrent needs an rnn, lstm or gru config.');
+  if (kind === 'mlp' || kind === 'transformer')
+    throw new Error('probeRecurrent needs an rnn, lstm or gru config.');
   return { kind, inputSize: task.inputSize, ...shape, networks };
 }

@@ -265,6 +265,10 @@ export function describeModel(config: ResolvedConfig): string {
     ].filter(Boolean);
     return `MLP ${shape} ${model.activation}, ${initText(model.init)} init${extras.length ? ', ' + extras.join(', ') : ''}`;
   }
+  if (model.kind === 'transformer') {
+    const ff = model.ffWidth === 4 * model.dModel ? '' : `, ff ${model.ffWidth}`;
+    return `Transformer ${model.norm}-LN × ${model.layers} layers, dModel ${model.dModel}, ${model.heads} heads${ff}, ${model.activation}`;
+  }
   const kind = model.kind.toUpperCase();
   const cell = model.kind === 'rnn' ? ` ${model.activation}` : '';
   const layers = model.layers > 1 ? ` × ${model.layers} layers` : '';

@@ -157,6 +157,20 @@ const TASK_SHAPES: { readonly [K in TaskName]: (task: TaskConfig) => TaskShape }
       dataFloats: 1000 * steps * 21,
     };
   },
+  'char-lm': (t) => {
+    // The bundled corpus (about 100k characters, ~64 symbols) held as ids; 64 evaluation windows, one-hot.
+    const steps = t.length ?? 64;
+    return {
+      inputs: 64,
+      outputs: 64,
+      steps,
+      scoredEvery: true,
+      evalRows: 64,
+      dataFloats: 100_000 + 64 * steps * 129,
+    };
+  },
+  reverse: (t) => transductionShape(t),
+  sort: (t) => transductionShape(t),
   'seq-mnist': (t) => {
     const pixel = t.mode === 'pixel';
     return {
@@ -169,6 +183,20 @@ const TASK_SHAPES: { readonly [K in TaskName]: (task: TaskConfig) => TaskShape }
     };
   },
 };
+
+/** reverse / sort: 2n + 1 one-hot steps over classes + 2 categories, 512 evaluation sequences. */
+function transductionShape(t: TaskConfig): TaskShape {
+  const steps = 2 * (t.length ?? 10) + 1;
+  const symbols = (t.classes ?? 8) + 2;
+  return {
+    inputs: symbols,
+    outputs: symbols,
+    steps,
+    scoredEvery: true,
+    evalRows: 512,
+    dataFloats: 512 * steps * (2 * symbols + 1),
+  };
+}
 
 /** Copies of the parameters an optimiser keeps as state (momentum, squared averages). */
 const OPTIMIZER_COPIES: { readonly [K in ResolvedConfig['optimizer']['name']]: number } = {
@@ -225,6 +253,27 @@ export function estimateMemory(config: ResolvedConfig): MemoryEstimate {
     trainFloats = batch * (units * perUnit * 2 + task.inputs);
     evalFloats = task.evalRows * (units * perUnit + task.inputs);
     largest = Math.max(largest, batch * Math.max(...widths), task.evalRows * Math.max(...widths));
+  } else if (model.kind === 'transformer') {
+    const d = model.dModel;
+    const f = model.ffWidth;
+    // Per block: q, k, v and output projections, two feed-forward layers, two layer norms.
+    const perBlock = 4 * d * d + 4 * d + 2 * d * f + f + d + 4 * d;
+    params = task.inputs * d + model.layers * perBlock + d * task.outputs + task.outputs + 2 * d;
+    if (model.positions === 'learned') params += model.maxLength * d;
+    tensors = 2 + 12 * model.layers + 4;
+    layers = model.layers + 2;
+    largest = Math.max(task.inputs, task.outputs, f, d) * d;
+    // Per position and row each block keeps about 12 d + 2 f floats (and gradients); attention keeps T x T per head.
+    const perToken = model.layers * (12 * d + 2 * f);
+    const attentionPerRow = model.layers * model.heads * task.steps * task.steps * 2;
+    const outputs = task.steps * task.outputs * 3;
+    trainFloats = batch * (task.steps * (perToken * 2 + task.inputs) + 2 * attentionPerRow + outputs);
+    evalFloats = task.evalRows * (task.steps * (perToken + task.inputs) + attentionPerRow + outputs);
+    largest = Math.max(
+      largest,
+      batch * task.steps * Math.max(f, task.outputs),
+      batch * model.heads * task.steps ** 2,
+    );
   } else {
     const gates = CELL_SHAPES[model.kind].gates;
     const hidden = model.hidden;
@@ -256,7 +305,9 @@ export function estimateMemory(config: ResolvedConfig): MemoryEstimate {
     RECORD_BYTES.base +
     RECORD_BYTES.perTensor * tensors +
     RECORD_BYTES.perLayer * layers +
-    (model.kind === 'mlp' ? 0 : RECORD_BYTES.perTimeStep * task.steps * model.layers);
+    (model.kind === 'mlp' || model.kind === 'transformer'
+      ? 0
+      : RECORD_BYTES.perTimeStep * task.steps * model.layers);
   const parts: MemoryPart[] = [
     // The preflight probe builds the model in float64 (8 bytes) with gradients before training.
     { what: 'parameters', bytes: params * (FLOAT * copies + 16) },
@@ -310,10 +361,11 @@ const SIZE_FIELDS: readonly SizeField[] = [
   },
   {
     field: 'model.hidden',
-    applies: (c) => c.model.kind !== 'mlp',
-    value: (c) => (c.model.kind === 'mlp' ? 0 : c.model.hidden),
+    applies: (c) => c.model.kind !== 'mlp' && c.model.kind !== 'transformer',
+    value: (c) => (c.model.kind === 'mlp' || c.model.kind === 'transformer' ? 0 : c.model.hidden),
     modest: (c) => {
-      if (c.model.kind !== 'mlp') c.model.hidden = Math.min(c.model.hidden, 64);
+      if (c.model.kind !== 'mlp' && c.model.kind !== 'transformer')
+        c.model.hidden = Math.min(c.model.hidden, 64);
     },
   },
   {
@@ -321,7 +373,21 @@ const SIZE_FIELDS: readonly SizeField[] = [
     applies: (c) => c.model.kind !== 'mlp',
     value: (c) => (c.model.kind === 'mlp' ? 0 : c.model.layers),
     modest: (c) => {
-      if (c.model.kind !== 'mlp') c.model.layers = Math.min(c.model.layers, 1);
+      if (c.model.kind !== 'mlp')
+        c.model.layers = Math.min(c.model.layers, c.model.kind === 'transformer' ? 2 : 1);
+    },
+  },
+  {
+    field: 'model.dModel',
+    applies: (c) => c.model.kind === 'transformer',
+    value: (c) => (c.model.kind === 'transformer' ? c.model.dModel : 0),
+    modest: (c) => {
+      if (c.model.kind === 'transformer') {
+        c.model.dModel = Math.min(c.model.dModel, 64);
+        c.model.ffWidth = Math.min(c.model.ffWidth, 256);
+        c.model.heads = Math.min(c.model.heads, 4);
+        while (c.model.dModel % c.model.heads !== 0) c.model.heads -= 1;
+      }
     },
   },
   ...(['inputs', 'classes', 'size', 'length'] as const).map((key): SizeField => ({

@@ -1,8 +1,14 @@
 /** Turns a resolved config into a model. Models declare their own layers and facts; nothing downstream switches on kind. */
-import type { MlpModelConfig, ModelConfig, RecurrentModelConfig } from '../config/types.js';
+import type {
+  MlpModelConfig,
+  ModelConfig,
+  RecurrentModelConfig,
+  TransformerModelConfig,
+} from '../config/types.js';
 import type { Task } from '../data/task.js';
 import { resolveBias, resolveInit } from '../init/index.js';
 import { Mlp, RecurrentNet, type LayeredModel } from '../nn/index.js';
+import { Transformer } from '../nn/transformer.js';
 import type { Rng } from '../tensor/rng.js';
 import type { DType } from '../tensor/tensor.js';
 
@@ -14,9 +20,43 @@ export function buildModel(
   options: { dtype?: DType; bptt?: number } = {},
 ): LayeredModel {
   const dtype = options.dtype ?? 'float32';
-  return model.kind === 'mlp'
-    ? buildMlp(model, task, rng, dtype)
-    : buildRecurrent(model, task, rng, dtype, options.bptt ?? 0);
+  if (model.kind === 'mlp') return buildMlp(model, task, rng, dtype);
+  if (model.kind === 'transformer') return buildTransformer(model, task, rng, dtype);
+  return buildRecurrent(model, task, rng, dtype, options.bptt ?? 0);
+}
+
+function buildTransformer(model: TransformerModelConfig, task: Task, rng: Rng, dtype: DType): Transformer {
+  if (!task.sequence) {
+    throw new Error(
+      `task "${task.name}" has no time axis; a transformer needs a sequence task (char-lm, reverse, sort, adding, copy, seq-mnist). Use model.kind "mlp".`,
+    );
+  }
+  if (task.sequence.length > model.maxLength) {
+    throw new Error(
+      `task "${task.name}" has ${task.sequence.length} steps but model.maxLength is ${model.maxLength}; raise model.maxLength.`,
+    );
+  }
+  const tokens = (task as { tokens?: boolean }).tokens === true;
+  return new Transformer({
+    input: tokens ? 'tokens' : 'features',
+    inputSize: task.inputSize,
+    outputSize: task.outputSize,
+    maxLength: model.maxLength,
+    scored: task.sequence.scored,
+    layers: model.layers,
+    dModel: model.dModel,
+    heads: model.heads,
+    ffWidth: model.ffWidth,
+    activation: model.activation,
+    norm: model.norm,
+    dropout: model.dropout,
+    positions: model.positions,
+    tiedEmbeddings: model.tiedEmbeddings,
+    weightInit: (activation) => resolveInit(model.init, { activation }),
+    biasInit: resolveBias(model.bias),
+    rng,
+    dtype,
+  });
 }
 
 function buildRecurrent(
