@@ -152,7 +152,7 @@ export function preflight(config: ResolvedConfig, options: PreflightOptions = {}
   const data = options.data ?? false;
   const jacobian = options.jacobian ? { jacobian: options.jacobian } : {};
   if (config.model.kind === 'mlp') return mlpReport(config, config.model, task, networks, data, jacobian);
-  if (config.model.kind === 'transformer') throw transformerNotProbed();
+  if (!preflightProbes(config)) throw transformerNotProbed();
   return recurrentReport(
     config,
     probeRecurrent(config, task, { networks, targetQ: null, data, ...jacobian }),
@@ -329,6 +329,11 @@ export function verdictOf(gradRatio: number, measured: readonly number[]): Verdi
 
 // ---------------------------------------------------------------------------------------------------------------
 // Recurrent report
+
+/** Whether preflight probes this model (MLPs and recurrent cells do; a run skips the panel quietly otherwise). */
+export function preflightProbes(config: ResolvedConfig): boolean {
+  return config.model.kind !== 'transformer';
+}
 
 /** Preflight's probes cover MLPs and recurrent cells; a transformer is refused by name (exit 2). */
 export function transformerNotProbed(): GradscopeError {

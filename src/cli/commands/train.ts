@@ -8,7 +8,7 @@ import { fixFlags } from '../../doctor/format.js';
 import { stringifyFinite, writeJson } from '../../io/jsonl.js';
 import { CheckpointError } from '../../io/checkpoint.js';
 import { checkOutputRoot, OutputPathError, runDirInside } from '../../io/output-path.js';
-import { preflight } from '../../preflight/index.js';
+import { preflight, preflightProbes } from '../../preflight/index.js';
 import { loadRun, writeComparison, writeRunReport, type Comparison } from '../../report/index.js';
 import {
   BudgetError,
@@ -83,7 +83,7 @@ interface RunOptions {
 /** Train one run into `outDir` (config.json, metrics.jsonl, checkpoint.bin, summary.json, events, report.html). */
 async function trainRun(config: ResolvedConfig, outDir: string, options: RunOptions): Promise<TrainResult> {
   makeDirectory(outDir);
-  if (!options.resume) {
+  if (!options.resume && preflightProbes(config)) {
     // Gradient flow at initialisation, for the report's preflight panel (a fraction of a second for most models).
     try {
       writeJson(join(outDir, 'preflight.json'), preflight(config, { networks: 4 }));
