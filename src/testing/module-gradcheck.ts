@@ -7,6 +7,7 @@
  * @example
  * const { maxError } = moduleGradcheck(layer, x, (y) => sum(mul(y, w)));
  */
+import { centralDifferences, relativeError } from '../autograd/gradcheck.js';
 import { backward, noGrad } from '../autograd/tape.js';
 import type { Module } from '../nn/module.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -45,23 +46,7 @@ export function moduleGradcheck(
   ];
   const evaluate = (): number => noGrad(() => loss(module.forward(x)).item());
   const errors: Record<string, number> = {};
-  for (const [name, t, analytic] of targets) {
-    let scale = floor;
-    let worst = 0;
-    const numeric = new Float64Array(t.size);
-    for (let i = 0; i < t.size; i++) {
-      const v = t.data[i] as number;
-      t.data[i] = v + h;
-      const fp = evaluate();
-      t.data[i] = v - h;
-      const fm = evaluate();
-      t.data[i] = v;
-      numeric[i] = (fp - fm) / (2 * h);
-      scale = Math.max(scale, Math.abs(numeric[i] as number));
-    }
-    for (let i = 0; i < t.size; i++)
-      worst = Math.max(worst, Math.abs((analytic[i] as number) - (numeric[i] as number)));
-    errors[name] = Number.isNaN(worst) ? Infinity : worst / scale;
-  }
+  for (const [name, t, analytic] of targets)
+    errors[name] = relativeError(analytic, centralDifferences(t, evaluate, h), floor);
   return { errors, maxError: Math.max(0, ...Object.values(errors)) };
 }
