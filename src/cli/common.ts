@@ -4,7 +4,7 @@ import { basename } from 'node:path';
 import { findPreset, parseConfigText, PRESETS, resolveConfig, type Preset } from '../config/index.js';
 import type { ResolvedConfig } from '../config/types.js';
 import { applyMergePatch, type JsonObject } from '../doctor/findings.js';
-import { checkOutputRoot, OutputPathError, runDirInside } from '../io/output-path.js';
+import { checkOutputRoot, runDirInside } from '../io/output-path.js';
 import { nearest } from '../util/nearest.js';
 import { integerFlag, UsageError, type ParsedArgs } from './args.js';
 
@@ -149,23 +149,19 @@ export function requirePresetForCli(name: string): Preset {
 
 /** A fresh directory under runs/ (never reuses one that holds files), or the --out the user chose. */
 export function chooseOutDir(requested: string | undefined, name: string): string {
-  try {
-    if (requested !== undefined) {
-      const dir = checkOutputRoot(requested);
-      if (existsSync(dir) && readdirSync(dir).includes('metrics.jsonl')) {
-        throw new UsageError(
-          `--out ${requested} already holds a run (metrics.jsonl); choose another directory or remove it.`,
-        );
-      }
-      return dir;
+  // io/output-path's refusals are GradscopeErrors: the CLI prints them as exit 2 as they are.
+  if (requested !== undefined) {
+    const dir = checkOutputRoot(requested);
+    if (existsSync(dir) && readdirSync(dir).includes('metrics.jsonl')) {
+      throw new UsageError(
+        `--out ${requested} already holds a run (metrics.jsonl); choose another directory or remove it.`,
+      );
     }
-    // The default folder and each run's directory inside it: the name cannot lead anywhere else (io/output-path).
-    const root = checkOutputRoot('runs', 'the default output folder');
-    let dir = runDirInside(root, name);
-    for (let k = 2; existsSync(dir); k++) dir = runDirInside(root, `${name}-${k}`);
     return dir;
-  } catch (error) {
-    if (error instanceof OutputPathError) throw new UsageError(error.message);
-    throw error;
   }
+  // The default folder and each run's directory inside it: the name cannot lead anywhere else (io/output-path).
+  const root = checkOutputRoot('runs', 'the default output folder');
+  let dir = runDirInside(root, name);
+  for (let k = 2; existsSync(dir); k++) dir = runDirInside(root, `${name}-${k}`);
+  return dir;
 }

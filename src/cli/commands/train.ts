@@ -7,7 +7,7 @@ import type { Finding } from '../../doctor/findings.js';
 import { fixFlags } from '../../doctor/format.js';
 import { stringifyFinite, writeJson } from '../../io/jsonl.js';
 import { CheckpointError } from '../../io/checkpoint.js';
-import { checkOutputRoot, OutputPathError, runDirInside } from '../../io/output-path.js';
+import { checkOutputRoot, runDirInside } from '../../io/output-path.js';
 import { preflight, preflightProbes } from '../../preflight/index.js';
 import { loadRun, writeComparison, writeRunReport, type Comparison } from '../../report/index.js';
 import {
@@ -202,16 +202,6 @@ function checkBudget(config: ResolvedConfig, limit: number): void {
   }
 }
 
-/** Output path checks (io/output-path) as exit 2. */
-function outputPath<T>(choose: () => T): T {
-  try {
-    return choose();
-  } catch (error) {
-    if (error instanceof OutputPathError) throw new UsageError(error.message);
-    throw error;
-  }
-}
-
 function describe(result: TrainResult, outDir: string): string {
   const s = result.summary;
   const acc = s.eval.accuracy === undefined ? '' : `, accuracy ${(100 * s.eval.accuracy).toFixed(1)}%`;
@@ -326,7 +316,7 @@ export const runCommand: Command = {
 
 /** The run directory `--resume` names, checked: a directory with config.json and a checkpoint. */
 function resumeRunDir(path: string): string {
-  const dir = outputPath(() => checkOutputRoot(path, '--resume'));
+  const dir = checkOutputRoot(path, '--resume');
   if (!existsSync(join(dir, 'config.json')))
     throw new UsageError(
       `--resume ${path}: not a run directory (no config.json); give the directory gradscope run wrote.`,
@@ -339,17 +329,14 @@ export async function compareConfigs(
   configs: readonly ResolvedConfig[],
   outDir: string,
 ): Promise<{ comparison: Comparison | null; stopped: boolean; interrupted: NodeJS.Signals | null }> {
-  const root = outputPath(() => checkOutputRoot(outDir));
+  const root = checkOutputRoot(outDir);
   // Every run's directory is chosen and checked before any run trains: a clash costs nothing and overwrites nothing.
   const used = new Set<string>();
   const dirs = configs.map((config) => {
     let name = config.name;
     for (let k = 2; used.has(name); k++) name = `${config.name}-${k}`;
     used.add(name);
-    return chooseOutDir(
-      outputPath(() => runDirInside(root, name)),
-      name,
-    );
+    return chooseOutDir(runDirInside(root, name), name);
   });
   makeDirectory(root);
   let stopped = false;
@@ -402,7 +389,7 @@ export const compareCommand: Command = {
     const limit = memoryLimit(args);
     for (const config of configs) checkBudget(config, limit);
     const outDir = args.values['out']
-      ? outputPath(() => checkOutputRoot(args.values['out'] as string))
+      ? checkOutputRoot(args.values['out'] as string)
       : chooseOutDir(undefined, `compare-${configs.map((c) => c.name).join('-vs-')}`.slice(0, 80));
     const { comparison, stopped, interrupted } = await compareConfigs(configs, outDir);
     if (comparison === null) return interruptedExit(interrupted);
@@ -421,7 +408,7 @@ export const demoCommand: Command = {
     const args = parseArgs(argv, { values: ['out'], switches: [], usage: DEMO_USAGE }, 'demo');
     const configs = DEMO_PRESETS.map((name) => loadConfig(name, {}));
     const outDir = args.values['out']
-      ? outputPath(() => checkOutputRoot(args.values['out'] as string))
+      ? checkOutputRoot(args.values['out'] as string)
       : chooseOutDir(undefined, 'demo');
     const { comparison, interrupted } = await compareConfigs(configs, outDir);
     if (comparison === null) return interruptedExit(interrupted);
