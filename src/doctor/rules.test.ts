@@ -409,13 +409,14 @@ describe('vanishing_through_time and exploding_through_time', () => {
       timeGrad: timeProfile(50, step < 350 ? 0.77 : 0.96),
     }));
 
-  it('a vanilla RNN whose gradient stays vanished through time is critical, and an LSTM is prescribed', () => {
+  it('a vanilla RNN whose gradient stays vanished through time is critical, and a GRU then an LSTM are prescribed', () => {
     const config = preset('adding-rnn');
     const findings = only(rnnLike(), config);
     const f = findings.find((x) => x.code === 'vanishing_through_time');
     assert.ok(f);
     assert.equal(f.severity, 'critical');
-    assert.deepEqual(f.fixes[0]?.patch, { model: { kind: 'lstm', activation: 'tanh', forgetBias: 1 } });
+    assert.deepEqual(f.fixes[0]?.patch, { model: { kind: 'gru', activation: 'tanh', forgetBias: 0 } });
+    assert.deepEqual(f.fixes[1]?.patch, { model: { kind: 'lstm', activation: 'tanh', forgetBias: 1 } });
     assert.ok(f.where.timeSteps && f.where.timeSteps[0] === 1);
     assert.ok(f.evidence.some((e) => e.includes('at step 1 the ratio was')));
     assertPatchesResolve(findings, config);
