@@ -2,3 +2,4 @@
 export { heapBase, matmul, workBytes } from './matmul';
 export { sigmoidForward, tanhForward } from './elementwise';
 export { lstmBackward, lstmForward } from './lstm';
+export { simdPeak, simdPeakFlopsPerIteration } from './peak';

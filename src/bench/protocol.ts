@@ -84,7 +84,7 @@ export interface RunSpec {
    */
   iterations: Readonly<Record<string, number>> | null;
   calibration: { targetSeconds: number; minIterations: number; maxIterations: number };
-  /** gradscope only: the kernels backend ('typescript' or 'wasm'). */
+  /** gradscope only: the kernels backend ('typescript', 'wasm' or 'wasm-relaxed'). */
   backend?: string;
   /** W4 only: run the monitor-off training before the monitor-on one (alternates by round to cancel drift). */
   offFirst?: boolean;
@@ -133,6 +133,13 @@ export interface MonitorTiming {
   includes: string[];
 }
 
+/** The machine's WebAssembly SIMD peak on one thread (`measureSimdPeak` in src/kernels/wasm.ts), W3 only. */
+export interface PeakTiming {
+  /** `mul+add`: independent f32x4 multiplies and adds (plain SIMD); `relaxed_madd`: fused multiply-adds. */
+  kind: 'mul+add' | 'relaxed_madd';
+  gflops: number;
+}
+
 export interface MemoryUse {
   /** RSS just before the first step (runtime, libraries, model and data loaded). */
   baselineRssBytes: number;
@@ -158,6 +165,8 @@ export interface RunSuccess {
   iterations: Record<string, number>;
   steps?: StepTiming;
   products?: ProductTiming[];
+  /** W3 on a WebAssembly backend: the SIMD peak measured in the same process, before the products. */
+  peaks?: PeakTiming[];
   monitor?: MonitorTiming;
   memory: MemoryUse;
   /** Where the runner's implementation differs from the workload's definition. */

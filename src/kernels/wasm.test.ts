@@ -7,6 +7,7 @@ import { tsKernels } from './ts.js';
 import {
   createWasmKernels,
   createWasmKernelsAsync,
+  measureSimdPeak,
   wasmRelaxedSimdSupported,
   wasmSupported,
 } from './wasm.js';
@@ -49,6 +50,25 @@ describe('createWasmKernels', { skip: !wasmSupported() }, () => {
     const plain = createWasmKernels({ fusedMultiplyAdd: false });
     assert.equal(plain.fusedMultiplyAdd, false);
     assert.equal(plain.name, 'wasm-simd');
+  });
+
+  it('measures the SIMD peak with a loop whose result is real (not optimised away)', () => {
+    const plain = measureSimdPeak({ fusedMultiplyAdd: false, seconds: 0.002, repetitions: 2 });
+    assert.equal(plain.kind, 'mul+add');
+    assert.ok(plain.gflops > 0 && Number.isFinite(plain.gflops) && plain.iterations > 0);
+    // x * 1 and y + 0 keep every lane: 4 lanes x (0 + 0.1 + ... + 1.1) = 26.4 in float32.
+    assert.ok(Math.abs(plain.checksum - 26.4) < 1e-4, `checksum ${plain.checksum}`);
+    if (wasmRelaxedSimdSupported()) {
+      const fused = measureSimdPeak({ fusedMultiplyAdd: true, seconds: 0.002, repetitions: 1 });
+      assert.equal(fused.kind, 'relaxed_madd');
+      // acc <- 0.999 acc + 0.001 converges to 1 in every lane of the 12 accumulators: 48 once converged.
+      assert.ok(fused.gflops > 0 && Math.abs(fused.checksum - 48) < 0.01, `checksum ${fused.checksum}`);
+    } else {
+      assert.throws(
+        () => measureSimdPeak({ fusedMultiplyAdd: true }),
+        /relaxed SIMD is not available.*--experimental-wasm-relaxed-simd/,
+      );
+    }
   });
 
   it('hands float64 (and mixed) buffers to the TypeScript kernels, bit for bit', () => {

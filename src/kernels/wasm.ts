@@ -87,6 +87,8 @@ interface ModuleExports {
     accumulate: number,
     work: number,
   ) => void;
+  readonly simdPeak: (iterations: number, scale: number, offset: number) => number;
+  readonly simdPeakFlopsPerIteration: () => number;
   readonly tanhForward: (x: number, y: number, n: number) => void;
   readonly sigmoidForward: (x: number, y: number, n: number) => void;
   readonly lstmForward: (
@@ -345,6 +347,85 @@ function kernelsFrom(instance: WebAssembly.Instance, fusedMultiplyAdd: boolean):
   };
 }
 
+/** One measurement of the WebAssembly SIMD arithmetic peak (`measureSimdPeak`). */
+export interface SimdPeak {
+  /** Which loop: `mul+add` (plain SIMD, a multiply and an add) or `relaxed_madd` (one fused multiply-add). */
+  readonly kind: 'mul+add' | 'relaxed_madd';
+  /** The best rate over the repetitions, in 10^9 float32 operations per second (a multiply-add counts 2). */
+  readonly gflops: number;
+  /** Loop rounds per repetition (96 flops each) and the repetitions' count. */
+  readonly iterations: number;
+  readonly repetitions: number;
+  /** The loop's result (the accumulators' sum), returned so the loop is never dead code; about 48 when converged. */
+  readonly checksum: number;
+}
+
+/**
+ * The machine's WebAssembly SIMD peak on one thread: `asm/peak.ts`, 12 independent f32x4 multiply-add chains, with
+ * the plain build (`mul+add`) or, where the runtime has relaxed SIMD and `fusedMultiplyAdd` is set, the relaxed
+ * build (`relaxed_madd`). Calibrates the rounds to about `seconds` per repetition and keeps the best repetition
+ * (a peak, so the least disturbed run). Throws when the relaxed loop is asked for and the runtime lacks it.
+ */
+export function measureSimdPeak(options: {
+  fusedMultiplyAdd: boolean;
+  seconds?: number;
+  repetitions?: number;
+}): SimdPeak {
+  if (!wasmSupported())
+    throw new Error('measureSimdPeak: WebAssembly SIMD is not available in this runtime.');
+  if (options.fusedMultiplyAdd && !wasmRelaxedSimdSupported()) {
+    throw new Error(
+      'measureSimdPeak: relaxed SIMD is not available; on Node 20 start node with --experimental-wasm-relaxed-simd.',
+    );
+  }
+  const seconds = options.seconds ?? 0.2;
+  const repetitions = options.repetitions ?? 5;
+  const instance = new WebAssembly.Instance(
+    new WebAssembly.Module(moduleBytes(options.fusedMultiplyAdd)),
+    {},
+  );
+  const wasm = moduleExports(instance);
+  const flopsPerIteration = wasm.simdPeakFlopsPerIteration();
+  // Calibrate: double the rounds until one call takes 20 ms (this also lets V8 tier the function up).
+  let iterations = 1 << 16;
+  let checksum = 0;
+  for (;;) {
+    const start = performance.now();
+    checksum = wasm.simdPeak(
+      iterations,
+      options.fusedMultiplyAdd ? 0.999 : 1,
+      options.fusedMultiplyAdd ? 1e-3 : 0,
+    );
+    const elapsed = (performance.now() - start) / 1000;
+    if (elapsed >= 0.02 || iterations >= 1 << 30) {
+      iterations = Math.max(
+        1,
+        Math.min(2 ** 31 - 1, Math.round((iterations * seconds) / Math.max(elapsed, 1e-6))),
+      );
+      break;
+    }
+    iterations *= 2;
+  }
+  let best = 0;
+  for (let r = 0; r < repetitions; r++) {
+    const start = performance.now();
+    checksum = wasm.simdPeak(
+      iterations,
+      options.fusedMultiplyAdd ? 0.999 : 1,
+      options.fusedMultiplyAdd ? 1e-3 : 0,
+    );
+    const elapsed = (performance.now() - start) / 1000;
+    best = Math.max(best, (iterations * flopsPerIteration) / elapsed / 1e9);
+  }
+  return {
+    kind: options.fusedMultiplyAdd ? 'relaxed_madd' : 'mul+add',
+    gflops: best,
+    iterations,
+    repetitions,
+    checksum,
+  };
+}
+
 function checkLengths(kernel: string, arrays: ReadonlyArray<readonly [string, Buffer, number]>): void {
   for (const [name, array, needed] of arrays) {
     if (array.length < needed) {
@@ -376,6 +457,8 @@ function moduleExports(instance: WebAssembly.Instance): ModuleExports {
     heapBase: exportedFunction(exported, 'heapBase'),
     workBytes: exportedFunction(exported, 'workBytes'),
     matmul: exportedFunction(exported, 'matmul'),
+    simdPeak: exportedFunction(exported, 'simdPeak'),
+    simdPeakFlopsPerIteration: exportedFunction(exported, 'simdPeakFlopsPerIteration'),
     tanhForward: exportedFunction(exported, 'tanhForward'),
     sigmoidForward: exportedFunction(exported, 'sigmoidForward'),
     lstmForward: exportedFunction(exported, 'lstmForward'),
