@@ -1,5 +1,6 @@
 import { lstmGatesBackwardReference, lstmGatesReference } from './ts.js';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { Rng } from '../tensor/rng.js';
 import { kernels, setKernels } from './index.js';
@@ -417,3 +418,45 @@ describe('wasm lstmGates', { skip: !wasmSupported() }, () => {
     assert.deepEqual([dA2, gPrev2], [dA1, gPrev1]);
   });
 });
+
+// The relaxed path in a process of its own started the way a user starts it on Node 20: the flag on the command
+// line and GRADSCOPE_KERNELS=wasm-relaxed, so the default backend is the fused-multiply-add build, checked against
+// the reference on odd shapes (tails of the 4 x 8 tile, k across the 256 block) in all four transpose variants.
+describe(
+  'GRADSCOPE_KERNELS=wasm-relaxed under node --experimental-wasm-relaxed-simd',
+  { skip: !wasmSupported() },
+  () => {
+    it('runs the relaxed-SIMD build as the default kernels, within float32 rounding of the reference', () => {
+      const index = new URL('./index.js', import.meta.url).href;
+      const ts = new URL('./ts.js', import.meta.url).href;
+      const script = `
+      const { kernels } = await import(${JSON.stringify(index)});
+      const { tsKernels } = await import(${JSON.stringify(ts)});
+      const k = kernels();
+      let worst = 0;
+      let s = 7;
+      const fill = (n) => Float32Array.from({ length: n }, () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648) - 0.5);
+      for (const [m, kk, n] of [[1, 1, 1], [5, 7, 9], [13, 300, 17], [37, 29, 3]]) {
+        for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]]) {
+          const a = fill(m * kk), b = fill(kk * n);
+          const c = new Float32Array(m * n), ref = new Float64Array(m * n);
+          k.matmul(a, b, c, m, kk, n, ta, tb, false);
+          tsKernels.matmul(Float64Array.from(a), Float64Array.from(b), ref, m, kk, n, ta, tb, false);
+          // |error| <= k * 2^-23 * sum |a||b| bounds float32 accumulation; 0.5 per term is |a|, |b| <= 0.5.
+          for (let i = 0; i < m * n; i++) worst = Math.max(worst, Math.abs(c[i] - ref[i]) / (kk * 2 ** -23 * 0.25 * kk));
+        }
+      }
+      console.log(JSON.stringify({ name: k.name, worst }));
+    `;
+      const child = spawnSync(
+        process.execPath,
+        ['--experimental-wasm-relaxed-simd', '--input-type=module', '-e', script],
+        { encoding: 'utf8', env: { ...process.env, GRADSCOPE_KERNELS: 'wasm-relaxed' }, timeout: 30_000 },
+      );
+      assert.equal(child.status, 0, child.stderr);
+      const { name, worst } = JSON.parse(child.stdout.trim()) as { name: string; worst: number };
+      assert.equal(name, 'wasm-relaxed-simd', 'the flag turns relaxed SIMD on and the env picks that build');
+      assert.ok(worst <= 1, `error ${worst} of the float32 bound`);
+    });
+  },
+);
