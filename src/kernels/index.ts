@@ -1,5 +1,5 @@
 import { activationKernels, type ActivationName } from './activations.js';
-import { tsKernels } from './ts.js';
+import { addInPlaceReference, scaleInPlaceReference, sumOfSquaresReference, tsKernels } from './ts.js';
 import type { Kernels } from './types.js';
 import { createWasmKernels, wasmRelaxedSimdSupported, wasmSupported } from './wasm.js';
 
@@ -59,4 +59,29 @@ export function activationForward(
     if (name === 'sigmoid' && k.sigmoid) return k.sigmoid(x, y, n);
   }
   activationKernels[name].forward(x, y, n, alpha);
+}
+
+/** Sum of b[j]^2 in float64 (the global norm's pass): the backend's vectorised pass where it has one. */
+export function sumOfSquares(b: Buffer): number {
+  const k = kernels();
+  return k.sumOfSquares ? k.sumOfSquares(b, b.length) : sumOfSquaresReference(b, b.length);
+}
+
+/** x *= alpha in place (the learning-rate scaling): the backend's vectorised pass where it has one. */
+export function scaleInPlace(x: Buffer, alpha: number): void {
+  const k = kernels();
+  if (k.scaleInPlace) k.scaleInPlace(x, alpha, x.length);
+  else scaleInPlaceReference(x, alpha, x.length);
+}
+
+/** y += x in place (applying updates to parameters): the backend's vectorised pass where it has one. */
+export function addInPlace(y: Buffer, x: Buffer): void {
+  if (x.length < y.length) {
+    throw new RangeError(
+      `addInPlace: x has ${x.length} values but y has ${y.length}; pass arrays of one length.`,
+    );
+  }
+  const k = kernels();
+  if (k.addInPlace) k.addInPlace(y, x, y.length);
+  else addInPlaceReference(y, x, y.length);
 }

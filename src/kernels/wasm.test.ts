@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { Rng } from '../tensor/rng.js';
 import { kernels, setKernels } from './index.js';
-import { tsKernels } from './ts.js';
+import { addInPlaceReference, scaleInPlaceReference, sumOfSquaresReference, tsKernels } from './ts.js';
 import {
   createWasmKernels,
   createWasmKernelsAsync,
@@ -70,6 +70,42 @@ describe('createWasmKernels', { skip: !wasmSupported() }, () => {
         /relaxed SIMD is not available.*--experimental-wasm-relaxed-simd/,
       );
     }
+  });
+
+  it('runs the vector passes bit for bit like the JavaScript loops, on odd lengths and special values', () => {
+    const wasm = createWasmKernels({ fusedMultiplyAdd: false });
+    const rng = new Rng(5);
+    for (const n of [0, 1, 3, 511, 512, 513, 1027, 4099]) {
+      const x = random(n, rng);
+      const y = random(n, rng);
+      if (n > 600) {
+        // Values whose float64 square or product would not round the same in float32, and IEEE specials.
+        x[7] = 3.4e38;
+        x[8] = -1.17549435e-38;
+        x[9] = 1e-45;
+        y[10] = Infinity;
+        y[11] = NaN;
+      }
+      assert.equal(wasm.sumOfSquares(x, n), sumOfSquaresReference(x, n), `sumOfSquares n=${n}`);
+      assert.ok(Object.is(wasm.sumOfSquares(y, n), sumOfSquaresReference(y, n)), `sumOfSquares NaN n=${n}`);
+      for (const alpha of [-0.01, 1 / 3, -1e-7]) {
+        const a = x.slice();
+        const b = x.slice();
+        wasm.scaleInPlace(a, alpha, n);
+        scaleInPlaceReference(b, alpha, n);
+        assert.deepEqual(a, b, `scaleInPlace n=${n} alpha=${alpha}`);
+      }
+      const a = x.slice();
+      const b = x.slice();
+      wasm.addInPlace(a, y, n);
+      addInPlaceReference(b, y, n);
+      assert.deepEqual(a, b, `addInPlace n=${n}`);
+    }
+    // Only the first n values are touched.
+    const x = new Float32Array(1030).fill(2);
+    wasm.scaleInPlace(x, 0.5, 1027);
+    assert.deepEqual([x[1026], x[1027], x[1029]], [1, 2, 2]);
+    assert.throws(() => wasm.addInPlace(new Float32Array(600), new Float32Array(599), 600), /x is too short/);
   });
 
   it('hands float64 (and mixed) buffers to the TypeScript kernels, bit for bit', () => {

@@ -1,5 +1,12 @@
 import type { Buffer } from '../tensor/tensor.js';
-import { lstmGatesBackwardReference, lstmGatesReference, tsKernels } from './ts.js';
+import {
+  addInPlaceReference,
+  lstmGatesBackwardReference,
+  lstmGatesReference,
+  scaleInPlaceReference,
+  sumOfSquaresReference,
+  tsKernels,
+} from './ts.js';
 import { activationKernels } from './activations.js';
 import type { Kernels } from './types.js';
 import { WASM_KERNELS_BASE64, WASM_KERNELS_RELAXED_BASE64 } from './wasm-module.js';
@@ -17,7 +24,8 @@ import { WASM_KERNELS_BASE64, WASM_KERNELS_RELAXED_BASE64 } from './wasm-module.
  * if (wasmSupported()) setKernels(createWasmKernels());
  */
 /** The WebAssembly backend: the `Kernels` contract with every optional kernel present. */
-type OptionalKernel = 'tanh' | 'sigmoid' | 'lstmGates' | 'lstmGatesBackward';
+type OptionalKernel =
+  'tanh' | 'sigmoid' | 'lstmGates' | 'lstmGatesBackward' | 'sumOfSquares' | 'scaleInPlace' | 'addInPlace';
 
 export interface WasmKernels extends Omit<Kernels, OptionalKernel>, Required<Pick<Kernels, OptionalKernel>> {
   /** Whether this instance runs the relaxed-SIMD build (fused multiply-add). */
@@ -87,6 +95,9 @@ interface ModuleExports {
     accumulate: number,
     work: number,
   ) => void;
+  readonly sumOfSquares: (x: number, n: number) => number;
+  readonly scaleInPlace: (x: number, n: number, alpha: number) => void;
+  readonly addInPlace: (y: number, x: number, n: number) => void;
   readonly simdPeak: (iterations: number, scale: number, offset: number) => number;
   readonly simdPeakFlopsPerIteration: () => number;
   readonly tanhForward: (x: number, y: number, n: number) => void;
@@ -116,6 +127,8 @@ interface ModuleExports {
 }
 
 const PAGE_BYTES = 65536;
+/** Vector passes shorter than this stay in JavaScript (same bits either way). */
+const VECTOR_MIN = 512;
 /** Every array in the arena starts on a cache line and is padded to one, so kernels may round lengths up to vectors. */
 const ALIGN = 64;
 
@@ -249,6 +262,46 @@ function kernelsFrom(instance: WebAssembly.Instance, fusedMultiplyAdd: boolean):
       ]);
       if (x instanceof Float32Array && y instanceof Float32Array) unary(wasm.sigmoidForward, x, y, n);
       else activationKernels.sigmoid.forward(x, y, n, 0);
+    },
+
+    // The vector passes: below VECTOR_MIN values the call and the copies cost more than the JavaScript loop.
+    sumOfSquares(x, n) {
+      checkLengths('sumOfSquares', [['x', x, n]]);
+      if (!(x instanceof Float32Array) || n < VECTOR_MIN) return sumOfSquaresReference(x, n);
+      top = dataStart;
+      const at = take(n);
+      commit();
+      copyIn(x, 0, n, at);
+      return wasm.sumOfSquares(at, n);
+    },
+
+    scaleInPlace(x, alpha, n) {
+      checkLengths('scaleInPlace', [['x', x, n]]);
+      if (!(x instanceof Float32Array) || n < VECTOR_MIN) return scaleInPlaceReference(x, alpha, n);
+      top = dataStart;
+      const at = take(n);
+      commit();
+      copyIn(x, 0, n, at);
+      wasm.scaleInPlace(at, n, alpha);
+      copyOut(at, n, x);
+    },
+
+    addInPlace(y, x, n) {
+      checkLengths('addInPlace', [
+        ['y', y, n],
+        ['x', x, n],
+      ]);
+      if (!(y instanceof Float32Array && x instanceof Float32Array) || n < VECTOR_MIN) {
+        return addInPlaceReference(y, x, n);
+      }
+      top = dataStart;
+      const yAt = take(n);
+      const xAt = take(n);
+      commit();
+      copyIn(y, 0, n, yAt);
+      copyIn(x, 0, n, xAt);
+      wasm.addInPlace(yAt, xAt, n);
+      copyOut(yAt, n, y);
     },
 
     lstmGates(projected, projectedOffset, hh, biasHH, previous, act, out, tanhC, batch, hidden) {
@@ -457,6 +510,9 @@ function moduleExports(instance: WebAssembly.Instance): ModuleExports {
     heapBase: exportedFunction(exported, 'heapBase'),
     workBytes: exportedFunction(exported, 'workBytes'),
     matmul: exportedFunction(exported, 'matmul'),
+    sumOfSquares: exportedFunction(exported, 'sumOfSquares'),
+    scaleInPlace: exportedFunction(exported, 'scaleInPlace'),
+    addInPlace: exportedFunction(exported, 'addInPlace'),
     simdPeak: exportedFunction(exported, 'simdPeak'),
     simdPeakFlopsPerIteration: exportedFunction(exported, 'simdPeakFlopsPerIteration'),
     tanhForward: exportedFunction(exported, 'tanhForward'),
