@@ -307,7 +307,7 @@ function computeRatios(
       entries.push({ runner, workload, against, value, rounds, ...(product ? { product } : {}) });
   };
   for (const r of runners.filter((x) => x.available)) {
-    for (const w of ['W1', 'W2'] as const) {
+    for (const w of STEP_WORKLOADS) {
       add(r.id, w, 'pytorch');
       const best = bestJsPeer(runners, summaries, w);
       if (best) add(r.id, w, best.id);
@@ -331,6 +331,9 @@ function ratioFrom(
     )?.value ?? NaN
   );
 }
+
+/** The workloads timed as training steps per second. */
+const STEP_WORKLOADS = ['W1', 'W2', 'W5', 'W6'] as const;
 
 const times = (v: number): string => (Number.isFinite(v) ? `${v.toFixed(2)}×` : '—');
 
@@ -358,7 +361,7 @@ function checkTargets(
         status: status(r >= min, Number.isFinite(r)),
       });
     }
-    for (const w of ['W1', 'W2'] as const) {
+    for (const w of STEP_WORKLOADS) {
       const best = bestJsPeer(runners, summaries, w);
       const r = ratioFrom(ratios, id, w, best?.id);
       checks.push({
@@ -497,6 +500,50 @@ export function formatReport(report: Report, shapes: Shapes): string {
       'Steps/s and GFLOPS are medians over the rounds; a ratio is the median of the per-round ratios (each round runs every runner back to back); peak RSS is the whole child process (runtime and libraries included).',
   );
 
+  const convRows: string[][] = [];
+  const bestW5 = bestJsPeer(runners, summaries, 'W5');
+  const bestW6 = bestJsPeer(runners, summaries, 'W6');
+  for (const r of runners.filter((x) => x.available)) {
+    const w5 = stepsOf(summaries, r.id, 'W5');
+    const w6 = stepsOf(summaries, r.id, 'W6');
+    if (!Number.isFinite(w5) && !Number.isFinite(w6)) continue;
+    convRows.push([
+      r.label,
+      fmt(w5),
+      times(ratioFrom(report.ratios, r.id, 'W5', 'pytorch')),
+      times(ratioFrom(report.ratios, r.id, 'W5', bestW5?.id)),
+      fmt(w6),
+      times(ratioFrom(report.ratios, r.id, 'W6', 'pytorch')),
+      times(ratioFrom(report.ratios, r.id, 'W6', bestW6?.id)),
+      `${mib(find(summaries, r.id, 'W5')?.memory.maxRssBytes)} / ${mib(find(summaries, r.id, 'W6')?.memory.maxRssBytes)}`,
+    ]);
+  }
+  if (convRows.length > 0) {
+    const c = shapes.conv;
+    const t = shapes.transformer;
+    out.push('');
+    out.push(
+      `W5 conv: ${c.channels.length} 3x3 conv layers (${c.channels.join(', ')} channels, ReLU) on ${c.inChannels}x${c.size}x${c.size}, batch ${c.batch}, linear head to ${c.classes}. ` +
+        `W6 Transformer: Pre-LN, ${t.layers} layers, dModel ${t.dModel}, ${t.heads} heads, feed-forward ${t.ffWidth} (GELU), seq ${t.seq}, batch ${t.batch}, mean-pooled head to ${t.classes}. ` +
+        `Both softmax cross-entropy and SGD (lr ${c.learningRate}). Best JS peer: W5 ${bestW5 ? bestW5.id : 'none ran it'}, W6 ${bestW6 ? bestW6.id : 'none ran it'}.`,
+    );
+    out.push(
+      table(
+        [
+          'runner',
+          'W5 steps/s',
+          'W5 ×PyTorch',
+          'W5 ×best JS',
+          'W6 steps/s',
+          'W6 ×PyTorch',
+          'W6 ×best JS',
+          'peak RSS MiB W5 / W6',
+        ],
+        convRows,
+      ),
+    );
+  }
+
   const missing = runners.filter((r) => !r.available);
   if (missing.length > 0) {
     out.push('');
@@ -620,9 +667,7 @@ export function formatReport(report: Report, shapes: Shapes): string {
     );
   }
 
-  const notes = summaries.filter(
-    (s) => s.notes.length > 0 && (s.workload === 'W1' || s.workload === 'W2' || s.workload === 'W4-W2'),
-  );
+  const notes = summaries.filter((s) => s.notes.length > 0 && s.workload !== 'W3' && s.workload !== 'W4-W1');
   if (notes.length > 0) {
     out.push('');
     out.push('Where runners differ from the workload definition:');

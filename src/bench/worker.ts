@@ -19,7 +19,7 @@ import {
   type StepTiming,
 } from './protocol.js';
 import { median } from './stats.js';
-import { lstmTraining, mlpTraining, type BenchTraining } from './training.js';
+import { convTraining, lstmTraining, mlpTraining, transformerTraining, type Trainable } from './training.js';
 
 const rss = (): number => process.memoryUsage.rss();
 
@@ -30,7 +30,7 @@ function maxRss(): number {
 /** Warm up, then time a fixed number of steps, sampling RSS after each forward and backward pass. */
 async function timeTraining(
   spec: RunSpec,
-  training: BenchTraining,
+  training: Trainable,
 ): Promise<{ timing: StepTiming; memory: MemoryUse; iterations: number }> {
   const baselineRssBytes = rss();
   let peak = baselineRssBytes;
@@ -142,11 +142,16 @@ async function run(spec: RunSpec): Promise<RunSuccess> {
   const base = { ok: true as const, runner, workload: spec.workload, version, notes: [] as string[] };
   switch (spec.workload) {
     case 'W1':
-    case 'W2': {
-      const training =
-        spec.workload === 'W1'
-          ? mlpTraining(spec.shapes.mlp, spec.seed)
-          : lstmTraining(spec.shapes.lstm, spec.seed);
+    case 'W2':
+    case 'W5':
+    case 'W6': {
+      const builders = {
+        W1: () => mlpTraining(spec.shapes.mlp, spec.seed),
+        W2: () => lstmTraining(spec.shapes.lstm, spec.seed),
+        W5: () => convTraining(spec.shapes.conv, spec.seed),
+        W6: () => transformerTraining(spec.shapes.transformer, spec.seed),
+      } as const;
+      const training = builders[spec.workload]();
       const { timing, memory, iterations } = await timeTraining(spec, training);
       return { ...base, steps: timing, memory, iterations: { step: iterations } };
     }
