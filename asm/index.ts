@@ -2,3 +2,5 @@
 export { heapBase, matmul, workBytes } from './matmul';
 export { sigmoidForward, tanhForward } from './elementwise';
 export { lstmBackward, lstmForward } from './lstm';
+export { simdPeak, simdPeakFlopsPerIteration } from './peak';
+export { addInPlace, scaleInPlace, sumOfSquares } from './vector';

@@ -1,7 +1,8 @@
 """PyTorch peer for gradscope's benchmark: `python3 torch_peer.py '<RunSpec JSON>'` (see src/bench/protocol.ts).
 
 Single-threaded (torch.set_num_threads(1); the orchestrator also sets OMP_NUM_THREADS=1 and OMP_WAIT_POLICY=PASSIVE)
-so it is compared core for core with the JavaScript runners. W1 and W2 use nn.Linear / nn.LSTM, the usual losses
+so it is compared core for core with the JavaScript runners. W1, W2, W5 and W6 use nn.Linear / nn.LSTM / nn.Conv2d /
+nn.TransformerEncoder, the usual losses
 and torch.optim.SGD; a step is zero_grad, forward, loss, backward, step, with the loss read back (.item()).
 Prints one line: the result marker followed by JSON.
 """
@@ -164,8 +165,46 @@ def main():
             return loss_fn(head(out[-1]), y)
 
         notes.append("nn.LSTM on CPU (ATen's loop over time steps, input projection for all steps at once)")
+    elif workload == "W5":
+        s = spec["shapes"]["conv"]
+        layers = []
+        channels = s["inChannels"]
+        for out in s["channels"]:
+            layers += [nn.Conv2d(channels, out, 3, padding=1), nn.ReLU()]
+            channels = out
+        layers += [nn.Flatten(), nn.Linear(channels * s["size"] * s["size"], s["classes"])]
+        model = nn.Sequential(*layers)
+        x = torch.randn(s["batch"], s["inChannels"], s["size"], s["size"])
+        y = torch.randint(0, s["classes"], (s["batch"],))
+        loss_fn = nn.CrossEntropyLoss()
+        forward = lambda: loss_fn(model(x), y)  # noqa: E731
+        notes.append("nn.Conv2d (ATen's CPU convolution: im2col + BLAS, or mkldnn where built in)")
+    elif workload == "W6":
+        s = spec["shapes"]["transformer"]
+        d, seq = s["dModel"], s["seq"]
+        # Sinusoidal positions (Vaswani et al. 2017), as gradscope's TransformerInput adds them.
+        position = torch.arange(seq).unsqueeze(1)
+        div = torch.exp(torch.arange(0, d, 2) * (-math.log(10000.0) / d))
+        pe = torch.zeros(seq, 1, d)
+        pe[:, 0, 0::2] = torch.sin(position * div)
+        pe[:, 0, 1::2] = torch.cos(position * div)
+        layer = nn.TransformerEncoderLayer(d, s["heads"], s["ffWidth"], dropout=0.0, activation="gelu", norm_first=True)
+        encoder = nn.TransformerEncoder(layer, s["layers"], enable_nested_tensor=False)
+        embed = nn.Linear(s["input"], d)
+        final_norm = nn.LayerNorm(d)
+        head = nn.Linear(d, s["classes"])
+        model = nn.ModuleList([embed, encoder, final_norm, head])
+        x = torch.randn(seq, s["batch"], s["input"])
+        y = torch.randint(0, s["classes"], (s["batch"],))
+        loss_fn = nn.CrossEntropyLoss()
+
+        def forward():
+            h = encoder(embed(x) + pe)
+            return loss_fn(head(final_norm(h).mean(0)), y)
+
+        notes.append("nn.TransformerEncoder (norm_first, GELU, dropout 0), time-major [seq, batch, dModel]")
     else:
-        raise ValueError(f"the PyTorch peer runs W1, W2 and W3, not {workload}")
+        raise ValueError(f"the PyTorch peer runs W1, W2, W3, W5 and W6, not {workload}")
     optimizer = torch.optim.SGD(model.parameters(), lr=s["learningRate"])
 
     def step():

@@ -41,13 +41,44 @@ export interface MatmulShape {
   n: number;
 }
 
+/** W5: a conv net (issue 12): 3x3 "same" conv layers with ReLU, flatten, a linear head, softmax cross-entropy, SGD. */
+export interface ConvShape {
+  /** Input images: channels x size x size. */
+  inChannels: number;
+  size: number;
+  /** Output channels of each conv layer (every one 3x3, stride 1, padding 1, no pooling). */
+  channels: number[];
+  classes: number;
+  batch: number;
+  learningRate: number;
+}
+
+/**
+ * W6: a Pre-LN Transformer encoder (issue 13): features -> dModel, sinusoidal positions, `layers` blocks of
+ * self-attention (`heads`) and a GELU feed-forward of `ffWidth`, final LayerNorm, mean over the sequence, a linear
+ * head, softmax cross-entropy, SGD; no dropout.
+ */
+export interface TransformerShape {
+  input: number;
+  dModel: number;
+  heads: number;
+  ffWidth: number;
+  layers: number;
+  seq: number;
+  batch: number;
+  classes: number;
+  learningRate: number;
+}
+
 export interface Shapes {
   mlp: MlpShape;
   lstm: LstmShape;
   matmul: MatmulShape[];
+  conv: ConvShape;
+  transformer: TransformerShape;
 }
 
-/** The workloads exactly as issue 5 defines them. */
+/** The workloads as issue 5 defines them (W1-W4), and issue 16's conv and Transformer workloads (W5, W6). */
 export const SHAPES: Shapes = {
   mlp: { input: 256, width: 256, depth: 8, classes: 10, batch: 64, learningRate: 0.01 },
   lstm: { input: 8, hidden: 128, steps: 50, batch: 32, output: 1, learningRate: 0.01 },
@@ -55,6 +86,18 @@ export const SHAPES: Shapes = {
     { name: '64x256x256', m: 64, k: 256, n: 256 },
     { name: '512x512x512', m: 512, k: 512, n: 512 },
   ],
+  conv: { inChannels: 1, size: 28, channels: [32, 32], classes: 10, batch: 64, learningRate: 0.01 },
+  transformer: {
+    input: 32,
+    dModel: 128,
+    heads: 4,
+    ffWidth: 512,
+    layers: 2,
+    seq: 64,
+    batch: 16,
+    classes: 10,
+    learningRate: 0.01,
+  },
 };
 
 /**
@@ -66,8 +109,11 @@ export const SHAPES: Shapes = {
 export const PRODUCTS = ['NN', 'NT', 'TN'] as const;
 export type ProductKind = (typeof PRODUCTS)[number];
 
-/** Workload ids a child process runs. `W4-W1` / `W4-W2`: the monitor's overhead on W1 / W2's model. */
-export const WORKLOAD_IDS = ['W1', 'W2', 'W3', 'W4-W1', 'W4-W2'] as const;
+/**
+ * Workload ids a child process runs. `W4-W1` / `W4-W2`: the monitor's overhead on W1 / W2's model; W5 the conv
+ * net, W6 the Transformer (training steps like W1 and W2).
+ */
+export const WORKLOAD_IDS = ['W1', 'W2', 'W3', 'W4-W1', 'W4-W2', 'W5', 'W6'] as const;
 export type WorkloadId = (typeof WORKLOAD_IDS)[number];
 
 export interface RunSpec {
@@ -84,7 +130,7 @@ export interface RunSpec {
    */
   iterations: Readonly<Record<string, number>> | null;
   calibration: { targetSeconds: number; minIterations: number; maxIterations: number };
-  /** gradscope only: the kernels backend ('typescript' or 'wasm'). */
+  /** gradscope only: the kernels backend ('typescript', 'wasm' or 'wasm-relaxed'). */
   backend?: string;
   /** W4 only: run the monitor-off training before the monitor-on one (alternates by round to cancel drift). */
   offFirst?: boolean;
@@ -133,6 +179,13 @@ export interface MonitorTiming {
   includes: string[];
 }
 
+/** The machine's WebAssembly SIMD peak on one thread (`measureSimdPeak` in src/kernels/wasm.ts), W3 only. */
+export interface PeakTiming {
+  /** `mul+add`: independent f32x4 multiplies and adds (plain SIMD); `relaxed_madd`: fused multiply-adds. */
+  kind: 'mul+add' | 'relaxed_madd';
+  gflops: number;
+}
+
 export interface MemoryUse {
   /** RSS just before the first step (runtime, libraries, model and data loaded). */
   baselineRssBytes: number;
@@ -158,6 +211,8 @@ export interface RunSuccess {
   iterations: Record<string, number>;
   steps?: StepTiming;
   products?: ProductTiming[];
+  /** W3 on a WebAssembly backend: the SIMD peak measured in the same process, before the products. */
+  peaks?: PeakTiming[];
   monitor?: MonitorTiming;
   memory: MemoryUse;
   /** Where the runner's implementation differs from the workload's definition. */

@@ -104,7 +104,7 @@ function pytorchRunner(): Runner | UnavailableRunner {
         id,
         label: `PyTorch ${version} (1 thread)`,
         group: 'pytorch',
-        workloads: ['W1', 'W2', 'W3'],
+        workloads: ['W1', 'W2', 'W3', 'W5', 'W6'],
         command: (spec) => ({
           file: python,
           args: [script, JSON.stringify(spec)],
@@ -139,7 +139,11 @@ export async function discoverRunners(options: {
       id,
       label,
       group: 'gradscope',
-      workloads: ['W1', 'W2', 'W3', 'W4-W1', 'W4-W2'],
+      // The reference kernels (about 2 GFLOPS) would take minutes per round on the conv and Transformer workloads.
+      workloads:
+        backend.name === 'typescript'
+          ? ['W1', 'W2', 'W3', 'W4-W1', 'W4-W2']
+          : ['W1', 'W2', 'W3', 'W4-W1', 'W4-W2', 'W5', 'W6'],
       command: (spec) => ({
         file: process.execPath,
         args: ['--expose-gc', workerPath, JSON.stringify({ ...spec, backend: backend.name })],

@@ -4,6 +4,13 @@
  * The monitor's cost is W4's subject, measured through `train()` itself.
  */
 import { backward } from '../autograd/tape.js';
+import { heNormal, xavierUniform, zeros } from '../init/index.js';
+import { ConvNet } from '../nn/conv.js';
+import { Transformer } from '../nn/transformer.js';
+import type { Module } from '../nn/module.js';
+import { crossEntropy } from '../ops/index.js';
+import { applyUpdates, globalNorm, scaleByLearningRate } from '../optim/index.js';
+import { BufferArena, withArena, type Buffer } from '../tensor/tensor.js';
 import { resolveConfig } from '../config/index.js';
 import type { ResolvedConfig } from '../config/types.js';
 import type { Baseline, Batch, LossKind, SequenceSpec, Task } from '../data/task.js';
@@ -11,7 +18,7 @@ import type { LayeredModel } from '../nn/index.js';
 import { Rng } from '../tensor/rng.js';
 import { Tensor } from '../tensor/tensor.js';
 import { computeLoss, TrainingSession } from '../train/session.js';
-import type { LstmShape, MlpShape } from './protocol.js';
+import type { ConvShape, LstmShape, MlpShape, TransformerShape } from './protocol.js';
 
 /** A task that hands out one fixed batch, so the benchmark times training, not data generation. */
 class FixedBatchTask implements Task {
@@ -104,7 +111,7 @@ export type StepProbe = () => void;
  * A `TrainingSession` on a fixed batch with the monitor off after step 1: the step the trainer runs, timed as it is.
  * The session's config gets an unreachable step count and monitor period, so no step but the first is logged.
  */
-export class BenchTraining {
+export class BenchTraining implements Trainable {
   private readonly session: TrainingSession;
   readonly model: LayeredModel;
 
@@ -166,6 +173,132 @@ export class BenchTraining {
     backward(lossTensor);
     return after - before;
   }
+}
+
+/** The step the bench times: one training step with the loss read back. */
+export interface Trainable {
+  step(probe?: StepProbe): number;
+  graphBytes(): Promise<number | null>;
+}
+
+/**
+ * W5 and W6: a model built directly from `src/nn` (no config kind needed), trained on a fixed batch with the
+ * trainer's step as `TrainingSession` runs it with clip `none` and SGD: in a buffer arena, zero the gradients,
+ * forward, cross-entropy, backward, the guard's global gradient norm, copy the gradients into the update buffers,
+ * scale by -lr, apply.
+ */
+export class ModelTraining implements Trainable {
+  private readonly arena = new BufferArena();
+  private readonly parameters: readonly Tensor[];
+  private readonly updates: Buffer[];
+  private readonly scale: ReturnType<typeof scaleByLearningRate>;
+
+  constructor(
+    private readonly model: Module,
+    private readonly x: Tensor,
+    private readonly labels: Int32Array,
+    learningRate: number,
+  ) {
+    this.parameters = model.parameters();
+    this.updates = this.parameters.map((t) => new Float32Array(t.size));
+    this.scale = scaleByLearningRate(learningRate);
+  }
+
+  step(probe?: StepProbe): number {
+    this.arena.reset();
+    const loss = withArena(this.arena, () => {
+      this.model.zeroGrad();
+      const lossTensor = crossEntropy(this.model.forward(this.x), this.labels);
+      const value = lossTensor.item();
+      probe?.();
+      backward(lossTensor);
+      const grads = this.parameters.map((t) => t.gradBuffer());
+      if (!Number.isFinite(globalNorm(grads))) return NaN;
+      this.updates.forEach((u, i) => u.set(grads[i] as Buffer));
+      const values = this.parameters.map((t) => t.data);
+      this.scale.update(this.updates, {}, { step: 1, params: values, info: [], loss: value });
+      applyUpdates(values, this.updates);
+      return value;
+    });
+    probe?.();
+    if (!Number.isFinite(loss))
+      throw new Error(`benchmark step went non-finite (loss ${loss}); the timings would mean nothing.`);
+    return loss;
+  }
+
+  async graphBytes(): Promise<number | null> {
+    const gc = (globalThis as { gc?: () => void }).gc;
+    if (!gc) return null;
+    const settle = async (): Promise<void> => {
+      for (let i = 0; i < 3; i++) {
+        gc();
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    };
+    this.model.zeroGrad();
+    await settle();
+    const before = process.memoryUsage().arrayBuffers;
+    const lossTensor = crossEntropy(this.model.forward(this.x), this.labels);
+    await settle();
+    const after = process.memoryUsage().arrayBuffers;
+    backward(lossTensor);
+    return after - before;
+  }
+}
+
+function labelsFor(count: number, classes: number, rng: Rng): Int32Array {
+  const labels = new Int32Array(count);
+  for (let i = 0; i < count; i++) labels[i] = rng.int(classes);
+  return labels;
+}
+
+/** W5: the conv net on a fixed batch: images x ~ N(0, 1) [batch, C, size, size], uniform labels; He init. */
+export function convTraining(shape: ConvShape, seed: number): ModelTraining {
+  const rng = new Rng(seed);
+  const model = new ConvNet({
+    image: { channels: shape.inChannels, height: shape.size, width: shape.size },
+    outputSize: shape.classes,
+    channels: shape.channels,
+    kernel: 3,
+    stride: 1,
+    pool: 'none',
+    poolEvery: 1,
+    activation: 'relu',
+    norm: 'none',
+    head: [],
+    weightInit: () => heNormal(),
+    biasInit: zeros(),
+    rng: rng.fork('model'),
+  });
+  const data = rng.fork('data');
+  const x = Tensor.randn([shape.batch, shape.inChannels, shape.size, shape.size], data);
+  return new ModelTraining(model, x, labelsFor(shape.batch, shape.classes, data), shape.learningRate);
+}
+
+/** W6: the Transformer on a fixed batch: x ~ N(0, 1) time-major [seq, batch, input], uniform labels; Xavier init. */
+export function transformerTraining(shape: TransformerShape, seed: number): ModelTraining {
+  const rng = new Rng(seed);
+  const model = new Transformer({
+    input: 'features',
+    inputSize: shape.input,
+    outputSize: shape.classes,
+    maxLength: shape.seq,
+    scored: 'last',
+    causal: false,
+    layers: shape.layers,
+    dModel: shape.dModel,
+    heads: shape.heads,
+    ffWidth: shape.ffWidth,
+    activation: 'gelu',
+    norm: 'pre',
+    positions: 'sinusoidal',
+    weightInit: () => xavierUniform(),
+    biasInit: zeros(),
+    rng: rng.fork('model'),
+  });
+  const data = rng.fork('data');
+  const x = Tensor.randn([shape.seq, shape.batch, shape.input], data);
+  return new ModelTraining(model, x, labelsFor(shape.batch, shape.classes, data), shape.learningRate);
 }
 
 /** W1: the MLP of issue 5 on a fixed batch. */

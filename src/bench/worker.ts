@@ -4,6 +4,7 @@
  * workload's memory is its own.
  */
 import { kernels } from '../kernels/index.js';
+import { measureSimdPeak } from '../kernels/wasm.js';
 import { installBackend, isBackendName } from './backends.js';
 import { measureMonitorOverhead } from './monitor-overhead.js';
 import {
@@ -11,13 +12,14 @@ import {
   chooseIterations,
   emitResult,
   type MemoryUse,
+  type PeakTiming,
   type ProductTiming,
   type RunSpec,
   type RunSuccess,
   type StepTiming,
 } from './protocol.js';
 import { median } from './stats.js';
-import { lstmTraining, mlpTraining, type BenchTraining } from './training.js';
+import { convTraining, lstmTraining, mlpTraining, transformerTraining, type Trainable } from './training.js';
 
 const rss = (): number => process.memoryUsage.rss();
 
@@ -28,7 +30,7 @@ function maxRss(): number {
 /** Warm up, then time a fixed number of steps, sampling RSS after each forward and backward pass. */
 async function timeTraining(
   spec: RunSpec,
-  training: BenchTraining,
+  training: Trainable,
 ): Promise<{ timing: StepTiming; memory: MemoryUse; iterations: number }> {
   const baselineRssBytes = rss();
   let peak = baselineRssBytes;
@@ -133,27 +135,43 @@ function timeProducts(spec: RunSpec): { products: ProductTiming[]; iterations: R
 async function run(spec: RunSpec): Promise<RunSuccess> {
   const backend = spec.backend ?? 'typescript';
   if (!isBackendName(backend))
-    throw new Error(`unknown kernels backend "${backend}"; use typescript or wasm.`);
+    throw new Error(`unknown kernels backend "${backend}"; use typescript, wasm or wasm-relaxed.`);
   const installed = await installBackend(backend);
   const runner = `gradscope-${backend}`;
   const version = `gradscope, ${installed.name} kernels, Node ${process.version}`;
   const base = { ok: true as const, runner, workload: spec.workload, version, notes: [] as string[] };
   switch (spec.workload) {
     case 'W1':
-    case 'W2': {
-      const training =
-        spec.workload === 'W1'
-          ? mlpTraining(spec.shapes.mlp, spec.seed)
-          : lstmTraining(spec.shapes.lstm, spec.seed);
+    case 'W2':
+    case 'W5':
+    case 'W6': {
+      const builders = {
+        W1: () => mlpTraining(spec.shapes.mlp, spec.seed),
+        W2: () => lstmTraining(spec.shapes.lstm, spec.seed),
+        W5: () => convTraining(spec.shapes.conv, spec.seed),
+        W6: () => transformerTraining(spec.shapes.transformer, spec.seed),
+      } as const;
+      const training = builders[spec.workload]();
       const { timing, memory, iterations } = await timeTraining(spec, training);
       return { ...base, steps: timing, memory, iterations: { step: iterations } };
     }
     case 'W3': {
       const baselineRssBytes = rss();
+      // The peak first (a second or two of pure arithmetic), so the products are read against this machine's limit.
+      const peaks: PeakTiming[] = [];
+      const quick = spec.calibration.targetSeconds === 0;
+      const peakOptions = quick ? { seconds: 0.005, repetitions: 1 } : { seconds: 0.2, repetitions: 5 };
+      if (backend !== 'typescript') {
+        for (const fused of backend === 'wasm-relaxed' ? [false, true] : [false]) {
+          const peak = measureSimdPeak({ fusedMultiplyAdd: fused, ...peakOptions });
+          peaks.push({ kind: peak.kind, gflops: peak.gflops });
+        }
+      }
       const { products, iterations } = timeProducts(spec);
       return {
         ...base,
         products,
+        ...(peaks.length > 0 ? { peaks } : {}),
         iterations,
         memory: { baselineRssBytes, sampledPeakRssBytes: rss(), maxRssBytes: maxRss() },
       };

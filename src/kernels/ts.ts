@@ -6,6 +6,9 @@ export const tsKernels: Kernels = {
   name: 'typescript',
   lstmGates: lstmGatesReference,
   lstmGatesBackward: lstmGatesBackwardReference,
+  sumOfSquares: sumOfSquaresReference,
+  scaleInPlace: scaleInPlaceReference,
+  addInPlace: addInPlaceReference,
   matmul(a, b, c, m, k, n, transA, transB, accumulate) {
     if (!accumulate) c.fill(0, 0, m * n);
     if (!transA && !transB) matmulRowsOfB(a, b, c, m, k, n, k, 1);
@@ -181,4 +184,31 @@ export function lstmGatesBackwardReference(
       if (gPrevious) gPrevious[b * 2 * H + H + j] = (gPrevious[b * 2 * H + H + j] as number) + dc * f;
     }
   }
+}
+
+/** Sum of x[j]^2 for j < n: four independent partial sums (one running sum would be bound by the add's latency). */
+export function sumOfSquaresReference(b: Buffer, n: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let j = 0;
+  for (; j + 3 < n; j += 4) {
+    s0 += (b[j] as number) * (b[j] as number);
+    s1 += (b[j + 1] as number) * (b[j + 1] as number);
+    s2 += (b[j + 2] as number) * (b[j + 2] as number);
+    s3 += (b[j + 3] as number) * (b[j + 3] as number);
+  }
+  for (; j < n; j++) s0 += (b[j] as number) * (b[j] as number);
+  return s0 + s1 + (s2 + s3);
+}
+
+/** x[j] *= alpha for j < n. */
+export function scaleInPlaceReference(x: Buffer, alpha: number, n: number): void {
+  for (let j = 0; j < n; j++) x[j] = (x[j] as number) * alpha;
+}
+
+/** y[j] += x[j] for j < n. */
+export function addInPlaceReference(y: Buffer, x: Buffer, n: number): void {
+  for (let j = 0; j < n; j++) y[j] = (y[j] as number) + (x[j] as number);
 }

@@ -62,4 +62,13 @@ export interface Kernels {
   tanh?(x: Buffer, y: Buffer, n: number): void;
   /** Optional vectorised y = 1 / (1 + e^-x) (float32; x and y may be the same array); see `activationForward`. */
   sigmoid?(x: Buffer, y: Buffer, n: number): void;
+  /**
+   * Optional passes over whole parameter and gradient vectors, used by `src/optim` through `sumOfSquares`,
+   * `scaleInPlace` and `addInPlace` in `kernels/index.ts`. Each must give the same bits as the TypeScript
+   * reference in `ts.ts` (the JavaScript loop they replace): sum of x[j]^2 in float64 with four partial sums by
+   * j mod 4, combined s0 + s1 + (s2 + s3) with the tail on s0; x[j] *= alpha with alpha a double; y[j] += x[j].
+   */
+  sumOfSquares?(x: Buffer, n: number): number;
+  scaleInPlace?(x: Buffer, alpha: number, n: number): void;
+  addInPlace?(y: Buffer, x: Buffer, n: number): void;
 }

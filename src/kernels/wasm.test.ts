@@ -1,12 +1,14 @@
 import { lstmGatesBackwardReference, lstmGatesReference } from './ts.js';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { Rng } from '../tensor/rng.js';
 import { kernels, setKernels } from './index.js';
-import { tsKernels } from './ts.js';
+import { addInPlaceReference, scaleInPlaceReference, sumOfSquaresReference, tsKernels } from './ts.js';
 import {
   createWasmKernels,
   createWasmKernelsAsync,
+  measureSimdPeak,
   wasmRelaxedSimdSupported,
   wasmSupported,
 } from './wasm.js';
@@ -49,6 +51,61 @@ describe('createWasmKernels', { skip: !wasmSupported() }, () => {
     const plain = createWasmKernels({ fusedMultiplyAdd: false });
     assert.equal(plain.fusedMultiplyAdd, false);
     assert.equal(plain.name, 'wasm-simd');
+  });
+
+  it('measures the SIMD peak with a loop whose result is real (not optimised away)', () => {
+    const plain = measureSimdPeak({ fusedMultiplyAdd: false, seconds: 0.002, repetitions: 2 });
+    assert.equal(plain.kind, 'mul+add');
+    assert.ok(plain.gflops > 0 && Number.isFinite(plain.gflops) && plain.iterations > 0);
+    // x * 1 and y + 0 keep every lane: 4 lanes x (0 + 0.1 + ... + 1.1) = 26.4 in float32.
+    assert.ok(Math.abs(plain.checksum - 26.4) < 1e-4, `checksum ${plain.checksum}`);
+    if (wasmRelaxedSimdSupported()) {
+      const fused = measureSimdPeak({ fusedMultiplyAdd: true, seconds: 0.002, repetitions: 1 });
+      assert.equal(fused.kind, 'relaxed_madd');
+      // acc <- 0.999 acc + 0.001 converges to 1 in every lane of the 12 accumulators: 48 once converged.
+      assert.ok(fused.gflops > 0 && Math.abs(fused.checksum - 48) < 0.01, `checksum ${fused.checksum}`);
+    } else {
+      assert.throws(
+        () => measureSimdPeak({ fusedMultiplyAdd: true }),
+        /relaxed SIMD is not available.*--experimental-wasm-relaxed-simd/,
+      );
+    }
+  });
+
+  it('runs the vector passes bit for bit like the JavaScript loops, on odd lengths and special values', () => {
+    const wasm = createWasmKernels({ fusedMultiplyAdd: false });
+    const rng = new Rng(5);
+    for (const n of [0, 1, 3, 511, 512, 513, 1027, 4099]) {
+      const x = random(n, rng);
+      const y = random(n, rng);
+      if (n > 600) {
+        // Values whose float64 square or product would not round the same in float32, and IEEE specials.
+        x[7] = 3.4e38;
+        x[8] = -1.17549435e-38;
+        x[9] = 1e-45;
+        y[10] = Infinity;
+        y[11] = NaN;
+      }
+      assert.equal(wasm.sumOfSquares(x, n), sumOfSquaresReference(x, n), `sumOfSquares n=${n}`);
+      assert.ok(Object.is(wasm.sumOfSquares(y, n), sumOfSquaresReference(y, n)), `sumOfSquares NaN n=${n}`);
+      for (const alpha of [-0.01, 1 / 3, -1e-7]) {
+        const a = x.slice();
+        const b = x.slice();
+        wasm.scaleInPlace(a, alpha, n);
+        scaleInPlaceReference(b, alpha, n);
+        assert.deepEqual(a, b, `scaleInPlace n=${n} alpha=${alpha}`);
+      }
+      const a = x.slice();
+      const b = x.slice();
+      wasm.addInPlace(a, y, n);
+      addInPlaceReference(b, y, n);
+      assert.deepEqual(a, b, `addInPlace n=${n}`);
+    }
+    // Only the first n values are touched.
+    const x = new Float32Array(1030).fill(2);
+    wasm.scaleInPlace(x, 0.5, 1027);
+    assert.deepEqual([x[1026], x[1027], x[1029]], [1, 2, 2]);
+    assert.throws(() => wasm.addInPlace(new Float32Array(600), new Float32Array(599), 600), /x is too short/);
   });
 
   it('hands float64 (and mixed) buffers to the TypeScript kernels, bit for bit', () => {
@@ -397,3 +454,45 @@ describe('wasm lstmGates', { skip: !wasmSupported() }, () => {
     assert.deepEqual([dA2, gPrev2], [dA1, gPrev1]);
   });
 });
+
+// The relaxed path in a process of its own started the way a user starts it on Node 20: the flag on the command
+// line and GRADSCOPE_KERNELS=wasm-relaxed, so the default backend is the fused-multiply-add build, checked against
+// the reference on odd shapes (tails of the 4 x 8 tile, k across the 256 block) in all four transpose variants.
+describe(
+  'GRADSCOPE_KERNELS=wasm-relaxed under node --experimental-wasm-relaxed-simd',
+  { skip: !wasmSupported() },
+  () => {
+    it('runs the relaxed-SIMD build as the default kernels, within float32 rounding of the reference', () => {
+      const index = new URL('./index.js', import.meta.url).href;
+      const ts = new URL('./ts.js', import.meta.url).href;
+      const script = `
+      const { kernels } = await import(${JSON.stringify(index)});
+      const { tsKernels } = await import(${JSON.stringify(ts)});
+      const k = kernels();
+      let worst = 0;
+      let s = 7;
+      const fill = (n) => Float32Array.from({ length: n }, () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648) - 0.5);
+      for (const [m, kk, n] of [[1, 1, 1], [5, 7, 9], [13, 300, 17], [37, 29, 3]]) {
+        for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]]) {
+          const a = fill(m * kk), b = fill(kk * n);
+          const c = new Float32Array(m * n), ref = new Float64Array(m * n);
+          k.matmul(a, b, c, m, kk, n, ta, tb, false);
+          tsKernels.matmul(Float64Array.from(a), Float64Array.from(b), ref, m, kk, n, ta, tb, false);
+          // |error| <= k * 2^-23 * sum |a||b| bounds float32 accumulation; 0.5 per term is |a|, |b| <= 0.5.
+          for (let i = 0; i < m * n; i++) worst = Math.max(worst, Math.abs(c[i] - ref[i]) / (kk * 2 ** -23 * 0.25 * kk));
+        }
+      }
+      console.log(JSON.stringify({ name: k.name, worst }));
+    `;
+      const child = spawnSync(
+        process.execPath,
+        ['--experimental-wasm-relaxed-simd', '--input-type=module', '-e', script],
+        { encoding: 'utf8', env: { ...process.env, GRADSCOPE_KERNELS: 'wasm-relaxed' }, timeout: 30_000 },
+      );
+      assert.equal(child.status, 0, child.stderr);
+      const { name, worst } = JSON.parse(child.stdout.trim()) as { name: string; worst: number };
+      assert.equal(name, 'wasm-relaxed-simd', 'the flag turns relaxed SIMD on and the env picks that build');
+      assert.ok(worst <= 1, `error ${worst} of the float32 bound`);
+    });
+  },
+);

@@ -1,5 +1,12 @@
 import type { Buffer } from '../tensor/tensor.js';
-import { lstmGatesBackwardReference, lstmGatesReference, tsKernels } from './ts.js';
+import {
+  addInPlaceReference,
+  lstmGatesBackwardReference,
+  lstmGatesReference,
+  scaleInPlaceReference,
+  sumOfSquaresReference,
+  tsKernels,
+} from './ts.js';
 import { activationKernels } from './activations.js';
 import type { Kernels } from './types.js';
 import { WASM_KERNELS_BASE64, WASM_KERNELS_RELAXED_BASE64 } from './wasm-module.js';
@@ -17,7 +24,8 @@ import { WASM_KERNELS_BASE64, WASM_KERNELS_RELAXED_BASE64 } from './wasm-module.
  * if (wasmSupported()) setKernels(createWasmKernels());
  */
 /** The WebAssembly backend: the `Kernels` contract with every optional kernel present. */
-type OptionalKernel = 'tanh' | 'sigmoid' | 'lstmGates' | 'lstmGatesBackward';
+type OptionalKernel =
+  'tanh' | 'sigmoid' | 'lstmGates' | 'lstmGatesBackward' | 'sumOfSquares' | 'scaleInPlace' | 'addInPlace';
 
 export interface WasmKernels extends Omit<Kernels, OptionalKernel>, Required<Pick<Kernels, OptionalKernel>> {
   /** Whether this instance runs the relaxed-SIMD build (fused multiply-add). */
@@ -87,6 +95,11 @@ interface ModuleExports {
     accumulate: number,
     work: number,
   ) => void;
+  readonly sumOfSquares: (x: number, n: number) => number;
+  readonly scaleInPlace: (x: number, n: number, alpha: number) => void;
+  readonly addInPlace: (y: number, x: number, n: number) => void;
+  readonly simdPeak: (iterations: number, scale: number, offset: number) => number;
+  readonly simdPeakFlopsPerIteration: () => number;
   readonly tanhForward: (x: number, y: number, n: number) => void;
   readonly sigmoidForward: (x: number, y: number, n: number) => void;
   readonly lstmForward: (
@@ -114,6 +127,8 @@ interface ModuleExports {
 }
 
 const PAGE_BYTES = 65536;
+/** Vector passes shorter than this stay in JavaScript (same bits either way). */
+const VECTOR_MIN = 512;
 /** Every array in the arena starts on a cache line and is padded to one, so kernels may round lengths up to vectors. */
 const ALIGN = 64;
 
@@ -249,6 +264,46 @@ function kernelsFrom(instance: WebAssembly.Instance, fusedMultiplyAdd: boolean):
       else activationKernels.sigmoid.forward(x, y, n, 0);
     },
 
+    // The vector passes: below VECTOR_MIN values the call and the copies cost more than the JavaScript loop.
+    sumOfSquares(x, n) {
+      checkLengths('sumOfSquares', [['x', x, n]]);
+      if (!(x instanceof Float32Array) || n < VECTOR_MIN) return sumOfSquaresReference(x, n);
+      top = dataStart;
+      const at = take(n);
+      commit();
+      copyIn(x, 0, n, at);
+      return wasm.sumOfSquares(at, n);
+    },
+
+    scaleInPlace(x, alpha, n) {
+      checkLengths('scaleInPlace', [['x', x, n]]);
+      if (!(x instanceof Float32Array) || n < VECTOR_MIN) return scaleInPlaceReference(x, alpha, n);
+      top = dataStart;
+      const at = take(n);
+      commit();
+      copyIn(x, 0, n, at);
+      wasm.scaleInPlace(at, n, alpha);
+      copyOut(at, n, x);
+    },
+
+    addInPlace(y, x, n) {
+      checkLengths('addInPlace', [
+        ['y', y, n],
+        ['x', x, n],
+      ]);
+      if (!(y instanceof Float32Array && x instanceof Float32Array) || n < VECTOR_MIN) {
+        return addInPlaceReference(y, x, n);
+      }
+      top = dataStart;
+      const yAt = take(n);
+      const xAt = take(n);
+      commit();
+      copyIn(y, 0, n, yAt);
+      copyIn(x, 0, n, xAt);
+      wasm.addInPlace(yAt, xAt, n);
+      copyOut(yAt, n, y);
+    },
+
     lstmGates(projected, projectedOffset, hh, biasHH, previous, act, out, tanhC, batch, hidden) {
       const gates = batch * 4 * hidden;
       checkLengths('lstmGates', [
@@ -345,6 +400,85 @@ function kernelsFrom(instance: WebAssembly.Instance, fusedMultiplyAdd: boolean):
   };
 }
 
+/** One measurement of the WebAssembly SIMD arithmetic peak (`measureSimdPeak`). */
+export interface SimdPeak {
+  /** Which loop: `mul+add` (plain SIMD, a multiply and an add) or `relaxed_madd` (one fused multiply-add). */
+  readonly kind: 'mul+add' | 'relaxed_madd';
+  /** The best rate over the repetitions, in 10^9 float32 operations per second (a multiply-add counts 2). */
+  readonly gflops: number;
+  /** Loop rounds per repetition (96 flops each) and the repetitions' count. */
+  readonly iterations: number;
+  readonly repetitions: number;
+  /** The loop's result (the accumulators' sum), returned so the loop is never dead code; about 48 when converged. */
+  readonly checksum: number;
+}
+
+/**
+ * The machine's WebAssembly SIMD peak on one thread: `asm/peak.ts`, 12 independent f32x4 multiply-add chains, with
+ * the plain build (`mul+add`) or, where the runtime has relaxed SIMD and `fusedMultiplyAdd` is set, the relaxed
+ * build (`relaxed_madd`). Calibrates the rounds to about `seconds` per repetition and keeps the best repetition
+ * (a peak, so the least disturbed run). Throws when the relaxed loop is asked for and the runtime lacks it.
+ */
+export function measureSimdPeak(options: {
+  fusedMultiplyAdd: boolean;
+  seconds?: number;
+  repetitions?: number;
+}): SimdPeak {
+  if (!wasmSupported())
+    throw new Error('measureSimdPeak: WebAssembly SIMD is not available in this runtime.');
+  if (options.fusedMultiplyAdd && !wasmRelaxedSimdSupported()) {
+    throw new Error(
+      'measureSimdPeak: relaxed SIMD is not available; on Node 20 start node with --experimental-wasm-relaxed-simd.',
+    );
+  }
+  const seconds = options.seconds ?? 0.2;
+  const repetitions = options.repetitions ?? 5;
+  const instance = new WebAssembly.Instance(
+    new WebAssembly.Module(moduleBytes(options.fusedMultiplyAdd)),
+    {},
+  );
+  const wasm = moduleExports(instance);
+  const flopsPerIteration = wasm.simdPeakFlopsPerIteration();
+  // Calibrate: double the rounds until one call takes 20 ms (this also lets V8 tier the function up).
+  let iterations = 1 << 16;
+  let checksum = 0;
+  for (;;) {
+    const start = performance.now();
+    checksum = wasm.simdPeak(
+      iterations,
+      options.fusedMultiplyAdd ? 0.999 : 1,
+      options.fusedMultiplyAdd ? 1e-3 : 0,
+    );
+    const elapsed = (performance.now() - start) / 1000;
+    if (elapsed >= 0.02 || iterations >= 1 << 30) {
+      iterations = Math.max(
+        1,
+        Math.min(2 ** 31 - 1, Math.round((iterations * seconds) / Math.max(elapsed, 1e-6))),
+      );
+      break;
+    }
+    iterations *= 2;
+  }
+  let best = 0;
+  for (let r = 0; r < repetitions; r++) {
+    const start = performance.now();
+    checksum = wasm.simdPeak(
+      iterations,
+      options.fusedMultiplyAdd ? 0.999 : 1,
+      options.fusedMultiplyAdd ? 1e-3 : 0,
+    );
+    const elapsed = (performance.now() - start) / 1000;
+    best = Math.max(best, (iterations * flopsPerIteration) / elapsed / 1e9);
+  }
+  return {
+    kind: options.fusedMultiplyAdd ? 'relaxed_madd' : 'mul+add',
+    gflops: best,
+    iterations,
+    repetitions,
+    checksum,
+  };
+}
+
 function checkLengths(kernel: string, arrays: ReadonlyArray<readonly [string, Buffer, number]>): void {
   for (const [name, array, needed] of arrays) {
     if (array.length < needed) {
@@ -376,6 +510,11 @@ function moduleExports(instance: WebAssembly.Instance): ModuleExports {
     heapBase: exportedFunction(exported, 'heapBase'),
     workBytes: exportedFunction(exported, 'workBytes'),
     matmul: exportedFunction(exported, 'matmul'),
+    sumOfSquares: exportedFunction(exported, 'sumOfSquares'),
+    scaleInPlace: exportedFunction(exported, 'scaleInPlace'),
+    addInPlace: exportedFunction(exported, 'addInPlace'),
+    simdPeak: exportedFunction(exported, 'simdPeak'),
+    simdPeakFlopsPerIteration: exportedFunction(exported, 'simdPeakFlopsPerIteration'),
     tanhForward: exportedFunction(exported, 'tanhForward'),
     sigmoidForward: exportedFunction(exported, 'sigmoidForward'),
     lstmForward: exportedFunction(exported, 'lstmForward'),

@@ -9,6 +9,7 @@
  * are, for the loop's non-finite guard to handle; `errorIfNonfinite: true` raises instead.
  */
 import type { ClipConfig, ClipName } from '../config/types.js';
+import { sumOfSquares as kernelSumOfSquares } from '../kernels/index.js';
 import type { Buffer } from '../tensor/tensor.js';
 import { checkInteger, checkPositive, checkRange, OptimError } from './errors.js';
 import { checkInfo, contextParams, identity } from './transform.js';
@@ -25,23 +26,9 @@ export interface ClipReport extends TransformReport {
   clipped: number;
 }
 
-/** Sum of squares of one buffer. */
+/** Sum of squares of one buffer (a vectorised pass on the WebAssembly kernels, the same bits). */
 function sumOfSquares(b: Buffer): number {
-  // Four independent partial sums: one running sum would be bound by the add's latency, not by memory.
-  let s0 = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let s3 = 0;
-  const n = b.length;
-  let j = 0;
-  for (; j + 3 < n; j += 4) {
-    s0 += b[j] * b[j];
-    s1 += b[j + 1] * b[j + 1];
-    s2 += b[j + 2] * b[j + 2];
-    s3 += b[j + 3] * b[j + 3];
-  }
-  for (; j < n; j++) s0 += b[j] * b[j];
-  return s0 + s1 + (s2 + s3);
+  return kernelSumOfSquares(b);
 }
 
 /**

@@ -1,4 +1,5 @@
 /** The last link of every optimiser: scale by minus the scheduled learning rate. */
+import { scaleInPlace } from '../kernels/index.js';
 import { OptimError } from './errors.js';
 import { constantSchedule } from './schedules.js';
 import type { EmptyState, GradientTransformation, Schedule } from './types.js';
@@ -25,7 +26,7 @@ export function scaleByLearningRate(learningRate: number | Schedule): GradientTr
         );
       }
       const scale = -rate;
-      for (const u of updates) for (let j = 0; j < u.length; j++) u[j] *= scale;
+      for (const u of updates) scaleInPlace(u, scale);
       return { learningRate: rate };
     },
   };

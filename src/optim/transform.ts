@@ -2,6 +2,7 @@
  * Composition and the buffers around it: `chain` (optax's `chain`), `identity`, `applyUpdates`, and helpers the
  * loop uses to hold the update buffers.
  */
+import { addInPlace } from '../kernels/index.js';
 import type { Buffer } from '../tensor/tensor.js';
 import { OptimError } from './errors.js';
 import type {
@@ -68,11 +69,7 @@ export function identity(): GradientTransformation<EmptyState> {
 /** p += u for every parameter (the final update already carries the minus sign of descent). */
 export function applyUpdates(params: readonly Buffer[], updates: readonly Buffer[]): void {
   checkAligned('updates', updates, params);
-  for (let i = 0; i < params.length; i++) {
-    const p = params[i];
-    const u = updates[i];
-    for (let j = 0; j < p.length; j++) p[j] += u[j];
-  }
+  for (let i = 0; i < params.length; i++) addInPlace(params[i], updates[i]);
 }
 
 /** Zero buffers shaped and typed like `params`, to hold the updates; allocate once, reuse every step. */
