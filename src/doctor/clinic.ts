@@ -227,7 +227,7 @@ export function heldOut(c: ClinicCase, index: number): ClinicCase {
   if (typeof model['hidden'] === 'number') model['hidden'] = 48;
   config['train'] = { steps: 400, batchSize: 64 };
   config['seed'] = 1000 + index;
-  return { ...c, name: `${c.name}~`, config };
+  return { ...c, name: `${c.name}.held-out`, config };
 }
 
 export const HELD_OUT: readonly ClinicCase[] = CLINIC.map(heldOut);
@@ -331,7 +331,7 @@ export function clinicTable(results: readonly ClinicResult[]): string {
 if (import.meta.url === `file://${process.argv[1]}`) {
   const args = process.argv.slice(2);
   const pool = args.includes('--held-out') ? HELD_OUT : CLINIC;
-  const names = args.filter((a) => a !== '--held-out').map((a) => (pool === HELD_OUT ? `${a}~` : a));
+  const names = args.filter((a) => a !== '--held-out').map((a) => (pool === HELD_OUT ? `${a}.held-out` : a));
   const cases = names.length > 0 ? pool.filter((c) => names.includes(c.name)) : pool;
   const results: ClinicResult[] = [];
   for (const c of cases) {
