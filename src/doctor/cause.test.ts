@@ -93,6 +93,22 @@ describe('the root cause', () => {
     const { findings } = diagnose({ records, config: config() });
     assert.notEqual(findings[0]?.causeKind, 'learning-rate');
   });
+
+  it('keeps the initialisation as the cause when the configured init is far off, though step 1 looked healthy', () => {
+    // The same healthy-then-unstable run, from a net whose init is 16x variance-preserving (std 1 at fan-in 32 for
+    // ReLU): tanh-like bounded outputs can hide that at step 1; the config does not.
+    const found = findPreset('deep-relu-he');
+    assert.ok(found);
+    const wild = resolveConfig(
+      { ...found.config, model: { ...(found.config.model as object), init: { normal: 1 } } },
+      { defaultName: 'wild' },
+    );
+    const { findings } = diagnose({ records: lrBlowUp(), config: wild });
+    const exploding = findings.find((f) => f.code === 'exploding_gradient' || f.code === 'huge_updates');
+    assert.ok(exploding);
+    assert.notEqual(exploding.causeKind, 'learning-rate');
+    assert.doesNotMatch(exploding.cause, /gradients were healthy at step 1/);
+  });
 });
 
 describe('the data cause', () => {

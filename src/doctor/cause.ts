@@ -11,7 +11,7 @@ import type { MetricsRecord } from '../io/runlog.js';
 import type { ModelFacts } from './facts.js';
 import type { CauseKind, Finding, FindingCode, Fix, TimelineEvent } from './findings.js';
 import * as fix from './fixes.js';
-import { THRESHOLDS, type DoctorContext, type RuleFinding } from './rules.js';
+import { THRESHOLDS, initFarOff, type DoctorContext, type RuleFinding } from './rules.js';
 import {
   firstLastRatio,
   hiddenActivations,
@@ -242,9 +242,17 @@ const LEARNING_RATE_FIRST: readonly FindingCode[] = [
   'non_finite',
 ];
 
-/** The state at initialisation was healthy: no symptom at the first logged step and a sane gradient ratio. */
-function healthyAtStart(timeline: readonly TimelineEvent[], first: MetricsRecord | undefined): boolean {
-  if (!first) return false;
+/**
+ * The state at initialisation was healthy: no symptom at the first logged step and a sane gradient ratio, and a
+ * configured init near variance-preserving (one far off is a cause before any step is taken, whatever the
+ * thresholds saw at step 1).
+ */
+function healthyAtStart(
+  timeline: readonly TimelineEvent[],
+  first: MetricsRecord | undefined,
+  facts: ModelFacts,
+): boolean {
+  if (!first || initFarOff(facts)) return false;
   // The update made at the first step is a consequence of the learning rate, not of the state at initialisation.
   return !timeline.some((e) => e.step <= first.step && e.signal !== 'huge-updates');
 }
@@ -308,7 +316,7 @@ export interface RootCause {
  */
 export function learningRateCause(ctx: DoctorContext, timeline: readonly TimelineEvent[]): RootCause | null {
   if (ctx.facts.recurrent) return null;
-  if (!healthyAtStart(timeline, ctx.records[0])) return null;
+  if (!healthyAtStart(timeline, ctx.records[0], ctx.facts)) return null;
   const unstable = timeline.find((e) => INSTABILITY.has(e.signal));
   if (!unstable) return null;
   const symptom = timeline.find((e) => SYMPTOMS.has(e.signal));

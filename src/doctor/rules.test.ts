@@ -213,6 +213,29 @@ describe('tiny_updates and huge_updates', () => {
     assert.deepEqual(f.fixes[0]?.patch, { model: { init: 'he-normal' } });
   });
 
+  it('tiny: healthy gradients under a tiny SGD step blame the learning rate, tiny gradients blame the init', () => {
+    // Gradients 0.07 of the weights (8): a learning rate of 1e-3 / 0.07 ~ 0.014 would give healthy steps.
+    const steps = (grad: number): MetricsRecord[] =>
+      craftRun(10, 10, () => ({
+        layers: Array.from({ length: 4 }, () => ({ grad, update: 7e-7 })),
+      }));
+    const sgd = preset('deep-relu-he', { optimizer: { name: 'sgd', learningRate: 1e-5 } });
+    const lr = run('tiny_updates', { records: steps(0.56), config: sgd });
+    assert.ok(lr);
+    assert.equal(lr.causeKind, 'learning-rate');
+    assert.match(lr.cause, /learning rate of about 0\.014/);
+    assert.deepEqual(lr.fixes[0]?.patch, { optimizer: { learningRate: 0.01 } });
+    // Gradients 1e-8 of the weights would need a learning rate of 1e5: not the learning rate's fault.
+    const xavier = preset('deep-relu-xavier-30', { optimizer: { name: 'sgd', learningRate: 1e-5 } });
+    const init = run('tiny_updates', { records: steps(8e-8), config: xavier });
+    assert.ok(init);
+    assert.equal(init.causeKind, 'initialisation');
+    assert.deepEqual(init.fixes[0]?.patch, { model: { init: 'he-normal' } });
+    // Adam's step does not scale with the gradient: tiny steps there are the learning rate's, whatever the gradients.
+    const adam = preset('deep-relu-he', { optimizer: { name: 'adam', learningRate: 1e-7 } });
+    assert.equal(run('tiny_updates', { records: steps(8e-8), config: adam })?.causeKind, 'learning-rate');
+  });
+
   it('tiny: sustained over the window is critical; healthy ratios are nothing', () => {
     const records = craftRun(10, 10, () => ({
       layers: [

@@ -82,6 +82,14 @@ export const THRESHOLDS = {
   notLearningFraction: 0.9,
   /** The largest update/weight ratio below this over the window: steps too small to learn in a run's length. */
   updateRatioSmall: 1e-4,
+  /**
+   * The largest plain-SGD learning rate a user would try (Bengio 2012, "Practical recommendations": rates above 1
+   * are rarely useful): tiny updates whose gradients would need more than this for a healthy step are the
+   * gradients' fault, not the learning rate's.
+   */
+  plausibleSgdLearningRate: 1,
+  /** A configured init this factor or more away from variance-preserving (either way) is a cause in itself. */
+  initFarOff: 4,
   /** Clipping engaged at this fraction of the logged steps: always on. */
   clippingAlwaysOn: 0.9,
   /** Logged steps needed before clipping is judged. */
@@ -223,6 +231,18 @@ function initTooLarge(facts: ModelFacts, factor = 1.5): boolean {
     facts.preservingSigmaW2 !== null &&
     facts.sigmaW2 > factor * facts.preservingSigmaW2
   );
+}
+
+/**
+ * The configured init is far from variance-preserving (a factor THRESHOLDS.initFarOff in sigma_w^2, either way): the
+ * run did not start healthy even when no signal crossed its threshold at step 1 (tanh bounds its outputs, so a
+ * chaotic init shows no whole-batch saturation; Poole et al. 2016). One rule for the root cause and not_learning.
+ */
+/** Optimisers whose step does not scale with the gradient's magnitude (per-weight second-moment normalisation). */
+const ADAPTIVE = new Set(['adagrad', 'rmsprop', 'adam', 'adamw']);
+
+export function initFarOff(facts: ModelFacts): boolean {
+  return initTooSmall(facts, 1 / THRESHOLDS.initFarOff) || initTooLarge(facts, THRESHOLDS.initFarOff);
 }
 
 function initSentence(facts: ModelFacts): string {
@@ -518,15 +538,36 @@ const tinyUpdates: Rule<'tiny_updates'> = (ctx) => {
   const relGrad = median(layers.map((l) => l.gradNorm / Math.max(l.weightNorm, 1e-30)));
   evidence.push(`median gradient/weight norm ratio ${num(relGrad)} at step ${sample.step}`);
   const f = ctx.facts;
-  const lrSmall = f.learningRate !== null && f.learningRate < 1e-5;
-  const cause = lrSmall
-    ? `${describeModel(f)}: the learning rate ${num(f.learningRate ?? NaN)} is too small for any weight to move.`
+  // Whose fault the tiny steps are. SGD's step is the learning rate times the gradient, so the update/weight ratio is
+  // lr x |g|/|w|, and 1e-3 / (|g|/|w|) is the learning rate a healthy step (about 1e-3 of the weights) would need
+  // with these gradients. An ordinary SGD rate means the gradients are fine and the learning rate is too small; a
+  // rate beyond any a user would try means the gradients themselves are too small (initialisation, depth).
+  // Adaptive optimisers divide the gradient's scale out (Kingma & Ba 2015, sec. 2.1: the step is about the learning
+  // rate per weight), so their tiny steps are the learning rate's.
+  const adaptive = f.optimizer !== null && ADAPTIVE.has(f.optimizer);
+  const neededLr = 1e-3 / relGrad;
+  const lrCause =
+    f.learningRate !== null &&
+    !initFarOff(f) &&
+    (adaptive || neededLr <= THRESHOLDS.plausibleSgdLearningRate);
+  const causeKind: CauseKind = lrCause ? 'learning-rate' : initTooSmall(f) ? 'initialisation' : 'depth';
+  if (lrCause)
+    evidence.push(
+      adaptive
+        ? `${f.optimizer} scales each step to about the learning rate ${num(f.learningRate ?? NaN)} per weight, whatever the gradient`
+        : `with these gradients a learning rate of about ${num(neededLr)} would move the weights by 1e-3 of their norm per step`,
+    );
+  const factor = lrCause
+    ? 10 ** Math.min(3, Math.max(1, Math.round(Math.log10(1e-3 / (atInit ? initialMax : windowMax)))))
+    : 1;
+  const cause = lrCause
+    ? `${describeModel(f)}: the learning rate ${num(f.learningRate ?? NaN)} is too small for any weight to move${adaptive ? '' : `: the gradients are ${num(relGrad)} of the weights' norm, which a learning rate of about ${num(neededLr)} would turn into healthy steps`}.`
     : f.config === null
       ? 'The gradients are tiny relative to the weights, so no step moves them: the network cannot learn at this step size.'
       : `${describeModel(f)}: the gradients are ${num(relGrad)} of the weights' norm, so a learning rate of ${num(f.learningRate ?? NaN)} moves no layer` +
         `${initSentence(f) ? `; ${initSentence(f)}, so the signal reaching the loss, and with it every gradient, is tiny` : ''}.`;
-  const fixes = lrSmall
-    ? dedupe([fix.lowerLearningRate(f, 0.01)])
+  const fixes = lrCause
+    ? dedupe([fix.raiseLearningRate(f, factor), f.optimizer === 'sgd' && fix.adam(f)])
     : dedupe([
         initTooSmall(f) && fix.preservingInit(f),
         f.kind === 'mlp' && f.norm === 'none' && fix.batchNorm(),
@@ -535,6 +576,7 @@ const tinyUpdates: Rule<'tiny_updates'> = (ctx) => {
       ]);
   return {
     code: 'tiny_updates',
+    ...(f.config !== null ? { causeKind } : {}),
     severity: sev(sustained),
     title: `Updates too small to learn: every layer moves by at most ${num(atInit ? initialMax : windowMax)} of its weights per step`,
     where: {
@@ -1138,9 +1180,9 @@ const notLearning: Rule<'not_learning'> = (ctx) => {
   let cause: string;
   let fixes: Fix[];
   const model = f.config ? `${describeModel(f)}: ` : '';
-  if (initTooSmall(f, 0.25) || initTooLarge(f, 4)) {
+  if (initFarOff(f)) {
     causeKind = 'initialisation';
-    cause = `${model}${initSentence(f)}: the signal ${initTooSmall(f, 0.25) ? 'fades' : 'saturates or blows up'} before the loss can shape it.`;
+    cause = `${model}${initSentence(f)}: the signal ${initTooSmall(f) ? 'fades' : 'saturates or blows up'} before the loss can shape it.`;
     fixes = dedupe([fix.preservingInit(f), f.kind === 'mlp' && f.norm === 'none' && fix.batchNorm()]);
   } else if (ratio < THRESHOLDS.updateRatioSmall) {
     causeKind = 'learning-rate';
