@@ -90,8 +90,12 @@ export function residual(): Fix {
   };
 }
 
-export function adam(facts: ModelFacts): Fix {
-  const lr = 0.001;
+/**
+ * Adam at `lr` (its usual 1e-3 by default). `adam(f, adamStepFor(f))` keeps the run's own step where SGD was merely
+ * slow: on 16 runs of spirals and teacher (width 32/64, batch 32/128, 300/500 steps, SGD 0.01, healthy gradients)
+ * Adam at 0.01 beat the control 16 times, Adam at 1e-3 12 times, SGD with momentum 0.9 12 times (2026-12-04).
+ */
+export function adam(facts: ModelFacts, lr = 0.001): Fix {
   return {
     change: `optimizer.name "adam" + optimizer.learningRate ${lr}`,
     patch: { optimizer: { name: 'adam', learningRate: lr } },
@@ -100,6 +104,11 @@ export function adam(facts: ModelFacts): Fix {
       `small still move${facts.optimizer === 'sgd' ? ' (plain SGD moves them in proportion to their tiny gradient)' : ''}; ` +
       'it treats the symptom, so combine it with a fix of the cause',
   };
+}
+
+/** The run's learning rate kept within 1e-3..1e-2, the range where Adam is usually stable (Kingma & Ba 2015 use 1e-3). */
+export function adamStepFor(facts: ModelFacts): number {
+  return Math.min(0.01, Math.max(0.001, facts.learningRate ?? 0.001));
 }
 
 export function clipNorm(facts: ModelFacts, max = 1): Fix {

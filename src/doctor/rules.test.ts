@@ -59,7 +59,18 @@ describe('not_learning', () => {
 
   it('healthy steps with plain SGD: the optimiser; with Adam: the number of steps', () => {
     const sgd = preset('deep-relu-he', { optimizer: { name: 'sgd', learningRate: 0.1 } });
-    assert.equal(run('not_learning', { records: flat(1e-3), config: sgd })?.causeKind, 'optimizer');
+    const slow = run('not_learning', { records: flat(1e-3), config: sgd });
+    assert.equal(slow?.causeKind, 'optimizer');
+    // Adam keeps the run's step, within 1e-3..1e-2: 0.1 becomes 0.01, 0.003 stays, 1e-4 becomes 1e-3
+    assert.deepEqual(slow?.fixes[0]?.patch, { optimizer: { name: 'adam', learningRate: 0.01 } });
+    for (const [lr, adamLr] of [
+      [0.003, 0.003],
+      [1e-4, 0.001],
+    ] as const) {
+      const config = preset('deep-relu-he', { optimizer: { name: 'sgd', learningRate: lr } });
+      const f = run('not_learning', { records: flat(1e-3), config });
+      assert.deepEqual(f?.fixes[0]?.patch, { optimizer: { name: 'adam', learningRate: adamLr } });
+    }
     assert.equal(
       run('not_learning', { records: flat(1e-3), config: preset('deep-relu-he') })?.causeKind,
       'steps',

@@ -1199,7 +1199,7 @@ const notLearning: Rule<'not_learning'> = (ctx) => {
   } else if (f.optimizer === 'sgd') {
     causeKind = 'optimizer';
     cause = `${model}the gradients and the step sizes look healthy, yet the loss does not fall: plain SGD moves every weight by the same factor of its gradient, which is slow on badly conditioned losses.`;
-    fixes = dedupe([fix.adam(f), fix.longerTraining(f)]);
+    fixes = dedupe([fix.adam(f, fix.adamStepFor(f)), fix.longerTraining(f)]);
   } else {
     causeKind = 'steps';
     cause = `${model}the gradients and the step sizes look healthy, yet the loss has not left its starting level: the run may need more steps, or the labels may not depend on the inputs.`;
