@@ -73,8 +73,9 @@ export const DEFAULT_GUARD_PATIENCE = 10;
 
 /**
  * Everything a run needs to continue bit for bit, as plain data (typed arrays, numbers, objects): weights,
- * optimiser, schedule and guard state, the data stream, the model's own state and the counters. Wall-clock time
- * is not part of it. `train/checkpoint` writes it to disk.
+ * optimiser, schedule and guard state, the data stream, the model's own state and the counters, with the seconds
+ * spent training so far (so a resumed run's summary times the whole run; no result depends on it).
+ * `train/checkpoint` writes it to disk.
  */
 export interface SessionState {
   step: number;
@@ -92,6 +93,8 @@ export interface SessionState {
     consecutiveGuarded: number;
     finalLoss: number;
     bestLoss: number;
+    /** Absent in checkpoints written before it was kept: the resumed run then times only its own part. */
+    trainingSeconds?: number;
   };
   firstNonFinite: { step: number; source: string } | null;
   stopped: GuardStop | null;
@@ -479,6 +482,7 @@ export class TrainingSession {
         consecutiveGuarded: this.consecutiveGuarded,
         finalLoss: this.finalLoss,
         bestLoss: this.bestLoss,
+        trainingSeconds: this.trainingSeconds,
       },
       firstNonFinite: this.firstNonFinite,
       stopped: this.stopped,
@@ -514,6 +518,7 @@ export class TrainingSession {
     this.consecutiveGuarded = state.counters.consecutiveGuarded;
     this.finalLoss = state.counters.finalLoss;
     this.bestLoss = state.counters.bestLoss;
+    this.trainingSeconds = state.counters.trainingSeconds ?? 0;
     this.firstNonFinite = state.firstNonFinite;
     this.stopped = state.stopped;
     this.history.length = 0;
