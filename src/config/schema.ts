@@ -5,7 +5,7 @@
  * (`types.ts`), `gradscope.schema.json` and `docs/CONFIG.md` are derived from them.
  *
  * How to add a field: add it to its table entry below with `.describe('one line of meaning')` and, when it has a
- * constant default, `.default(value)`; add it to the matching interface in `types.ts` (a compile error points there).
+ * constant default, `.default(value)`; its type follows (`types.ts` derives `Config` and each resolved section from these tables).
  *
  * How to add a model kind: one entry in `MODEL_KINDS`, `defineKind({ takes, bptt, fields, fixed?, build })`:
  * `takes` lists the task inputs it reads (`vector`, `sequence`, ...), `bptt` whether truncated BPTT applies,
@@ -484,12 +484,16 @@ const recurrentHints = {
     Array.isArray(value) ? 'a recurrent model has one width; stack cells with "layers"' : undefined,
 };
 
-function recurrentKind<K extends 'rnn' | 'lstm' | 'gru', F extends Fields>(
+function recurrentKind<
+  K extends 'rnn' | 'lstm' | 'gru',
+  F extends Fields,
+  const X extends Readonly<Record<string, unknown>>,
+>(
   kind: K,
   description: string,
   fields: F,
-  fixed: Readonly<Record<string, unknown>>,
-): ModelKindEntry<F> {
+  fixed: X,
+): Omit<ModelKindEntry<F>, 'fixed'> & { readonly fixed: X } {
   return {
     takes: ['sequence'],
     bptt: true,
@@ -498,7 +502,8 @@ function recurrentKind<K extends 'rnn' | 'lstm' | 'gru', F extends Fields>(
     fixed,
     hints: recurrentHints,
     build(parsed): RecurrentModelConfig {
-      const values = { ...fixed, ...parsed } as Omit<RecurrentModelConfig, 'kind'>;
+      const fixedValues: Readonly<Record<string, unknown>> = fixed;
+      const values = { ...fixedValues, ...parsed } as Omit<RecurrentModelConfig, 'kind'>;
       return {
         kind,
         hidden: values.hidden,

@@ -41,11 +41,9 @@ import { diagnose, type Diagnosis } from './diagnosis.js';
 /** Unreadable input: the CLI prints `message` (path, what was wrong, what is accepted) and exits 2. */
 export class DoctorInputError extends GradscopeError {
   override name = 'DoctorInputError';
-  constructor(
-    path: string,
-    readonly problem: string,
-  ) {
-    super({ code: 'unreadable', path, accepted: ACCEPTED, message: `${path}: ${problem}. ${ACCEPTED}` });
+  declare readonly problem: string;
+  constructor(path: string, problem: string) {
+    super({ code: 'unreadable', path, problem, hint: ACCEPTED });
   }
 }
 

@@ -17,20 +17,38 @@ import type { ResolvedConfig, TaskConfig } from '../config/types.js';
 import type { TaskName } from '../data/index.js';
 import { csvSizeEstimate } from '../data/csv.js';
 import { CELL_SHAPES } from '../ops/index.js';
+import { GradscopeError, showValue } from '../util/errors.js';
 
 const FLOAT = 4;
 
-/** Refused: `message` names the estimate, the field to lower (with its value) and the flag that raises the limit. */
-export class BudgetError extends Error {
+/**
+ * Refused: `path` is the config field whose size dominates (e.g. `train.batchSize`) and `value` its value; the
+ * message names the estimate by part and how to get under the limit (lower the field, or `--max-memory`).
+ */
+export class BudgetError extends GradscopeError {
   override readonly name = 'BudgetError';
-  constructor(
-    message: string,
-    /** The config field whose size dominates, e.g. `train.batchSize`. */
-    readonly field: string,
-    readonly bytes: number,
-    readonly limit: number,
-  ) {
-    super(message);
+  /** The config field whose size dominates, e.g. `train.batchSize` (the error's `path`). */
+  readonly field: string;
+  readonly bytes: number;
+  readonly limit: number;
+  constructor(details: {
+    field: string;
+    value: unknown;
+    problem: string;
+    hint: string;
+    bytes: number;
+    limit: number;
+  }) {
+    super({
+      code: 'invalid_value',
+      path: details.field,
+      value: details.value,
+      problem: details.problem,
+      hint: details.hint,
+    });
+    this.field = details.field;
+    this.bytes = details.bytes;
+    this.limit = details.limit;
   }
 }
 
@@ -482,24 +500,30 @@ export function checkMemoryBudget(config: ResolvedConfig, limit: number): Memory
       .filter((p) => p.bytes >= estimate.bytes / 100)
       .map((p) => `${p.what} ${formatBytes(p.bytes)}`)
       .join(', ');
-    throw new BudgetError(
-      `${config.name}: this run needs about ${formatBytes(estimate.bytes)} of memory (${parts}), over the limit of ` +
-        `${formatBytes(limit)}; lower ${field} (now ${value}), or raise the limit with --max-memory SIZE (e.g. --max-memory 32GiB).`,
+    throw new BudgetError({
       field,
-      estimate.bytes,
+      value,
+      problem:
+        `${showValue(value)} makes ${config.name} need about ${formatBytes(estimate.bytes)} of memory (${parts}), ` +
+        `over the limit of ${formatBytes(limit)}`,
+      hint: `lower ${field}, or raise the limit with --max-memory SIZE (e.g. --max-memory 32GiB)`,
+      bytes: estimate.bytes,
       limit,
-    );
+    });
   }
   if (estimate.largestTensor > MAX_TENSOR_ELEMENTS) {
     const { field, value } = dominantField(config, (e) => e.largestTensor);
-    throw new BudgetError(
-      `${config.name}: one tensor of this run would hold ${estimate.largestTensor.toExponential(2)} values, more than ` +
-        `the engine's ${MAX_TENSOR_ELEMENTS.toExponential(2)} (1 GiB of float32, so a matmul fits the kernels' 4 GiB); ` +
-        `lower ${field} (now ${value}).`,
+    throw new BudgetError({
       field,
-      estimate.bytes,
+      value,
+      problem:
+        `${showValue(value)} makes one tensor of ${config.name} hold ${estimate.largestTensor.toExponential(2)} values, ` +
+        `more than the engine's ${MAX_TENSOR_ELEMENTS.toExponential(2)} (1 GiB of float32, so a matmul fits the ` +
+        `kernels' 4 GiB)`,
+      hint: `lower ${field}`,
+      bytes: estimate.bytes,
       limit,
-    );
+    });
   }
   return estimate;
 }

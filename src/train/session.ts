@@ -25,7 +25,7 @@ import type { AnyGradientTransformation, ParamInfo, Schedule } from '../optim/ty
 import { Rng, type RngState } from '../tensor/rng.js';
 import { BufferArena, withArena, type Buffer, type Tensor } from '../tensor/tensor.js';
 import { buildModel } from './build.js';
-import { captureModelState, ModelStateMismatch, restoreModelState, type ModelState } from './model-state.js';
+import { captureModelState, restoreModelState, stateMismatch, type ModelState } from './model-state.js';
 
 export interface SessionOptions {
   /** Train on this task instead of the config's (benchmarks with a fixed batch; the config's task is not built). */
@@ -491,7 +491,7 @@ export class TrainingSession {
 
   /**
    * Continue from a captured state: `history` is the run's records up to that step (metrics.jsonl). Throws
-   * `ModelStateMismatch` when the state was captured from another model, before changing anything.
+   * a `size_mismatch` `GradscopeError` when the state was captured from another model, before changing anything.
    */
   restore(state: SessionState, history: readonly MetricsRecord[]): void {
     if (this.stepsTaken !== 0) throw new Error('restore() needs a fresh session (no step taken yet).');
@@ -500,7 +500,7 @@ export class TrainingSession {
     );
     const saved = state.parameters.map((p) => `${p.name} [${p.shape.join(', ')}]`);
     if (expected.join(';') !== saved.join(';'))
-      throw new ModelStateMismatch(
+      throw stateMismatch(
         `the model's parameters are ${expected.slice(0, 3).join(', ')}${expected.length > 3 ? ', ...' : ''}; the checkpoint's ${saved.slice(0, 3).join(', ')}${saved.length > 3 ? ', ...' : ''}`,
       );
     restoreModelState(this.model, state.model);

@@ -6,17 +6,10 @@ import { TaskConfigError } from '../../data/errors.js';
 import type { Finding } from '../../doctor/findings.js';
 import { fixFlags } from '../../doctor/format.js';
 import { stringifyFinite, writeJson } from '../../io/jsonl.js';
-import { CheckpointError } from '../../io/checkpoint.js';
 import { checkOutputRoot, runDirInside } from '../../io/output-path.js';
 import { preflight, preflightProbes } from '../../preflight/index.js';
 import { loadRun, writeComparison, writeRunReport, type Comparison } from '../../report/index.js';
-import {
-  BudgetError,
-  checkMemoryBudget,
-  defaultMemoryLimit,
-  dominantField,
-  parseByteSize,
-} from '../../train/budget.js';
+import { checkMemoryBudget, defaultMemoryLimit, dominantField, parseByteSize } from '../../train/budget.js';
 import { trainAsync, type TrainResult } from '../../train/trainer.js';
 import { parseArgs, UsageError, type ParsedArgs } from '../args.js';
 import {
@@ -107,7 +100,6 @@ async function trainRun(config: ResolvedConfig, outDir: string, options: RunOpti
       onProgress: (p) => progress.update(p),
     });
   } catch (error) {
-    if (error instanceof CheckpointError) throw new UsageError(error.message);
     throw asMemoryError(error, config);
   } finally {
     progress.done();
@@ -192,16 +184,6 @@ function memoryLimit(args: ParsedArgs): number {
   return bytes;
 }
 
-/** Refuse, before anything is built, a config whose estimated memory is over the limit (exit 2). */
-function checkBudget(config: ResolvedConfig, limit: number): void {
-  try {
-    checkMemoryBudget(config, limit);
-  } catch (error) {
-    if (error instanceof BudgetError) throw new UsageError(error.message);
-    throw error;
-  }
-}
-
 function describe(result: TrainResult, outDir: string): string {
   const s = result.summary;
   const acc = s.eval.accuracy === undefined ? '' : `, accuracy ${(100 * s.eval.accuracy).toFixed(1)}%`;
@@ -280,7 +262,7 @@ export const runCommand: Command = {
       outDir === null
         ? loadConfig(args.positionals[0] as string, configOverridesFrom(args))
         : loadConfig(join(outDir, 'config.json'), {});
-    checkBudget(config, memoryLimit(args));
+    checkMemoryBudget(config, memoryLimit(args)); // refused before anything is built (exit 2)
     const dir = outDir ?? chooseOutDir(args.values['out'], config.name);
     const interrupts = interruptHandler();
     let result: TrainResult;
@@ -387,7 +369,7 @@ export const compareCommand: Command = {
     // Validate every config before training any, so a typo in the last one costs nothing.
     const configs = args.positionals.map((source) => loadConfig(source, overrides));
     const limit = memoryLimit(args);
-    for (const config of configs) checkBudget(config, limit);
+    for (const config of configs) checkMemoryBudget(config, limit);
     const outDir = args.values['out']
       ? checkOutputRoot(args.values['out'] as string)
       : chooseOutDir(undefined, `compare-${configs.map((c) => c.name).join('-vs-')}`.slice(0, 80));
