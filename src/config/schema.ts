@@ -218,11 +218,25 @@ export const biasSpec = accepting(
 // ---------------------------------------------------------------------------------------------------------------
 // Tasks
 
-/** What a task's examples are; a model kind lists the inputs it `takes`. */
-export type TaskInputShape = 'vector' | 'sequence';
+/**
+ * What a task's examples can be read as; a model kind lists the inputs it `takes`. `image` is a vector task whose
+ * features also form an image (flat, row-major [channels, height, width]): conv kinds read it as one, vector kinds
+ * (mlp) read the same features flattened.
+ */
+export type TaskInputShape = 'vector' | 'sequence' | 'image';
+
+/** The shape an image task's features form. */
+export interface TaskImageShape {
+  readonly channels: number;
+  readonly height: number;
+  readonly width: number;
+}
 
 export interface TaskEntry {
-  readonly input: TaskInputShape;
+  /** What its examples are; the default model kind reads this. */
+  readonly input: 'vector' | 'sequence';
+  /** Image tasks: the shape the features form (they can then be read as `image` too). */
+  readonly image?: TaskImageShape;
   readonly description: string;
   readonly fields: Fields;
 }
@@ -248,9 +262,15 @@ export const TASKS = {
       size: taskInteger(1, 10000, 'training-pool size'),
     },
   },
-  mnist: { input: 'vector', description: 'the bundled MNIST digits, 784 inputs, 10 classes', fields: {} },
+  mnist: {
+    input: 'vector',
+    image: { channels: 1, height: 28, width: 28 },
+    description: 'the bundled MNIST digits, 784 inputs (1 x 28 x 28 images for conv models), 10 classes',
+    fields: {},
+  },
   images: {
     input: 'vector',
+    image: { channels: 1, height: 12, width: 12 },
     description: 'synthetic 1 x 12 x 12 stroke images, 4 orientations (144 inputs, 4 classes)',
     fields: { size: taskInteger(4, 2000, 'training-pool size') },
   },
@@ -325,6 +345,24 @@ export const TASK_NAMES = keysOf(TASKS);
 /** True for the tasks whose examples are sequences. */
 export function isSequenceTask(name: string): boolean {
   return Object.hasOwn(TASKS, name) && TASKS[name as TaskName].input === 'sequence';
+}
+
+/** The image shape of a task, or null for the tasks whose features form no image. */
+export function taskImage(name: string): TaskImageShape | null {
+  if (!Object.hasOwn(TASKS, name)) return null;
+  const entry: TaskEntry = TASKS[name as TaskName];
+  return entry.image ?? null;
+}
+
+/** Every input shape a task's examples can be read as: its `input`, and `image` where its features form one. */
+export function taskInputs(name: string): readonly TaskInputShape[] {
+  const entry: TaskEntry = TASKS[name as TaskName];
+  return entry.image ? [entry.input, 'image'] : [entry.input];
+}
+
+/** The tasks whose features form images (the tasks a conv model can read). */
+export function imageTaskNames(): string[] {
+  return TASK_NAMES.filter((name) => taskImage(name) !== null);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -645,7 +683,7 @@ export const MODEL_KINDS_TABLE = {
 
 export type ModelKind = keyof typeof MODEL_KINDS_TABLE;
 /** The kind a config without `model.kind` gets, by the task's input (one row per input shape). */
-export const DEFAULT_MODEL_KIND: { readonly [K in TaskInputShape]: ModelKind } = {
+export const DEFAULT_MODEL_KIND: { readonly [K in TaskEntry['input']]: ModelKind } = {
   vector: 'mlp',
   sequence: 'lstm',
 };
@@ -947,22 +985,26 @@ export interface CrossRule {
 
 export const CROSS_RULES: readonly CrossRule[] = [
   {
-    description: "the model kind takes the task's inputs (sequence tasks need a recurrent model)",
+    description:
+      "the model kind takes the task's inputs (sequence tasks need a recurrent model, conv models an image task)",
     check({ task, model }) {
       const input = TASKS[task.name as TaskName].input;
+      const inputs = taskInputs(task.name);
       const fitting = MODEL_KINDS.filter((kind) =>
-        (MODEL_KINDS_TABLE[kind].takes as readonly string[]).includes(input),
+        MODEL_KINDS_TABLE[kind].takes.some((shape) => inputs.includes(shape)),
       );
       if (fitting.includes(model.kind)) return undefined;
       const sequenceTasks = TASK_NAMES.filter((name) => TASKS[name].input === 'sequence');
+      const wantsImages = (MODEL_KINDS_TABLE[model.kind].takes as readonly string[]).includes('image');
       return {
         code: 'conflict',
         path: 'model.kind',
         value: model.kind,
         accepted: oneOf(fitting),
         problem: `${showValue(model.kind)} does not fit task ${showValue(task.name)}`,
-        hint:
-          input === 'sequence'
+        hint: wantsImages
+          ? `model kind ${model.kind} reads images and ${task.name} has none; use an image task (${imageTaskNames().join('|')}) or model kind ${oneOf(fitting)}`
+          : input === 'sequence'
             ? `${task.name} is a sequence task, which needs a recurrent model`
             : `${task.name} is not a sequence task; the sequence tasks are ${sequenceTasks.join('|')}`,
       };
