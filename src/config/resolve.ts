@@ -48,12 +48,14 @@ import {
 import type {
   BiasSpec,
   ClipConfig,
+  CnnModelConfig,
   GuardMode,
   InitSpec,
   ModelConfig,
   MonitorConfig,
   OptimizerConfig,
   RecurrentKind,
+  ResNetModelConfig,
   ResolvedConfig,
   ScheduleConfig,
   TaskConfig,
@@ -138,6 +140,14 @@ export interface TransformerModelInput {
   bias?: BiasSpec;
 }
 
+/** A conv stack on an image task (`model.kind` "cnn"); every other field has a default. */
+export type CnnModelInput = { kind: 'cnn'; depth?: number; width?: number } & Partial<
+  Omit<CnnModelConfig, 'kind'>
+>;
+
+/** A ResNet on an image task (`model.kind` "resnet"); every other field has a default. */
+export type ResNetModelInput = { kind: 'resnet' } & Partial<Omit<ResNetModelConfig, 'kind'>>;
+
 type Named<C extends { name: string }> = C['name'] | (Partial<Omit<C, 'name'>> & { name?: C['name'] });
 
 /** What a user writes (docs/CONFIG.md): everything optional, defaults filled by `resolveConfig`. */
@@ -146,7 +156,7 @@ export interface Config {
   name?: string;
   seed?: number;
   task?: TaskName | TaskInput;
-  model?: MlpModelInput | RecurrentModelInput | TransformerModelInput;
+  model?: MlpModelInput | RecurrentModelInput | TransformerModelInput | CnnModelInput | ResNetModelInput;
   optimizer?: Named<OptimizerConfig>;
   schedule?: Named<ScheduleConfig>;
   clip?: Named<ClipConfig>;
