@@ -1268,7 +1268,7 @@ export const CROSS_RULES: readonly CrossRule[] = [
         accepted: oneOf(fitting),
         problem: `${showValue(model.kind)} does not fit task ${showValue(task.name)}`,
         hint: wantsImages
-          ? `model kind ${model.kind} reads images and ${task.name} has none; use an image task (${imageTaskNames().join('|')}) or model kind ${oneOf(fitting)}`
+          ? `model kind ${model.kind} reads images and task ${task.name} has none; use an image task (${imageTaskNames().join('|')}), or a model kind that reads ${task.name}: ${fitting.join('|')}`
           : input === 'sequence'
             ? `${task.name} is a sequence task, which needs a recurrent model`
             : `${task.name} is not a sequence task; the sequence tasks are ${sequenceTasks.join('|')}`,
@@ -1312,7 +1312,7 @@ export const CROSS_RULES: readonly CrossRule[] = [
         problem: `a ${model.kernel}x${model.kernel} kernel does not fit the ${height}x${width} image conv layer ${small.conv} gets`,
         hint:
           small.conv === 0
-            ? `task ${task.name}'s images are ${height}x${width}; use a kernel of at most ${side}`
+            ? `the images of task ${task.name} are ${height}x${width}; use a kernel of at most ${side}`
             : `use a kernel of at most ${side}, fewer conv layers, "pool": "none" or a larger "poolEvery", or stride 1`,
       };
     },
