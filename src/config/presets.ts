@@ -9,7 +9,7 @@
  * if (preset) resolveConfig(preset.config, { defaultName: preset.name });
  */
 import { ConfigError, nearest, oneOf } from './errors.js';
-import type { Config } from './resolve.js';
+import type { Config, ResNetModelInput } from './resolve.js';
 
 export interface Preset {
   readonly name: string;
@@ -43,6 +43,20 @@ function addingPreset(kind: 'rnn' | 'lstm' | 'gru', length: number): Config {
     optimizer: { name: 'adam', learningRate: 0.01 },
     clip: { name: 'norm', max: 1 },
     train: { steps: 600, batchSize: 32 },
+  };
+}
+
+/**
+ * The conv contrasts on the synthetic 1 x 12 x 12 `images` task: a ResNet of 3 stages x 4 blocks x 2 conv layers
+ * (26 weight layers with the stem and the output, He et al. 2016a's 6n + 2 with n = 4), width 8, SGD with
+ * momentum 0.9 at 0.05 for 150 steps; each preset changes one or two block settings.
+ */
+function resnetPreset(model: Omit<ResNetModelInput, 'kind'>): Config {
+  return {
+    task: { name: 'images' },
+    model: { kind: 'resnet', width: 8, stages: 3, blocks: 4, ...model },
+    optimizer: { name: 'momentum', learningRate: 0.05 },
+    train: { steps: 150, batchSize: 32 },
   };
 }
 
@@ -192,6 +206,53 @@ const presets: Preset[] = [
       model: { kind: 'mlp', hidden: [128, 64], activation: 'relu', init: 'he-normal' },
       optimizer: { name: 'adam', learningRate: 0.001 },
       train: { steps: 500, batchSize: 64 },
+    },
+  },
+  {
+    name: 'plain-cnn-deep',
+    description:
+      '26-layer plain conv net, no shortcuts, no BN, SGD: nothing reaches the input (He et al. 2016a)',
+    config: resnetPreset({ shortcut: false, norm: 'none' }),
+  },
+  {
+    name: 'resnet-deep',
+    description:
+      "plain-cnn-deep's twin with shortcuts and BN, He et al. 2016a's ResNet: the same 26 layers train",
+    config: resnetPreset({}),
+  },
+  {
+    name: 'resnet-bn',
+    description:
+      '26-layer pre-activation ResNet with batch norm (He et al. 2016b): trains; resnet-nobn drops the BN',
+    config: resnetPreset({ block: 'pre' }),
+  },
+  {
+    name: 'resnet-nobn',
+    description:
+      'resnet-bn without BN, unscaled: each x + F(x) adds variance, it blows up with depth (Zhang et al. 2019)',
+    config: resnetPreset({ block: 'pre', norm: 'none' }),
+  },
+  {
+    name: 'resnet-fixup',
+    description:
+      "resnet-nobn with Fixup (Zhang et al. 2019): each branch's last conv starts at 0; trains without BN",
+    config: resnetPreset({ block: 'pre', norm: 'none', fixup: true }),
+  },
+  {
+    name: 'resnet-rezero',
+    description:
+      'resnet-nobn with ReZero (Bachlechner et al. 2020): x + a F(x), a learnable from 0; trains without BN',
+    config: resnetPreset({ block: 'pre', norm: 'none', scale: 'rezero' }),
+  },
+  {
+    name: 'cnn-mnist',
+    description:
+      'a small CNN (4 and 8 channels, 3x3, max pooling) on MNIST images: the healthy baseline (LeCun et al. 1998)',
+    config: {
+      task: { name: 'mnist' },
+      model: { kind: 'cnn', channels: [4, 8], kernel: 3, pool: 'max' },
+      optimizer: { name: 'adam', learningRate: 0.01 },
+      train: { steps: 300, batchSize: 32 },
     },
   },
 ];

@@ -91,6 +91,8 @@ export type {
   RecurrentModelInput,
   TaskInput,
   TransformerModelInput,
+  CnnModelInput,
+  ResNetModelInput,
 } from './types.js';
 
 export interface ResolveOptions {

@@ -26,11 +26,14 @@
 import { z } from 'zod';
 import { ACTIVATIONS, activationKernels, type ActivationName } from '../kernels/activations.js';
 import { ConfigError, oneOf, showValue, type ConfigErrorDetails } from './errors.js';
+import { cnnGeometry } from './conv-geometry.js';
 import type {
+  CnnModelConfig,
   InitName,
   MlpModelConfig,
   ModelConfig,
   RecurrentModelConfig,
+  ResNetModelConfig,
   ResolvedConfig,
   TransformerModelConfig,
 } from './types.js';
@@ -218,11 +221,25 @@ export const biasSpec = accepting(
 // ---------------------------------------------------------------------------------------------------------------
 // Tasks
 
-/** What a task's examples are; a model kind lists the inputs it `takes`. */
-export type TaskInputShape = 'vector' | 'sequence';
+/**
+ * What a task's examples can be read as; a model kind lists the inputs it `takes`. `image` is a vector task whose
+ * features also form an image (flat, row-major [channels, height, width]): conv kinds read it as one, vector kinds
+ * (mlp) read the same features flattened.
+ */
+export type TaskInputShape = 'vector' | 'sequence' | 'image';
+
+/** The shape an image task's features form. */
+export interface TaskImageShape {
+  readonly channels: number;
+  readonly height: number;
+  readonly width: number;
+}
 
 export interface TaskEntry {
-  readonly input: TaskInputShape;
+  /** What its examples are; the default model kind reads this. */
+  readonly input: 'vector' | 'sequence';
+  /** Image tasks: the shape the features form (they can then be read as `image` too). */
+  readonly image?: TaskImageShape;
   readonly description: string;
   readonly fields: Fields;
 }
@@ -248,9 +265,15 @@ export const TASKS = {
       size: taskInteger(1, 10000, 'training-pool size'),
     },
   },
-  mnist: { input: 'vector', description: 'the bundled MNIST digits, 784 inputs, 10 classes', fields: {} },
+  mnist: {
+    input: 'vector',
+    image: { channels: 1, height: 28, width: 28 },
+    description: 'the bundled MNIST digits, 784 inputs (1 x 28 x 28 images for conv models), 10 classes',
+    fields: {},
+  },
   images: {
     input: 'vector',
+    image: { channels: 1, height: 12, width: 12 },
     description: 'synthetic 1 x 12 x 12 stroke images, 4 orientations (144 inputs, 4 classes)',
     fields: { size: taskInteger(4, 2000, 'training-pool size') },
   },
@@ -325,6 +348,24 @@ export const TASK_NAMES = keysOf(TASKS);
 /** True for the tasks whose examples are sequences. */
 export function isSequenceTask(name: string): boolean {
   return Object.hasOwn(TASKS, name) && TASKS[name as TaskName].input === 'sequence';
+}
+
+/** The image shape of a task, or null for the tasks whose features form no image. */
+export function taskImage(name: string): TaskImageShape | null {
+  if (!Object.hasOwn(TASKS, name)) return null;
+  const entry: TaskEntry = TASKS[name as TaskName];
+  return entry.image ?? null;
+}
+
+/** Every input shape a task's examples can be read as: its `input`, and `image` where its features form one. */
+export function taskInputs(name: string): readonly TaskInputShape[] {
+  const entry: TaskEntry = TASKS[name as TaskName];
+  return entry.image ? [entry.input, 'image'] : [entry.input];
+}
+
+/** The tasks whose features form images (the tasks a conv model can read). */
+export function imageTaskNames(): string[] {
+  return TASK_NAMES.filter((name) => taskImage(name) !== null);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -616,6 +657,266 @@ const transformer = defineKind({
   },
 });
 
+// Conv kinds: they read the task's features as images (`takes: ['image']`); prelu is a dense layer's setting.
+
+const CONV_ACTIVATIONS = ACTIVATIONS.filter((name) => name !== 'prelu') as unknown as readonly [
+  ActivationName,
+  ...ActivationName[],
+];
+const convActivationField = names(CONV_ACTIVATIONS);
+export const CONV_NORMS = ['none', 'batch'] as const;
+export const POOL_MODES = ['none', 'max', 'average'] as const;
+export const RESNET_BLOCKS = ['post', 'pre'] as const;
+export const BRANCH_SCALES = ['none', 'rezero', 'skipinit'] as const;
+const CHANNELS_RULE: NumberRule = { integer: true, min: 1, max: 4096 };
+const CHANNELS_ACCEPTED = `a non-empty array of integers in [1, 4096] (output channels of each conv layer from the input side), e.g. [8, 16], at most ${DEPTH_RULE.max} of them`;
+const HEAD_ACCEPTED =
+  'an array of integers >= 1 (dense hidden widths after the conv layers), e.g. [64], or []';
+
+export const CNN_DEFAULTS = {
+  depth: 2,
+  width: 8,
+  kernel: 3,
+  stride: 1,
+  pool: 'max',
+  poolEvery: 1,
+  activation: 'relu',
+  norm: 'none',
+  bias: 0,
+  head: [] as readonly number[],
+} as const;
+
+const cnn = defineKind({
+  takes: ['image'],
+  bptt: false,
+  description: 'a plain conv stack on an image task: conv layers, 2x2 pooling between them, a dense head',
+  fields: {
+    kind: z.literal('cnn'),
+    depth: documented(num(DEPTH_RULE).optional().describe('number of conv layers'), `${CNN_DEFAULTS.depth}`),
+    width: documented(
+      num(CHANNELS_RULE).optional().describe('output channels of every conv layer'),
+      `${CNN_DEFAULTS.width}`,
+    ),
+    channels: documented(
+      accepting(
+        z
+          .array(num(CHANNELS_RULE), { error: () => CHANNELS_ACCEPTED })
+          .min(1, { error: () => CHANNELS_ACCEPTED })
+          .max(DEPTH_RULE.max ?? 1000, { error: () => CHANNELS_ACCEPTED }),
+        CHANNELS_ACCEPTED,
+      )
+        .optional()
+        .describe('output channels of each conv layer from the input side; give it or depth and width'),
+      'depth x width',
+    ),
+    kernel: num({ integer: true, min: 1, about: 'the side of the square kernel' })
+      .default(CNN_DEFAULTS.kernel)
+      .describe('kernel side of every conv layer, at most the image a layer gets'),
+    stride: num({ integer: true, min: 1, about: 'pixels the kernel moves; 1 keeps the size' })
+      .default(CNN_DEFAULTS.stride)
+      .describe('stride of every conv layer'),
+    padding: documented(
+      num({ integer: true, min: 0, about: 'zeros added on each side' })
+        .optional()
+        .describe('zero padding of every conv layer, at most kernel - 1'),
+      'floor(kernel / 2), the "same" size at stride 1',
+    ),
+    pool: names(POOL_MODES)
+      .default(CNN_DEFAULTS.pool)
+      .describe('2x2 pooling (stride 2) after every poolEvery conv layers, while the image is at least 2x2'),
+    poolEvery: num({ integer: true, min: 1, about: 'conv layers per pooling' })
+      .default(CNN_DEFAULTS.poolEvery)
+      .describe('conv layers between poolings'),
+    activation: convActivationField
+      .default(CNN_DEFAULTS.activation)
+      .describe('the non-linearity of every conv and dense hidden layer'),
+    norm: names(CONV_NORMS)
+      .default(CNN_DEFAULTS.norm)
+      .describe('per-channel batch norm after each conv (Ioffe & Szegedy 2015), or none'),
+    init: documented(
+      initSpec
+        .optional()
+        .describe('weight initialiser (fan_in = C_in x kernel^2), variance-preserving by default'),
+      'he-normal for rectifiers, lecun-normal for selu, else xavier-uniform',
+    ),
+    bias: biasSpec.default(CNN_DEFAULTS.bias).describe('initial biases'),
+    head: accepting(
+      z.array(num(WIDTH_RULE), { error: () => HEAD_ACCEPTED }).max(100, { error: () => HEAD_ACCEPTED }),
+      HEAD_ACCEPTED,
+    )
+      .default([...CNN_DEFAULTS.head])
+      .describe('dense hidden widths after flattening; the linear output layer follows them'),
+  },
+  hints: {
+    channels: (value) =>
+      typeof value === 'number' ? 'for a uniform stack write "depth" and "width"' : undefined,
+    stride: (value) =>
+      value === 0 ? 'a stride of 0 never moves the kernel; use 1 (or 2 to halve the image)' : undefined,
+  },
+  build(fields): CnnModelConfig {
+    const { depth, width, kernel, stride, pool, poolEvery, activation, norm, bias } = fields;
+    let channels: number[];
+    if (fields.channels === undefined) {
+      channels = new Array<number>(depth ?? CNN_DEFAULTS.depth).fill(width ?? CNN_DEFAULTS.width);
+    } else {
+      channels = [...fields.channels];
+      const disagreements = [
+        depth !== undefined && depth !== channels.length ? `depth ${depth}` : undefined,
+        width !== undefined && channels.some((size) => size !== width) ? `width ${width}` : undefined,
+      ].filter((part): part is string => part !== undefined);
+      if (disagreements.length > 0) {
+        throw new ConfigError({
+          code: 'conflict',
+          path: 'model.channels',
+          value: fields.channels,
+          accepted: `${depth ?? channels.length} channel counts, each ${width ?? 'an integer in [1, 4096]'}, to agree with depth and width`,
+          problem: `${showValue(fields.channels)} disagrees with ${disagreements.join(' and ')}`,
+          hint: 'give either "channels" or "depth" and "width"',
+        });
+      }
+    }
+    const padding = fields.padding ?? Math.floor(kernel / 2);
+    if (padding > kernel - 1) {
+      throw new ConfigError({
+        code: 'invalid_value',
+        path: 'model.padding',
+        value: padding,
+        accepted: describeNumber({
+          integer: true,
+          min: 0,
+          max: kernel - 1,
+          about: `at most kernel - 1 = ${kernel - 1}`,
+        }),
+        hint: 'wider padding adds border outputs that see only zeros; leave "padding" out for the "same" size',
+      });
+    }
+    const init = fields.init ?? defaultInitFor(activation);
+    return {
+      kind: 'cnn',
+      channels,
+      kernel,
+      stride,
+      padding,
+      pool,
+      poolEvery,
+      activation,
+      norm,
+      init,
+      bias,
+      head: [...fields.head],
+    };
+  },
+});
+
+export const RESNET_DEFAULTS = {
+  width: 8,
+  stages: 3,
+  blocks: 2,
+  layers: 2,
+  block: 'post',
+  norm: 'batch',
+  scale: 'none',
+  fixup: false,
+  shortcut: true,
+  activation: 'relu',
+  bias: 0,
+} as const;
+
+const SCALE_ACCEPTED = `${oneOf(BRANCH_SCALES)}, or a number (a constant s in y = x + s F(x))`;
+
+const resnet = defineKind({
+  takes: ['image'],
+  bptt: false,
+  description:
+    'a ResNet for small images (He et al. 2016a): a 3x3 stem, stages of residual blocks, global average pooling',
+  fields: {
+    kind: z.literal('resnet'),
+    width: num(CHANNELS_RULE)
+      .default(RESNET_DEFAULTS.width)
+      .describe(
+        'channels of the stem and the first stage; each later stage doubles them and halves the image',
+      ),
+    stages: num({ integer: true, min: 1, max: 6 })
+      .default(RESNET_DEFAULTS.stages)
+      .describe('stages of residual blocks'),
+    blocks: num({ integer: true, min: 1, max: 200 })
+      .default(RESNET_DEFAULTS.blocks)
+      .describe('residual blocks per stage; depth = stages x blocks x layers + 2 weight layers'),
+    layers: num({ integer: true, min: 1, max: 2, about: '3x3 conv layers per branch' })
+      .default(RESNET_DEFAULTS.layers)
+      .describe('conv layers in each residual branch (2: the basic block)'),
+    block: names(RESNET_BLOCKS)
+      .default(RESNET_DEFAULTS.block)
+      .describe(
+        'post: y = phi(x + F(x)), norm after each conv (He et al. 2016a); pre: y = x + F(x), norm and activation before each conv (He et al. 2016b)',
+      ),
+    norm: names(CONV_NORMS)
+      .default(RESNET_DEFAULTS.norm)
+      .describe('per-channel batch norm in the branches (Ioffe & Szegedy 2015), or none'),
+    scale: accepting(z.union([names(BRANCH_SCALES), num()], { error: () => SCALE_ACCEPTED }), SCALE_ACCEPTED)
+      .default(RESNET_DEFAULTS.scale)
+      .describe(
+        's in y = x + s F(x): none (1), a constant, or a learnable scalar from 0: rezero (Bachlechner et al. 2020), skipinit (De & Smith 2020)',
+      ),
+    fixup: bool()
+      .default(RESNET_DEFAULTS.fixup)
+      .describe(
+        "Fixup (Zhang et al. 2019): each branch's last layer starts at zero, the others scaled by L^(-1/(2m-2)), a learnable multiplier on the branch",
+      ),
+    shortcut: bool()
+      .default(RESNET_DEFAULTS.shortcut)
+      .describe("false: no shortcuts, the plain net of the same layers (He et al. 2016a's baseline)"),
+    activation: convActivationField
+      .default(RESNET_DEFAULTS.activation)
+      .describe('the non-linearity of every block'),
+    init: documented(
+      initSpec.optional().describe('weight initialiser (fan_in = C_in x 9), variance-preserving by default'),
+      'he-normal for rectifiers, lecun-normal for selu, else xavier-uniform',
+    ),
+    bias: biasSpec.default(RESNET_DEFAULTS.bias).describe('initial biases'),
+  },
+  build(fields): ResNetModelConfig {
+    const { width, stages, blocks, layers, block, norm, scale, fixup, shortcut, activation, bias } = fields;
+    if (fixup && (scale === 'rezero' || scale === 'skipinit' || scale === 0)) {
+      // Fixup zeroes the branch's last layer: with s = 0 too, both gradients (dL/ds and dL/dW_last) are zero.
+      throw new ConfigError({
+        code: 'conflict',
+        path: 'model.scale',
+        value: scale,
+        accepted: '"none" or a non-zero constant with fixup true',
+        problem: `fixup zeroes each branch's last layer, and scale ${showValue(scale)} starts s at 0: the branches then get no gradient and never learn`,
+        hint: 'use one of them: "fixup": true alone, or "scale": "rezero" with "fixup": false',
+      });
+    }
+    if (fixup && !shortcut) {
+      throw new ConfigError({
+        code: 'conflict',
+        path: 'model.fixup',
+        value: true,
+        accepted: 'false when shortcut is false',
+        problem: 'fixup zeroes each branch, so without shortcuts the whole net outputs a constant at init',
+        hint: 'fixup is for residual nets: set "shortcut": true, or "fixup": false for the plain net',
+      });
+    }
+    const init = fields.init ?? defaultInitFor(activation);
+    return {
+      kind: 'resnet',
+      width,
+      stages,
+      blocks,
+      layers,
+      block,
+      norm,
+      scale,
+      fixup,
+      shortcut,
+      activation,
+      init,
+      bias,
+    };
+  },
+});
+
 /** Every model kind; `kind` selects the entry (default: the first kind that takes the task's input). */
 export const MODEL_KINDS_TABLE = {
   mlp,
@@ -646,11 +947,13 @@ export const MODEL_KINDS_TABLE = {
     forgetBias: 0,
   }),
   transformer,
+  cnn,
+  resnet,
 } as const satisfies Record<string, AnyModelKind>;
 
 export type ModelKind = keyof typeof MODEL_KINDS_TABLE;
 /** The kind a config without `model.kind` gets, by the task's input (one row per input shape). */
-export const DEFAULT_MODEL_KIND: { readonly [K in TaskInputShape]: ModelKind } = {
+export const DEFAULT_MODEL_KIND: { readonly [K in TaskEntry['input']]: ModelKind } = {
   vector: 'mlp',
   sequence: 'lstm',
 };
@@ -952,22 +1255,26 @@ export interface CrossRule {
 
 export const CROSS_RULES: readonly CrossRule[] = [
   {
-    description: "the model kind takes the task's inputs (sequence tasks need a recurrent model)",
+    description:
+      "the model kind takes the task's inputs (sequence tasks need a recurrent model, conv models an image task)",
     check({ task, model }) {
       const input = TASKS[task.name as TaskName].input;
+      const inputs = taskInputs(task.name);
       const fitting = MODEL_KINDS.filter((kind) =>
-        (MODEL_KINDS_TABLE[kind].takes as readonly string[]).includes(input),
+        MODEL_KINDS_TABLE[kind].takes.some((shape) => inputs.includes(shape)),
       );
       if (fitting.includes(model.kind)) return undefined;
       const sequenceTasks = TASK_NAMES.filter((name) => TASKS[name].input === 'sequence');
+      const wantsImages = (MODEL_KINDS_TABLE[model.kind].takes as readonly string[]).includes('image');
       return {
         code: 'conflict',
         path: 'model.kind',
         value: model.kind,
         accepted: oneOf(fitting),
         problem: `${showValue(model.kind)} does not fit task ${showValue(task.name)}`,
-        hint:
-          input === 'sequence'
+        hint: wantsImages
+          ? `model kind ${model.kind} reads images and task ${task.name} has none; use an image task (${imageTaskNames().join('|')}), or a model kind that reads ${task.name}: ${fitting.join('|')}`
+          : input === 'sequence'
             ? `${task.name} is a sequence task, which needs a recurrent model`
             : `${task.name} is not a sequence task; the sequence tasks are ${sequenceTasks.join('|')}`,
       };
@@ -989,9 +1296,37 @@ export const CROSS_RULES: readonly CrossRule[] = [
     },
   },
   {
+    description: 'every conv kernel fits the image its layer gets (after the strides and poolings before it)',
+    check({ task, model }) {
+      const image = taskImage(task.name);
+      if (model.kind !== 'cnn' || image === null) return undefined;
+      const small = cnnGeometry(model, image).tooSmall;
+      if (small === null) return undefined;
+      const { height, width } = small.input;
+      const side = Math.min(height, width);
+      return {
+        code: 'invalid_value',
+        path: 'model.kernel',
+        value: model.kernel,
+        accepted: describeNumber({
+          integer: true,
+          min: 1,
+          max: side,
+          about: `conv layer ${small.conv} gets a ${height}x${width} image`,
+        }),
+        problem: `a ${model.kernel}x${model.kernel} kernel does not fit the ${height}x${width} image conv layer ${small.conv} gets`,
+        hint:
+          small.conv === 0
+            ? `the images of task ${task.name} are ${height}x${width}; use a kernel of at most ${side}`
+            : `use a kernel of at most ${side}, fewer conv layers, "pool": "none" or a larger "poolEvery", or stride 1`,
+      };
+    },
+  },
+  {
     description: 'batch norm needs 2 or more examples per batch',
     check({ model, train }) {
-      if (model.kind !== 'mlp' || model.norm !== 'batch' || train.batchSize >= 2) return undefined;
+      const batchNormed = model.kind === 'mlp' || model.kind === 'cnn' || model.kind === 'resnet';
+      if (!batchNormed || model.norm !== 'batch' || train.batchSize >= 2) return undefined;
       return {
         code: 'invalid_value',
         path: 'train.batchSize',

@@ -103,7 +103,60 @@ export interface TransformerModelConfig {
   bias: BiasSpec;
 }
 
-export type ModelConfig = MlpModelConfig | RecurrentModelConfig | TransformerModelConfig;
+export type ConvNorm = 'none' | 'batch';
+
+/** A plain conv stack on an image task: conv layers, pooling between them, flatten, a dense head. */
+export interface CnnModelConfig {
+  kind: 'cnn';
+  /** Output channels of each conv layer from the input side; `depth` x `width` is shorthand for a uniform stack. */
+  channels: number[];
+  /** Square kernel size of every conv layer. */
+  kernel: number;
+  stride: number;
+  /** Zeros added on each side (default floor(kernel / 2): "same" size at stride 1 for odd kernels). */
+  padding: number;
+  /** 2x2 pooling (stride 2) after every `poolEvery` conv layers, while the image is at least 2x2. */
+  pool: 'none' | 'max' | 'average';
+  poolEvery: number;
+  activation: ActivationName;
+  norm: ConvNorm;
+  init: InitSpec;
+  bias: BiasSpec;
+  /** Dense hidden widths after flattening (the linear output layer follows them). */
+  head: number[];
+}
+
+/**
+ * s in y = x + s F(x): `none` is s = 1, a number a constant s, `rezero` (Bachlechner et al. 2020) and `skipinit`
+ * (De & Smith 2020) a learnable scalar starting at 0.
+ */
+export type BranchScale = 'none' | 'rezero' | 'skipinit' | number;
+
+/** A ResNet for small images (He et al. 2016a, section 4.2): stem, stages of residual blocks, global pooling. */
+export interface ResNetModelConfig {
+  kind: 'resnet';
+  /** Channels of the stem and the first stage; each later stage doubles them and halves the image. */
+  width: number;
+  stages: number;
+  /** Residual blocks per stage. */
+  blocks: number;
+  /** 3x3 conv layers per residual branch (2: the basic block). */
+  layers: number;
+  /** post: y = phi(x + F(x)) (He et al. 2016a); pre: y = x + F(x), norm and activation first (He et al. 2016b). */
+  block: 'post' | 'pre';
+  norm: ConvNorm;
+  scale: BranchScale;
+  /** Fixup (Zhang et al. 2019): the branch's last layer starts at zero, the others rescaled by depth. */
+  fixup: boolean;
+  /** false: the plain net of the same layers, no shortcuts (He et al. 2016a's baseline). */
+  shortcut: boolean;
+  activation: ActivationName;
+  init: InitSpec;
+  bias: BiasSpec;
+}
+
+export type ModelConfig =
+  MlpModelConfig | RecurrentModelConfig | TransformerModelConfig | CnnModelConfig | ResNetModelConfig;
 
 export type OptimizerName = keyof typeof OPTIMIZERS;
 
@@ -166,6 +219,8 @@ export type TaskInput = Exclude<Named<typeof TASKS>, string>;
 export type MlpModelInput = ModelInput<'mlp'>;
 export type RecurrentModelInput = ModelInput<'rnn'> | ModelInput<'lstm'> | ModelInput<'gru'>;
 export type TransformerModelInput = ModelInput<'transformer'>;
+export type CnnModelInput = ModelInput<'cnn'>;
+export type ResNetModelInput = ModelInput<'resnet'>;
 
 /** What a user writes (docs/CONFIG.md): everything optional, defaults filled by `resolveConfig`. */
 export interface Config extends Input<typeof ROOT_FIELDS> {

@@ -152,7 +152,7 @@ export function preflight(config: ResolvedConfig, options: PreflightOptions = {}
   const data = options.data ?? false;
   const jacobian = options.jacobian ? { jacobian: options.jacobian } : {};
   if (config.model.kind === 'mlp') return mlpReport(config, config.model, task, networks, data, jacobian);
-  if (!preflightProbes(config)) throw transformerNotProbed();
+  if (!preflightProbes(config)) throw transformerNotProbed(config.model.kind);
   return recurrentReport(
     config,
     probeRecurrent(config, task, { networks, targetQ: null, data, ...jacobian }),
@@ -332,25 +332,27 @@ export function verdictOf(gradRatio: number, measured: readonly number[]): Verdi
 
 /** Whether preflight probes this model (MLPs and recurrent cells do; a run skips the panel quietly otherwise). */
 export function preflightProbes(config: ResolvedConfig): boolean {
-  return config.model.kind !== 'transformer';
+  const kind = config.model.kind;
+  return kind !== 'transformer' && kind !== 'cnn' && kind !== 'resnet';
 }
 
-/** Preflight's probes cover MLPs and recurrent cells; a transformer is refused by name (exit 2). */
-export function transformerNotProbed(): GradscopeError {
+/** Preflight's probes cover MLPs and recurrent cells; a transformer or conv model is refused by name (exit 2). */
+export function transformerNotProbed(kind = 'transformer'): GradscopeError {
   return new GradscopeError({
     code: 'not_applicable',
     path: 'model.kind',
-    value: 'transformer',
+    value: kind,
     accepted: 'mlp, rnn, lstm or gru',
-    problem: 'preflight does not probe transformers yet',
-    hint: '"gradscope run" trains a transformer without it',
+    problem: `preflight does not probe ${kind === 'transformer' ? 'transformers' : `${kind} models`} yet`,
+    hint: `"gradscope run" trains a ${kind} without it`,
   });
 }
 
 function recurrentReport(config: ResolvedConfig, probe: RecurrentProbe, data: boolean): PreflightReport {
   const model = config.model;
   if (model.kind === 'mlp') throw new Error('recurrentReport needs a recurrent config.');
-  if (model.kind === 'transformer') throw transformerNotProbed();
+  if (model.kind === 'transformer' || model.kind === 'cnn' || model.kind === 'resnet')
+    throw transformerNotProbed(model.kind);
   const layersCount = probe.layers;
   const q = meanOver(probe.networks.map((n) => n.q));
   const gradNorm2 = meanOver(probe.networks.map((n) => n.gradNorm2));

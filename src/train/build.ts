@@ -1,13 +1,18 @@
 /** Turns a resolved config into a model. Models declare their own layers and facts; nothing downstream switches on kind. */
 import type {
+  CnnModelConfig,
   MlpModelConfig,
   ModelConfig,
   RecurrentModelConfig,
+  ResNetModelConfig,
   TransformerModelConfig,
+  BranchScale,
 } from '../config/types.js';
 import type { Task } from '../data/task.js';
 import { resolveBias, resolveInit } from '../init/index.js';
+import { ConvNet } from '../nn/conv.js';
 import { Mlp, RecurrentNet, type LayeredModel } from '../nn/index.js';
+import { ResNet, type ResidualScale } from '../nn/residual.js';
 import { Transformer } from '../nn/transformer.js';
 import type { Rng } from '../tensor/rng.js';
 import type { DType } from '../tensor/tensor.js';
@@ -22,6 +27,8 @@ export function buildModel(
   const dtype = options.dtype ?? 'float32';
   if (model.kind === 'mlp') return buildMlp(model, task, rng, dtype);
   if (model.kind === 'transformer') return buildTransformer(model, task, rng, dtype);
+  if (model.kind === 'cnn') return buildCnn(model, task, rng, dtype);
+  if (model.kind === 'resnet') return buildResNet(model, task, rng, dtype);
   return buildRecurrent(model, task, rng, dtype, options.bptt ?? 0);
 }
 
@@ -107,6 +114,66 @@ function buildMlp(model: MlpModelConfig, task: Task, rng: Rng, dtype: DType): Ml
     norm: model.norm,
     residual: model.residual,
     dropout: model.dropout,
+    weightInit: (activation) => resolveInit(model.init, { activation }),
+    biasInit: resolveBias(model.bias),
+    rng,
+    dtype,
+  });
+}
+
+/** The task's image shape; conv kinds read the flat features as these images. */
+function imageOf(task: Task, kind: string): NonNullable<Task['image']> {
+  if (!task.image) {
+    throw new Error(
+      `task "${task.name}" has no image shape; a ${kind} needs an image task (images, mnist). Use model.kind "mlp".`,
+    );
+  }
+  return task.image;
+}
+
+function buildCnn(model: CnnModelConfig, task: Task, rng: Rng, dtype: DType): ConvNet {
+  return new ConvNet({
+    image: imageOf(task, 'cnn'),
+    outputSize: task.outputSize,
+    channels: model.channels,
+    kernel: model.kernel,
+    stride: model.stride,
+    padding: model.padding,
+    pool: model.pool,
+    poolEvery: model.poolEvery,
+    activation: model.activation,
+    norm: model.norm,
+    head: model.head,
+    weightInit: (activation) => resolveInit(model.init, { activation }),
+    biasInit: resolveBias(model.bias),
+    rng,
+    dtype,
+  });
+}
+
+/** s in y = x + s F(x) as the block takes it; `none` leaves the block's constant 1. */
+export function branchScale(scale: BranchScale): ResidualScale | undefined {
+  if (scale === 'none') return undefined;
+  // ReZero (Bachlechner et al. 2020) and SkipInit (De & Smith 2020): one learnable scalar per block, 0 at init.
+  if (scale === 'rezero' || scale === 'skipinit') return { init: 0, learnable: true };
+  return { init: scale, learnable: false };
+}
+
+function buildResNet(model: ResNetModelConfig, task: Task, rng: Rng, dtype: DType): ResNet {
+  const scale = branchScale(model.scale);
+  return new ResNet({
+    image: imageOf(task, 'resnet'),
+    outputSize: task.outputSize,
+    stages: model.stages,
+    blocks: model.blocks,
+    width: model.width,
+    order: model.block,
+    layers: model.layers,
+    norm: model.norm,
+    ...(scale ? { scale } : {}),
+    fixup: model.fixup,
+    shortcut: model.shortcut,
+    activation: model.activation,
     weightInit: (activation) => resolveInit(model.init, { activation }),
     biasInit: resolveBias(model.bias),
     rng,
