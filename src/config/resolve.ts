@@ -122,6 +122,23 @@ export interface RecurrentModelInput {
   forgetBias?: number;
 }
 
+export interface Seq2SeqModelInput {
+  kind: 'seq2seq';
+  architecture?: 'rnn' | 'transformer';
+  cell?: RecurrentKind;
+  hidden?: number;
+  layers?: number;
+  attention?: 'none' | 'additive' | 'dot';
+  heads?: number;
+  ffWidth?: number;
+  activation?: MlpModelInput['activation'];
+  norm?: 'pre' | 'post';
+  init?: InitSpec;
+  recurrentInit?: InitSpec;
+  bias?: BiasSpec;
+  forgetBias?: number;
+}
+
 export interface TransformerModelInput {
   kind: 'transformer';
   layers?: number;
@@ -146,7 +163,7 @@ export interface Config {
   name?: string;
   seed?: number;
   task?: TaskName | TaskInput;
-  model?: MlpModelInput | RecurrentModelInput | TransformerModelInput;
+  model?: MlpModelInput | RecurrentModelInput | TransformerModelInput | Seq2SeqModelInput;
   optimizer?: Named<OptimizerConfig>;
   schedule?: Named<ScheduleConfig>;
   clip?: Named<ClipConfig>;

@@ -68,7 +68,28 @@ export interface TransformerModelConfig {
   bias: BiasSpec;
 }
 
-export type ModelConfig = MlpModelConfig | RecurrentModelConfig | TransformerModelConfig;
+export interface Seq2SeqModelConfig {
+  kind: 'seq2seq';
+  /** rnn: a recurrent encoder-decoder (Sutskever et al. 2014); transformer: Vaswani et al. (2017). */
+  architecture: 'rnn' | 'transformer';
+  /** The encoder's and decoder's cell (architecture rnn). */
+  cell: RecurrentKind;
+  /** Encoder and decoder width (dModel for the transformer). */
+  hidden: number;
+  layers: number;
+  /** none (the final state only), additive (Bahdanau et al. 2015), dot (Luong et al. 2015; the transformer's). */
+  attention: 'none' | 'additive' | 'dot';
+  heads: number;
+  ffWidth: number;
+  activation: ActivationName;
+  norm: 'pre' | 'post';
+  init: InitSpec;
+  recurrentInit: InitSpec;
+  bias: BiasSpec;
+  forgetBias: number;
+}
+
+export type ModelConfig = MlpModelConfig | RecurrentModelConfig | TransformerModelConfig | Seq2SeqModelConfig;
 
 export type OptimizerName = (typeof OPTIMIZER_NAMES)[number];
 

@@ -11,7 +11,7 @@ import { num } from './stats.js';
 
 export interface ModelFacts {
   config: ResolvedConfig | null;
-  kind: 'mlp' | 'rnn' | 'lstm' | 'gru' | 'transformer' | null;
+  kind: 'mlp' | 'rnn' | 'lstm' | 'gru' | 'transformer' | 'seq2seq' | null;
   recurrent: boolean;
   /** The hidden non-linearity (an LSTM/GRU's candidate non-linearity, tanh). */
   activation: ActivationName | null;
@@ -90,7 +90,10 @@ export function modelFacts(config: ResolvedConfig | null): ModelFacts {
   return {
     config,
     kind: model.kind,
-    recurrent: model.kind !== 'mlp' && model.kind !== 'transformer',
+    recurrent:
+      model.kind === 'seq2seq'
+        ? model.architecture === 'rnn'
+        : model.kind !== 'mlp' && model.kind !== 'transformer',
     activation: known ? activation : null,
     family: known ? activationKernels[activation].family : null,
     depth: model.kind === 'mlp' ? model.hidden.length : model.layers,
@@ -98,8 +101,18 @@ export function modelFacts(config: ResolvedConfig | null): ModelFacts {
     init: initLabel(model.init),
     sigmaW2,
     preservingSigmaW2,
-    norm: model.kind === 'mlp' ? model.norm : model.kind === 'transformer' ? 'layer' : null,
-    residual: model.kind === 'mlp' ? model.residual : model.kind === 'transformer' ? true : null,
+    norm:
+      model.kind === 'mlp'
+        ? model.norm
+        : model.kind === 'transformer' || (model.kind === 'seq2seq' && model.architecture === 'transformer')
+          ? 'layer'
+          : null,
+    residual:
+      model.kind === 'mlp'
+        ? model.residual
+        : model.kind === 'transformer' || (model.kind === 'seq2seq' && model.architecture === 'transformer')
+          ? true
+          : null,
     optimizer: config.optimizer.name,
     learningRate: config.optimizer.learningRate,
     clip: config.clip,
@@ -130,6 +143,13 @@ export function describeModel(facts: ModelFacts): string {
       Boolean,
     );
     return `${facts.depth}-layer transformer (${parts.join(', ')}; ${training})`;
+  }
+  if (facts.kind === 'seq2seq') {
+    const m = facts.config.model.kind === 'seq2seq' ? facts.config.model : null;
+    if (m?.architecture === 'transformer')
+      return `${facts.depth}+${facts.depth}-layer transformer encoder-decoder (dModel ${facts.width}, ${m.heads} heads, ${m.norm}-LN; ${training})`;
+    const reads = m?.attention === 'none' ? "the encoder's final state only" : `${m?.attention} attention`;
+    return `${m?.cell.toUpperCase() ?? ''} encoder-decoder (hidden ${facts.width}, ${facts.depth} layer${facts.depth === 1 ? '' : 's'} each, ${reads}; ${training})`;
   }
   const cell = facts.kind === 'rnn' ? `vanilla ${facts.activation} RNN` : (facts.kind ?? '').toUpperCase();
   const layers = facts.depth !== null && facts.depth > 1 ? `${facts.depth}-layer ` : '';

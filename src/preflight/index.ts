@@ -332,15 +332,15 @@ export function verdictOf(gradRatio: number, measured: readonly number[]): Verdi
 
 /** Whether preflight probes this model (MLPs and recurrent cells do; a run skips the panel quietly otherwise). */
 export function preflightProbes(config: ResolvedConfig): boolean {
-  return config.model.kind !== 'transformer';
+  return config.model.kind !== 'transformer' && config.model.kind !== 'seq2seq';
 }
 
 /** Preflight's probes cover MLPs and recurrent cells; a transformer is refused by name (exit 2). */
-export function transformerNotProbed(): GradscopeError {
+export function transformerNotProbed(kind: 'transformer' | 'seq2seq' = 'transformer'): GradscopeError {
   return new GradscopeError({
     code: 'not_applicable',
     path: 'model.kind',
-    value: 'transformer',
+    value: kind,
     accepted: 'mlp, rnn, lstm or gru',
     problem: 'preflight does not probe transformers yet',
     hint: '"gradscope run" trains a transformer without it',
@@ -350,7 +350,7 @@ export function transformerNotProbed(): GradscopeError {
 function recurrentReport(config: ResolvedConfig, probe: RecurrentProbe, data: boolean): PreflightReport {
   const model = config.model;
   if (model.kind === 'mlp') throw new Error('recurrentReport needs a recurrent config.');
-  if (model.kind === 'transformer') throw transformerNotProbed();
+  if (model.kind === 'transformer' || model.kind === 'seq2seq') throw transformerNotProbed(model.kind);
   const layersCount = probe.layers;
   const q = meanOver(probe.networks.map((n) => n.q));
   const gradNorm2 = meanOver(probe.networks.map((n) => n.gradNorm2));
