@@ -342,8 +342,8 @@ export function transformerNotProbed(kind: 'transformer' | 'seq2seq' = 'transfor
     path: 'model.kind',
     value: kind,
     accepted: 'mlp, rnn, lstm or gru',
-    problem: 'preflight does not probe transformers yet',
-    hint: '"gradscope run" trains a transformer without it',
+    problem: `preflight does not probe ${kind === 'seq2seq' ? 'sequence-to-sequence models' : 'transformers'} yet`,
+    hint: `"gradscope run" trains a ${kind === 'seq2seq' ? 'seq2seq model' : 'transformer'} without it`,
   });
 }
 
