@@ -657,18 +657,24 @@ const seq2seq = defineKind({
       .default(SEQ2SEQ_DEFAULTS.heads)
       .describe('attention heads (architecture transformer); each takes hidden / heads features'),
     ffWidth: documented(
-      num(WIDTH_RULE).optional().describe('hidden width of the feed-forward sublayer (architecture transformer)'),
+      num(WIDTH_RULE)
+        .optional()
+        .describe('hidden width of the feed-forward sublayer (architecture transformer)'),
       '4 x hidden',
     ),
     activation: documented(
       activationField
         .optional()
-        .describe("the feed-forward non-linearity (architecture transformer); the rnn architecture's cells use tanh"),
+        .describe(
+          "the feed-forward non-linearity (architecture transformer); the rnn architecture's cells use tanh",
+        ),
       'tanh (rnn), gelu (transformer)',
     ),
     norm: names(TRANSFORMER_NORMS)
       .default(SEQ2SEQ_DEFAULTS.norm)
-      .describe('LayerNorm placement (architecture transformer): post (Vaswani et al. 2017) or pre (Xiong et al. 2020)'),
+      .describe(
+        'LayerNorm placement (architecture transformer): post (Vaswani et al. 2017) or pre (Xiong et al. 2020)',
+      ),
     init: initSpec.default(RECURRENT_DEFAULTS.init).describe('initialiser of the weight matrices'),
     recurrentInit: initSpec
       .default(RECURRENT_DEFAULTS.recurrentInit)
@@ -700,7 +706,8 @@ const seq2seq = defineKind({
         path: 'model.activation',
         value: activation,
         accepted: '"tanh" (or leave it out) for architecture rnn',
-        problem: "the rnn architecture's cells use tanh; the activation sets a transformer's feed-forward sublayer",
+        problem:
+          "the rnn architecture's cells use tanh; the activation sets a transformer's feed-forward sublayer",
         hint: 'leave model.activation out, or use architecture "transformer"',
       });
     }
@@ -1169,7 +1176,8 @@ export const CROSS_RULES: readonly CrossRule[] = [
   {
     description: 'a seq2seq model reads a transduction task (a source, then its target, on one time axis)',
     check({ task, model }) {
-      if (model.kind !== 'seq2seq' || (SEQ2SEQ_TASKS as readonly string[]).includes(task.name)) return undefined;
+      if (model.kind !== 'seq2seq' || (SEQ2SEQ_TASKS as readonly string[]).includes(task.name))
+        return undefined;
       return {
         code: 'conflict',
         path: 'model.kind',

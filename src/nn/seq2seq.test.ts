@@ -173,9 +173,8 @@ describe('Seq2Seq', () => {
     m.setTraceTimeGrad(true);
     backward(crossEntropy(m.forward(x), labels));
     const trace = m.timeGrad();
-    assert.equal(trace.length, 4);
-    assert.equal(trace[0]?.length, 4, 'encoder layers over the 4 source steps');
-    assert.equal(trace[2]?.length, 3, 'decoder layers over the 3 answer steps');
+    assert.equal(trace.length, 2, 'the two encoder layers');
+    assert.equal(trace[0]?.length, 4, 'over the 4 source steps');
     for (const layer of trace) for (const g of layer) assert.ok(Number.isFinite(g) && g > 0);
   });
 

@@ -415,13 +415,18 @@ export class Seq2Seq extends Module implements LayeredModel {
     this.targets = labels;
   }
 
+  /**
+   * Traces the encoder's layers: ||dL/dh_t|| over the source steps is how much of the gradient reaches each source
+   * symbol, the distance attention shortens. The decoder's steps are not traced: each has its own loss, so its early
+   * states sum the gradients of every later answer and would read as growth through time.
+   */
   setTraceTimeGrad(on: boolean): void {
-    for (const layer of [...this.encoder, ...this.decoder]) layer.traceTimeGrad = on;
+    for (const layer of this.encoder) layer.traceTimeGrad = on;
   }
 
-  /** ||dL/dh_t|| per recurrent layer, encoder layers (over the source steps) then decoder layers (the answer). */
+  /** ||dL/dh_t|| per encoder layer over the source steps, input side first. */
   timeGrad(): number[][] {
-    return [...this.encoder, ...this.decoder].map((layer) => Array.from(layer.timeGrad));
+    return this.encoder.map((layer) => Array.from(layer.timeGrad));
   }
 
   /** x [T, B, vocabulary] one-hot, time-major -> logits [T * B, outputSize] time-major. */

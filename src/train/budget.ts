@@ -284,13 +284,15 @@ export function estimateMemory(config: ResolvedConfig): MemoryEstimate {
       : gates * h * 2 * h + 2 * gates * h;
     const crossPerLayer = transformerArchitecture ? 4 * h * h + 6 * h : 0;
     const attention = model.attention === 'none' || transformerArchitecture ? 0 : 4 * h * h + 2 * h;
-    params = 2 * task.inputs * h + model.layers * (2 * perLayer + crossPerLayer) + attention + h * task.outputs;
+    params =
+      2 * task.inputs * h + model.layers * (2 * perLayer + crossPerLayer) + attention + h * task.outputs;
     tensors = 2 + model.layers * (transformerArchitecture ? 30 : 8) + 8 + 2;
     layers = 2 * model.layers + 4;
     largest = Math.max(task.inputs, task.outputs, transformerArchitecture ? model.ffWidth : gates * h) * h;
     // Per step and row each layer keeps its gates or sublayer activations; attention keeps steps x steps per row
     // (additive: x hidden, its tanh features).
-    const perStep = 2 * model.layers * h * (transformerArchitecture ? 12 + (2 * model.ffWidth) / h : gates + 3);
+    const perStep =
+      2 * model.layers * h * (transformerArchitecture ? 12 + (2 * model.ffWidth) / h : gates + 3);
     const scores = task.steps * task.steps * (model.attention === 'additive' ? h * 2 : 2 * model.heads);
     const outputs = task.steps * task.outputs * 3;
     trainFloats = batch * (task.steps * (perStep * 2 + task.inputs) + 2 * scores + outputs);
