@@ -16,6 +16,7 @@ import type { Task } from '../data/task.js';
 import { describeInit, expectedRms, planInit } from '../init/index.js';
 import { activationKernels, type ActivationName } from '../kernels/activations.js';
 import type { JacobianOptions, JacobianStats } from './jacobian.js';
+import { transformerReport, type TransformerPreflight } from './transformer.js';
 import {
   probeMlp,
   probeRecurrent,
@@ -92,7 +93,8 @@ export interface PreflightTheory {
 }
 
 export interface PreflightJacobian extends Omit<JacobianStats, 'method'> {
-  method: JacobianStats['method'] | 'mixed';
+  /** 'none': not measured (transformers). */
+  method: JacobianStats['method'] | 'mixed' | 'none';
 }
 
 export interface RecurrentReport {
@@ -137,6 +139,8 @@ export interface PreflightReport {
   /** Why there is no theory (null when there is). */
   theoryNote: string | null;
   recurrent: RecurrentReport | null;
+  /** Transformers: the last block's gradient by depth beside Xiong et al. 2020 (./transformer.ts). */
+  transformer?: TransformerPreflight;
 }
 
 /**
@@ -152,7 +156,8 @@ export function preflight(config: ResolvedConfig, options: PreflightOptions = {}
   const data = options.data ?? false;
   const jacobian = options.jacobian ? { jacobian: options.jacobian } : {};
   if (config.model.kind === 'mlp') return mlpReport(config, config.model, task, networks, data, jacobian);
-  if (!preflightProbes(config)) throw transformerNotProbed();
+  if (config.model.kind === 'transformer') return transformerReport(config, task, networks, verdictOf);
+  if (!preflightProbes(config)) throw transformerNotProbed('seq2seq');
   return recurrentReport(
     config,
     probeRecurrent(config, task, { networks, targetQ: null, data, ...jacobian }),
@@ -332,7 +337,7 @@ export function verdictOf(gradRatio: number, measured: readonly number[]): Verdi
 
 /** Whether preflight probes this model (MLPs and recurrent cells do; a run skips the panel quietly otherwise). */
 export function preflightProbes(config: ResolvedConfig): boolean {
-  return config.model.kind !== 'transformer' && config.model.kind !== 'seq2seq';
+  return config.model.kind !== 'seq2seq';
 }
 
 /** Preflight's probes cover MLPs and recurrent cells; a transformer is refused by name (exit 2). */
