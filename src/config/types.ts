@@ -12,6 +12,8 @@ import type {
   NORM_NAMES,
   OPTIMIZER_NAMES,
   SCHEDULE_NAMES,
+  SEQ2SEQ_ARCHITECTURES,
+  SEQ2SEQ_ATTENTIONS,
 } from './schema.js';
 
 export type InitName = (typeof INIT_NAMES)[number];
@@ -71,14 +73,14 @@ export interface TransformerModelConfig {
 export interface Seq2SeqModelConfig {
   kind: 'seq2seq';
   /** rnn: a recurrent encoder-decoder (Sutskever et al. 2014); transformer: Vaswani et al. (2017). */
-  architecture: 'rnn' | 'transformer';
+  architecture: (typeof SEQ2SEQ_ARCHITECTURES)[number];
   /** The encoder's and decoder's cell (architecture rnn). */
   cell: RecurrentKind;
   /** Encoder and decoder width (dModel for the transformer). */
   hidden: number;
   layers: number;
   /** none (the final state only), additive (Bahdanau et al. 2015), dot (Luong et al. 2015; the transformer's). */
-  attention: 'none' | 'additive' | 'dot';
+  attention: (typeof SEQ2SEQ_ATTENTIONS)[number];
   heads: number;
   ffWidth: number;
   activation: ActivationName;

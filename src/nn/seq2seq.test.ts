@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { backward, noGrad } from '../autograd/tape.js';
-import { createTransductionTask } from '../data/transduction.js';
+import { SEQ2SEQ_TASKS } from '../config/schema.js';
+import { createTransductionTask, TRANSDUCTIONS } from '../data/transduction.js';
 import { orthogonal, xavierNormal } from '../init/index.js';
 import { crossEntropy } from '../ops/index.js';
 import { Rng } from '../tensor/rng.js';
@@ -176,6 +177,10 @@ describe('Seq2Seq', () => {
     assert.equal(trace.length, 2, 'the two encoder layers');
     assert.equal(trace[0]?.length, 4, 'over the 4 source steps');
     for (const layer of trace) for (const g of layer) assert.ok(Number.isFinite(g) && g > 0);
+  });
+
+  it("reads the schema's transduction tasks, the ones data/transduction.ts makes", () => {
+    assert.deepEqual([...SEQ2SEQ_TASKS], [...TRANSDUCTIONS]);
   });
 
   it('refuses inputs and settings that do not fit, naming the fix', () => {

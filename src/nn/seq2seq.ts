@@ -30,6 +30,7 @@
  * layer. The transformer variant: source input, encoder blocks, the encoder's final norm (pre-LN), target input,
  * decoder blocks, head.
  */
+import type { Seq2SeqModelConfig } from '../config/types.js';
 import { activationKernels, type ActivationName } from '../kernels/activations.js';
 import {
   activation as applyActivation,
@@ -58,10 +59,9 @@ import {
   type TransformerOptions,
 } from './transformer.js';
 
-export const SEQ2SEQ_ARCHITECTURES = ['rnn', 'transformer'] as const;
-export type Seq2SeqArchitecture = (typeof SEQ2SEQ_ARCHITECTURES)[number];
-export const SEQ2SEQ_ATTENTIONS = ['none', 'additive', 'dot'] as const;
-export type Seq2SeqAttention = (typeof SEQ2SEQ_ATTENTIONS)[number];
+/** The settings' names come from the config schema (one list, `SEQ2SEQ_ARCHITECTURES` and `SEQ2SEQ_ATTENTIONS`). */
+export type Seq2SeqArchitecture = Seq2SeqModelConfig['architecture'];
+export type Seq2SeqAttention = Seq2SeqModelConfig['attention'];
 
 export interface Seq2SeqOptions {
   architecture: Seq2SeqArchitecture;
