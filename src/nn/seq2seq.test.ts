@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { backward, noGrad } from '../autograd/tape.js';
+import { resolveConfig } from '../config/resolve.js';
 import { SEQ2SEQ_TASKS } from '../config/schema.js';
 import { createTransductionTask, TRANSDUCTIONS } from '../data/transduction.js';
 import { orthogonal, xavierNormal } from '../init/index.js';
@@ -194,5 +195,45 @@ describe('Seq2Seq', () => {
       /not divisible by heads 4/,
     );
     assert.throws(() => model({ sourceLength: 7 }), /must leave at least 1 target step/);
+  });
+});
+
+describe('model kind seq2seq in the config', () => {
+  const resolve = (model: object, task: object = { name: 'reverse', length: 6 }) =>
+    resolveConfig({ task, model: { kind: 'seq2seq', ...model } } as never, { defaultName: 'x' }).model;
+
+  it('fills its defaults per architecture', () => {
+    const rnn = resolve({});
+    assert.ok(rnn.kind === 'seq2seq');
+    assert.deepEqual(
+      [rnn.architecture, rnn.cell, rnn.attention, rnn.activation, rnn.hidden, rnn.layers],
+      ['rnn', 'gru', 'additive', 'tanh', 64, 1],
+    );
+    const transformer = resolve({ architecture: 'transformer', hidden: 32 });
+    assert.ok(transformer.kind === 'seq2seq');
+    assert.deepEqual(
+      [transformer.attention, transformer.activation, transformer.ffWidth, transformer.norm],
+      ['dot', 'gelu', 128, 'pre'],
+    );
+  });
+
+  it('refuses settings that do not apply, naming the field, the value and the fix', () => {
+    assert.throws(
+      () => resolve({ architecture: 'transformer', attention: 'none' }),
+      /model\.attention: .*"none"/,
+    );
+    assert.throws(
+      () => resolve({ activation: 'relu' }),
+      /model\.activation: .*cells use tanh.*leave model\.activation out/,
+    );
+    assert.throws(
+      () => resolve({ architecture: 'transformer', hidden: 30, heads: 4 }),
+      /model\.heads: hidden \(dModel\) 30 is not divisible by heads 4/,
+    );
+    assert.throws(() => resolve({ attention: 'bahdanau' }), /model\.attention/);
+    assert.throws(
+      () => resolve({}, { name: 'copy', length: 5 }),
+      /model\.kind: task "copy" has no source and target/,
+    );
   });
 });
