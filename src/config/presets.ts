@@ -46,6 +46,9 @@ const TWELVE_LAYERS = { layers: 12, dModel: 16, heads: 2 } as const;
  * Reversal of 20 symbols (41 steps) by a GRU encoder-decoder, with or without attention: the contrast of Bahdanau et
  * al. 2015 ("Neural Machine Translation by Jointly Learning to Align and Translate"), where the fixed-length summary
  * of Sutskever et al. 2014 fails as the source grows and additive attention reads each source state directly.
+ * Measured (seed 0, 300 steps, accuracy at the answer steps, chance 1/8, greedy decoding): n = 5, 10, 20, 30
+ * plain 0.65, 0.36, 0.18, 0.15; attention 1.00, 1.00, 0.88, 0.38. At 400 steps and n = 20 (these presets): eval
+ * accuracy over all 41 steps 0.608 plain, 0.951 attention, baseline 0.573.
  */
 function reversalPreset(attention: 'none' | 'additive'): Config {
   return {
