@@ -6,6 +6,7 @@ import { SEQ2SEQ_TASKS } from '../config/schema.js';
 import { createTransductionTask, TRANSDUCTIONS } from '../data/transduction.js';
 import { orthogonal, xavierNormal } from '../init/index.js';
 import { crossEntropy } from '../ops/index.js';
+import { assertClose, loadFixture, tensor } from '../testing/fixtures.js';
 import { Rng } from '../tensor/rng.js';
 import { Tensor, type DType } from '../tensor/tensor.js';
 import { Seq2Seq, type Seq2SeqOptions } from './seq2seq.js';
@@ -136,6 +137,33 @@ describe('Seq2Seq', () => {
           Math.abs((forced.data[i] as number) - (greedy.data[i] as number)) < 1e-4,
           `logit ${i}: ${forced.data[i]} vs ${greedy.data[i]}`,
         );
+    });
+  }
+
+  for (const attention of ['additive', 'dot'] as const) {
+    it(`matches PyTorch: a GRU encoder-decoder with ${attention} attention, its logits, loss and every gradient`, () => {
+      const fx = loadFixture(`seq2seq-gru-${attention}`);
+      const m = model({ cell: 'gru', attention }, 3, 3);
+      const ids = tensor(fx, 'ids').data;
+      const labels = Int32Array.from(tensor(fx, 'labels').data);
+      const x = Tensor.zeros([7, 2, 5], 'float64');
+      ids.forEach((id, r) => (x.data[r * 5 + id] = 1));
+      const params = m.namedParameters();
+      assert.equal(params.length, Object.keys(fx.tensors).filter((k) => k.startsWith('grad.')).length);
+      for (const p of params) p.tensor.data.set(tensor(fx, p.name).data);
+      m.setTargets(labels);
+      const logits = m.forward(x);
+      assertClose(logits.data, tensor(fx, 'out').data, { what: 'logits', rtol: 1e-9, atol: 1e-12 });
+      const loss = crossEntropy(logits, labels);
+      assertClose([loss.item()], tensor(fx, 'loss').data, { what: 'loss', rtol: 1e-10 });
+      m.zeroGrad();
+      backward(loss);
+      for (const p of params)
+        assertClose(p.tensor.grad!, tensor(fx, `grad.${p.name}`).data, {
+          what: `grad.${p.name}`,
+          rtol: 1e-8,
+          atol: 1e-12,
+        });
     });
   }
 
