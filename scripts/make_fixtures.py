@@ -978,6 +978,88 @@ def make_xiong():
     )
 
 
+def make_seq2seq():
+    """A GRU encoder-decoder with additive (Bahdanau et al. 2015) or dot (Luong et al. 2015) attention, teacher forced."""
+    V, H, n, B = 5, 4, 3, 2
+    S, T = n + 1, 2 * n + 1
+    for attention in ("additive", "dot"):
+        name = f"seq2seq-gru-{attention}"
+        seed_for(name)
+        source_embedding = nn.Embedding(V, H)
+        encoder = nn.GRU(H, H)
+        target_embedding = nn.Embedding(V, H)
+        decoder = nn.GRU(H, H)
+        query = nn.Linear(H, H)
+        key = torch.randn(H, H) * 0.5
+        score = torch.randn(1, H) * 0.5
+        combine_context = nn.Linear(H, H)
+        combine_state = nn.Linear(H, H)
+        output = nn.Linear(H, V)
+        key.requires_grad_(True)
+        score.requires_grad_(True)
+        # The reversal task's layout: symbols 1..3, the delimiter 4 at step n, blanks (0) after; answers reversed.
+        symbols = torch.randint(1, V - 1, (n, B))
+        ids = torch.cat([symbols, torch.full((1, B), V - 1), torch.zeros(n, B, dtype=torch.int64)])
+        labels = torch.cat([torch.zeros(S, B, dtype=torch.int64), symbols.flip(0)])
+        states, final = encoder(source_embedding(ids[:S]))  # [S, B, H], [1, B, H]
+        decoded, _ = decoder(target_embedding(labels[S - 1 : T - 1]), final)  # teacher forcing, [n, B, H]
+        memory = states.permute(1, 0, 2)  # [B, S, H]
+        queries = decoded.permute(1, 0, 2)  # [B, n, H]
+        if attention == "additive":
+            e = torch.tanh(query(queries).unsqueeze(2) + (memory @ key.T).unsqueeze(1))  # [B, n, S, H]
+            scores = (e @ score.T).squeeze(-1)
+        else:
+            scores = queries @ memory.transpose(1, 2)
+        weights = torch.softmax(scores, dim=-1)
+        context = weights @ memory
+        attended = torch.tanh(combine_context(context) + combine_state(queries)).permute(1, 0, 2)  # [n, B, H]
+        logits = output(torch.cat([states, attended])).reshape(T * B, V)
+        loss = F.cross_entropy(logits, labels.reshape(-1))
+        loss.backward()
+        params = {
+            "layers.0.weight": source_embedding.weight,
+            "layers.1.weight_ih": encoder.weight_ih_l0,
+            "layers.1.weight_hh": encoder.weight_hh_l0,
+            "layers.1.bias_ih": encoder.bias_ih_l0,
+            "layers.1.bias_hh": encoder.bias_hh_l0,
+            "layers.2.weight": target_embedding.weight,
+            "layers.3.weight_ih": decoder.weight_ih_l0,
+            "layers.3.weight_hh": decoder.weight_hh_l0,
+            "layers.3.bias_ih": decoder.bias_ih_l0,
+            "layers.3.bias_hh": decoder.bias_hh_l0,
+            "layers.4.combine.context.weight": combine_context.weight,
+            "layers.4.combine.context.bias": combine_context.bias,
+            "layers.4.combine.state.weight": combine_state.weight,
+            "layers.4.combine.state.bias": combine_state.bias,
+            "layers.5.weight": output.weight,
+            "layers.5.bias": output.bias,
+        }
+        if attention == "additive":
+            params.update({
+                "layers.4.query.weight": query.weight,
+                "layers.4.query.bias": query.bias,
+                "layers.4.key.weight": key,
+                "layers.4.score.weight": score,
+            })
+        tensors = {"ids": ids.reshape(-1), "labels": labels.reshape(-1), "out": logits, "loss": loss}
+        for pname, value in params.items():
+            tensors[pname] = value
+            tensors[f"grad.{pname}"] = value.grad
+        emit(
+            name,
+            f"A GRU encoder-decoder on reversal (n = {n}, {V} categories, batch {B}, time-major ids [T * B]): "
+            "nn.GRU encoder over the source steps 0..n (symbols, delimiter) from nn.Embedding; nn.GRU decoder from "
+            "the encoder's final state, fed nn.Embedding of the targets at steps n..T-2 (teacher forcing); "
+            + ("additive scores v . tanh(W s_i + b + U h_j) (Bahdanau et al. 2015)" if attention == "additive"
+               else "dot scores s_i . h_j (Luong et al. 2015)")
+            + ", softmax over the source steps, context c_i = sum_j a_ij h_j, h~_i = tanh(C c_i + b_c + D s_i + b_d); "
+            "logits [T * B, V] time-major: the output layer on the encoder states for the source steps and on h~ "
+            "for the answer steps; loss: mean cross-entropy over all T * B positions.",
+            tensors,
+            {"vocabulary": V, "hidden": H, "length": n, "batch": B, "attention": attention},
+        )
+
+
 def main():
     make_dense()
     make_losses()
@@ -988,6 +1070,7 @@ def main():
     make_conv()
     make_attention()
     make_xiong()
+    make_seq2seq()
     write_all()
 
 

@@ -93,6 +93,7 @@ export type {
   TransformerModelInput,
   CnnModelInput,
   ResNetModelInput,
+  Seq2SeqModelInput,
 } from './types.js';
 
 export interface ResolveOptions {

@@ -35,6 +35,7 @@ import type {
   RecurrentModelConfig,
   ResNetModelConfig,
   ResolvedConfig,
+  Seq2SeqModelConfig,
   TransformerModelConfig,
 } from './types.js';
 
@@ -917,6 +918,134 @@ const resnet = defineKind({
   },
 });
 
+export const SEQ2SEQ_ARCHITECTURES = ['rnn', 'transformer'] as const;
+export const SEQ2SEQ_ATTENTIONS = ['none', 'additive', 'dot'] as const;
+export const SEQ2SEQ_CELLS = ['rnn', 'lstm', 'gru'] as const;
+export const SEQ2SEQ_DEFAULTS = {
+  architecture: 'rnn',
+  cell: 'gru',
+  hidden: 64,
+  layers: 1,
+  heads: 4,
+  norm: 'pre',
+} as const;
+/** The tasks that present a source and a target on one time axis (`data/transduction.ts`). */
+export const SEQ2SEQ_TASKS = ['reverse', 'sort'] as const;
+
+const seq2seq = defineKind({
+  takes: ['sequence'],
+  bptt: false,
+  description:
+    'an encoder-decoder (Sutskever et al. 2014) with or without attention (Bahdanau et al. 2015, Luong et al. 2015), or a Transformer encoder-decoder, for the transduction tasks (reverse, sort)',
+  fields: {
+    kind: z.literal('seq2seq'),
+    architecture: names(SEQ2SEQ_ARCHITECTURES)
+      .default(SEQ2SEQ_DEFAULTS.architecture)
+      .describe('rnn: recurrent encoder and decoder; transformer: self-, causal and cross-attention blocks'),
+    cell: names(SEQ2SEQ_CELLS)
+      .default(SEQ2SEQ_DEFAULTS.cell)
+      .describe('the cell of the encoder and the decoder (architecture rnn)'),
+    hidden: num(WIDTH_RULE)
+      .default(SEQ2SEQ_DEFAULTS.hidden)
+      .describe('width of the encoder, the decoder and the token embeddings (dModel for the transformer)'),
+    layers: num({ integer: true, min: 1, max: 100 })
+      .default(SEQ2SEQ_DEFAULTS.layers)
+      .describe('encoder layers, and as many decoder layers'),
+    attention: documented(
+      names(SEQ2SEQ_ATTENTIONS)
+        .optional()
+        .describe(
+          "none: the decoder gets the encoder's final state only; additive: Bahdanau et al. 2015; dot: Luong et al. 2015 (the transformer's scaled dot product)",
+        ),
+      'additive (rnn), dot (transformer)',
+    ),
+    heads: num(WIDTH_RULE)
+      .default(SEQ2SEQ_DEFAULTS.heads)
+      .describe('attention heads (architecture transformer); each takes hidden / heads features'),
+    ffWidth: documented(
+      num(WIDTH_RULE)
+        .optional()
+        .describe('hidden width of the feed-forward sublayer (architecture transformer)'),
+      '4 x hidden',
+    ),
+    activation: documented(
+      activationField
+        .optional()
+        .describe(
+          "the feed-forward non-linearity (architecture transformer); the rnn architecture's cells use tanh",
+        ),
+      'tanh (rnn), gelu (transformer)',
+    ),
+    norm: names(TRANSFORMER_NORMS)
+      .default(SEQ2SEQ_DEFAULTS.norm)
+      .describe(
+        'LayerNorm placement (architecture transformer): post (Vaswani et al. 2017) or pre (Xiong et al. 2020)',
+      ),
+    init: initSpec.default(RECURRENT_DEFAULTS.init).describe('initialiser of the weight matrices'),
+    recurrentInit: initSpec
+      .default(RECURRENT_DEFAULTS.recurrentInit)
+      .describe('initialiser of the hidden-to-hidden weights (architecture rnn)'),
+    bias: biasSpec.default(RECURRENT_DEFAULTS.bias).describe('initial biases'),
+    forgetBias: num()
+      .default(RECURRENT_DEFAULTS.forgetBias)
+      .describe('initial forget-gate bias (cell lstm; Gers et al. 2000)'),
+  },
+  hints: recurrentHints,
+  build(fields): Seq2SeqModelConfig {
+    const { architecture, cell, hidden, layers, heads, norm, init, recurrentInit, bias, forgetBias } = fields;
+    const transformerArchitecture = architecture === 'transformer';
+    const attention = fields.attention ?? (transformerArchitecture ? 'dot' : 'additive');
+    if (transformerArchitecture && attention !== 'dot') {
+      throw new ConfigError({
+        code: 'conflict',
+        path: 'model.attention',
+        value: attention,
+        accepted: '"dot" (or leave it out) for architecture transformer',
+        problem: `a Transformer decoder reads the encoder through scaled dot-product cross-attention, not ${showValue(attention)}`,
+        hint: 'leave model.attention out, or use architecture "rnn" for attention "none" or "additive"',
+      });
+    }
+    const activation = fields.activation ?? (transformerArchitecture ? 'gelu' : 'tanh');
+    if (!transformerArchitecture && activation !== 'tanh') {
+      throw new ConfigError({
+        code: 'not_applicable',
+        path: 'model.activation',
+        value: activation,
+        accepted: '"tanh" (or leave it out) for architecture rnn',
+        problem:
+          "the rnn architecture's cells use tanh; the activation sets a transformer's feed-forward sublayer",
+        hint: 'leave model.activation out, or use architecture "transformer"',
+      });
+    }
+    if (transformerArchitecture && hidden % heads !== 0) {
+      throw new ConfigError({
+        code: 'conflict',
+        path: 'model.heads',
+        value: heads,
+        accepted: `a divisor of hidden ${hidden}`,
+        problem: `hidden (dModel) ${hidden} is not divisible by heads ${heads}; each head takes hidden / heads features`,
+        hint: `use heads ${[1, 2, 4, 8, 16].filter((h) => hidden % h === 0).join(' or ')}, or a hidden that is a multiple of ${heads}`,
+      });
+    }
+    return {
+      kind: 'seq2seq',
+      architecture,
+      cell,
+      hidden,
+      layers,
+      attention,
+      heads,
+      ffWidth: fields.ffWidth ?? 4 * hidden,
+      activation,
+      norm,
+      init,
+      recurrentInit,
+      bias,
+      forgetBias,
+    };
+  },
+});
+
 /** Every model kind; `kind` selects the entry (default: the first kind that takes the task's input). */
 export const MODEL_KINDS_TABLE = {
   mlp,
@@ -949,6 +1078,7 @@ export const MODEL_KINDS_TABLE = {
   transformer,
   cnn,
   resnet,
+  seq2seq,
 } as const satisfies Record<string, AnyModelKind>;
 
 export type ModelKind = keyof typeof MODEL_KINDS_TABLE;
@@ -1380,6 +1510,21 @@ export const CROSS_RULES: readonly CrossRule[] = [
         accepted: 'false, or true with optimizer.momentum > 0',
         problem: `Nesterov momentum needs momentum > 0, got ${optimizer.momentum ?? 0}`,
         hint: 'add "momentum": 0.9',
+      };
+    },
+  },
+  {
+    description: 'a seq2seq model reads a transduction task (a source, then its target, on one time axis)',
+    check({ task, model }) {
+      if (model.kind !== 'seq2seq' || (SEQ2SEQ_TASKS as readonly string[]).includes(task.name))
+        return undefined;
+      return {
+        code: 'conflict',
+        path: 'model.kind',
+        value: model.kind,
+        accepted: `a model kind for task ${showValue(task.name)}, or task ${oneOf(SEQ2SEQ_TASKS)}`,
+        problem: `task ${showValue(task.name)} has no source and target for an encoder and a decoder`,
+        hint: `use task ${SEQ2SEQ_TASKS.join(' or ')} with model kind seq2seq, or model kind lstm or transformer for ${task.name}`,
       };
     },
   },

@@ -23,6 +23,8 @@ import type {
   TRAIN_FIELDS,
   biasSpec,
   initSpec,
+  SEQ2SEQ_ARCHITECTURES,
+  SEQ2SEQ_ATTENTIONS,
 } from './schema.js';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -105,6 +107,27 @@ export interface TransformerModelConfig {
 
 export type ConvNorm = 'none' | 'batch';
 
+export interface Seq2SeqModelConfig {
+  kind: 'seq2seq';
+  /** rnn: a recurrent encoder-decoder (Sutskever et al. 2014); transformer: Vaswani et al. (2017). */
+  architecture: (typeof SEQ2SEQ_ARCHITECTURES)[number];
+  /** The encoder's and decoder's cell (architecture rnn). */
+  cell: RecurrentKind;
+  /** Encoder and decoder width (dModel for the transformer). */
+  hidden: number;
+  layers: number;
+  /** none (the final state only), additive (Bahdanau et al. 2015), dot (Luong et al. 2015; the transformer's). */
+  attention: (typeof SEQ2SEQ_ATTENTIONS)[number];
+  heads: number;
+  ffWidth: number;
+  activation: ActivationName;
+  norm: 'pre' | 'post';
+  init: InitSpec;
+  recurrentInit: InitSpec;
+  bias: BiasSpec;
+  forgetBias: number;
+}
+
 /** A plain conv stack on an image task: conv layers, pooling between them, flatten, a dense head. */
 export interface CnnModelConfig {
   kind: 'cnn';
@@ -156,7 +179,12 @@ export interface ResNetModelConfig {
 }
 
 export type ModelConfig =
-  MlpModelConfig | RecurrentModelConfig | TransformerModelConfig | CnnModelConfig | ResNetModelConfig;
+  | MlpModelConfig
+  | RecurrentModelConfig
+  | TransformerModelConfig
+  | Seq2SeqModelConfig
+  | CnnModelConfig
+  | ResNetModelConfig;
 
 export type OptimizerName = keyof typeof OPTIMIZERS;
 
@@ -221,6 +249,7 @@ export type RecurrentModelInput = ModelInput<'rnn'> | ModelInput<'lstm'> | Model
 export type TransformerModelInput = ModelInput<'transformer'>;
 export type CnnModelInput = ModelInput<'cnn'>;
 export type ResNetModelInput = ModelInput<'resnet'>;
+export type Seq2SeqModelInput = ModelInput<'seq2seq'>;
 
 /** What a user writes (docs/CONFIG.md): everything optional, defaults filled by `resolveConfig`. */
 export interface Config extends Input<typeof ROOT_FIELDS> {

@@ -11,7 +11,7 @@ import { num } from './stats.js';
 
 export interface ModelFacts {
   config: ResolvedConfig | null;
-  kind: 'mlp' | 'rnn' | 'lstm' | 'gru' | 'transformer' | 'cnn' | 'resnet' | null;
+  kind: 'mlp' | 'rnn' | 'lstm' | 'gru' | 'transformer' | 'cnn' | 'resnet' | 'seq2seq' | null;
   recurrent: boolean;
   /** The hidden non-linearity (an LSTM/GRU's candidate non-linearity, tanh). */
   activation: ActivationName | null;
@@ -98,7 +98,10 @@ export function modelFacts(config: ResolvedConfig | null): ModelFacts {
   return {
     config,
     kind: model.kind,
-    recurrent: model.kind === 'rnn' || model.kind === 'lstm' || model.kind === 'gru',
+    recurrent:
+      model.kind === 'seq2seq'
+        ? model.architecture === 'rnn'
+        : model.kind === 'rnn' || model.kind === 'lstm' || model.kind === 'gru',
     activation: known ? activation : null,
     family: known ? activationKernels[activation].family : null,
     depth:
@@ -114,7 +117,7 @@ export function modelFacts(config: ResolvedConfig | null): ModelFacts {
     norm:
       model.kind === 'mlp' || model.kind === 'cnn' || model.kind === 'resnet'
         ? model.norm
-        : model.kind === 'transformer'
+        : model.kind === 'transformer' || (model.kind === 'seq2seq' && model.architecture === 'transformer')
           ? 'layer'
           : null,
     residual:
@@ -122,7 +125,7 @@ export function modelFacts(config: ResolvedConfig | null): ModelFacts {
         ? model.residual
         : model.kind === 'resnet'
           ? model.shortcut
-          : model.kind === 'transformer'
+          : model.kind === 'transformer' || (model.kind === 'seq2seq' && model.architecture === 'transformer')
             ? true
             : model.kind === 'cnn'
               ? false
@@ -202,6 +205,13 @@ export function describeModel(facts: ModelFacts): string {
       scale,
     ].filter(Boolean);
     return `${facts.depth}-layer ${facts.activation} ${model.shortcut ? 'ResNet' : 'plain conv net'} (${parts.join(', ')}; ${training})`;
+  }
+  if (facts.kind === 'seq2seq') {
+    const m = facts.config.model.kind === 'seq2seq' ? facts.config.model : null;
+    if (m?.architecture === 'transformer')
+      return `${facts.depth}+${facts.depth}-layer transformer encoder-decoder (dModel ${facts.width}, ${m.heads} heads, ${m.norm}-LN; ${training})`;
+    const reads = m?.attention === 'none' ? "the encoder's final state only" : `${m?.attention} attention`;
+    return `${m?.cell.toUpperCase() ?? ''} encoder-decoder (hidden ${facts.width}, ${facts.depth} layer${facts.depth === 1 ? '' : 's'} each, ${reads}; ${training})`;
   }
   const cell = facts.kind === 'rnn' ? `vanilla ${facts.activation} RNN` : (facts.kind ?? '').toUpperCase();
   const layers = facts.depth !== null && facts.depth > 1 ? `${facts.depth}-layer ` : '';

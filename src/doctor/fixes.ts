@@ -213,6 +213,30 @@ export function lstm(): Fix {
   };
 }
 
+/** A sequence-to-sequence decoder that reads every encoder state through additive attention. */
+export function attention(): Fix {
+  return {
+    change: 'model.attention "additive"',
+    patch: { model: { attention: 'additive' } },
+    why:
+      'the decoder reads every encoder state directly through a softmax over them (Bahdanau et al. 2015), so no ' +
+      'source symbol has to survive the whole encoder in its final state and each gets a gradient one step away ' +
+      '(seq2seq-reverse-attention reverses the 20 symbols that seq2seq-reverse-plain cannot)',
+  };
+}
+
+/** The encoder-decoder's cell changed (model.cell), its kind kept. */
+export function seq2seqCell(cell: 'lstm' | 'gru'): Fix {
+  return {
+    change: `model.cell "${cell}"`,
+    patch: { model: { cell } },
+    why:
+      cell === 'gru'
+        ? "the GRU's update gate gives the gradient an additive path back through the encoder (Cho et al. 2014)"
+        : "the LSTM's forget-gated cell state carries the gradient back through the encoder (Hochreiter & Schmidhuber 1997)",
+  };
+}
+
 export function gru(): Fix {
   return {
     change: 'model.kind "gru"',

@@ -457,6 +457,17 @@ describe('vanishing_through_time and exploding_through_time', () => {
     assert.equal(diagnose({ records: rnnLike(), config }).verdict, 'vanishing');
   });
 
+  it('a plain encoder-decoder whose encoder gradient vanishes is prescribed attention, then gated cells', () => {
+    const config = preset('seq2seq-reverse-plain', { model: { cell: 'rnn' } });
+    const findings = only(rnnLike(), config);
+    const f = findings.find((x) => x.code === 'vanishing_through_time');
+    assert.ok(f);
+    assert.match(f.cause, /RNN encoder-decoder \(hidden 32, 1 layer each, the encoder's final state only/);
+    assert.deepEqual(f.fixes[0]?.patch, { model: { attention: 'additive' } });
+    assert.deepEqual(f.fixes[1]?.patch, { model: { cell: 'gru' } });
+    assertPatchesResolve(findings, config);
+  });
+
   it('an LSTM that learned to hold its gradient is not vanishing, although it started near 1e-3 or below', () => {
     const records = lstmLike();
     assert.ok((records[0]?.timeGrad?.[0] ?? 1) / 0.2 < 1e-3, 'starts vanished');

@@ -16,6 +16,7 @@ import type { Task } from '../data/task.js';
 import { describeInit, expectedRms, planInit } from '../init/index.js';
 import { activationKernels, type ActivationName } from '../kernels/activations.js';
 import type { JacobianOptions, JacobianStats } from './jacobian.js';
+import { transformerReport, type TransformerPreflight } from './transformer.js';
 import {
   probeMlp,
   probeRecurrent,
@@ -92,7 +93,8 @@ export interface PreflightTheory {
 }
 
 export interface PreflightJacobian extends Omit<JacobianStats, 'method'> {
-  method: JacobianStats['method'] | 'mixed';
+  /** 'none': not measured (transformers). */
+  method: JacobianStats['method'] | 'mixed' | 'none';
 }
 
 export interface RecurrentReport {
@@ -137,6 +139,8 @@ export interface PreflightReport {
   /** Why there is no theory (null when there is). */
   theoryNote: string | null;
   recurrent: RecurrentReport | null;
+  /** Transformers: the last block's gradient by depth beside Xiong et al. 2020 (./transformer.ts). */
+  transformer?: TransformerPreflight;
 }
 
 /**
@@ -152,6 +156,7 @@ export function preflight(config: ResolvedConfig, options: PreflightOptions = {}
   const data = options.data ?? false;
   const jacobian = options.jacobian ? { jacobian: options.jacobian } : {};
   if (config.model.kind === 'mlp') return mlpReport(config, config.model, task, networks, data, jacobian);
+  if (config.model.kind === 'transformer') return transformerReport(config, task, networks, verdictOf);
   if (!preflightProbes(config)) throw transformerNotProbed(config.model.kind);
   return recurrentReport(
     config,
@@ -333,25 +338,30 @@ export function verdictOf(gradRatio: number, measured: readonly number[]): Verdi
 /** Whether preflight probes this model (MLPs and recurrent cells do; a run skips the panel quietly otherwise). */
 export function preflightProbes(config: ResolvedConfig): boolean {
   const kind = config.model.kind;
-  return kind !== 'transformer' && kind !== 'cnn' && kind !== 'resnet';
+  return kind !== 'seq2seq' && kind !== 'cnn' && kind !== 'resnet';
 }
 
-/** Preflight's probes cover MLPs and recurrent cells; a transformer or conv model is refused by name (exit 2). */
+/** Preflight's probes cover MLPs, recurrent cells and transformers; another model is refused by name (exit 2). */
 export function transformerNotProbed(kind = 'transformer'): GradscopeError {
   return new GradscopeError({
     code: 'not_applicable',
     path: 'model.kind',
     value: kind,
-    accepted: 'mlp, rnn, lstm or gru',
-    problem: `preflight does not probe ${kind === 'transformer' ? 'transformers' : `${kind} models`} yet`,
-    hint: `"gradscope run" trains a ${kind} without it`,
+    accepted: 'mlp, rnn, lstm, gru or transformer',
+    problem: `preflight does not probe ${kind === 'transformer' ? 'transformers' : kind === 'seq2seq' ? 'sequence-to-sequence models' : `${kind} models`} yet`,
+    hint: `"gradscope run" trains a ${kind === 'seq2seq' ? 'seq2seq model' : kind} without it`,
   });
 }
 
 function recurrentReport(config: ResolvedConfig, probe: RecurrentProbe, data: boolean): PreflightReport {
   const model = config.model;
   if (model.kind === 'mlp') throw new Error('recurrentReport needs a recurrent config.');
-  if (model.kind === 'transformer' || model.kind === 'cnn' || model.kind === 'resnet')
+  if (
+    model.kind === 'transformer' ||
+    model.kind === 'seq2seq' ||
+    model.kind === 'cnn' ||
+    model.kind === 'resnet'
+  )
     throw transformerNotProbed(model.kind);
   const layersCount = probe.layers;
   const q = meanOver(probe.networks.map((n) => n.q));

@@ -318,6 +318,30 @@ export function estimateMemory(config: ResolvedConfig): MemoryEstimate {
     trainFloats = batch * (conv.kept * 2 + denseUnits * 2 + task.inputs) + conv.column;
     evalFloats = task.evalRows * perExample + conv.column;
     largest = Math.max(conv.largest, batch * conv.largestMap, task.evalRows * conv.largestMap);
+  } else if (model.kind === 'seq2seq') {
+    const h = model.hidden;
+    const transformerArchitecture = model.architecture === 'transformer';
+    // A cell's weights (rnn) or a block's q, k, v, output and feed-forward weights (transformer, +cross in decoders).
+    const gates = CELL_SHAPES[model.cell].gates;
+    const perLayer = transformerArchitecture
+      ? 4 * h * h + 2 * h * model.ffWidth + 8 * h
+      : gates * h * 2 * h + 2 * gates * h;
+    const crossPerLayer = transformerArchitecture ? 4 * h * h + 6 * h : 0;
+    const attention = model.attention === 'none' || transformerArchitecture ? 0 : 4 * h * h + 2 * h;
+    params =
+      2 * task.inputs * h + model.layers * (2 * perLayer + crossPerLayer) + attention + h * task.outputs;
+    tensors = 2 + model.layers * (transformerArchitecture ? 30 : 8) + 8 + 2;
+    layers = 2 * model.layers + 4;
+    largest = Math.max(task.inputs, task.outputs, transformerArchitecture ? model.ffWidth : gates * h) * h;
+    // Per step and row each layer keeps its gates or sublayer activations; attention keeps steps x steps per row
+    // (additive: x hidden, its tanh features).
+    const perStep =
+      2 * model.layers * h * (transformerArchitecture ? 12 + (2 * model.ffWidth) / h : gates + 3);
+    const scores = task.steps * task.steps * (model.attention === 'additive' ? h * 2 : 2 * model.heads);
+    const outputs = task.steps * task.outputs * 3;
+    trainFloats = batch * (task.steps * (perStep * 2 + task.inputs) + 2 * scores + outputs);
+    evalFloats = task.evalRows * (task.steps * (perStep + task.inputs) + scores + outputs);
+    largest = Math.max(largest, batch * scores, task.evalRows * scores);
   } else {
     const gates = CELL_SHAPES[model.kind].gates;
     const hidden = model.hidden;

@@ -5,6 +5,7 @@ import type {
   ModelConfig,
   RecurrentModelConfig,
   ResNetModelConfig,
+  Seq2SeqModelConfig,
   TransformerModelConfig,
   BranchScale,
 } from '../config/types.js';
@@ -13,7 +14,9 @@ import { resolveBias, resolveInit } from '../init/index.js';
 import { ConvNet } from '../nn/conv.js';
 import { Mlp, RecurrentNet, type LayeredModel } from '../nn/index.js';
 import { ResNet, type ResidualScale } from '../nn/residual.js';
+import { Seq2Seq } from '../nn/seq2seq.js';
 import { Transformer } from '../nn/transformer.js';
+import { GradscopeError } from '../util/errors.js';
 import type { Rng } from '../tensor/rng.js';
 import type { DType } from '../tensor/tensor.js';
 
@@ -29,6 +32,7 @@ export function buildModel(
   if (model.kind === 'transformer') return buildTransformer(model, task, rng, dtype);
   if (model.kind === 'cnn') return buildCnn(model, task, rng, dtype);
   if (model.kind === 'resnet') return buildResNet(model, task, rng, dtype);
+  if (model.kind === 'seq2seq') return buildSeq2Seq(model, task, rng, dtype);
   return buildRecurrent(model, task, rng, dtype, options.bptt ?? 0);
 }
 
@@ -61,6 +65,40 @@ function buildTransformer(model: TransformerModelConfig, task: Task, rng: Rng, d
     tiedEmbeddings: model.tiedEmbeddings,
     weightInit: (activation) => resolveInit(model.init, { activation }),
     biasInit: resolveBias(model.bias),
+    rng,
+    dtype,
+  });
+}
+
+function buildSeq2Seq(model: Seq2SeqModelConfig, task: Task, rng: Rng, dtype: DType): Seq2Seq {
+  if (!task.sequence || task.sourceLength === undefined) {
+    throw new GradscopeError({
+      code: 'conflict',
+      path: 'model.kind',
+      value: 'seq2seq',
+      accepted: 'a transduction task (reverse, sort) for model kind seq2seq',
+      problem: `task "${task.name}" has no source and target for an encoder and a decoder`,
+      hint: 'use task reverse or sort, or model kind lstm or transformer for this task',
+    });
+  }
+  return new Seq2Seq({
+    architecture: model.architecture,
+    vocabulary: task.inputSize,
+    outputSize: task.outputSize,
+    steps: task.sequence.length,
+    sourceLength: task.sourceLength,
+    hidden: model.hidden,
+    layers: model.layers,
+    cell: model.cell,
+    attention: model.attention,
+    heads: model.heads,
+    ffWidth: model.ffWidth,
+    activation: model.activation,
+    norm: model.norm,
+    weightInit: (activation) => resolveInit(model.init, { activation }),
+    recurrentInit: resolveInit(model.recurrentInit, { activation: 'tanh' }),
+    biasInit: resolveBias(model.bias),
+    forgetBias: model.forgetBias,
     rng,
     dtype,
   });

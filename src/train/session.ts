@@ -128,6 +128,8 @@ export function accuracy(logits: Tensor, labels: Int32Array): number {
 export function evaluate(model: LayeredModel, task: Task): { loss: number; accuracy?: number } {
   const batch = task.evalSet();
   model.setTraining(false);
+  // A sequence-to-sequence model decodes from its own predictions here, never from the answers.
+  model.setTargets?.(null);
   try {
     return noGrad(() => {
       const out = model.forward(batch.x);
@@ -296,6 +298,7 @@ export class TrainingSession {
     if (monitored) model.setRecordAttention?.(true);
     const batch = task.trainBatch(config.train.batchSize, this.dataRng);
     model.zeroGrad();
+    model.setTargets?.(batch.labels);
     const output = model.forward(batch.x);
     const lossTensor = computeLoss(task, output, batch);
     const loss = lossTensor.item();
