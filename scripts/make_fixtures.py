@@ -1060,6 +1060,44 @@ def make_seq2seq():
         )
 
 
+def make_decoder_layer():
+    """nn.TransformerDecoderLayer: causal self-attention, cross-attention over a memory, feed-forward."""
+    for norm_first in (False, True):
+        name = f"transformer-decoder-layer-{'pre' if norm_first else 'post'}"
+        seed_for(name)
+        layer = nn.TransformerDecoderLayer(
+            d_model=8, nhead=2, dim_feedforward=16, dropout=0.0, activation="relu", batch_first=True,
+            norm_first=norm_first,
+        )
+        layer.train()
+        with torch.no_grad():
+            for norm in (layer.norm1, layer.norm2, layer.norm3):
+                norm.weight.add_(0.1 * torch.randn(8))
+                norm.bias.add_(0.1 * torch.randn(8))
+        x = torch.randn(2, 5, 8, requires_grad=True)
+        memory = torch.randn(2, 4, 8, requires_grad=True)
+        causal = torch.triu(torch.ones(5, 5, dtype=torch.bool), diagonal=1)
+        out = layer(x, memory, tgt_mask=causal)
+        loss = (out * projection_weights(out.shape)).sum()
+        loss.backward()
+        named = dict(layer.named_parameters())
+        tensors = {"x": x, "memory": memory, **named, "out": out, "loss": loss, "grad.x": x.grad,
+                   "grad.memory": memory.grad}
+        for pname, p in named.items():
+            tensors[f"grad.{pname}"] = p.grad
+        emit(
+            name,
+            f"nn.TransformerDecoderLayer(d_model=8, nhead=2, dim_feedforward=16, dropout=0, activation='relu', "
+            f"batch_first=True, norm_first={norm_first}), default init with LayerNorm weights and biases perturbed "
+            "by 0.1 N(0, 1); causal tgt_mask; x [2, 5, 8], memory [2, 4, 8] (the encoder's output, no mask). "
+            + ("Pre-LN: x + sa(norm1(x)), + mha(norm2(.), memory), + ff(norm3(.))" if norm_first
+               else "Post-LN: norm1(x + sa(x)), norm2(. + mha(., memory)), norm3(. + ff(.))")
+            + ". loss = sum(out * w), w_i = sin(i + 1). LayerNorm eps 1e-5.",
+            tensors,
+            {"norm_first": norm_first, "eps": 1e-5},
+        )
+
+
 def main():
     make_dense()
     make_losses()
@@ -1071,6 +1109,7 @@ def main():
     make_attention()
     make_xiong()
     make_seq2seq()
+    make_decoder_layer()
     write_all()
 
 

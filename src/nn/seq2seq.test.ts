@@ -4,12 +4,13 @@ import { backward, noGrad } from '../autograd/tape.js';
 import { resolveConfig } from '../config/resolve.js';
 import { SEQ2SEQ_TASKS } from '../config/schema.js';
 import { createTransductionTask, TRANSDUCTIONS } from '../data/transduction.js';
-import { orthogonal, xavierNormal } from '../init/index.js';
-import { crossEntropy } from '../ops/index.js';
+import { orthogonal, xavierNormal, zeros } from '../init/index.js';
+import { crossEntropy, mul, sum } from '../ops/index.js';
 import { assertClose, loadFixture, tensor } from '../testing/fixtures.js';
 import { Rng } from '../tensor/rng.js';
 import { Tensor, type DType } from '../tensor/tensor.js';
 import { Seq2Seq, type Seq2SeqOptions } from './seq2seq.js';
+import { TransformerBlock } from './transformer.js';
 
 /** A reversal task of n symbols over C classes (T = 2n + 1 steps, source S = n + 1). */
 function reversal(n: number, C: number, batch: number, seed = 1): { x: Tensor; labels: Int32Array } {
@@ -164,6 +165,73 @@ describe('Seq2Seq', () => {
           rtol: 1e-8,
           atol: 1e-12,
         });
+    });
+  }
+
+  for (const norm of ['post', 'pre'] as const) {
+    it(`a decoder block (cross-attention as a setting) matches nn.TransformerDecoderLayer(norm_first=${norm === 'pre'})`, () => {
+      const fx = loadFixture(`transformer-decoder-layer-${norm}`);
+      const block = new TransformerBlock(
+        {
+          input: 'features',
+          inputSize: 8,
+          outputSize: 8,
+          maxLength: 5,
+          scored: 'every',
+          causal: true,
+          crossAttention: true,
+          layers: 1,
+          dModel: 8,
+          heads: 2,
+          ffWidth: 16,
+          activation: 'relu',
+          norm,
+          weightInit: () => zeros(),
+          biasInit: zeros(),
+          rng: new Rng(0),
+          dtype: 'float64',
+        },
+        1,
+      );
+      const names: Record<string, string> = {
+        'attention.inProj.weight': 'self_attn.in_proj_weight',
+        'attention.inProj.bias': 'self_attn.in_proj_bias',
+        'attention.outProj.weight': 'self_attn.out_proj.weight',
+        'attention.outProj.bias': 'self_attn.out_proj.bias',
+        'attentionNorm.weight': 'norm1.weight',
+        'attentionNorm.bias': 'norm1.bias',
+        'crossAttention.inProj.weight': 'multihead_attn.in_proj_weight',
+        'crossAttention.inProj.bias': 'multihead_attn.in_proj_bias',
+        'crossAttention.outProj.weight': 'multihead_attn.out_proj.weight',
+        'crossAttention.outProj.bias': 'multihead_attn.out_proj.bias',
+        'crossAttentionNorm.weight': 'norm2.weight',
+        'crossAttentionNorm.bias': 'norm2.bias',
+        'feedForward.0.weight': 'linear1.weight',
+        'feedForward.0.bias': 'linear1.bias',
+        'feedForward.1.weight': 'linear2.weight',
+        'feedForward.1.bias': 'linear2.bias',
+        'feedForwardNorm.weight': 'norm3.weight',
+        'feedForwardNorm.bias': 'norm3.bias',
+      };
+      const params = block.namedParameters();
+      assert.deepEqual(params.map((p) => p.name).sort(), Object.keys(names).sort());
+      for (const p of params) p.tensor.data.set(tensor(fx, names[p.name]!).data);
+      const leaf = (key: string): Tensor =>
+        new Tensor(tensor(fx, key).data, tensor(fx, key).shape, { requiresGrad: true });
+      const x = leaf('x');
+      const memory = leaf('memory');
+      const out = block.forward(x, memory);
+      assertClose(out.data, tensor(fx, 'out').data, { what: `${norm}-LN decoder out` });
+      const w = Tensor.zeros(out.shape, 'float64');
+      w.data.forEach((_, i, a) => (a[i] = Math.sin(i + 1)));
+      backward(sum(mul(out, w)));
+      assertClose(x.grad!, tensor(fx, 'grad.x').data, { what: `${norm}-LN grad.x` });
+      assertClose(memory.grad!, tensor(fx, 'grad.memory').data, { what: `${norm}-LN grad.memory` });
+      for (const p of params)
+        assertClose(p.tensor.grad!, tensor(fx, `grad.${names[p.name]!}`).data, {
+          what: `${norm}-LN grad.${p.name}`,
+        });
+      assert.throws(() => block.forward(x), /has cross-attention and needs the encoder's output/);
     });
   }
 
