@@ -284,7 +284,7 @@ function mlpReport(
       activation: model.activation,
       init: describeInit(model.init, { activation: model.activation }),
       norm: model.norm,
-      residual: model.residual,
+      residual: model.residual !== false,
     },
     inputs: data ? 'task' : targetQ !== null ? 'gaussian-fixed-point' : 'gaussian-unit',
     gradRatio,

@@ -1,13 +1,16 @@
 /** Turns a resolved config into a model. Models declare their own layers and facts; nothing downstream switches on kind. */
 import type {
   MlpModelConfig,
+  MlpResidualConfig,
+  MlpResidualForm,
   ModelConfig,
   RecurrentModelConfig,
   TransformerModelConfig,
 } from '../config/types.js';
 import type { Task } from '../data/task.js';
 import { resolveBias, resolveInit } from '../init/index.js';
-import { Mlp, RecurrentNet, type LayeredModel } from '../nn/index.js';
+import { Mlp, RecurrentNet, type LayeredModel, type MlpResidual } from '../nn/index.js';
+import type { ResidualOrder } from '../nn/residual.js';
 import { Transformer } from '../nn/transformer.js';
 import type { Rng } from '../tensor/rng.js';
 import type { DType } from '../tensor/tensor.js';
@@ -105,11 +108,40 @@ function buildMlp(model: MlpModelConfig, task: Task, rng: Rng, dtype: DType): Ml
     outputSize: task.outputSize,
     activation: model.activation,
     norm: model.norm,
-    residual: model.residual,
+    residual: mlpResidual(model.residual),
     dropout: model.dropout,
     weightInit: (activation) => resolveInit(model.init, { activation }),
     biasInit: resolveBias(model.bias),
     rng,
     dtype,
   });
+}
+
+/** Each config form is an order of the one ResidualBlock; linear-out is pre without a norm (a schema rule). */
+const RESIDUAL_ORDER: { readonly [F in MlpResidualForm]: ResidualOrder } = {
+  activated: 'branch',
+  post: 'post',
+  pre: 'pre',
+  'linear-out': 'pre',
+};
+
+/**
+ * The Mlp's residual setting: today's block (`true`) as the x + phi(W x + b) shorthand around the layer itself,
+ * every other form as a ResidualBlock.
+ */
+export function mlpResidual(residual: false | MlpResidualConfig): boolean | MlpResidual {
+  if (residual === false) return false;
+  const { form, layers, scale, fixup } = residual;
+  if (form === 'activated' && layers === 1 && scale === 1 && !fixup) return true;
+  return {
+    order: RESIDUAL_ORDER[form],
+    layers,
+    // ReZero (Bachlechner et al. 2020) and SkipInit (De & Smith 2020) both start a learnable scalar at 0.
+    ...(typeof scale === 'number'
+      ? scale === 1
+        ? {}
+        : { scale: { init: scale, learnable: false } }
+      : { scale: { init: 0, learnable: true } }),
+    fixup,
+  };
 }
