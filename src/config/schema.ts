@@ -146,6 +146,7 @@ export const INIT_NAMES = [
   'orthogonal',
   'identity',
   'zeros',
+  'delta-orthogonal',
 ] as const;
 export const NORM_NAMES = ['none', 'batch', 'layer'] as const;
 export const RESIDUAL_FORMS = ['activated', 'post', 'pre', 'linear-out'] as const;
@@ -992,6 +993,13 @@ export const OPTIMIZER_DEFAULTS = Object.fromEntries(
 // ---------------------------------------------------------------------------------------------------------------
 // Rules between fields
 
+/** Model kinds whose weights are all dense (matrices), where a convolution-only initialiser has no kernel to set. */
+const DENSE_ONLY_KINDS: ReadonlySet<string> = new Set(['mlp', 'rnn', 'lstm', 'gru', 'transformer']);
+
+function isInitObject(spec: unknown): spec is { base: string } {
+  return typeof spec === 'object' && spec !== null && typeof (spec as { base?: unknown }).base === 'string';
+}
+
 /** A rule that ties two fields together; it returns the error it finds in a resolved config. */
 export interface CrossRule {
   readonly description: string;
@@ -1034,6 +1042,25 @@ export const CROSS_RULES: readonly CrossRule[] = [
         problem: `residual connections need equal hidden widths, got ${showValue(model.hidden)}`,
         hint: 'each block adds its input to its output',
       };
+    },
+  },
+  {
+    description: 'delta-orthogonal initialises convolution kernels (model kinds with convolutions)',
+    check({ model }) {
+      if (!DENSE_ONLY_KINDS.has(model.kind)) return undefined;
+      for (const [key, spec] of Object.entries(model)) {
+        const base = typeof spec === 'string' ? spec : isInitObject(spec) ? spec.base : undefined;
+        if (base !== 'delta-orthogonal') continue;
+        return {
+          code: 'not_applicable',
+          path: `model.${key}`,
+          value: spec,
+          accepted: `an initialiser for dense weights, e.g. "orthogonal" (delta-orthogonal of a 1x1 kernel)`,
+          problem: `delta-orthogonal (Xiao et al. 2018) sets a convolution kernel's centre tap, and model kind ${showValue(model.kind)} has no convolutions`,
+          hint: 'use "orthogonal", or a conv model kind',
+        };
+      }
+      return undefined;
     },
   },
   {
