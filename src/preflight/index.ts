@@ -16,13 +16,7 @@ import type { Task } from '../data/task.js';
 import { describeInit, expectedRms, planInit } from '../init/index.js';
 import { activationKernels, type ActivationName } from '../kernels/activations.js';
 import type { JacobianOptions, JacobianStats } from './jacobian.js';
-import {
-  probeMlp,
-  probeRecurrent,
-  type MlpProbe,
-  type RecurrentBound,
-  type RecurrentProbe,
-} from './probe.js';
+import { probeMlp, probeRecurrent, type RecurrentBound, type RecurrentProbe } from './probe.js';
 import {
   chi1At,
   criticalSigmaW2,
@@ -35,6 +29,8 @@ import {
   type MeanFieldNetwork,
   type Phase,
 } from './theory.js';
+
+import { residualReport, type ResidualPreflight } from './residual.js';
 
 export { formatReport } from './format.js';
 
@@ -137,6 +133,8 @@ export interface PreflightReport {
   /** Why there is no theory (null when there is). */
   theoryNote: string | null;
   recurrent: RecurrentReport | null;
+  /** Residual MLPs: the stream beside the residual mean-field recursion (./residual.ts). */
+  residual?: ResidualPreflight;
 }
 
 /**
@@ -151,6 +149,8 @@ export function preflight(config: ResolvedConfig, options: PreflightOptions = {}
   const task = createTask(config.task, config.seed);
   const data = options.data ?? false;
   const jacobian = options.jacobian ? { jacobian: options.jacobian } : {};
+  if (config.model.kind === 'mlp' && config.model.residual)
+    return residualReport(config, config.model, task, { networks, data, ...jacobian });
   if (config.model.kind === 'mlp') return mlpReport(config, config.model, task, networks, data, jacobian);
   if (!preflightProbes(config)) throw transformerNotProbed();
   return recurrentReport(
@@ -300,14 +300,17 @@ function mlpReport(
   return report;
 }
 
-function spreadOf(probe: MlpProbe | RecurrentProbe): { varLogGrad: number; varLogSignal: number } {
+export function spreadOf(probe: { networks: ReadonlyArray<{ gradNorm2: Float64Array; signal: number }> }): {
+  varLogGrad: number;
+  varLogSignal: number;
+} {
   return {
     varLogGrad: sampleVariance(probe.networks.map((n) => Math.log(n.gradNorm2[0] as number))),
     varLogSignal: sampleVariance(probe.networks.map((n) => Math.log(n.signal))),
   };
 }
 
-function jacobianSummary(stats: JacobianStats[]): PreflightJacobian {
+export function jacobianSummary(stats: JacobianStats[]): PreflightJacobian {
   const mean = (pick: (s: JacobianStats) => number): number =>
     stats.reduce((s, x) => s + pick(x), 0) / stats.length;
   const methods = new Set(stats.map((s) => s.method));
