@@ -30,6 +30,7 @@ import {
   type Phase,
 } from './theory.js';
 
+import { layeredConfigReport, type BranchVariance } from './layered.js';
 import { residualReport, type ResidualPreflight } from './residual.js';
 
 export { formatReport } from './format.js';
@@ -135,6 +136,8 @@ export interface PreflightReport {
   recurrent: RecurrentReport | null;
   /** Residual MLPs: the stream beside the residual mean-field recursion (./residual.ts). */
   residual?: ResidualPreflight;
+  /** Residual blocks of conv/residual kinds: shortcut and branch mean squares at the sum (./layered.ts). */
+  branchVariance?: BranchVariance[];
 }
 
 /**
@@ -153,6 +156,9 @@ export function preflight(config: ResolvedConfig, options: PreflightOptions = {}
     return residualReport(config, config.model, task, { networks, data, ...jacobian });
   if (config.model.kind === 'mlp') return mlpReport(config, config.model, task, networks, data, jacobian);
   if (!preflightProbes(config)) throw transformerNotProbed();
+  // Kinds that build a conv or residual LayeredModel: the generic per-layer probe (./layered.ts).
+  if (!RECURRENT_KINDS.has(config.model.kind))
+    return layeredConfigReport(config, task, { networks, data, ...jacobian });
   return recurrentReport(
     config,
     probeRecurrent(config, task, { networks, targetQ: null, data, ...jacobian }),
@@ -332,6 +338,8 @@ export function verdictOf(gradRatio: number, measured: readonly number[]): Verdi
 
 // ---------------------------------------------------------------------------------------------------------------
 // Recurrent report
+
+const RECURRENT_KINDS: ReadonlySet<string> = new Set(['rnn', 'lstm', 'gru']);
 
 /** Whether preflight probes this model (MLPs and recurrent cells do; a run skips the panel quietly otherwise). */
 export function preflightProbes(config: ResolvedConfig): boolean {

@@ -29,7 +29,7 @@
  * gradient at the stream, ||dL/dx_l||^2, for the probe's loss L = v . x_L (so ||dL/dx_L||^2 = 1).
  * Post-activation blocks phi(x + F) and normalised branches have no exact recursion here; they are measured only.
  */
-import { backward, noGrad } from '../autograd/tape.js';
+import { backward } from '../autograd/tape.js';
 import type { MlpModelConfig, MlpResidualConfig, ResolvedConfig } from '../config/types.js';
 import type { Task } from '../data/task.js';
 import { describeInit, expectedRms, planInit } from '../init/index.js';
@@ -45,7 +45,8 @@ import {
   type PreflightOptions,
   type PreflightReport,
 } from './index.js';
-import { jacobianStats, type JacobianOperator, type JacobianStats } from './jacobian.js';
+import { jacobianStats, type JacobianStats } from './jacobian.js';
+import { forwardJacobian, prepareForProbe } from './layered.js';
 import { BATCH_NORM_PROBE_BATCH, networkRng, probeRng, randomUnit } from './probe.js';
 import { gaussianExpectation } from './quadrature.js';
 import { activationMoments, type ActivationSpec, type BiasMoments } from './theory.js';
@@ -322,14 +323,7 @@ export function sampleResidualMlp(config: ResolvedConfig, task: Task, index: num
   const model = buildModel(config.model, task, networkRng(config, index), { dtype: 'float64' });
   if (!(model instanceof Mlp))
     throw new Error(`a residual preflight needs an mlp, got "${config.model.kind}".`);
-  for (const p of model.parameters()) p.requiresGrad = false;
-  model.setTraining(true);
-  const visit = (m: Module): void => {
-    // Dense's own flag only switches dropout; its norm keeps batch statistics.
-    if (m instanceof Dense) m.training = false;
-    for (const [, child] of m.children()) visit(child);
-  };
-  visit(model);
+  prepareForProbe(model);
   return model;
 }
 
@@ -338,68 +332,6 @@ function hiddenForward(model: Mlp, x: Tensor): Tensor {
   let h = x;
   for (const layer of model.blocks.slice(0, -1)) h = layer.forward(h);
   return h;
-}
-
-/**
- * J = d x_L / d x_0 of example 0 as an operator: Jᵀ exact by backward passes (all rows at once when the examples
- * are independent; one pass of the whole probe batch per row under batch norm), J by central differences.
- */
-function streamJacobian(
-  model: Mlp,
-  x: Float64Array,
-  batch: number,
-  inSize: number,
-  outSize: number,
-  cost: number,
-): JacobianOperator {
-  const example = x.subarray(0, inSize);
-  const run = (input: Float64Array, rows: number): Float64Array =>
-    noGrad(() => Float64Array.from(hiddenForward(model, new Tensor(input, [rows, inSize])).data));
-  return {
-    inputSize: inSize,
-    outputSize: outSize,
-    costPerRow: batch * cost,
-    applyIsExact: false,
-    applyTranspose(rows, m) {
-      if (batch === 1) {
-        const input = new Float64Array(m * inSize);
-        for (let r = 0; r < m; r++) input.set(example, r * inSize);
-        const t = new Tensor(input, [m, inSize], { requiresGrad: true });
-        backward(hiddenForward(model, t), { seed: Float64Array.from(rows) });
-        return Float64Array.from(t.grad ?? new Float64Array(m * inSize));
-      }
-      const out = new Float64Array(m * inSize);
-      for (let r = 0; r < m; r++) {
-        const t = new Tensor(Float64Array.from(x), [batch, inSize], { requiresGrad: true });
-        const seed = new Float64Array(batch * outSize);
-        seed.set(rows.subarray(r * outSize, (r + 1) * outSize), 0);
-        backward(hiddenForward(model, t), { seed });
-        out.set((t.grad ?? new Float64Array(batch * inSize)).subarray(0, inSize), r * inSize);
-      }
-      return out;
-    },
-    apply(rows, m) {
-      const out = new Float64Array(m * outSize);
-      const scale = Math.sqrt(meanSquareOf(example) * inSize) || 1;
-      for (let r = 0; r < m; r++) {
-        const t = rows.subarray(r * inSize, (r + 1) * inSize);
-        const length = Math.sqrt(meanSquareOf(t) * inSize);
-        if (length === 0) continue;
-        const e = (6e-6 * Math.max(scale, 1)) / length;
-        const plus = Float64Array.from(x);
-        const minus = Float64Array.from(x);
-        for (let i = 0; i < inSize; i++) {
-          plus[i] = (plus[i] as number) + e * (t[i] as number);
-          minus[i] = (minus[i] as number) - e * (t[i] as number);
-        }
-        const yPlus = run(plus, batch);
-        const yMinus = run(minus, batch);
-        for (let j = 0; j < outSize; j++)
-          out[r * outSize + j] = ((yPlus[j] as number) - (yMinus[j] as number)) / (2 * e);
-      }
-      return out;
-    },
-  };
 }
 
 /**
@@ -477,7 +409,7 @@ export function probeResidualMlp(
       inputGradNorm2: meanSquareOf(input.grad ?? []) * inSize,
       inputMeanSquare: meanSquareOf(x),
       jacobian: jacobianStats(
-        streamJacobian(model, x, batch, inSize, width, cost),
+        forwardJacobian((t) => hiddenForward(model, t), x, batch, inSize, width, cost),
         rng.fork('jacobian'),
         options.jacobian,
       ),
