@@ -523,7 +523,8 @@ function readValue(
   const primitive = forms.find(
     (form) =>
       (typeof value === 'string' && form instanceof z.ZodEnum) ||
-      (typeof value === 'number' && form instanceof z.ZodNumber),
+      (typeof value === 'number' && form instanceof z.ZodNumber) ||
+      (typeof value === 'boolean' && form instanceof z.ZodBoolean),
   );
   if (primitive === undefined) throw invalid(path, value, accepted, numericStringHint(value));
   try {

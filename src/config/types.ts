@@ -152,6 +152,11 @@ export interface TrainConfig {
 export interface MonitorConfig {
   every: number;
   timesteps: boolean;
+  /**
+   * weight and gradient histograms (monitor/histogram): false never, true on every logged step, N on every N-th;
+   * absent in configs written before the field (read as its default)
+   */
+  histograms?: boolean | number;
 }
 
 export interface ResolvedConfig {

@@ -10,6 +10,7 @@ import type { Batch, Task } from '../data/task.js';
 import { diagnose, diagnoseOnline } from '../doctor/diagnosis.js';
 import { briefFindings } from '../doctor/findings.js';
 import type { ActivationRecord, MetricsRecord, ParamRecord, Summary } from '../io/runlog.js';
+import { histogramsDue, weightHistograms } from '../monitor/histogram.js';
 import { activationStats, firstNonFinite, fitDecayFactor, paramStats } from '../monitor/stats.js';
 import type { LayeredModel } from '../nn/index.js';
 import { crossEntropy, mse } from '../ops/index.js';
@@ -369,6 +370,8 @@ export class TrainingSession {
           dead: s.dead,
         });
       });
+      const histograms =
+        monitored && histogramsDue(step, config.monitor, steps) ? weightHistograms(tensors, info) : null;
       const timeGradByLayer = traceTime ? (model.timeGrad?.() ?? []) : [];
       const top = timeGradByLayer[timeGradByLayer.length - 1];
       record = {
@@ -384,6 +387,7 @@ export class TrainingSession {
         ...(top ? { timeGrad: top, timeGradFactor: fitDecayFactor(top) } : {}),
         ...(timeGradByLayer.length > 1 ? { timeGradByLayer } : {}),
         ...(attention ? { attention } : {}),
+        ...(histograms ? { histograms } : {}),
         findings: [],
         ...(nonFiniteSource ? { nonFiniteSource } : {}),
         ...(rolledBack ? { rolledBack: true } : {}),
