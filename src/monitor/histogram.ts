@@ -154,16 +154,25 @@ export function rebinHistogram(
     const span = right - lo;
     const first = Math.min(buckets - 1, Math.floor(((lo - min) / width) * buckets));
     const lastBucket = Math.min(buckets - 1, Math.floor(((right - min) / width) * buckets));
-    if (span <= 0 || first === lastBucket) {
-      counts[first] = (counts[first] as number) + count;
-      continue;
-    }
-    for (let b = first; b <= lastBucket; b++) {
+    // Overlaps below a billionth of the old bucket are rounding at a shared edge, not a share of its count;
+    // the count is spread over the rest in proportion, so the total is kept exactly.
+    const overlaps: number[] = [];
+    let total = 0;
+    for (let b = first; b <= lastBucket && span > 0; b++) {
       const bLo = min + (b / buckets) * width;
       const bHi = min + ((b + 1) / buckets) * width;
       const overlap = Math.min(bHi, right) - Math.max(bLo, lo);
-      if (overlap > 0) counts[b] = (counts[b] as number) + (count * overlap) / span;
+      const kept = overlap > 1e-9 * span ? overlap : 0;
+      overlaps.push(kept);
+      total += kept;
     }
+    if (total === 0) {
+      counts[first] = (counts[first] as number) + count;
+      continue;
+    }
+    overlaps.forEach((overlap, j) => {
+      if (overlap > 0) counts[first + j] = (counts[first + j] as number) + (count * overlap) / total;
+    });
   }
   return { min, max, counts, nan: 0, posInf: 0, negInf: 0 };
 }
