@@ -176,3 +176,46 @@ export function rebinHistogram(
   }
   return { min, max, counts, nan: 0, posInf: 0, negInf: 0 };
 }
+
+/**
+ * The `histograms` of a record read from a file, checked entry by entry: a well-formed entry is kept, anything else
+ * (a log of another writer, a damaged line) is dropped; null when nothing usable is there.
+ */
+export function readHistogramRecords(value: unknown): HistogramRecord[] | null {
+  if (!Array.isArray(value)) return null;
+  const count = (v: unknown): number => (typeof v === 'number' && v >= 0 ? v : 0);
+  const out: HistogramRecord[] = [];
+  for (const raw of value as unknown[]) {
+    if (typeof raw !== 'object' || raw === null) continue;
+    const h = raw as Record<string, unknown>;
+    const { name, layer, of, min, max, counts } = h;
+    if (
+      typeof name !== 'string' ||
+      typeof layer !== 'number' ||
+      !Number.isInteger(layer) ||
+      layer < 0 ||
+      (of !== 'weight' && of !== 'grad') ||
+      typeof min !== 'number' ||
+      typeof max !== 'number' ||
+      !Number.isFinite(min) ||
+      !Number.isFinite(max) ||
+      min > max ||
+      !Array.isArray(counts) ||
+      counts.length === 0 ||
+      !counts.every((c) => typeof c === 'number' && c >= 0 && Number.isFinite(c))
+    )
+      continue;
+    out.push({
+      name,
+      layer,
+      of,
+      min,
+      max,
+      counts: counts as number[],
+      nan: count(h['nan']),
+      posInf: count(h['posInf']),
+      negInf: count(h['negInf']),
+    });
+  }
+  return out.length > 0 ? out : null;
+}
