@@ -245,6 +245,7 @@ describe('the distributions panel in Chromium', { skip }, () => {
     );
     data = await panelData(page);
     assert.deepEqual([data['param'], data['ridges']], ['layers.1.weight', '13']);
+    assert.match(await page.evaluate(() => location.search), /hist=layers\.1\.weight&histOf=grad/);
     await page.keyboard.press('Tab');
     assert.equal(await page.evaluate(() => document.activeElement?.tagName), 'CANVAS');
     await page.keyboard.press('End');
@@ -258,6 +259,16 @@ describe('the distributions panel in Chromium', { skip }, () => {
     const shot = join(outputDir, 'distributions.png');
     await (await page.$('#panel-distributions'))?.screenshot({ path: shot });
     assert.ok(statSync(shot).size > 10_000, 'a screenshot of the panel');
+    assert.deepEqual(pageErrors, []);
+  });
+
+  it('opens on the tensor and kind the address names', async () => {
+    await page.goto(`${server.url}?runs=hist-run&hist=layers.2.weight&histOf=grad`);
+    await page.waitForFunction(
+      () => document.getElementById('chart-distributions')?.dataset['ridges'] === '13',
+    );
+    const data = await panelData(page);
+    assert.deepEqual([data['param'], data['of']], ['layers.2.weight', 'grad']);
     assert.deepEqual(pageErrors, []);
   });
 

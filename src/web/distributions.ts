@@ -6,7 +6,7 @@
  * zoom of the step axis. DOM only.
  *
  * @example
- * const panel = new DistributionsPanel(element);
+ * const panel = new DistributionsPanel(element, { name: 'layers.0.weight', of: 'grad', onChange: writeAddress });
  * panel.update(run.records);
  */
 import type { MetricsRecord } from '../io/runlog.js';
@@ -32,6 +32,13 @@ const OF_TEXT: Record<HistogramRecord['of'], { label: string; axis: string }> = 
   grad: { label: 'gradients', axis: 'gradient value ∂L/∂W' },
 };
 
+/** What the panel shows, as the address keeps it. */
+export interface DistributionPick {
+  /** The parameter; the run's first with histograms when null or absent from the run. */
+  name: string | null;
+  of: HistogramRecord['of'];
+}
+
 export class DistributionsPanel {
   private readonly canvas: HTMLCanvasElement;
   private readonly readout: HTMLElement;
@@ -44,8 +51,14 @@ export class DistributionsPanel {
   private data: Mountains = { ridges: [], min: 0, max: 0, thinned: 0 };
   /** Index of the ridge picked by the keys or the pointer. */
   private focus: number | null = null;
+  /** The parameter asked for (the address, or the user's last pick), kept while a run without it is shown. */
+  private wanted: string | null;
 
-  constructor(readonly container: HTMLElement) {
+  constructor(
+    readonly container: HTMLElement,
+    pick: DistributionPick & { onChange?: (pick: DistributionPick) => void } = { name: null, of: 'weight' },
+  ) {
+    this.wanted = pick.name;
     container.innerHTML =
       '<div class="toolbar dist-controls" role="group" aria-label="Distribution shown">' +
       '<label class="field">Layer <select class="dist-param" aria-label="the weight tensor whose distribution is shown"></select></label>' +
@@ -62,8 +75,14 @@ export class DistributionsPanel {
     this.readout.className = 'readout';
     this.readout.setAttribute('aria-live', 'polite');
     container.append(this.canvas, this.readout);
-    this.param.addEventListener('change', () => this.refresh());
-    this.of.addEventListener('change', () => this.refresh());
+    this.of.value = pick.of;
+    const changed = (): void => {
+      this.wanted = this.param.value || this.wanted;
+      this.refresh();
+      pick.onChange?.({ name: this.wanted, of: this.of.value as HistogramRecord['of'] });
+    };
+    this.param.addEventListener('change', changed);
+    this.of.addEventListener('change', changed);
     this.canvas.addEventListener('keydown', (event) => this.key(event));
     this.canvas.addEventListener('mousemove', (event) => this.point(event));
     new ResizeObserver(() => this.draw()).observe(container);
@@ -81,7 +100,8 @@ export class DistributionsPanel {
       this.param.innerHTML = options
         .map((o) => `<option value="${escapeHtml(o.name)}">layer ${o.layer} · ${escapeHtml(o.name)}</option>`)
         .join('');
-      if (options.some((o) => o.name === before)) this.param.value = before;
+      const keep = [before, this.wanted].find((name) => options.some((o) => o.name === name));
+      if (keep) this.param.value = keep;
       this.param.disabled = options.length === 0;
     }
     this.refresh();

@@ -103,6 +103,9 @@ const state = {
   smoothing: options.smoothing,
   log: options.log,
   metric: options.metric,
+  /** The distributions panel's parameter and kind. */
+  histogram: options.histogram,
+  histogramOf: options.histogramOf,
   /** The config text run A was built from: editing it means Start builds a new run. */
   builtFrom: '',
   findingsKey: '',
@@ -376,6 +379,8 @@ function writeAddress(): void {
       smoothing: state.smoothing,
       log: state.log,
       metric: state.metric,
+      histogram: state.histogram,
+      histogramOf: state.histogramOf,
     }),
   );
 }
@@ -429,7 +434,15 @@ const layerChart = new LineChart(
 const heatMap = new HeatMap(chart('chart-heatmap'));
 group.zoomListeners.push((range) => heatMap.setRange(range));
 group.cursorListeners.push((step) => heatMap.setCursor(step));
-const distributions = new DistributionsPanel(chart('chart-distributions'));
+const distributions = new DistributionsPanel(chart('chart-distributions'), {
+  name: state.histogram,
+  of: state.histogramOf,
+  onChange: (pick) => {
+    state.histogram = pick.name;
+    state.histogramOf = pick.of;
+    writeAddress();
+  },
+});
 group.zoomListeners.push((range) => distributions.setRange(range));
 
 /** Redraws at most this often for data arriving (training, streams); a user's action redraws at the next frame. */
