@@ -6,12 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { resolveConfig } from '../config/index.js';
+import { stringifyFinite } from '../io/json.js';
 import type { MetricsRecord } from '../io/runlog.js';
 import { EventWriter, readEventDir } from '../io/tfevents.js';
 import { histogram, type HistogramRecord } from '../monitor/histogram.js';
@@ -194,6 +195,20 @@ describe('the distributions panel in Chromium', { skip }, () => {
       { defaultName: 'hist-run' },
     );
     train(config, { outDir: join(runs, 'hist-run') });
+    // A hand-written log whose second histogram holds NaN and +∞ entries.
+    mkdirSync(join(runs, 'nan-run'));
+    writeFileSync(
+      join(runs, 'nan-run', 'metrics.jsonl'),
+      [1, 10, 20]
+        .map((step) =>
+          stringifyFinite(
+            record(step, [
+              entry('layers.0.weight', 0, 'grad', step === 10 ? [1, 2, NaN, Infinity, 2] : [1, 2, 2, 3]),
+            ]),
+          ),
+        )
+        .join('\n') + '\n',
+    );
     const events = EventWriter.open(join(runs, 'tb-hist'));
     const rng = new Rng(2);
     for (const step of [0, 10, 20]) {
@@ -269,6 +284,36 @@ describe('the distributions panel in Chromium', { skip }, () => {
     );
     const data = await panelData(page);
     assert.deepEqual([data['param'], data['of']], ['layers.2.weight', 'grad']);
+    assert.deepEqual(pageErrors, []);
+  });
+
+  it('marks the steps with NaN or ∞ entries and reads their counts out', async () => {
+    await page.goto(`${server.url}?runs=nan-run&histOf=grad`);
+    await page.waitForFunction(
+      () => document.getElementById('chart-distributions')?.dataset['ridges'] === '3',
+    );
+    const pink = await page.evaluate(() => {
+      const canvas = document.querySelector('#chart-distributions canvas') as HTMLCanvasElement;
+      const { data } = (canvas.getContext('2d') as CanvasRenderingContext2D).getImageData(
+        0,
+        0,
+        canvas.width,
+        canvas.height,
+      );
+      let n = 0;
+      // NON_FINITE_COLOR #ff2a6d
+      for (let i = 0; i < data.length; i += 4)
+        if (data[i] === 255 && data[i + 1] === 42 && data[i + 2] === 109) n++;
+      return n;
+    });
+    assert.ok(pink >= 50, `one non-finite mark drawn (${pink} pixels)`);
+    await page.focus('#chart-distributions canvas');
+    await page.keyboard.press('Home');
+    await page.keyboard.press('ArrowDown');
+    assert.match(
+      (await page.textContent('#chart-distributions .readout')) ?? '',
+      /^step 10 · layers\.0\.weight gradients: 3 values from 1 to 2.* · non-finite: NaN 1, \+∞ 1, −∞ 0$/,
+    );
     assert.deepEqual(pageErrors, []);
   });
 

@@ -73,7 +73,6 @@ export class DistributionsPanel {
     this.canvas.setAttribute('role', 'img');
     this.readout = document.createElement('p');
     this.readout.className = 'readout';
-    this.readout.setAttribute('aria-live', 'polite');
     container.append(this.canvas, this.readout);
     this.of.value = pick.of;
     const changed = (): void => {
@@ -83,6 +82,9 @@ export class DistributionsPanel {
     };
     this.param.addEventListener('change', changed);
     this.of.addEventListener('change', changed);
+    // Announced while the chart has focus (the keys move through steps), not at every step a live run adds.
+    this.canvas.addEventListener('focus', () => this.readout.setAttribute('aria-live', 'polite'));
+    this.canvas.addEventListener('blur', () => this.readout.removeAttribute('aria-live'));
     this.canvas.addEventListener('keydown', (event) => this.key(event));
     this.canvas.addEventListener('mousemove', (event) => this.point(event));
     new ResizeObserver(() => this.draw()).observe(container);
@@ -278,11 +280,13 @@ export class DistributionsPanel {
   }
 
   private describe(): void {
+    const text = this.readoutText();
+    if (this.readout.textContent !== text) this.readout.textContent = text;
+  }
+
+  private readoutText(): string {
     const n = this.data.ridges.length;
-    if (n === 0) {
-      this.readout.textContent = '';
-      return;
-    }
+    if (n === 0) return '';
     const r = this.data.ridges[this.focus ?? n - 1]!;
     const of = OF_TEXT[this.of.value as HistogramRecord['of']].label;
     const peak = r.counts.indexOf(Math.max(...r.counts));
@@ -290,10 +294,13 @@ export class DistributionsPanel {
       r.nan + r.posInf + r.negInf > 0
         ? ` · non-finite: NaN ${r.nan}, +∞ ${r.posInf}, −∞ ${r.negInf}`
         : ' · no NaN or ∞';
-    this.readout.textContent =
+    return (
       `step ${r.step} · ${this.param.value} ${of}: ${formatNumber(r.total)} values from ${formatNumber(r.min)} to ${formatNumber(r.max)}` +
       (r.total > 0 ? `, most near ${formatNumber(r.centres[peak] as number)}` : '') +
       nonFinite +
-      (this.data.thinned > 0 ? ` · ${this.data.thinned} steps thinned out to fit` : '');
+      (this.data.thinned > 0
+        ? ` · ${this.data.thinned} step${this.data.thinned === 1 ? '' : 's'} thinned out to fit`
+        : '')
+    );
   }
 }
