@@ -59,6 +59,11 @@ describe('histogram', () => {
       posInf: 0,
       negInf: 1,
     });
+    // A range of one subnormal step: 30 / 5e-324 overflows to Infinity; both ends still land in real buckets.
+    const tiny = histogram(Float64Array.from([0, 5e-324, 0]), 30);
+    assert.equal(tiny.counts.length, 30);
+    assert.deepEqual([tiny.counts[0], tiny.counts[29]], [2, 1]);
+    assert.deepEqual(Object.keys(tiny.counts).length, 30, 'no stray index');
     assert.throws(() => histogram([1], 0), RangeError);
   });
   it('selects step 1, every N-th logged period and the last step', () => {

@@ -73,12 +73,15 @@ export function histogram(values: ArrayLike<number>, buckets: number = HISTOGRAM
     counts[last] = n - nan - posInf - negInf;
     return { min, max, counts, nan, posInf, negInf };
   }
+  // A subnormal width can overflow the scale to Infinity: (v - min) * scale is then NaN at min (bucket 0) or
+  // Infinity above it (the last bucket), never an index outside the counts.
   const scale = buckets / width;
   for (let i = 0; i < n; i++) {
     const v = values[i] as number;
     if (v - v !== 0) continue;
-    const b = Math.floor((v - min) * scale);
-    counts[b > last ? last : b] = (counts[b > last ? last : b] as number) + 1;
+    const x = (v - min) * scale;
+    const b = x >= last ? last : x > 0 ? Math.floor(x) : 0;
+    counts[b] = (counts[b] as number) + 1;
   }
   return { min, max, counts, nan, posInf, negInf };
 }
