@@ -304,7 +304,8 @@ function tensorboardRecords(root: string, dir: string): { records: MetricsRecord
  */
 export function attachHistograms(records: MetricsRecord[], events: readonly ParsedEvent[]): void {
   const byStep = new Map(records.map((r) => [r.step, r]));
-  const order: string[] = [];
+  // One layer per parameter for the whole log: its record's where it has one, else its order of appearance.
+  const layerOf = new Map<string, number>();
   for (const event of events) {
     const record = byStep.get(event.step);
     if (!record) continue;
@@ -313,8 +314,11 @@ export function attachHistograms(records: MetricsRecord[], events: readonly Pars
       const rule = TAG_RULES.find((r) => r.pattern.test(value.tag));
       if (rule?.role !== 'weight' && rule?.role !== 'grad') continue;
       const name = rule.pattern.exec(value.tag)?.[1] ?? value.tag;
-      if (!order.includes(name)) order.push(name);
-      const layer = record.params.find((p) => p.name === name)?.layer ?? order.indexOf(name);
+      let layer = layerOf.get(name);
+      if (layer === undefined) {
+        layer = record.params.find((p) => p.name === name)?.layer ?? layerOf.size;
+        layerOf.set(name, layer);
+      }
       const entry: HistogramRecord = {
         name,
         layer,
