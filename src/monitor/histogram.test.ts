@@ -10,7 +10,14 @@ import { Rng } from '../tensor/rng.js';
 import { tempDir } from '../testing/cli.js';
 import { TrainingSession } from '../train/session.js';
 import { train } from '../train/trainer.js';
-import { histogram, histogramsDue, rebinHistogram, weightHistograms } from './histogram.js';
+import { diagnosePath } from '../doctor/diagnose.js';
+import {
+  histogram,
+  histogramsDue,
+  readHistogramRecords,
+  rebinHistogram,
+  weightHistograms,
+} from './histogram.js';
 
 /** The bucket of v by the definition (bucket i holds [min + i w, min + (i + 1) w), the last also max). */
 function bucketOf(v: number, min: number, max: number, k: number): number {
@@ -183,6 +190,29 @@ describe('histograms in a run', () => {
       .map((e) => e.step);
     assert.deepEqual(weightSteps, [1, 20, 40]);
     assert.match(readFileSync(join(dir, 'config.json'), 'utf8'), /"histograms": 4/);
+  });
+
+  it('the doctor reads a log with histograms as it reads one without (they are an optional field)', () => {
+    const dirs = [true, false].map((setting) => {
+      const dir = tempDir();
+      train(config(setting), { outDir: dir });
+      return dir;
+    });
+    const [withHistograms, without] = dirs.map((dir) => diagnosePath(join(dir, 'metrics.jsonl')));
+    assert.equal(withHistograms?.input.records, without?.input.records);
+    assert.equal(withHistograms?.verdict, without?.verdict);
+    assert.deepEqual(
+      withHistograms?.findings.map((f) => [f.code, f.evidence]),
+      without?.findings.map((f) => [f.code, f.evidence]),
+    );
+    // The reader keeps the field for the lab, checked entry by entry.
+    const line = readFileSync(join(dirs[0] as string, 'metrics.jsonl'), 'utf8').split('\n')[0] as string;
+    const parsed = JSON.parse(line) as { histograms: unknown[] };
+    assert.equal(readHistogramRecords(parsed.histograms)?.length, parsed.histograms.length);
+    assert.equal(
+      readHistogramRecords([{ name: 'x', layer: 0, of: 'bias', min: 0, max: 1, counts: [1] }]),
+      null,
+    );
   });
 
   it('refuses a bad setting by name', () => {
