@@ -53,6 +53,8 @@ export class DistributionsPanel {
   private focus: number | null = null;
   /** The parameter asked for (the address, or the user's last pick), kept while a run without it is shown. */
   private wanted: string | null;
+  /** The step under the line charts' crosshair, drawn as a dashed ridge outline. */
+  private cursorStep: number | null = null;
 
   constructor(
     readonly container: HTMLElement,
@@ -107,6 +109,13 @@ export class DistributionsPanel {
       this.param.disabled = options.length === 0;
     }
     this.refresh();
+  }
+
+  /** Marks the ridge nearest the step under the charts' crosshair (null: none). */
+  setCursor(step: number | null): void {
+    if (step === this.cursorStep) return;
+    this.cursorStep = step;
+    this.draw();
   }
 
   /** Follows the charts' zoom of the step axis. */
@@ -181,6 +190,7 @@ export class DistributionsPanel {
     }
     const axis = valueAxis(this.data);
     const x = (v: number): number => MARGIN.left + ((v - axis.min) / (axis.max - axis.min)) * plotW;
+    const cursor = this.cursorStep === null ? -1 : nearestRidge(ridges, this.cursorStep);
     for (let i = 0; i < n; i++) {
       const r = ridges[i]!;
       const base = this.baseline(i, n, plotH, ridgeH);
@@ -201,9 +211,11 @@ export class DistributionsPanel {
       ctx.closePath();
       ctx.fillStyle = ridgeColor(i, n);
       ctx.fill();
-      ctx.strokeStyle = i === this.focus ? '#000' : 'rgba(255, 255, 255, 0.9)';
+      ctx.strokeStyle = i === this.focus || i === cursor ? '#000' : 'rgba(255, 255, 255, 0.9)';
       ctx.lineWidth = i === this.focus ? 2 : 1;
+      ctx.setLineDash(i === cursor && i !== this.focus ? [4, 3] : []);
       ctx.stroke();
+      ctx.setLineDash([]);
       const bad = r.nan + r.posInf + r.negInf;
       if (bad > 0) {
         ctx.fillStyle = NON_FINITE_COLOR;
@@ -303,4 +315,16 @@ export class DistributionsPanel {
         : '')
     );
   }
+}
+
+/** The index of the ridge whose step is nearest `step` (ridges in step order, at least one). */
+function nearestRidge(ridges: ReadonlyArray<{ step: number }>, step: number): number {
+  let best = 0;
+  for (let i = 1; i < ridges.length; i++)
+    if (
+      Math.abs((ridges[i] as { step: number }).step - step) <
+      Math.abs((ridges[best] as { step: number }).step - step)
+    )
+      best = i;
+  return best;
 }

@@ -444,6 +444,7 @@ const distributions = new DistributionsPanel(chart('chart-distributions'), {
   },
 });
 group.zoomListeners.push((range) => distributions.setRange(range));
+group.cursorListeners.push((step) => distributions.setCursor(step));
 
 /** Redraws at most this often for data arriving (training, streams); a user's action redraws at the next frame. */
 const DATA_RENDER_MS = 250;
