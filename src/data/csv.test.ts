@@ -7,7 +7,7 @@ import { resolveConfig } from '../config/index.js';
 import { Rng } from '../tensor/rng.js';
 import { TrainingSession } from '../train/session.js';
 import { createCsvTask, parseCsv, type CsvTaskOptions } from './csv.js';
-import { TaskConfigError } from './errors.js';
+import { GradscopeError } from '../util/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gradscope-csv-'));
 
@@ -21,7 +21,7 @@ function rejects(options: CsvTaskOptions, pattern: RegExp, path = 'task.path'): 
   assert.throws(
     () => createCsvTask(options, 0),
     (error: unknown) => {
-      assert.ok(error instanceof TaskConfigError, String(error));
+      assert.ok(error instanceof GradscopeError, String(error));
       assert.equal(error.path, path);
       assert.match(error.message, pattern);
       return true;
@@ -218,20 +218,24 @@ describe('the csv task', () => {
     const path = file('ok.csv', 'a,y\n1,2\n2,3\n');
     rejects(
       { path, target: 'y', kind: 'regression', split: 1 },
-      /task\.split must be a number with 0 < split < 1, got 1/,
+      /^task\.split: 1 is not accepted; expected a number in \(0, 1\)/,
       'task.split',
     );
     rejects(
       { path, target: 'y', kind: 'ordinal' as never },
-      /task\.kind must be "classification" or "regression", got "ordinal"/,
+      /^task\.kind: "ordinal" is not accepted; expected one of classification\|regression/,
       'task.kind',
     );
     rejects(
       { path, target: 'y', kind: 'regression', standardize: 'yes' as never },
-      /task\.standardize must be true or false, got "yes"/,
+      /^task\.standardize: "yes" is not accepted; expected true or false/,
       'task.standardize',
     );
-    rejects({ path, target: '', kind: 'regression' }, /task\.target must name the column/, 'task.target');
+    rejects(
+      { path, target: '', kind: 'regression' },
+      /^task\.target: "" is not accepted; expected a column name/,
+      'task.target',
+    );
   });
 
   it('reads a relative path from baseDir', () => {

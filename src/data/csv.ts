@@ -18,28 +18,17 @@
 import { Rng } from '../tensor/rng.js';
 import { Tensor } from '../tensor/tensor.js';
 import { checkBatchSize, majorityAccuracy, oneHot } from './batch.js';
-import { closestName, formatValue, TaskConfigError } from './errors.js';
-import type { TaskConfig } from '../config/types.js';
-import { choiceField, type TaskEntry } from './definition.js';
+import { closestName, TaskConfigError } from './errors.js';
+import { resolveTask } from '../config/resolve.js';
+import type { TaskConfig, TaskFields, TaskInput } from '../config/types.js';
 import type { Baseline, Batch, LossKind, Task } from './task.js';
 
-export const CSV_KINDS = ['classification', 'regression'] as const;
-export type CsvKind = (typeof CSV_KINDS)[number];
+/** The csv task's config fields as resolved (the schema's `TASKS.csv`: kinds, the split's range, the defaults). */
+export type CsvTaskFields = TaskFields<'csv'>;
+export type CsvKind = CsvTaskFields['kind'];
 
-/** The csv task's config fields, as `task: { "name": "csv", ... }` holds them. */
-export interface CsvTaskOptions {
-  /** The CSV file; a relative path is read from `baseDir` (the config file's folder) or the working directory. */
-  path: string;
-  /** The column to predict. */
-  target: string;
-  kind: CsvKind;
-  /** Shift and scale each feature to zero mean and unit variance over the training rows (default false). */
-  standardize?: boolean;
-  /** The fraction of rows held out for evaluation, 0 < split < 1 (default 0.2). */
-  split?: number;
-}
-
-export const CSV_DEFAULTS = { standardize: false, split: 0.2 } as const;
+/** The csv task's config fields, as `task: { "name": "csv", ... }` holds them (`standardize`, `split` optional). */
+export type CsvTaskOptions = Omit<Extract<TaskInput, { name: 'csv' }>, 'name'>;
 
 /** Settings of the factory that are not config fields. */
 export interface CsvReadOptions {
@@ -73,49 +62,6 @@ export interface FeatureScale {
 
 function fail(path: string, value: unknown, accepted: string, message: string): TaskConfigError {
   return new TaskConfigError('invalid_value', path, value, accepted, message);
-}
-
-/** The options with defaults filled in; throws `TaskConfigError` naming the field, the value and the fix. */
-export function resolveCsvOptions(options: CsvTaskOptions): Required<CsvTaskOptions> {
-  const { path, target, kind } = options;
-  if (typeof path !== 'string' || path.trim() === '')
-    throw fail(
-      'task.path',
-      path,
-      'a file path',
-      `task.path must be the path of a CSV file, got ${formatValue(path)}.`,
-    );
-  if (typeof target !== 'string' || target === '')
-    throw fail(
-      'task.target',
-      target,
-      'a column name',
-      `task.target must name the column to predict, got ${formatValue(target)}.`,
-    );
-  if (!(CSV_KINDS as readonly string[]).includes(kind))
-    throw fail(
-      'task.kind',
-      kind,
-      CSV_KINDS.join(' or '),
-      `task.kind must be "classification" or "regression", got ${formatValue(kind)} (classification: cross-entropy over the target's distinct values; regression: mean squared error).`,
-    );
-  const standardize = options.standardize ?? CSV_DEFAULTS.standardize;
-  if (typeof standardize !== 'boolean')
-    throw fail(
-      'task.standardize',
-      standardize,
-      'true or false',
-      `task.standardize must be true or false, got ${formatValue(standardize)} (true: zero mean, unit variance per feature; default false).`,
-    );
-  const split = options.split ?? CSV_DEFAULTS.split;
-  if (typeof split !== 'number' || !(split > 0 && split < 1))
-    throw fail(
-      'task.split',
-      split,
-      'a number between 0 and 1 (exclusive)',
-      `task.split must be a number with 0 < split < 1, got ${formatValue(split)} (the fraction of rows held out for evaluation; default 0.2).`,
-    );
-  return { path, target, kind, standardize, split };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -382,7 +328,7 @@ export class CsvTask implements Task {
   private readonly held: Int32Array;
   private cachedEval: Batch | null = null;
 
-  constructor(options: Required<CsvTaskOptions>, seed: number, readOptions: CsvReadOptions = {}) {
+  constructor(options: CsvTaskFields, seed: number, readOptions: CsvReadOptions = {}) {
     const { table } = readTable(options.path, readOptions);
     const file = options.path;
     const targetColumn = table.header.indexOf(options.target);
@@ -546,8 +492,9 @@ export class CsvTask implements Task {
 }
 
 /**
- * The csv task from its config fields (validated, defaults filled) and the run's seed (which fixes the split).
- * Throws `TaskConfigError` naming the field, or the file's line and column, and the fix.
+ * The csv task from its config fields and the run's seed (which fixes the split). The fields are checked by the
+ * schema's parser (the config's own error: path, value, what is accepted) and their defaults filled; a file that
+ * cannot be used is a `TaskConfigError` naming the file's line and column and the fix.
  *
  * @example
  * createCsvTask({ path: 'iris.csv', target: 'species', kind: 'classification' }, 0).classes;
@@ -558,45 +505,10 @@ export function createCsvTask(
   seed: number,
   readOptions: CsvReadOptions = {},
 ): CsvTask {
-  return new CsvTask(resolveCsvOptions(options), seed, readOptions);
+  const fields: Partial<TaskConfig> = { ...resolveTask({ ...options, name: 'csv' }) };
+  delete fields.name;
+  return new CsvTask(fields as CsvTaskFields, seed, readOptions);
 }
-
-/** The csv fields of a task config (the rest of `TaskConfig` belongs to other tasks). */
-function csvOptions(cfg: TaskConfig): CsvTaskOptions {
-  const { path, target, kind, standardize, split, ...rest } = cfg as TaskConfig & Record<string, unknown>;
-  const extra = Object.keys(rest).filter((k) => k !== 'name' && rest[k] !== undefined);
-  if (extra.length > 0)
-    throw new TaskConfigError(
-      'unknown_key',
-      `task.${extra[0] as string}`,
-      rest[extra[0] as string],
-      'name, path, target, kind, standardize, split',
-      `task.${extra[0] as string} does not apply to task csv; csv accepts: name, path, target, kind, standardize, split. Remove the key.`,
-    );
-  return {
-    path: path as string,
-    target: target as string,
-    kind: kind as CsvKind,
-    ...(standardize !== undefined ? { standardize } : {}),
-    ...(split !== undefined ? { split } : {}),
-  };
-}
-
-/** The registry entry of `task: { "name": "csv", ... }` (its fields are strings and a boolean, checked here). */
-export const CSV_TASK_ENTRY: TaskEntry = {
-  name: 'csv',
-  description:
-    'your own table: a CSV file with a header row, numeric features and a target column (classification or regression)',
-  fields: {
-    kind: choiceField<CsvKind>(
-      "classification: cross-entropy over the target's distinct values; regression: mean squared error",
-      'classification',
-      CSV_KINDS,
-    ),
-  },
-  resolve: (cfg) => ({ name: 'csv', ...resolveCsvOptions(csvOptions(cfg)) }),
-  create: (cfg, seed) => createCsvTask(csvOptions(cfg), seed),
-};
 
 /**
  * A cheap upper-side size of a CSV task without reading the whole file (for the memory budget): the header's
