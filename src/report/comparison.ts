@@ -18,7 +18,7 @@ import {
 } from './data.js';
 import { escapeHtml, formatNumber, formatPercent } from './format.js';
 import { figure, htmlPage, verdictBadge } from './page.js';
-import { timeGradRatio } from './run-report.js';
+import { timeGradRatio } from './figures.js';
 import { lineChart, PALETTE, type Series } from './svg.js';
 
 /** One run's line in comparison.json. */

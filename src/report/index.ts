@@ -15,7 +15,8 @@ import { renderComparison, type Comparison } from './comparison.js';
 import type { PreflightData, RunData } from './data.js';
 import { renderRunReport } from './run-report.js';
 
-export { renderRunReport, timeGradRatio, versusBaseline } from './run-report.js';
+export { renderRunReport, versusBaseline } from './run-report.js';
+export { timeGradRatio } from './figures.js';
 export { compareRuns, renderComparison, type ComparedRun, type Comparison } from './comparison.js';
 export { type PreflightData } from './data.js';
 export { readFindings, type ReportFinding, type ReportFix, type RunData, type Severity } from './data.js';
