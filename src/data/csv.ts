@@ -18,7 +18,8 @@
 import { Rng } from '../tensor/rng.js';
 import { Tensor } from '../tensor/tensor.js';
 import { checkBatchSize, majorityAccuracy, oneHot } from './batch.js';
-import { closestName, TaskConfigError } from './errors.js';
+import { nearest } from '../util/nearest.js';
+import { TaskConfigError } from './errors.js';
 import { resolveTask } from '../config/resolve.js';
 import type { TaskConfig, TaskFields, TaskInput } from '../config/types.js';
 import type { Baseline, Batch, LossKind, Task } from './task.js';
@@ -60,8 +61,9 @@ export interface FeatureScale {
   standardized: boolean;
 }
 
-function fail(path: string, value: unknown, accepted: string, message: string): TaskConfigError {
-  return new TaskConfigError('invalid_value', path, value, accepted, message);
+/** A CSV file (or a csv field) that cannot be used: `path` is the field or the place in the file. */
+function fail(details: Omit<ConstructorParameters<typeof TaskConfigError>[0], 'code'>): TaskConfigError {
+  return new TaskConfigError({ code: 'invalid_value', ...details });
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -114,12 +116,11 @@ export function parseCsv(text: string, file: string): CsvTable {
     }
     if (c === '"') {
       if (field.trim() !== '')
-        throw fail(
-          'task.path',
-          file,
-          'RFC 4180 CSV',
-          `${file} line ${line}: a quote inside an unquoted field; quote the whole field and write "" for a quote inside it.`,
-        );
+        throw fail({
+          path: `${file} line ${line}`,
+          problem: 'a quote inside an unquoted field',
+          hint: 'quote the whole field and write "" for a quote inside it (RFC 4180)',
+        });
       field = '';
       quoted = true;
       quoteLine = line;
@@ -139,52 +140,47 @@ export function parseCsv(text: string, file: string): CsvTable {
     }
   }
   if (quoted)
-    throw fail(
-      'task.path',
-      file,
-      'RFC 4180 CSV',
-      `${file} line ${quoteLine}: a quoted field is never closed; end it with " (write "" for a quote inside a field).`,
-    );
+    throw fail({
+      path: `${file} line ${quoteLine}`,
+      problem: 'a quoted field is never closed',
+      hint: 'end it with " (write "" for a quote inside a field)',
+    });
   endRecord();
   if (records.length === 0)
-    throw fail(
-      'task.path',
-      file,
-      'a CSV file with a header row and data rows',
-      `${file} is empty; the csv task needs a header row naming the columns and at least 2 data rows.`,
-    );
+    throw fail({
+      path: file,
+      problem: 'is empty',
+      hint: 'the csv task needs a header row naming the columns and at least 2 data rows',
+    });
   const header = (records[0] as { fields: string[] }).fields.map((name) => name.trim());
   header.forEach((name, column) => {
     if (name === '')
-      throw fail(
-        'task.path',
-        file,
-        'a header row naming every column',
-        `${file} line 1: column ${column + 1} of the header has no name; the first row must name every column.`,
-      );
+      throw fail({
+        path: `${file} line 1`,
+        problem: `column ${column + 1} of the header has no name`,
+        hint: 'the first row must name every column',
+      });
     const first = header.indexOf(name);
     if (first !== column)
-      throw fail(
-        'task.path',
-        file,
-        'distinct column names',
-        `${file} line 1: the header names column ${first + 1} and column ${column + 1} both "${name}"; rename one.`,
-      );
+      throw fail({
+        path: `${file} line 1`,
+        problem: `the header names column ${first + 1} and column ${column + 1} both "${name}"`,
+        hint: 'rename one',
+      });
   });
   const rows: string[][] = [];
   const lines: number[] = [];
   for (const record of records.slice(1)) {
     if (record.fields.length !== header.length)
-      throw fail(
-        'task.path',
-        file,
-        `${header.length} fields per row`,
-        `${file} line ${record.line}: ${record.fields.length} field${record.fields.length === 1 ? '' : 's'} where the header has ${header.length} (${
+      throw fail({
+        path: `${file} line ${record.line}`,
+        problem: `${record.fields.length} field${record.fields.length === 1 ? '' : 's'} where the header has ${header.length} (${
           record.fields.length < header.length
             ? `column ${record.fields.length + 1} "${header[record.fields.length] ?? ''}" is missing`
             : `column ${header.length + 1} has no header`
-        }); every row needs one value per column (quote a field that contains a comma).`,
-      );
+        })`,
+        hint: 'every row needs one value per column (quote a field that contains a comma)',
+      });
     rows.push(record.fields);
     lines.push(record.line);
   }
@@ -197,20 +193,19 @@ const NUMBER = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
 function numberAt(text: string, file: string, line: number, column: string, role: string): number {
   const value = text.trim();
   if (value === '')
-    throw fail(
-      'task.path',
-      file,
-      'a number in every field',
-      `${file} line ${line}, column "${column}": missing value; fill it in or drop the row (the csv task does not impute missing values).`,
-    );
+    throw fail({
+      path: `${file} line ${line}, column "${column}"`,
+      problem: 'missing value',
+      hint: 'fill it in or drop the row (the csv task does not impute missing values)',
+    });
   const parsed = NUMBER.test(value) ? Number(value) : NaN;
   if (!Number.isFinite(parsed))
-    throw fail(
-      'task.path',
-      file,
-      'a number in every field',
-      `${file} line ${line}, column "${column}": ${JSON.stringify(value)} is not a number; ${role} (or drop the column from the file).`,
-    );
+    throw fail({
+      path: `${file} line ${line}, column "${column}"`,
+      value,
+      problem: `${JSON.stringify(value)} is not a number`,
+      hint: `${role} (or drop the column from the file)`,
+    });
   return parsed;
 }
 
@@ -222,12 +217,13 @@ function nodeFiles(): { fs: typeof import('node:fs'); path: typeof import('node:
   const get = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process
     ?.getBuiltinModule;
   if (typeof get !== 'function')
-    throw fail(
-      'task.name',
-      'csv',
-      'a task of the browser (spirals, xor, teacher, adding, copy)',
-      'the csv task reads a file from disk, so it needs Node (20.16 or newer); in a browser use spirals, xor, teacher, adding or copy.',
-    );
+    throw new TaskConfigError({
+      code: 'not_applicable',
+      path: 'task.name',
+      value: 'csv',
+      problem: 'the csv task reads a file from disk, so it needs Node (20.16 or newer)',
+      hint: 'in a browser use spirals, xor, teacher, adding or copy',
+    });
   return {
     fs: get('node:fs') as typeof import('node:fs'),
     path: get('node:path') as typeof import('node:path'),
@@ -244,20 +240,22 @@ function readTable(path: string, options: CsvReadOptions): { table: CsvTable; fi
     if (!stat.isFile()) throw new Error('not a file');
     size = stat.size;
   } catch (error) {
-    throw fail(
-      'task.path',
-      path,
-      'the path of a readable CSV file',
-      `task.path: cannot read ${JSON.stringify(path)} (${error instanceof Error ? error.message : String(error)}); give the path of a CSV file (relative paths are read from ${options.baseDir ?? 'the working directory'}).`,
-    );
+    throw new TaskConfigError({
+      code: 'unreadable',
+      path: 'task.path',
+      value: path,
+      problem: `cannot read ${JSON.stringify(path)} (${error instanceof Error ? error.message : String(error)})`,
+      hint: `give the path of a CSV file (relative paths are read from ${options.baseDir ?? 'the working directory'})`,
+    });
   }
   if (size > maxBytes)
-    throw fail(
-      'task.path',
-      path,
-      `a file of at most ${megabytes(maxBytes)}`,
-      `task.path: ${JSON.stringify(path)} is ${megabytes(size)}; the csv task reads files up to ${megabytes(maxBytes)}. Sample its rows into a smaller file.`,
-    );
+    throw fail({
+      path: 'task.path',
+      value: path,
+      problem: `${JSON.stringify(path)} is ${megabytes(size)}`,
+      accepted: `a file of at most ${megabytes(maxBytes)}, what the csv task reads`,
+      hint: 'sample its rows into a smaller file',
+    });
   return { table: parseCsv(fs.readFileSync(file, 'utf8'), path), file };
 }
 
@@ -333,30 +331,29 @@ export class CsvTask implements Task {
     const file = options.path;
     const targetColumn = table.header.indexOf(options.target);
     if (targetColumn < 0) {
-      const guess = closestName(options.target, table.header);
-      throw fail(
-        'task.target',
-        options.target,
-        table.header.join(', '),
-        `task.target: ${JSON.stringify(options.target)} is not a column of ${file}${guess ? `; did you mean ${JSON.stringify(guess)}?` : ''} Its columns: ${table.header.join(', ')}.`,
-      );
+      const guess = nearest(options.target, table.header);
+      throw fail({
+        path: 'task.target',
+        value: options.target,
+        problem: `${JSON.stringify(options.target)} is not a column of ${file}`,
+        accepted: `a column of the file: ${table.header.join(', ')}`,
+        ...(guess ? { suggestion: guess } : {}),
+      });
     }
     const featureColumns = table.header.map((_, j) => j).filter((j) => j !== targetColumn);
     if (featureColumns.length === 0)
-      throw fail(
-        'task.path',
-        file,
-        'at least one feature column besides the target',
-        `${file} has only the target column ${JSON.stringify(options.target)}; add at least one feature column.`,
-      );
+      throw fail({
+        path: file,
+        problem: `has only the target column ${JSON.stringify(options.target)}`,
+        hint: 'add at least one feature column',
+      });
     const count = table.rows.length;
     if (count < 2)
-      throw fail(
-        'task.path',
-        file,
-        'at least 2 data rows',
-        `${file} has ${count} data row${count === 1 ? '' : 's'}; the csv task needs at least 2 (one to train on, one to evaluate).`,
-      );
+      throw fail({
+        path: file,
+        problem: `has ${count} data row${count === 1 ? '' : 's'}`,
+        hint: 'the csv task needs at least 2 (one to train on, one to evaluate)',
+      });
     this.features = featureColumns.map((j) => table.header[j] as string);
     const features = featureColumns.length;
     const raw = new Float64Array(count * features);
@@ -378,23 +375,22 @@ export class CsvTask implements Task {
       const names = table.rows.map((row) => (row[targetColumn] as string).trim());
       names.forEach((name, r) => {
         if (name === '')
-          throw fail(
-            'task.path',
-            file,
-            'a class in every row',
-            `${file} line ${table.lines[r]}, column "${options.target}": missing class; fill it in or drop the row.`,
-          );
+          throw fail({
+            path: `${file} line ${table.lines[r]}, column "${options.target}"`,
+            problem: 'missing class',
+            hint: 'fill it in or drop the row',
+          });
       });
       const distinct = [...new Set(names)];
       const numeric = distinct.every((n) => NUMBER.test(n));
       distinct.sort(numeric ? (a, b) => Number(a) - Number(b) : undefined);
       if (distinct.length < 2)
-        throw fail(
-          'task.target',
-          options.target,
-          'a column with at least 2 classes',
-          `task.target ${JSON.stringify(options.target)} holds a single class (${JSON.stringify(distinct[0])}) in ${file}; classification needs at least 2, or use "kind": "regression".`,
-        );
+        throw fail({
+          path: 'task.target',
+          value: options.target,
+          problem: `${JSON.stringify(options.target)} holds a single class (${JSON.stringify(distinct[0])}) in ${file}`,
+          hint: 'classification needs at least 2, or use "kind": "regression"',
+        });
       const index = new Map(distinct.map((name, i) => [name, i]));
       this.labels = Int32Array.from(names, (name) => index.get(name) as number);
       this.classes = distinct;
