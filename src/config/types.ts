@@ -23,6 +23,9 @@ import type {
   TRAIN_FIELDS,
   biasSpec,
   initSpec,
+  SEQ2SEQ_ARCHITECTURES,
+  SEQ2SEQ_ATTENTIONS,
+  RESIDUAL_FORMS,
 } from './schema.js';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -58,6 +61,25 @@ export type BiasSpec = z.output<typeof biasSpec>;
 
 export type NormName = (typeof NORM_NAMES)[number];
 
+/**
+ * Where the residual block of an MLP puts its activation (nn/residual.ts `ResidualBlock` has the forms):
+ * `activated` x + phi(W x + b) (the shorthand `true`), `post` phi(x + W x + b) (He et al. 2016a), `pre`
+ * x + W phi(N(x)) + b (He et al. 2016b), `linear-out` x + W phi(x) + b (the signal-propagation block, `pre` without
+ * a norm).
+ */
+export type MlpResidualForm = (typeof RESIDUAL_FORMS)[number];
+
+/** An MLP's residual blocks; `model.residual: true` resolves to `{ form: 'activated', layers: 1, scale: 1, fixup: false }`. */
+export interface MlpResidualConfig {
+  form: MlpResidualForm;
+  /** Weight layers per block: 1 or 2. */
+  layers: number;
+  /** s in x + s F(x): a constant, or a learnable scalar starting at 0 (ReZero; SkipInit). */
+  scale: number | 'rezero' | 'skipinit';
+  /** Fixup (Zhang et al. 2019): the branch's last layer starts at zero, the others rescaled by depth. */
+  fixup: boolean;
+}
+
 export interface MlpModelConfig {
   kind: 'mlp';
   /** Hidden layer widths from the input side; `depth` x `width` is shorthand for a uniform stack. */
@@ -66,7 +88,8 @@ export interface MlpModelConfig {
   init: InitSpec;
   bias: BiasSpec;
   norm: NormName;
-  residual: boolean;
+  /** false, or the form of the residual block around each hidden layer whose input and output widths match. */
+  residual: false | MlpResidualConfig;
   dropout: number;
 }
 
@@ -103,7 +126,86 @@ export interface TransformerModelConfig {
   bias: BiasSpec;
 }
 
-export type ModelConfig = MlpModelConfig | RecurrentModelConfig | TransformerModelConfig;
+export type ConvNorm = 'none' | 'batch';
+
+export interface Seq2SeqModelConfig {
+  kind: 'seq2seq';
+  /** rnn: a recurrent encoder-decoder (Sutskever et al. 2014); transformer: Vaswani et al. (2017). */
+  architecture: (typeof SEQ2SEQ_ARCHITECTURES)[number];
+  /** The encoder's and decoder's cell (architecture rnn). */
+  cell: RecurrentKind;
+  /** Encoder and decoder width (dModel for the transformer). */
+  hidden: number;
+  layers: number;
+  /** none (the final state only), additive (Bahdanau et al. 2015), dot (Luong et al. 2015; the transformer's). */
+  attention: (typeof SEQ2SEQ_ATTENTIONS)[number];
+  heads: number;
+  ffWidth: number;
+  activation: ActivationName;
+  norm: 'pre' | 'post';
+  init: InitSpec;
+  recurrentInit: InitSpec;
+  bias: BiasSpec;
+  forgetBias: number;
+}
+
+/** A plain conv stack on an image task: conv layers, pooling between them, flatten, a dense head. */
+export interface CnnModelConfig {
+  kind: 'cnn';
+  /** Output channels of each conv layer from the input side; `depth` x `width` is shorthand for a uniform stack. */
+  channels: number[];
+  /** Square kernel size of every conv layer. */
+  kernel: number;
+  stride: number;
+  /** Zeros added on each side (default floor(kernel / 2): "same" size at stride 1 for odd kernels). */
+  padding: number;
+  /** 2x2 pooling (stride 2) after every `poolEvery` conv layers, while the image is at least 2x2. */
+  pool: 'none' | 'max' | 'average';
+  poolEvery: number;
+  activation: ActivationName;
+  norm: ConvNorm;
+  init: InitSpec;
+  bias: BiasSpec;
+  /** Dense hidden widths after flattening (the linear output layer follows them). */
+  head: number[];
+}
+
+/**
+ * s in y = x + s F(x): `none` is s = 1, a number a constant s, `rezero` (Bachlechner et al. 2020) and `skipinit`
+ * (De & Smith 2020) a learnable scalar starting at 0.
+ */
+export type BranchScale = 'none' | 'rezero' | 'skipinit' | number;
+
+/** A ResNet for small images (He et al. 2016a, section 4.2): stem, stages of residual blocks, global pooling. */
+export interface ResNetModelConfig {
+  kind: 'resnet';
+  /** Channels of the stem and the first stage; each later stage doubles them and halves the image. */
+  width: number;
+  stages: number;
+  /** Residual blocks per stage. */
+  blocks: number;
+  /** 3x3 conv layers per residual branch (2: the basic block). */
+  layers: number;
+  /** post: y = phi(x + F(x)) (He et al. 2016a); pre: y = x + F(x), norm and activation first (He et al. 2016b). */
+  block: 'post' | 'pre';
+  norm: ConvNorm;
+  scale: BranchScale;
+  /** Fixup (Zhang et al. 2019): the branch's last layer starts at zero, the others rescaled by depth. */
+  fixup: boolean;
+  /** false: the plain net of the same layers, no shortcuts (He et al. 2016a's baseline). */
+  shortcut: boolean;
+  activation: ActivationName;
+  init: InitSpec;
+  bias: BiasSpec;
+}
+
+export type ModelConfig =
+  | MlpModelConfig
+  | RecurrentModelConfig
+  | TransformerModelConfig
+  | Seq2SeqModelConfig
+  | CnnModelConfig
+  | ResNetModelConfig;
 
 export type OptimizerName = keyof typeof OPTIMIZERS;
 
@@ -166,6 +268,9 @@ export type TaskInput = Exclude<Named<typeof TASKS>, string>;
 export type MlpModelInput = ModelInput<'mlp'>;
 export type RecurrentModelInput = ModelInput<'rnn'> | ModelInput<'lstm'> | ModelInput<'gru'>;
 export type TransformerModelInput = ModelInput<'transformer'>;
+export type CnnModelInput = ModelInput<'cnn'>;
+export type ResNetModelInput = ModelInput<'resnet'>;
+export type Seq2SeqModelInput = ModelInput<'seq2seq'>;
 
 /** What a user writes (docs/CONFIG.md): everything optional, defaults filled by `resolveConfig`. */
 export interface Config extends Input<typeof ROOT_FIELDS> {

@@ -19,6 +19,22 @@ export interface ActivationRecord {
   std: number;
   saturated: number;
   dead: number;
+  /** Conv layers (NCHW outputs): per channel the fraction of its entries dead / saturated (`dead` and `saturated`
+   * are then fractions of channels dead or saturated at every example and position). */
+  channelDead?: number[];
+  channelSaturated?: number[];
+}
+
+/**
+ * A residual block on a logged step: the mean squares of its shortcut and of its scaled branch at the sum, and their
+ * ratio (monitor/stats `branchShortcutRatio`).
+ */
+export interface ResidualRecord {
+  name: string;
+  layer: number;
+  shortcut: number;
+  branch: number;
+  ratio: number;
 }
 
 /**
@@ -50,6 +66,8 @@ export interface MetricsRecord {
   timeGradFactor?: number;
   /** Stacked recurrent models: the same for every recurrent layer, input side first. */
   timeGradByLayer?: number[][];
+  /** Models with residual blocks: one record per block, input side first. */
+  residual?: ResidualRecord[];
   /** Attention models (nn/transformer): per block, input side first, what `AttentionRecord` says. */
   attention?: AttentionRecord;
   /** The doctor's online findings at this step, in brief (summary.json carries the full ones). */

@@ -14,18 +14,14 @@ import { createTask } from '../data/index.js';
 import { GradscopeError } from '../util/errors.js';
 import type { Task } from '../data/task.js';
 import { modelFacts } from '../doctor/facts.js';
-import { applyMergePatch, type Fix, type Verdict } from '../doctor/findings.js';
+import type { Fix, Verdict } from '../doctor/findings.js';
 import * as fix from '../doctor/fixes.js';
+import { remedy, usefulFixes } from './fixes.js';
 import { describeInit, expectedRms, planInit } from '../init/index.js';
 import { activationKernels, type ActivationName } from '../kernels/activations.js';
 import type { JacobianOptions, JacobianStats } from './jacobian.js';
-import {
-  probeMlp,
-  probeRecurrent,
-  type MlpProbe,
-  type RecurrentBound,
-  type RecurrentProbe,
-} from './probe.js';
+import { transformerReport, type TransformerPreflight } from './transformer.js';
+import { probeMlp, probeRecurrent, type RecurrentBound, type RecurrentProbe } from './probe.js';
 import {
   chi1At,
   criticalSigmaW2,
@@ -38,6 +34,9 @@ import {
   type MeanFieldNetwork,
   type Phase,
 } from './theory.js';
+
+import { layeredConfigReport, type BranchVariance } from './layered.js';
+import { residualReport, type ResidualPreflight } from './residual.js';
 
 export { formatReport } from './format.js';
 
@@ -96,7 +95,8 @@ export interface PreflightTheory {
 }
 
 export interface PreflightJacobian extends Omit<JacobianStats, 'method'> {
-  method: JacobianStats['method'] | 'mixed';
+  /** 'none': not measured (transformers). */
+  method: JacobianStats['method'] | 'mixed' | 'none';
 }
 
 export interface RecurrentReport {
@@ -147,6 +147,12 @@ export interface PreflightReport {
   /** Why there is no theory (null when there is). */
   theoryNote: string | null;
   recurrent: RecurrentReport | null;
+  /** Transformers: the last block's gradient by depth beside Xiong et al. 2020 (./transformer.ts). */
+  transformer?: TransformerPreflight;
+  /** Residual MLPs: the stream beside the residual mean-field recursion (./residual.ts). */
+  residual?: ResidualPreflight;
+  /** Residual blocks of conv/residual kinds: shortcut and branch mean squares at the sum (./layered.ts). */
+  branchVariance?: BranchVariance[];
 }
 
 /**
@@ -161,8 +167,14 @@ export function preflight(config: ResolvedConfig, options: PreflightOptions = {}
   const task = createTask(config.task, config.seed);
   const data = options.data ?? false;
   const jacobian = options.jacobian ? { jacobian: options.jacobian } : {};
+  if (config.model.kind === 'mlp' && config.model.residual)
+    return residualReport(config, config.model, task, { networks, data, ...jacobian });
   if (config.model.kind === 'mlp') return mlpReport(config, config.model, task, networks, data, jacobian);
-  if (!preflightProbes(config)) throw transformerNotProbed();
+  if (config.model.kind === 'transformer') return transformerReport(config, task, networks, verdictOf);
+  if (!preflightProbes(config)) throw transformerNotProbed(config.model.kind);
+  // Kinds that build a conv or residual LayeredModel: the generic per-layer probe (./layered.ts).
+  if (!RECURRENT_KINDS.has(config.model.kind))
+    return layeredConfigReport(config, task, { networks, data, ...jacobian });
   return recurrentReport(
     config,
     probeRecurrent(config, task, { networks, targetQ: null, data, ...jacobian }),
@@ -295,7 +307,7 @@ function mlpReport(
       activation: model.activation,
       init: describeInit(model.init, { activation: model.activation }),
       norm: model.norm,
-      residual: model.residual,
+      residual: model.residual !== false,
     },
     inputs: data ? 'task' : targetQ !== null ? 'gaussian-fixed-point' : 'gaussian-unit',
     gradRatio,
@@ -312,14 +324,17 @@ function mlpReport(
   return report;
 }
 
-function spreadOf(probe: MlpProbe | RecurrentProbe): { varLogGrad: number; varLogSignal: number } {
+export function spreadOf(probe: { networks: ReadonlyArray<{ gradNorm2: Float64Array; signal: number }> }): {
+  varLogGrad: number;
+  varLogSignal: number;
+} {
   return {
     varLogGrad: sampleVariance(probe.networks.map((n) => Math.log(n.gradNorm2[0] as number))),
     varLogSignal: sampleVariance(probe.networks.map((n) => Math.log(n.signal))),
   };
 }
 
-function jacobianSummary(stats: JacobianStats[]): PreflightJacobian {
+export function jacobianSummary(stats: JacobianStats[]): PreflightJacobian {
   const mean = (pick: (s: JacobianStats) => number): number =>
     stats.reduce((s, x) => s + pick(x), 0) / stats.length;
   const methods = new Set(stats.map((s) => s.method));
@@ -342,27 +357,35 @@ export function verdictOf(gradRatio: number, measured: readonly number[]): Prefl
 // ---------------------------------------------------------------------------------------------------------------
 // Recurrent report
 
+const RECURRENT_KINDS: ReadonlySet<string> = new Set(['rnn', 'lstm', 'gru']);
+
 /** Whether preflight probes this model (MLPs and recurrent cells do; a run skips the panel quietly otherwise). */
 export function preflightProbes(config: ResolvedConfig): boolean {
-  return config.model.kind !== 'transformer';
+  return config.model.kind !== 'seq2seq';
 }
 
-/** Preflight's probes cover MLPs and recurrent cells; a transformer is refused by name (exit 2). */
-export function transformerNotProbed(): GradscopeError {
+/** Preflight's probes cover MLPs, recurrent cells and transformers; another model is refused by name (exit 2). */
+export function transformerNotProbed(kind = 'transformer'): GradscopeError {
   return new GradscopeError({
     code: 'not_applicable',
     path: 'model.kind',
-    value: 'transformer',
-    accepted: 'mlp, rnn, lstm or gru',
-    problem: 'preflight does not probe transformers yet',
-    hint: '"gradscope run" trains a transformer without it',
+    value: kind,
+    accepted: 'mlp, rnn, lstm, gru or transformer',
+    problem: `preflight does not probe ${kind === 'transformer' ? 'transformers' : kind === 'seq2seq' ? 'sequence-to-sequence models' : `${kind} models`} yet`,
+    hint: `"gradscope run" trains a ${kind === 'seq2seq' ? 'seq2seq model' : kind} without it`,
   });
 }
 
 function recurrentReport(config: ResolvedConfig, probe: RecurrentProbe, data: boolean): PreflightReport {
   const model = config.model;
   if (model.kind === 'mlp') throw new Error('recurrentReport needs a recurrent config.');
-  if (model.kind === 'transformer') throw transformerNotProbed();
+  if (
+    model.kind === 'transformer' ||
+    model.kind === 'seq2seq' ||
+    model.kind === 'cnn' ||
+    model.kind === 'resnet'
+  )
+    throw transformerNotProbed(model.kind);
   const layersCount = probe.layers;
   const q = meanOver(probe.networks.map((n) => n.q));
   const gradNorm2 = meanOver(probe.networks.map((n) => n.gradNorm2));
@@ -475,21 +498,6 @@ function contractingRecurrent(): Fix {
   };
 }
 
-/**
- * `candidates` without the missing ones, those that change nothing in `config`, and those that make the same
- * config as an earlier one (ReLU + He is only He on a ReLU net).
- */
-function usefulFixes(config: ResolvedConfig, candidates: ReadonlyArray<Fix | null>): Fix[] {
-  const seen = new Set<string>([JSON.stringify(config)]);
-  return candidates.filter((candidate): candidate is Fix => {
-    if (candidate === null) return false;
-    const outcome = JSON.stringify(applyMergePatch(config, candidate.patch));
-    if (seen.has(outcome)) return false;
-    seen.add(outcome);
-    return true;
-  });
-}
-
 function mlpFixes(report: PreflightReport, config: ResolvedConfig, model: MlpModelConfig): Fix[] {
   if (report.verdict === 'healthy') return [];
   const facts = modelFacts(config);
@@ -517,12 +525,6 @@ function recurrentFixes(report: PreflightReport, config: ResolvedConfig, model: 
     gru: [fix.lstm()],
   };
   return usefulFixes(config, vanishing[model.kind]);
-}
-
-/** The remedy clause of an advice line: the fixes by their change, best first. */
-function remedy(fixes: readonly Fix[], also?: string): string {
-  const changes = [...fixes.map((f) => f.change), ...(also === undefined ? [] : [also])];
-  return changes.length === 0 ? 'no change of the model alone addresses it' : `use ${changes.join(', or ')}`;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

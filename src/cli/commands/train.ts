@@ -9,22 +9,21 @@ import { stringifyFinite, writeJson } from '../../io/jsonl.js';
 import { checkOutputRoot, runDirInside } from '../../io/output-path.js';
 import { preflight, preflightProbes } from '../../preflight/index.js';
 import { loadRun, writeComparison, writeRunReport, type Comparison } from '../../report/index.js';
-import { checkMemoryBudget, defaultMemoryLimit, dominantField, parseByteSize } from '../../train/budget.js';
+import { checkMemoryBudget, dominantField } from '../../train/budget.js';
 import { trainAsync, type TrainResult } from '../../train/trainer.js';
-import { parseArgs, UsageError, type ParsedArgs } from '../args.js';
+import { parseArgs, UsageError } from '../args.js';
 import {
   chooseOutDir,
   configOverridesFrom,
   EXIT,
   loadConfig,
+  MAX_MEMORY_USAGE,
+  memoryLimit,
   OVERRIDE_USAGE,
   type Command,
 } from '../common.js';
 import { progressPrinter } from '../progress.js';
 import { verifyRunDir } from './fix.js';
-
-const MAX_MEMORY_USAGE =
-  '  --max-memory SIZE  refuse a run estimated to need more (e.g. 4GiB, 512MB; default half the machine memory)';
 
 const RUN_USAGE = [
   'usage: gradscope run <config.json or preset> [options]',
@@ -172,18 +171,6 @@ function asMemoryError(error: unknown, config: ResolvedConfig): unknown {
   );
 }
 
-/** The --max-memory limit in bytes (default: half the machine's memory). */
-function memoryLimit(args: ParsedArgs): number {
-  const text = args.values['max-memory'];
-  if (text === undefined) return defaultMemoryLimit();
-  const bytes = parseByteSize(text);
-  if (bytes === null)
-    throw new UsageError(
-      `--max-memory must be a size such as 4GiB, 512MB, 2g or a byte count, got "${text}".`,
-    );
-  return bytes;
-}
-
 function describe(result: TrainResult, outDir: string): string {
   const s = result.summary;
   const acc = s.eval.accuracy === undefined ? '' : `, accuracy ${(100 * s.eval.accuracy).toFixed(1)}%`;
@@ -289,7 +276,7 @@ export const runCommand: Command = {
     if (args.switches.has('verify')) {
       // After training: the doctor's fixes trained beside the run (fixes/ in the run directory); the summary
       // printed with --json then carries the verification.
-      await verifyRunDir(dir, { json: false });
+      await verifyRunDir(dir, { json: false, memoryLimit: memoryLimit(args) });
       if (args.switches.has('json')) process.stdout.write(readFileSync(join(dir, 'summary.json'), 'utf8'));
     }
     return result.stopped ? EXIT.stopped : EXIT.ok;
