@@ -90,6 +90,17 @@ export function residual(): Fix {
   };
 }
 
+/** A ResNet's shortcuts back (He et al. 2016a): the plain twin becomes the residual net of the same layers. */
+export function shortcuts(): Fix {
+  return {
+    change: 'model.shortcut true',
+    patch: { model: { shortcut: true } },
+    why:
+      'each block adds its input to its branch (He et al. 2016a), so the gradient reaches the early convolutions ' +
+      'through the identity path instead of through every layer',
+  };
+}
+
 export function adam(facts: ModelFacts): Fix {
   const lr = 0.001;
   return {

@@ -363,6 +363,24 @@ const vanishingGradient: Rule<'vanishing_gradient'> = (ctx) => {
       !f.residual && fix.residual(),
       f.optimizer === 'sgd' && fix.adam(f),
     ]);
+  } else if (f.kind === 'cnn' || f.kind === 'resnet') {
+    const model = f.config.model;
+    const plain = model.kind === 'cnn' || (model.kind === 'resnet' && !model.shortcut);
+    const parts = [
+      f.norm === 'none' ? 'no normalisation resets the scale' : '',
+      plain ? 'no shortcut lets the gradient bypass the convolutions' : '',
+    ].filter(Boolean);
+    cause =
+      `${describeModel(f)}: the gradient shrinks by ${num(perLayer)} per layer over ${f.depth} conv layers` +
+      (parts.length > 0
+        ? `; ${parts.join(' and ')} (He et al. 2016a: deep plain nets fail where their residual twins train).`
+        : '.');
+    fixes = dedupe([
+      model.kind === 'resnet' && !model.shortcut && fix.shortcuts(),
+      f.norm === 'none' && fix.batchNorm(),
+      initTooSmall(f) && fix.preservingInit(f),
+      f.optimizer === 'sgd' && fix.adam(f),
+    ]);
   } else if (f.kind === 'transformer') {
     const post = postLnWithoutWarmup(f);
     cause =
