@@ -5,7 +5,7 @@
  * - A small CNN on MNIST images reaches 97% held-out accuracy.
  * - The deep plain conv net (`plain-cnn-deep`) is diagnosed while its ResNet twin (`resnet-deep`) trains
  *   (He et al. 2016a); the BN-free unscaled ResNet (`resnet-nobn`) blows up where the same net with Fixup
- *   (Zhang et al. 2019) or ReZero (Bachlechner et al. 2020) trains.
+ *   (Zhang et al. 2019) trains.
  */
 import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
@@ -100,16 +100,14 @@ describe('conv models from the config: training', () => {
     assert.ok((resnet.eval.accuracy ?? 0) >= 0.7, `resnet accuracy ${resnet.eval.accuracy}`);
   });
 
-  it('BN-free: the unscaled ResNet blows up at a depth where Fixup and ReZero train', () => {
+  it('BN-free: the unscaled ResNet blows up at a depth where the Fixup one trains', () => {
     // Exit 3: the skip guard met train.guardPatience non-finite steps in a row and stopped the run (CONTRACT.md).
     const unscaled = run(dir, 'nobn', ['resnet-nobn', '--steps', '100'], [0, 3]);
     assert.ok(['non-finite', 'exploding'].includes(unscaled.verdict), unscaled.verdict);
     assert.ok((unscaled.eval.accuracy ?? 0) <= 0.3, `unscaled accuracy ${unscaled.eval.accuracy}`);
-    for (const preset of ['resnet-fixup', 'resnet-rezero']) {
-      // Their full 150 steps: ReZero's scalars start at 0 and need the first ~100 steps to open the branches.
-      const summary = run(dir, preset, [preset]);
-      assert.equal(typeof summary.eval.loss, 'number', `${preset}: eval loss ${summary.eval.loss}`);
-      assert.ok((summary.eval.accuracy ?? 0) >= 0.5, `${preset} accuracy ${summary.eval.accuracy}`);
-    }
+    // Its full 150 steps (77% measured; resnet-rezero reaches 71% in them too, 35% at 100: its scalars start at 0).
+    const fixup = run(dir, 'fixup', ['resnet-fixup']);
+    assert.equal(typeof fixup.eval.loss, 'number', `fixup eval loss ${fixup.eval.loss}`);
+    assert.ok((fixup.eval.accuracy ?? 0) >= 0.5, `fixup accuracy ${fixup.eval.accuracy}`);
   });
 });
