@@ -78,6 +78,11 @@ function runMultiplyAdds(config: ResolvedConfig): number {
     perExample = steps * (inputs * d + layers * (4 * d * d + 2 * d * f + 2 * steps * d) + d * outputs);
   } else if (config.model.kind === 'cnn' || config.model.kind === 'resnet') {
     perExample = convMultiplyAdds(config);
+  } else if (config.model.kind === 'seq2seq') {
+    const { hidden: h, layers, cell, architecture } = config.model;
+    const gates = architecture === 'transformer' ? 6 : { rnn: 1, gru: 3, lstm: 4 }[cell];
+    // Encoder and decoder cells (or blocks, as ~6 h x h products), attention over every source step, the head.
+    perExample = steps * (2 * layers * gates * h * 2 * h + 2 * steps * h + h * outputs);
   } else {
     const gates = { rnn: 1, gru: 3, lstm: 4 }[config.model.kind];
     const h = config.model.hidden;
@@ -177,7 +182,7 @@ describe('PRESETS', () => {
 
     for (const [name, differs] of [
       ['deep-sigmoid-batchnorm', { norm: 'batch' }],
-      ['deep-sigmoid-residual', { residual: true }],
+      ['deep-sigmoid-residual', { residual: { form: 'activated', layers: 1, scale: 1, fixup: false } }],
     ] as const) {
       const variant = resolved(name);
       assert.deepEqual(variant.model, { ...sigmoid.model, ...differs }, name);

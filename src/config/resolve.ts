@@ -48,14 +48,11 @@ import {
 import type {
   BiasSpec,
   ClipConfig,
-  CnnModelConfig,
   GuardMode,
   InitSpec,
   ModelConfig,
   MonitorConfig,
   OptimizerConfig,
-  RecurrentKind,
-  ResNetModelConfig,
   ResolvedConfig,
   ScheduleConfig,
   TaskConfig,
@@ -88,82 +85,16 @@ export {
   type TaskName,
 } from './schema.js';
 
-// ---------------------------------------------------------------------------------------------------------------
-// The raw (user-written) config
-
-export interface TaskInput {
-  name: TaskName;
-  inputs?: number;
-  classes?: number;
-  size?: number;
-  length?: number;
-  mode?: SeqMnistMode;
-}
-
-export interface MlpModelInput {
-  kind?: 'mlp';
-  depth?: number;
-  width?: number;
-  hidden?: number[];
-  activation?: z.input<(typeof MODEL_KINDS_TABLE)['mlp']['fields']['activation']>;
-  init?: InitSpec;
-  bias?: BiasSpec;
-  norm?: z.input<(typeof MODEL_KINDS_TABLE)['mlp']['fields']['norm']>;
-  residual?: boolean;
-  dropout?: number;
-}
-
-export interface RecurrentModelInput {
-  kind?: RecurrentKind;
-  hidden?: number;
-  layers?: number;
-  activation?: MlpModelInput['activation'];
-  init?: InitSpec;
-  recurrentInit?: InitSpec;
-  bias?: BiasSpec;
-  forgetBias?: number;
-}
-
-export interface TransformerModelInput {
-  kind: 'transformer';
-  layers?: number;
-  dModel?: number;
-  heads?: number;
-  ffWidth?: number;
-  activation?: MlpModelInput['activation'];
-  norm?: 'pre' | 'post';
-  dropout?: number;
-  positions?: 'sinusoidal' | 'learned';
-  tiedEmbeddings?: boolean;
-  maxLength?: number;
-  init?: InitSpec;
-  bias?: BiasSpec;
-}
-
-/** A conv stack on an image task (`model.kind` "cnn"); every other field has a default. */
-export type CnnModelInput = { kind: 'cnn'; depth?: number; width?: number } & Partial<
-  Omit<CnnModelConfig, 'kind'>
->;
-
-/** A ResNet on an image task (`model.kind` "resnet"); every other field has a default. */
-export type ResNetModelInput = { kind: 'resnet' } & Partial<Omit<ResNetModelConfig, 'kind'>>;
-
-type Named<C extends { name: string }> = C['name'] | (Partial<Omit<C, 'name'>> & { name?: C['name'] });
-
-/** What a user writes (docs/CONFIG.md): everything optional, defaults filled by `resolveConfig`. */
-export interface Config {
-  $schema?: string;
-  name?: string;
-  seed?: number;
-  task?: TaskName | TaskInput;
-  model?: MlpModelInput | RecurrentModelInput | TransformerModelInput | CnnModelInput | ResNetModelInput;
-  optimizer?: Named<OptimizerConfig>;
-  schedule?: Named<ScheduleConfig>;
-  clip?: Named<ClipConfig>;
-  guard?: GuardMode;
-  train?: Partial<TrainConfig>;
-  monitor?: Partial<MonitorConfig>;
-}
+export type {
+  Config,
+  MlpModelInput,
+  RecurrentModelInput,
+  TaskInput,
+  TransformerModelInput,
+  CnnModelInput,
+  ResNetModelInput,
+  Seq2SeqModelInput,
+} from './types.js';
 
 export interface ResolveOptions {
   /** The name when the config has none: the file's base name or the preset's name. */
@@ -510,7 +441,16 @@ function readValue(
   if (isRecord(value)) {
     checkKeys(value, path, [...new Set(objects.flatMap((form) => Object.keys(form.shape)))]);
     const keys = Object.keys(value).sort().join(',');
-    const exact = objects.find((form) => Object.keys(form.shape).sort().join(',') === keys);
+    // The form whose keys these are; keys with a default may be left out.
+    const exact =
+      objects.find((form) => Object.keys(form.shape).sort().join(',') === keys) ??
+      objects.find(
+        (form) =>
+          Object.keys(value).every((key) => Object.hasOwn(form.shape, key)) &&
+          Object.entries(form.shape).every(
+            ([key, field]) => Object.hasOwn(value, key) || (field as z.ZodType).safeParse(undefined).success,
+          ),
+      );
     if (exact !== undefined) return parseValue(exact, value, path);
     const given = Object.keys(value);
     const partial = objects.find(
@@ -533,7 +473,8 @@ function readValue(
   const primitive = forms.find(
     (form) =>
       (typeof value === 'string' && form instanceof z.ZodEnum) ||
-      (typeof value === 'number' && form instanceof z.ZodNumber),
+      (typeof value === 'number' && form instanceof z.ZodNumber) ||
+      (typeof value === 'boolean' && form instanceof z.ZodBoolean),
   );
   if (primitive === undefined) throw invalid(path, value, accepted, numericStringHint(value));
   try {

@@ -5,7 +5,7 @@
  * (`types.ts`), `gradscope.schema.json` and `docs/CONFIG.md` are derived from them.
  *
  * How to add a field: add it to its table entry below with `.describe('one line of meaning')` and, when it has a
- * constant default, `.default(value)`; add it to the matching interface in `types.ts` (a compile error points there).
+ * constant default, `.default(value)`; its type follows (`types.ts` derives `Config` and each resolved section from these tables).
  *
  * How to add a model kind: one entry in `MODEL_KINDS`, `defineKind({ takes, bptt, fields, fixed?, build })`:
  * `takes` lists the task inputs it reads (`vector`, `sequence`, ...), `bptt` whether truncated BPTT applies,
@@ -25,16 +25,19 @@
  */
 import { z } from 'zod';
 import { ACTIVATIONS, activationKernels, type ActivationName } from '../kernels/activations.js';
+import { DEFAULT_HISTOGRAMS } from '../monitor/histogram.js';
 import { ConfigError, oneOf, showValue, type ConfigErrorDetails } from './errors.js';
 import { cnnGeometry } from './conv-geometry.js';
 import type {
   CnnModelConfig,
   InitName,
   MlpModelConfig,
+  MlpResidualConfig,
   ModelConfig,
   RecurrentModelConfig,
   ResNetModelConfig,
   ResolvedConfig,
+  Seq2SeqModelConfig,
   TransformerModelConfig,
 } from './types.js';
 
@@ -148,8 +151,10 @@ export const INIT_NAMES = [
   'orthogonal',
   'identity',
   'zeros',
+  'delta-orthogonal',
 ] as const;
 export const NORM_NAMES = ['none', 'batch', 'layer'] as const;
+export const RESIDUAL_FORMS = ['activated', 'post', 'pre', 'linear-out'] as const;
 export const RNN_ACTIVATIONS = ['tanh', 'relu', 'sigmoid'] as const satisfies readonly ActivationName[];
 export const GUARD_MODES = ['off', 'skip', 'rollback', 'stop'] as const;
 
@@ -429,6 +434,52 @@ export function defaultInitFor(activation: ActivationName): InitName {
   return activationKernels[activation].family === 'rectifier' ? 'he-normal' : 'xavier-uniform';
 }
 
+/** `model.residual: true`: today's block, x + phi(W x + b). */
+export const ACTIVATED_RESIDUAL: MlpResidualConfig = { form: 'activated', layers: 1, scale: 1, fixup: false };
+
+const SCALE_ACCEPTED = 'a number > 0 (the constant a in x + a F(x)), "rezero" or "skipinit"';
+const RESIDUAL_ACCEPTED =
+  'true or false, or {"form": "activated"|"post"|"pre"|"linear-out", "layers": 1|2, "scale": a|"rezero"|"skipinit", "fixup": true|false}';
+const residualField = accepting(
+  z.union([
+    bool(),
+    z.strictObject({
+      form: names(RESIDUAL_FORMS)
+        .default(ACTIVATED_RESIDUAL.form)
+        .describe(
+          'activated: x + phi(W x + b); post: phi(x + W x + b) (He et al. 2016a); pre: x + W phi(N(x)) + b (He et al. 2016b); linear-out: x + W phi(x) + b',
+        ),
+      layers: num({ integer: true, min: 1, max: 2, about: 'weight layers per block' })
+        .default(ACTIVATED_RESIDUAL.layers)
+        .describe('weight layers in each residual branch'),
+      scale: accepting(
+        z.union(
+          [
+            num({ ...POSITIVE, about: 'the constant a in x + a F(x); or "rezero" or "skipinit"' }),
+            names(['rezero', 'skipinit']),
+          ],
+          { error: () => SCALE_ACCEPTED },
+        ),
+        SCALE_ACCEPTED,
+      )
+        .default(ACTIVATED_RESIDUAL.scale)
+        .describe(
+          'the branch scale s in x + s F(x): a constant, or a learnable scalar starting at 0 (rezero: Bachlechner et al. 2020; skipinit: De & Smith 2020)',
+        ),
+      fixup: bool()
+        .default(ACTIVATED_RESIDUAL.fixup)
+        .describe("Fixup (Zhang et al. 2019): zero the branch's last layer, rescale the others by depth"),
+    }),
+  ]),
+  RESIDUAL_ACCEPTED,
+);
+
+/** The resolved residual setting: false, or the block's form with every default filled. */
+function resolveResidual(value: boolean | MlpResidualConfig): false | MlpResidualConfig {
+  if (value === false) return false;
+  return value === true ? { ...ACTIVATED_RESIDUAL } : { ...value };
+}
+
 const WIDTHS_ACCEPTED = `a non-empty array of integers >= 1 (hidden widths from the input side), e.g. [64, 64], at most ${DEPTH_RULE.max} of them`;
 
 const mlp = defineKind({
@@ -468,7 +519,11 @@ const mlp = defineKind({
     norm: names(NORM_NAMES)
       .default(MLP_DEFAULTS.norm)
       .describe('normalisation after each hidden linear layer'),
-    residual: bool().default(MLP_DEFAULTS.residual).describe("add each hidden block's input to its output"),
+    residual: residualField
+      .default(MLP_DEFAULTS.residual)
+      .describe(
+        'residual blocks around the hidden layers: true is x + phi(W x + b); an object picks the form, layers, scale and Fixup',
+      ),
     dropout: num({ min: 0, max: 1, maxExclusive: true, about: 'the fraction of units dropped' })
       .default(MLP_DEFAULTS.dropout)
       .describe('dropout rate after each hidden layer'),
@@ -499,7 +554,8 @@ const mlp = defineKind({
         });
       }
     }
-    const { activation, bias, norm, residual, dropout } = fields;
+    const { activation, bias, norm, dropout } = fields;
+    const residual = resolveResidual(fields.residual);
     const init = fields.init ?? defaultInitFor(activation);
     return { kind: 'mlp', hidden, activation, init, bias, norm, residual, dropout };
   },
@@ -525,12 +581,16 @@ const recurrentHints = {
     Array.isArray(value) ? 'a recurrent model has one width; stack cells with "layers"' : undefined,
 };
 
-function recurrentKind<K extends 'rnn' | 'lstm' | 'gru', F extends Fields>(
+function recurrentKind<
+  K extends 'rnn' | 'lstm' | 'gru',
+  F extends Fields,
+  const X extends Readonly<Record<string, unknown>>,
+>(
   kind: K,
   description: string,
   fields: F,
-  fixed: Readonly<Record<string, unknown>>,
-): ModelKindEntry<F> {
+  fixed: X,
+): Omit<ModelKindEntry<F>, 'fixed'> & { readonly fixed: X } {
   return {
     takes: ['sequence'],
     bptt: true,
@@ -539,7 +599,8 @@ function recurrentKind<K extends 'rnn' | 'lstm' | 'gru', F extends Fields>(
     fixed,
     hints: recurrentHints,
     build(parsed): RecurrentModelConfig {
-      const values = { ...fixed, ...parsed } as Omit<RecurrentModelConfig, 'kind'>;
+      const fixedValues: Readonly<Record<string, unknown>> = fixed;
+      const values = { ...fixedValues, ...parsed } as Omit<RecurrentModelConfig, 'kind'>;
       return {
         kind,
         hidden: values.hidden,
@@ -817,7 +878,7 @@ export const RESNET_DEFAULTS = {
   bias: 0,
 } as const;
 
-const SCALE_ACCEPTED = `${oneOf(BRANCH_SCALES)}, or a number (a constant s in y = x + s F(x))`;
+const RESNET_SCALE_ACCEPTED = `${oneOf(BRANCH_SCALES)}, or a number (a constant s in y = x + s F(x))`;
 
 const resnet = defineKind({
   takes: ['image'],
@@ -848,7 +909,10 @@ const resnet = defineKind({
     norm: names(CONV_NORMS)
       .default(RESNET_DEFAULTS.norm)
       .describe('per-channel batch norm in the branches (Ioffe & Szegedy 2015), or none'),
-    scale: accepting(z.union([names(BRANCH_SCALES), num()], { error: () => SCALE_ACCEPTED }), SCALE_ACCEPTED)
+    scale: accepting(
+      z.union([names(BRANCH_SCALES), num()], { error: () => RESNET_SCALE_ACCEPTED }),
+      RESNET_SCALE_ACCEPTED,
+    )
       .default(RESNET_DEFAULTS.scale)
       .describe(
         's in y = x + s F(x): none (1), a constant, or a learnable scalar from 0: rezero (Bachlechner et al. 2020), skipinit (De & Smith 2020)',
@@ -912,6 +976,134 @@ const resnet = defineKind({
   },
 });
 
+export const SEQ2SEQ_ARCHITECTURES = ['rnn', 'transformer'] as const;
+export const SEQ2SEQ_ATTENTIONS = ['none', 'additive', 'dot'] as const;
+export const SEQ2SEQ_CELLS = ['rnn', 'lstm', 'gru'] as const;
+export const SEQ2SEQ_DEFAULTS = {
+  architecture: 'rnn',
+  cell: 'gru',
+  hidden: 64,
+  layers: 1,
+  heads: 4,
+  norm: 'pre',
+} as const;
+/** The tasks that present a source and a target on one time axis (`data/transduction.ts`). */
+export const SEQ2SEQ_TASKS = ['reverse', 'sort'] as const;
+
+const seq2seq = defineKind({
+  takes: ['sequence'],
+  bptt: false,
+  description:
+    'an encoder-decoder (Sutskever et al. 2014) with or without attention (Bahdanau et al. 2015, Luong et al. 2015), or a Transformer encoder-decoder, for the transduction tasks (reverse, sort)',
+  fields: {
+    kind: z.literal('seq2seq'),
+    architecture: names(SEQ2SEQ_ARCHITECTURES)
+      .default(SEQ2SEQ_DEFAULTS.architecture)
+      .describe('rnn: recurrent encoder and decoder; transformer: self-, causal and cross-attention blocks'),
+    cell: names(SEQ2SEQ_CELLS)
+      .default(SEQ2SEQ_DEFAULTS.cell)
+      .describe('the cell of the encoder and the decoder (architecture rnn)'),
+    hidden: num(WIDTH_RULE)
+      .default(SEQ2SEQ_DEFAULTS.hidden)
+      .describe('width of the encoder, the decoder and the token embeddings (dModel for the transformer)'),
+    layers: num({ integer: true, min: 1, max: 100 })
+      .default(SEQ2SEQ_DEFAULTS.layers)
+      .describe('encoder layers, and as many decoder layers'),
+    attention: documented(
+      names(SEQ2SEQ_ATTENTIONS)
+        .optional()
+        .describe(
+          "none: the decoder gets the encoder's final state only; additive: Bahdanau et al. 2015; dot: Luong et al. 2015 (the transformer's scaled dot product)",
+        ),
+      'additive (rnn), dot (transformer)',
+    ),
+    heads: num(WIDTH_RULE)
+      .default(SEQ2SEQ_DEFAULTS.heads)
+      .describe('attention heads (architecture transformer); each takes hidden / heads features'),
+    ffWidth: documented(
+      num(WIDTH_RULE)
+        .optional()
+        .describe('hidden width of the feed-forward sublayer (architecture transformer)'),
+      '4 x hidden',
+    ),
+    activation: documented(
+      activationField
+        .optional()
+        .describe(
+          "the feed-forward non-linearity (architecture transformer); the rnn architecture's cells use tanh",
+        ),
+      'tanh (rnn), gelu (transformer)',
+    ),
+    norm: names(TRANSFORMER_NORMS)
+      .default(SEQ2SEQ_DEFAULTS.norm)
+      .describe(
+        'LayerNorm placement (architecture transformer): post (Vaswani et al. 2017) or pre (Xiong et al. 2020)',
+      ),
+    init: initSpec.default(RECURRENT_DEFAULTS.init).describe('initialiser of the weight matrices'),
+    recurrentInit: initSpec
+      .default(RECURRENT_DEFAULTS.recurrentInit)
+      .describe('initialiser of the hidden-to-hidden weights (architecture rnn)'),
+    bias: biasSpec.default(RECURRENT_DEFAULTS.bias).describe('initial biases'),
+    forgetBias: num()
+      .default(RECURRENT_DEFAULTS.forgetBias)
+      .describe('initial forget-gate bias (cell lstm; Gers et al. 2000)'),
+  },
+  hints: recurrentHints,
+  build(fields): Seq2SeqModelConfig {
+    const { architecture, cell, hidden, layers, heads, norm, init, recurrentInit, bias, forgetBias } = fields;
+    const transformerArchitecture = architecture === 'transformer';
+    const attention = fields.attention ?? (transformerArchitecture ? 'dot' : 'additive');
+    if (transformerArchitecture && attention !== 'dot') {
+      throw new ConfigError({
+        code: 'conflict',
+        path: 'model.attention',
+        value: attention,
+        accepted: '"dot" (or leave it out) for architecture transformer',
+        problem: `a Transformer decoder reads the encoder through scaled dot-product cross-attention, not ${showValue(attention)}`,
+        hint: 'leave model.attention out, or use architecture "rnn" for attention "none" or "additive"',
+      });
+    }
+    const activation = fields.activation ?? (transformerArchitecture ? 'gelu' : 'tanh');
+    if (!transformerArchitecture && activation !== 'tanh') {
+      throw new ConfigError({
+        code: 'not_applicable',
+        path: 'model.activation',
+        value: activation,
+        accepted: '"tanh" (or leave it out) for architecture rnn',
+        problem:
+          "the rnn architecture's cells use tanh; the activation sets a transformer's feed-forward sublayer",
+        hint: 'leave model.activation out, or use architecture "transformer"',
+      });
+    }
+    if (transformerArchitecture && hidden % heads !== 0) {
+      throw new ConfigError({
+        code: 'conflict',
+        path: 'model.heads',
+        value: heads,
+        accepted: `a divisor of hidden ${hidden}`,
+        problem: `hidden (dModel) ${hidden} is not divisible by heads ${heads}; each head takes hidden / heads features`,
+        hint: `use heads ${[1, 2, 4, 8, 16].filter((h) => hidden % h === 0).join(' or ')}, or a hidden that is a multiple of ${heads}`,
+      });
+    }
+    return {
+      kind: 'seq2seq',
+      architecture,
+      cell,
+      hidden,
+      layers,
+      attention,
+      heads,
+      ffWidth: fields.ffWidth ?? 4 * hidden,
+      activation,
+      norm,
+      init,
+      recurrentInit,
+      bias,
+      forgetBias,
+    };
+  },
+});
+
 /** Every model kind; `kind` selects the entry (default: the first kind that takes the task's input). */
 export const MODEL_KINDS_TABLE = {
   mlp,
@@ -944,6 +1136,7 @@ export const MODEL_KINDS_TABLE = {
   transformer,
   cnn,
   resnet,
+  seq2seq,
 } as const satisfies Record<string, AnyModelKind>;
 
 export type ModelKind = keyof typeof MODEL_KINDS_TABLE;
@@ -1224,6 +1417,14 @@ export const MONITOR_FIELDS = {
     .default(10)
     .describe('steps between logged records'),
   timesteps: bool().default(true).describe('recurrent models: record per-time-step gradient norms'),
+  histograms: accepting(
+    z.union([bool(), num({ integer: true, min: 1 })]),
+    'true, false, or an integer >= 1 (every N-th logged step)',
+  )
+    .default(DEFAULT_HISTOGRAMS)
+    .describe(
+      'per-layer histograms of weights and gradients (30 buckets, NaN/Inf counted): false never, true on every logged step, N on every N-th logged step (and the first and last)',
+    ),
 };
 
 type Defaults<F extends Fields> = { readonly [K in keyof F]: z.output<F[K]> };
@@ -1241,6 +1442,20 @@ export const OPTIMIZER_DEFAULTS = Object.fromEntries(
 
 // ---------------------------------------------------------------------------------------------------------------
 // Rules between fields
+
+/** Model kinds whose weights are all dense (matrices), where a convolution-only initialiser has no kernel to set. */
+const DENSE_ONLY_KINDS: ReadonlySet<string> = new Set([
+  'mlp',
+  'rnn',
+  'lstm',
+  'gru',
+  'transformer',
+  'seq2seq',
+]);
+
+function isInitObject(spec: unknown): spec is { base: string } {
+  return typeof spec === 'object' && spec !== null && typeof (spec as { base?: unknown }).base === 'string';
+}
 
 /** A rule that ties two fields together; it returns the error it finds in a resolved config. */
 export interface CrossRule {
@@ -1283,7 +1498,7 @@ export const CROSS_RULES: readonly CrossRule[] = [
       return {
         code: 'conflict',
         path: 'model.residual',
-        value: true,
+        value: model.residual,
         accepted: 'false, or hidden layers of one width',
         problem: `residual connections need equal hidden widths, got ${showValue(model.hidden)}`,
         hint: 'each block adds its input to its output',
@@ -1314,6 +1529,61 @@ export const CROSS_RULES: readonly CrossRule[] = [
           small.conv === 0
             ? `the images of task ${task.name} are ${height}x${width}; use a kernel of at most ${side}`
             : `use a kernel of at most ${side}, fewer conv layers, "pool": "none" or a larger "poolEvery", or stride 1`,
+      };
+    },
+  },
+  {
+    description: 'delta-orthogonal initialises convolution kernels (model kinds with convolutions)',
+    check({ model }) {
+      if (!DENSE_ONLY_KINDS.has(model.kind)) return undefined;
+      for (const [key, spec] of Object.entries(model)) {
+        const base = typeof spec === 'string' ? spec : isInitObject(spec) ? spec.base : undefined;
+        if (base !== 'delta-orthogonal') continue;
+        return {
+          code: 'not_applicable',
+          path: `model.${key}`,
+          value: spec,
+          accepted: `an initialiser for dense weights, e.g. "orthogonal" (delta-orthogonal of a 1x1 kernel)`,
+          problem: `delta-orthogonal (Xiao et al. 2018) sets a convolution kernel's centre tap, and model kind ${showValue(model.kind)} has no convolutions`,
+          hint: 'use "orthogonal", or a conv model kind',
+        };
+      }
+      return undefined;
+    },
+  },
+  {
+    description: 'residual form linear-out is the block without normalisation',
+    check({ model }) {
+      if (
+        model.kind !== 'mlp' ||
+        !model.residual ||
+        model.residual.form !== 'linear-out' ||
+        model.norm === 'none'
+      )
+        return undefined;
+      return {
+        code: 'conflict',
+        path: 'model.residual.form',
+        value: 'linear-out',
+        accepted: `"pre" with model.norm ${showValue(model.norm)}, or model.norm "none"`,
+        problem: `linear-out is x + W phi(x) + b, with no place for model.norm ${showValue(model.norm)}`,
+        hint: 'form "pre" puts the norm before phi: x + W phi(N(x)) + b (He et al. 2016b)',
+      };
+    },
+  },
+  {
+    description: 'Fixup does not combine with a branch scale that starts at 0',
+    check({ model }) {
+      if (model.kind !== 'mlp' || !model.residual || !model.residual.fixup) return undefined;
+      const scale = model.residual.scale;
+      if (scale !== 'rezero' && scale !== 'skipinit') return undefined;
+      return {
+        code: 'conflict',
+        path: 'model.residual.scale',
+        value: scale,
+        accepted: 'a number > 0 with fixup true, or fixup false',
+        problem: `fixup with scale ${showValue(scale)} never trains: the zeroed last layer gets no gradient through a scale of 0, and the scale none through a zero branch`,
+        hint: 'use either fixup (zero last layer) or a zero-initialised scale, not both',
       };
     },
   },
@@ -1375,6 +1645,21 @@ export const CROSS_RULES: readonly CrossRule[] = [
         accepted: 'false, or true with optimizer.momentum > 0',
         problem: `Nesterov momentum needs momentum > 0, got ${optimizer.momentum ?? 0}`,
         hint: 'add "momentum": 0.9',
+      };
+    },
+  },
+  {
+    description: 'a seq2seq model reads a transduction task (a source, then its target, on one time axis)',
+    check({ task, model }) {
+      if (model.kind !== 'seq2seq' || (SEQ2SEQ_TASKS as readonly string[]).includes(task.name))
+        return undefined;
+      return {
+        code: 'conflict',
+        path: 'model.kind',
+        value: model.kind,
+        accepted: `a model kind for task ${showValue(task.name)}, or task ${oneOf(SEQ2SEQ_TASKS)}`,
+        problem: `task ${showValue(task.name)} has no source and target for an encoder and a decoder`,
+        hint: `use task ${SEQ2SEQ_TASKS.join(' or ')} with model kind seq2seq, or model kind lstm or transformer for ${task.name}`,
       };
     },
   },

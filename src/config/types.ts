@@ -1,27 +1,84 @@
 /**
- * The resolved run configuration as TypeScript types: `ResolvedConfig` is what `resolveConfig` returns with every
- * default filled in and what `config.json` in a run directory holds (docs/CONFIG.md lists every field). The name
- * unions come from the tables of `schema.ts`, so a name added there is a name here; `Config` (what a user
- * writes) is `z.input` of the schema.
+ * The run configuration as TypeScript types, derived from the zod tables of `schema.ts` so that a field, a range
+ * or a name added there is a type here: `Config` is what a user writes (each section's `z.input`, everything
+ * optional, bare names allowed), `ResolvedConfig` what `resolveConfig` returns with every default filled in and
+ * what `config.json` in a run directory holds (each section's `z.output`; docs/CONFIG.md lists every field).
+ * Only the model configs are written out: they are what each kind's `build` makes of its fields (`depth` x
+ * `width` becomes `hidden`, a kind's fixed keys filled in), not the fields themselves.
  */
+import type { z } from 'zod';
 import type { ActivationName } from '../kernels/activations.js';
 import type {
-  CLIP_NAMES,
+  CLIPS,
+  Fields,
   GUARD_MODES,
   INIT_NAMES,
+  MODEL_KINDS_TABLE,
+  MONITOR_FIELDS,
   NORM_NAMES,
-  OPTIMIZER_NAMES,
-  SCHEDULE_NAMES,
+  OPTIMIZERS,
+  ROOT_FIELDS,
+  SCHEDULES,
+  TASKS,
+  TRAIN_FIELDS,
+  biasSpec,
+  initSpec,
+  SEQ2SEQ_ARCHITECTURES,
+  SEQ2SEQ_ATTENTIONS,
+  RESIDUAL_FORMS,
 } from './schema.js';
+
+// ---------------------------------------------------------------------------------------------------------------
+// From the schema's tables to types
+
+/** What an object of these fields parses to (defaults filled) and what it accepts (defaulted keys optional). */
+type Output<F extends Fields> = keyof F extends never ? Record<never, never> : z.output<z.ZodObject<F>>;
+type Input<F extends Fields> = keyof F extends never ? Record<never, never> : z.input<z.ZodObject<F>>;
+
+type Table = Readonly<Record<string, { readonly fields: Fields }>>;
+type KeysOfUnion<U> = U extends unknown ? keyof U : never;
+type ValueInUnion<U, K extends PropertyKey> = U extends unknown ? (K extends keyof U ? U[K] : never) : never;
+/** Every option of any entry of a table, each optional: a resolved section carries its own entry's options. */
+type Options<T extends Table> = {
+  [K in KeysOfUnion<{ [N in keyof T]: Output<T[N]['fields']> }[keyof T]>]?: Exclude<
+    ValueInUnion<{ [N in keyof T]: Output<T[N]['fields']> }[keyof T], K>,
+    undefined
+  >;
+};
+/** A section as written: an entry's name, or its object form (`name` optional for the table's default entry). */
+type Named<T extends Table, Fallback extends keyof T = never> =
+  | (keyof T & string)
+  | {
+      [N in keyof T & string]: Input<T[N]['fields']> & (N extends Fallback ? { name?: N } : { name: N });
+    }[keyof T & string];
 
 export type InitName = (typeof INIT_NAMES)[number];
 
 /** A named initialiser, or a fixed distribution, or a base scaled by a gain (multiplies the base's std). */
-export type InitSpec = InitName | { normal: number } | { uniform: number } | { gain: number; base: InitName };
+export type InitSpec = z.output<typeof initSpec>;
 
-export type BiasSpec = number | { normal: number };
+export type BiasSpec = z.output<typeof biasSpec>;
 
 export type NormName = (typeof NORM_NAMES)[number];
+
+/**
+ * Where the residual block of an MLP puts its activation (nn/residual.ts `ResidualBlock` has the forms):
+ * `activated` x + phi(W x + b) (the shorthand `true`), `post` phi(x + W x + b) (He et al. 2016a), `pre`
+ * x + W phi(N(x)) + b (He et al. 2016b), `linear-out` x + W phi(x) + b (the signal-propagation block, `pre` without
+ * a norm).
+ */
+export type MlpResidualForm = (typeof RESIDUAL_FORMS)[number];
+
+/** An MLP's residual blocks; `model.residual: true` resolves to `{ form: 'activated', layers: 1, scale: 1, fixup: false }`. */
+export interface MlpResidualConfig {
+  form: MlpResidualForm;
+  /** Weight layers per block: 1 or 2. */
+  layers: number;
+  /** s in x + s F(x): a constant, or a learnable scalar starting at 0 (ReZero; SkipInit). */
+  scale: number | 'rezero' | 'skipinit';
+  /** Fixup (Zhang et al. 2019): the branch's last layer starts at zero, the others rescaled by depth. */
+  fixup: boolean;
+}
 
 export interface MlpModelConfig {
   kind: 'mlp';
@@ -31,7 +88,8 @@ export interface MlpModelConfig {
   init: InitSpec;
   bias: BiasSpec;
   norm: NormName;
-  residual: boolean;
+  /** false, or the form of the residual block around each hidden layer whose input and output widths match. */
+  residual: false | MlpResidualConfig;
   dropout: number;
 }
 
@@ -69,6 +127,27 @@ export interface TransformerModelConfig {
 }
 
 export type ConvNorm = 'none' | 'batch';
+
+export interface Seq2SeqModelConfig {
+  kind: 'seq2seq';
+  /** rnn: a recurrent encoder-decoder (Sutskever et al. 2014); transformer: Vaswani et al. (2017). */
+  architecture: (typeof SEQ2SEQ_ARCHITECTURES)[number];
+  /** The encoder's and decoder's cell (architecture rnn). */
+  cell: RecurrentKind;
+  /** Encoder and decoder width (dModel for the transformer). */
+  hidden: number;
+  layers: number;
+  /** none (the final state only), additive (Bahdanau et al. 2015), dot (Luong et al. 2015; the transformer's). */
+  attention: (typeof SEQ2SEQ_ATTENTIONS)[number];
+  heads: number;
+  ffWidth: number;
+  activation: ActivationName;
+  norm: 'pre' | 'post';
+  init: InitSpec;
+  recurrentInit: InitSpec;
+  bias: BiasSpec;
+  forgetBias: number;
+}
 
 /** A plain conv stack on an image task: conv layers, pooling between them, flatten, a dense head. */
 export interface CnnModelConfig {
@@ -121,91 +200,46 @@ export interface ResNetModelConfig {
 }
 
 export type ModelConfig =
-  MlpModelConfig | RecurrentModelConfig | TransformerModelConfig | CnnModelConfig | ResNetModelConfig;
+  | MlpModelConfig
+  | RecurrentModelConfig
+  | TransformerModelConfig
+  | Seq2SeqModelConfig
+  | CnnModelConfig
+  | ResNetModelConfig;
 
-export type OptimizerName = (typeof OPTIMIZER_NAMES)[number];
+export type OptimizerName = keyof typeof OPTIMIZERS;
 
-export interface OptimizerConfig {
+/** The optimiser and its options (docs/CONFIG.md; `OPTIMIZERS` in schema.ts). */
+export interface OptimizerConfig extends Options<typeof OPTIMIZERS> {
   name: OptimizerName;
   learningRate: number;
-  /** sgd (optional, 0) / momentum / nesterov / rmsprop (optional, 0): momentum in [0, 1) */
-  momentum?: number;
-  /** sgd: Nesterov momentum, as torch.optim.SGD(nesterov=True) */
-  nesterov?: boolean;
-  /** adam / adamw */
-  beta1?: number;
-  beta2?: number;
-  /** rmsprop decay */
-  decay?: number;
-  eps?: number;
-  /** L2 added to the gradient (sgd..adam) or decoupled (adamw, Loshchilov & Hutter 2019) */
-  weightDecay?: number;
 }
 
-export type ScheduleName = (typeof SCHEDULE_NAMES)[number];
+export type ScheduleName = keyof typeof SCHEDULES;
 
-export interface ScheduleConfig {
+/** The learning-rate schedule and its options, step-dependent defaults filled (`SCHEDULES` in schema.ts). */
+export interface ScheduleConfig extends Options<typeof SCHEDULES> {
   name: ScheduleName;
-  /** step: multiply by `gamma` every `stepSize` steps; exponential: lr * gamma^step */
-  stepSize?: number;
-  gamma?: number;
-  /** warmup-cosine: linear warm-up length in steps */
-  warmupSteps?: number;
-  /** cosine / warmup-cosine: the final learning rate as a fraction of the initial one */
-  minFactor?: number;
-  /** plateau: reduce by `factor` when the loss has not improved for `patience` logged steps */
-  factor?: number;
-  patience?: number;
 }
 
-export type ClipName = (typeof CLIP_NAMES)[number];
+export type ClipName = keyof typeof CLIPS;
 
-export interface ClipConfig {
+/** Gradient clipping and its options (`CLIPS` in schema.ts). */
+export interface ClipConfig extends Options<typeof CLIPS> {
   name: ClipName;
-  /** value: clamp each entry to [-max, max]; norm / param-norm: the largest L2 norm */
-  max?: number;
-  /** agc: the ratio of unit gradient norm to unit weight norm (Brock et al. 2021) */
-  factor?: number;
-  eps?: number;
-  /** autoclip: percentile (0..100) of the history of global norms (Seetharaman et al. 2020) */
-  percentile?: number;
 }
 
 export type GuardMode = (typeof GUARD_MODES)[number];
 
-export interface TaskConfig {
+/** The task and its fields, defaults filled (`TASKS` in schema.ts). */
+export interface TaskConfig extends Options<typeof TASKS> {
+  /** A `TaskName`; a string because a foreign run's stand-in config names its source (`adapters/torch-run`). */
   name: string;
-  /** teacher */
-  inputs?: number;
-  classes?: number;
-  size?: number;
-  /** adding / copy / char-lm / reverse / sort: time steps (reverse / sort: symbols to read) */
-  length?: number;
-  /** seq-mnist: 'row' (28 steps) or 'pixel' (784 steps) */
-  mode?: string;
-  /** csv: the file, the column to predict, classification or regression, standardise features, held-out fraction */
-  path?: string;
-  target?: string;
-  kind?: 'classification' | 'regression';
-  standardize?: boolean;
-  split?: number;
 }
 
-export interface TrainConfig {
-  steps: number;
-  batchSize: number;
-  /** recurrent: truncated BPTT length (0 = full) */
-  bptt: number;
-  /** steps between checkpoints (`run --resume`); 0 = a checkpoint only at the end or on interruption */
-  checkpointEvery: number;
-  /** consecutive non-finite steps the guard skips or rolls back before the run stops as stuck */
-  guardPatience: number;
-}
+export type TrainConfig = Output<typeof TRAIN_FIELDS>;
 
-export interface MonitorConfig {
-  every: number;
-  timesteps: boolean;
-}
+export type MonitorConfig = Output<typeof MONITOR_FIELDS>;
 
 export interface ResolvedConfig {
   name: string;
@@ -218,4 +252,33 @@ export interface ResolvedConfig {
   guard: GuardMode;
   train: TrainConfig;
   monitor: MonitorConfig;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// What a user writes
+
+type ModelKinds = typeof MODEL_KINDS_TABLE;
+/** Keys of other kinds a kind accepts at its one fixed value (`forgetBias: 0` on an rnn). */
+type FixedInput<K extends keyof ModelKinds> = ModelKinds[K] extends { readonly fixed: infer X }
+  ? { [P in keyof X]?: X[P] }
+  : unknown;
+type ModelInput<K extends keyof ModelKinds> = Input<ModelKinds[K]['fields']> & FixedInput<K>;
+
+export type TaskInput = Exclude<Named<typeof TASKS>, string>;
+export type MlpModelInput = ModelInput<'mlp'>;
+export type RecurrentModelInput = ModelInput<'rnn'> | ModelInput<'lstm'> | ModelInput<'gru'>;
+export type TransformerModelInput = ModelInput<'transformer'>;
+export type CnnModelInput = ModelInput<'cnn'>;
+export type ResNetModelInput = ModelInput<'resnet'>;
+export type Seq2SeqModelInput = ModelInput<'seq2seq'>;
+
+/** What a user writes (docs/CONFIG.md): everything optional, defaults filled by `resolveConfig`. */
+export interface Config extends Input<typeof ROOT_FIELDS> {
+  task?: Named<typeof TASKS>;
+  model?: { [K in keyof ModelKinds]: ModelInput<K> }[keyof ModelKinds];
+  optimizer?: Named<typeof OPTIMIZERS, 'sgd'>;
+  schedule?: Named<typeof SCHEDULES, 'constant'>;
+  clip?: Named<typeof CLIPS, 'none'>;
+  train?: Input<typeof TRAIN_FIELDS>;
+  monitor?: Input<typeof MONITOR_FIELDS>;
 }

@@ -21,7 +21,7 @@ export {
   type ResidualOrder,
   type ResidualScale,
 } from './residual.js';
-export { Mlp, type MlpOptions, type LayeredModel } from './mlp.js';
+export { Mlp, type MlpOptions, type MlpResidual, type LayeredModel } from './mlp.js';
 export {
   RecurrentLayer,
   RecurrentNet,
@@ -40,3 +40,11 @@ export {
   type NormPlacement,
   type PositionKind,
 } from './transformer.js';
+export {
+  Seq2Seq,
+  Seq2SeqAttentionLayer,
+  TokenEmbedding,
+  type Seq2SeqOptions,
+  type Seq2SeqArchitecture,
+  type Seq2SeqAttention,
+} from './seq2seq.js';

@@ -16,13 +16,8 @@ import type { Task } from '../data/task.js';
 import { describeInit, expectedRms, planInit } from '../init/index.js';
 import { activationKernels, type ActivationName } from '../kernels/activations.js';
 import type { JacobianOptions, JacobianStats } from './jacobian.js';
-import {
-  probeMlp,
-  probeRecurrent,
-  type MlpProbe,
-  type RecurrentBound,
-  type RecurrentProbe,
-} from './probe.js';
+import { transformerReport, type TransformerPreflight } from './transformer.js';
+import { probeMlp, probeRecurrent, type RecurrentBound, type RecurrentProbe } from './probe.js';
 import {
   chi1At,
   criticalSigmaW2,
@@ -35,6 +30,9 @@ import {
   type MeanFieldNetwork,
   type Phase,
 } from './theory.js';
+
+import { layeredConfigReport, type BranchVariance } from './layered.js';
+import { residualReport, type ResidualPreflight } from './residual.js';
 
 export { formatReport } from './format.js';
 
@@ -92,7 +90,8 @@ export interface PreflightTheory {
 }
 
 export interface PreflightJacobian extends Omit<JacobianStats, 'method'> {
-  method: JacobianStats['method'] | 'mixed';
+  /** 'none': not measured (transformers). */
+  method: JacobianStats['method'] | 'mixed' | 'none';
 }
 
 export interface RecurrentReport {
@@ -137,6 +136,12 @@ export interface PreflightReport {
   /** Why there is no theory (null when there is). */
   theoryNote: string | null;
   recurrent: RecurrentReport | null;
+  /** Transformers: the last block's gradient by depth beside Xiong et al. 2020 (./transformer.ts). */
+  transformer?: TransformerPreflight;
+  /** Residual MLPs: the stream beside the residual mean-field recursion (./residual.ts). */
+  residual?: ResidualPreflight;
+  /** Residual blocks of conv/residual kinds: shortcut and branch mean squares at the sum (./layered.ts). */
+  branchVariance?: BranchVariance[];
 }
 
 /**
@@ -151,8 +156,14 @@ export function preflight(config: ResolvedConfig, options: PreflightOptions = {}
   const task = createTask(config.task, config.seed);
   const data = options.data ?? false;
   const jacobian = options.jacobian ? { jacobian: options.jacobian } : {};
+  if (config.model.kind === 'mlp' && config.model.residual)
+    return residualReport(config, config.model, task, { networks, data, ...jacobian });
   if (config.model.kind === 'mlp') return mlpReport(config, config.model, task, networks, data, jacobian);
+  if (config.model.kind === 'transformer') return transformerReport(config, task, networks, verdictOf);
   if (!preflightProbes(config)) throw transformerNotProbed(config.model.kind);
+  // Kinds that build a conv or residual LayeredModel: the generic per-layer probe (./layered.ts).
+  if (!RECURRENT_KINDS.has(config.model.kind))
+    return layeredConfigReport(config, task, { networks, data, ...jacobian });
   return recurrentReport(
     config,
     probeRecurrent(config, task, { networks, targetQ: null, data, ...jacobian }),
@@ -284,7 +295,7 @@ function mlpReport(
       activation: model.activation,
       init: describeInit(model.init, { activation: model.activation }),
       norm: model.norm,
-      residual: model.residual,
+      residual: model.residual !== false,
     },
     inputs: data ? 'task' : targetQ !== null ? 'gaussian-fixed-point' : 'gaussian-unit',
     gradRatio,
@@ -300,14 +311,17 @@ function mlpReport(
   return report;
 }
 
-function spreadOf(probe: MlpProbe | RecurrentProbe): { varLogGrad: number; varLogSignal: number } {
+export function spreadOf(probe: { networks: ReadonlyArray<{ gradNorm2: Float64Array; signal: number }> }): {
+  varLogGrad: number;
+  varLogSignal: number;
+} {
   return {
     varLogGrad: sampleVariance(probe.networks.map((n) => Math.log(n.gradNorm2[0] as number))),
     varLogSignal: sampleVariance(probe.networks.map((n) => Math.log(n.signal))),
   };
 }
 
-function jacobianSummary(stats: JacobianStats[]): PreflightJacobian {
+export function jacobianSummary(stats: JacobianStats[]): PreflightJacobian {
   const mean = (pick: (s: JacobianStats) => number): number =>
     stats.reduce((s, x) => s + pick(x), 0) / stats.length;
   const methods = new Set(stats.map((s) => s.method));
@@ -330,28 +344,34 @@ export function verdictOf(gradRatio: number, measured: readonly number[]): Verdi
 // ---------------------------------------------------------------------------------------------------------------
 // Recurrent report
 
+const RECURRENT_KINDS: ReadonlySet<string> = new Set(['rnn', 'lstm', 'gru']);
+
 /** Whether preflight probes this model (MLPs and recurrent cells do; a run skips the panel quietly otherwise). */
 export function preflightProbes(config: ResolvedConfig): boolean {
-  const kind = config.model.kind;
-  return kind !== 'transformer' && kind !== 'cnn' && kind !== 'resnet';
+  return config.model.kind !== 'seq2seq';
 }
 
-/** Preflight's probes cover MLPs and recurrent cells; a transformer or conv model is refused by name (exit 2). */
+/** Preflight's probes cover MLPs, recurrent cells and transformers; another model is refused by name (exit 2). */
 export function transformerNotProbed(kind = 'transformer'): GradscopeError {
   return new GradscopeError({
     code: 'not_applicable',
     path: 'model.kind',
     value: kind,
-    accepted: 'mlp, rnn, lstm or gru',
-    problem: `preflight does not probe ${kind === 'transformer' ? 'transformers' : `${kind} models`} yet`,
-    hint: `"gradscope run" trains a ${kind} without it`,
+    accepted: 'mlp, rnn, lstm, gru or transformer',
+    problem: `preflight does not probe ${kind === 'transformer' ? 'transformers' : kind === 'seq2seq' ? 'sequence-to-sequence models' : `${kind} models`} yet`,
+    hint: `"gradscope run" trains a ${kind === 'seq2seq' ? 'seq2seq model' : kind} without it`,
   });
 }
 
 function recurrentReport(config: ResolvedConfig, probe: RecurrentProbe, data: boolean): PreflightReport {
   const model = config.model;
   if (model.kind === 'mlp') throw new Error('recurrentReport needs a recurrent config.');
-  if (model.kind === 'transformer' || model.kind === 'cnn' || model.kind === 'resnet')
+  if (
+    model.kind === 'transformer' ||
+    model.kind === 'seq2seq' ||
+    model.kind === 'cnn' ||
+    model.kind === 'resnet'
+  )
     throw transformerNotProbed(model.kind);
   const layersCount = probe.layers;
   const q = meanOver(probe.networks.map((n) => n.q));

@@ -287,6 +287,13 @@ export function describeModel(config: ResolvedConfig): string {
     const name = model.shortcut ? 'ResNet' : 'Plain conv net';
     return `${name} ${model.stages} stages × ${model.blocks} blocks × ${model.layers} convs, width ${model.width}, ${model.block}-activation ${model.activation}, ${initText(model.init)} init, ${extras.join(', ')}`;
   }
+  if (model.kind === 'seq2seq') {
+    if (model.architecture === 'transformer')
+      return `Transformer encoder-decoder ${model.norm}-LN × ${model.layers}+${model.layers} layers, dModel ${model.hidden}, ${model.heads} heads, ${model.activation}`;
+    const layers = model.layers > 1 ? ` × ${model.layers} layers` : '';
+    const reads = model.attention === 'none' ? 'no attention' : `${model.attention} attention`;
+    return `${model.cell.toUpperCase()} encoder-decoder hidden ${model.hidden}${layers}, ${reads}, ${initText(model.init)} / recurrent ${initText(model.recurrentInit)} init`;
+  }
   const kind = model.kind.toUpperCase();
   const cell = model.kind === 'rnn' ? ` ${model.activation}` : '';
   const layers = model.layers > 1 ? ` × ${model.layers} layers` : '';

@@ -19,20 +19,38 @@ import type { CnnModelConfig, ResNetModelConfig, ResolvedConfig, TaskConfig } fr
 import type { TaskName } from '../data/index.js';
 import { csvSizeEstimate } from '../data/csv.js';
 import { CELL_SHAPES } from '../ops/index.js';
+import { GradscopeError, showValue } from '../util/errors.js';
 
 const FLOAT = 4;
 
-/** Refused: `message` names the estimate, the field to lower (with its value) and the flag that raises the limit. */
-export class BudgetError extends Error {
+/**
+ * Refused: `path` is the config field whose size dominates (e.g. `train.batchSize`) and `value` its value; the
+ * message names the estimate by part and how to get under the limit (lower the field, or `--max-memory`).
+ */
+export class BudgetError extends GradscopeError {
   override readonly name = 'BudgetError';
-  constructor(
-    message: string,
-    /** The config field whose size dominates, e.g. `train.batchSize`. */
-    readonly field: string,
-    readonly bytes: number,
-    readonly limit: number,
-  ) {
-    super(message);
+  /** The config field whose size dominates, e.g. `train.batchSize` (the error's `path`). */
+  readonly field: string;
+  readonly bytes: number;
+  readonly limit: number;
+  constructor(details: {
+    field: string;
+    value: unknown;
+    problem: string;
+    hint: string;
+    bytes: number;
+    limit: number;
+  }) {
+    super({
+      code: 'invalid_value',
+      path: details.field,
+      value: details.value,
+      problem: details.problem,
+      hint: details.hint,
+    });
+    this.field = details.field;
+    this.bytes = details.bytes;
+    this.limit = details.limit;
   }
 }
 
@@ -243,14 +261,19 @@ export function estimateMemory(config: ResolvedConfig): MemoryEstimate {
       const fanIn = widths[l] as number;
       const fanOut = widths[l + 1] as number;
       const norm = model.norm !== 'none' && l < model.hidden.length;
-      params += fanIn * fanOut + fanOut + (norm ? 2 * fanOut : 0);
-      tensors += norm ? 4 : 2;
+      // A residual block of two weight layers holds a second fanOut x fanOut layer (and norm).
+      const copies =
+        model.residual && model.residual.layers === 2 && fanIn === fanOut && l < model.hidden.length ? 2 : 1;
+      params += copies * (fanIn * fanOut + fanOut + (norm ? 2 * fanOut : 0));
+      tensors += copies * (norm ? 4 : 2);
       largest = Math.max(largest, fanIn * fanOut);
     }
     // Kept per unit and row: pre-activation and output (+ normalised values and statistics, dropout mask,
     // residual sum), each with its gradient in backward.
     const perUnit =
-      2 + (model.norm !== 'none' ? 2 : 0) + (model.dropout > 0 ? 1 : 0) + (model.residual ? 1 : 0);
+      (2 + (model.norm !== 'none' ? 2 : 0) + (model.dropout > 0 ? 1 : 0)) *
+        (model.residual ? model.residual.layers : 1) +
+      (model.residual ? 1 : 0);
     const units = model.hidden.reduce((sum, w) => sum + w, 0) + 3 * task.outputs;
     trainFloats = batch * (units * perUnit * 2 + task.inputs);
     evalFloats = task.evalRows * (units * perUnit + task.inputs);
@@ -300,6 +323,30 @@ export function estimateMemory(config: ResolvedConfig): MemoryEstimate {
     trainFloats = batch * (conv.kept * 2 + denseUnits * 2 + task.inputs) + conv.column;
     evalFloats = task.evalRows * perExample + conv.column;
     largest = Math.max(conv.largest, batch * conv.largestMap, task.evalRows * conv.largestMap);
+  } else if (model.kind === 'seq2seq') {
+    const h = model.hidden;
+    const transformerArchitecture = model.architecture === 'transformer';
+    // A cell's weights (rnn) or a block's q, k, v, output and feed-forward weights (transformer, +cross in decoders).
+    const gates = CELL_SHAPES[model.cell].gates;
+    const perLayer = transformerArchitecture
+      ? 4 * h * h + 2 * h * model.ffWidth + 8 * h
+      : gates * h * 2 * h + 2 * gates * h;
+    const crossPerLayer = transformerArchitecture ? 4 * h * h + 6 * h : 0;
+    const attention = model.attention === 'none' || transformerArchitecture ? 0 : 4 * h * h + 2 * h;
+    params =
+      2 * task.inputs * h + model.layers * (2 * perLayer + crossPerLayer) + attention + h * task.outputs;
+    tensors = 2 + model.layers * (transformerArchitecture ? 30 : 8) + 8 + 2;
+    layers = 2 * model.layers + 4;
+    largest = Math.max(task.inputs, task.outputs, transformerArchitecture ? model.ffWidth : gates * h) * h;
+    // Per step and row each layer keeps its gates or sublayer activations; attention keeps steps x steps per row
+    // (additive: x hidden, its tanh features).
+    const perStep =
+      2 * model.layers * h * (transformerArchitecture ? 12 + (2 * model.ffWidth) / h : gates + 3);
+    const scores = task.steps * task.steps * (model.attention === 'additive' ? h * 2 : 2 * model.heads);
+    const outputs = task.steps * task.outputs * 3;
+    trainFloats = batch * (task.steps * (perStep * 2 + task.inputs) + 2 * scores + outputs);
+    evalFloats = task.evalRows * (task.steps * (perStep + task.inputs) + scores + outputs);
+    largest = Math.max(largest, batch * scores, task.evalRows * scores);
   } else {
     const gates = CELL_SHAPES[model.kind].gates;
     const hidden = model.hidden;
@@ -621,24 +668,30 @@ export function checkMemoryBudget(config: ResolvedConfig, limit: number): Memory
       .filter((p) => p.bytes >= estimate.bytes / 100)
       .map((p) => `${p.what} ${formatBytes(p.bytes)}`)
       .join(', ');
-    throw new BudgetError(
-      `${config.name}: this run needs about ${formatBytes(estimate.bytes)} of memory (${parts}), over the limit of ` +
-        `${formatBytes(limit)}; lower ${field} (now ${value}), or raise the limit with --max-memory SIZE (e.g. --max-memory 32GiB).`,
+    throw new BudgetError({
       field,
-      estimate.bytes,
+      value,
+      problem:
+        `${showValue(value)} makes ${config.name} need about ${formatBytes(estimate.bytes)} of memory (${parts}), ` +
+        `over the limit of ${formatBytes(limit)}`,
+      hint: `lower ${field}, or raise the limit with --max-memory SIZE (e.g. --max-memory 32GiB)`,
+      bytes: estimate.bytes,
       limit,
-    );
+    });
   }
   if (estimate.largestTensor > MAX_TENSOR_ELEMENTS) {
     const { field, value } = dominantField(config, (e) => e.largestTensor);
-    throw new BudgetError(
-      `${config.name}: one tensor of this run would hold ${estimate.largestTensor.toExponential(2)} values, more than ` +
-        `the engine's ${MAX_TENSOR_ELEMENTS.toExponential(2)} (1 GiB of float32, so a matmul fits the kernels' 4 GiB); ` +
-        `lower ${field} (now ${value}).`,
+    throw new BudgetError({
       field,
-      estimate.bytes,
+      value,
+      problem:
+        `${showValue(value)} makes one tensor of ${config.name} hold ${estimate.largestTensor.toExponential(2)} values, ` +
+        `more than the engine's ${MAX_TENSOR_ELEMENTS.toExponential(2)} (1 GiB of float32, so a matmul fits the ` +
+        `kernels' 4 GiB)`,
+      hint: `lower ${field}`,
+      bytes: estimate.bytes,
       limit,
-    );
+    });
   }
   return estimate;
 }

@@ -2,18 +2,23 @@
 import type {
   CnnModelConfig,
   MlpModelConfig,
+  MlpResidualConfig,
+  MlpResidualForm,
   ModelConfig,
   RecurrentModelConfig,
   ResNetModelConfig,
+  Seq2SeqModelConfig,
   TransformerModelConfig,
   BranchScale,
 } from '../config/types.js';
 import type { Task } from '../data/task.js';
 import { resolveBias, resolveInit } from '../init/index.js';
 import { ConvNet } from '../nn/conv.js';
-import { Mlp, RecurrentNet, type LayeredModel } from '../nn/index.js';
-import { ResNet, type ResidualScale } from '../nn/residual.js';
+import { Mlp, RecurrentNet, type LayeredModel, type MlpResidual } from '../nn/index.js';
+import { ResNet, type ResidualOrder, type ResidualScale } from '../nn/residual.js';
+import { Seq2Seq } from '../nn/seq2seq.js';
 import { Transformer } from '../nn/transformer.js';
+import { GradscopeError } from '../util/errors.js';
 import type { Rng } from '../tensor/rng.js';
 import type { DType } from '../tensor/tensor.js';
 
@@ -29,6 +34,7 @@ export function buildModel(
   if (model.kind === 'transformer') return buildTransformer(model, task, rng, dtype);
   if (model.kind === 'cnn') return buildCnn(model, task, rng, dtype);
   if (model.kind === 'resnet') return buildResNet(model, task, rng, dtype);
+  if (model.kind === 'seq2seq') return buildSeq2Seq(model, task, rng, dtype);
   return buildRecurrent(model, task, rng, dtype, options.bptt ?? 0);
 }
 
@@ -61,6 +67,40 @@ function buildTransformer(model: TransformerModelConfig, task: Task, rng: Rng, d
     tiedEmbeddings: model.tiedEmbeddings,
     weightInit: (activation) => resolveInit(model.init, { activation }),
     biasInit: resolveBias(model.bias),
+    rng,
+    dtype,
+  });
+}
+
+function buildSeq2Seq(model: Seq2SeqModelConfig, task: Task, rng: Rng, dtype: DType): Seq2Seq {
+  if (!task.sequence || task.sourceLength === undefined) {
+    throw new GradscopeError({
+      code: 'conflict',
+      path: 'model.kind',
+      value: 'seq2seq',
+      accepted: 'a transduction task (reverse, sort) for model kind seq2seq',
+      problem: `task "${task.name}" has no source and target for an encoder and a decoder`,
+      hint: 'use task reverse or sort, or model kind lstm or transformer for this task',
+    });
+  }
+  return new Seq2Seq({
+    architecture: model.architecture,
+    vocabulary: task.inputSize,
+    outputSize: task.outputSize,
+    steps: task.sequence.length,
+    sourceLength: task.sourceLength,
+    hidden: model.hidden,
+    layers: model.layers,
+    cell: model.cell,
+    attention: model.attention,
+    heads: model.heads,
+    ffWidth: model.ffWidth,
+    activation: model.activation,
+    norm: model.norm,
+    weightInit: (activation) => resolveInit(model.init, { activation }),
+    recurrentInit: resolveInit(model.recurrentInit, { activation: 'tanh' }),
+    biasInit: resolveBias(model.bias),
+    forgetBias: model.forgetBias,
     rng,
     dtype,
   });
@@ -112,7 +152,7 @@ function buildMlp(model: MlpModelConfig, task: Task, rng: Rng, dtype: DType): Ml
     outputSize: task.outputSize,
     activation: model.activation,
     norm: model.norm,
-    residual: model.residual,
+    residual: mlpResidual(model.residual),
     dropout: model.dropout,
     weightInit: (activation) => resolveInit(model.init, { activation }),
     biasInit: resolveBias(model.bias),
@@ -179,4 +219,28 @@ function buildResNet(model: ResNetModelConfig, task: Task, rng: Rng, dtype: DTyp
     rng,
     dtype,
   });
+}
+
+/** Each config form is an order of the one ResidualBlock; linear-out is pre without a norm (a schema rule). */
+const RESIDUAL_ORDER: { readonly [F in MlpResidualForm]: ResidualOrder } = {
+  activated: 'branch',
+  post: 'post',
+  pre: 'pre',
+  'linear-out': 'pre',
+};
+
+/**
+ * The Mlp's residual setting: today's block (`true`) as the x + phi(W x + b) shorthand around the layer itself,
+ * every other form as a ResidualBlock.
+ */
+export function mlpResidual(residual: false | MlpResidualConfig): boolean | MlpResidual {
+  if (residual === false) return false;
+  const { form, layers, scale, fixup } = residual;
+  if (form === 'activated' && layers === 1 && scale === 1 && !fixup) return true;
+  return {
+    order: RESIDUAL_ORDER[form],
+    layers,
+    ...(scale === 1 ? {} : { scale: branchScale(scale) as ResidualScale }),
+    fixup,
+  };
 }

@@ -10,7 +10,15 @@ import type { Batch, Task } from '../data/task.js';
 import { diagnose, diagnoseOnline } from '../doctor/diagnosis.js';
 import { briefFindings } from '../doctor/findings.js';
 import type { ActivationRecord, MetricsRecord, ParamRecord, Summary } from '../io/runlog.js';
-import { activationStats, firstNonFinite, fitDecayFactor, paramStats } from '../monitor/stats.js';
+import { histogramsDue, weightHistograms } from '../monitor/histogram.js';
+import { residualBlocks, measureBranches, residualRecords, type WatchedBlock } from '../monitor/residual.js';
+import {
+  activationStats,
+  channelStats,
+  firstNonFinite,
+  fitDecayFactor,
+  paramStats,
+} from '../monitor/stats.js';
 import type { LayeredModel } from '../nn/index.js';
 import { crossEntropy, mse } from '../ops/index.js';
 import {
@@ -25,7 +33,7 @@ import type { AnyGradientTransformation, ParamInfo, Schedule } from '../optim/ty
 import { Rng, type RngState } from '../tensor/rng.js';
 import { BufferArena, withArena, type Buffer, type Tensor } from '../tensor/tensor.js';
 import { buildModel } from './build.js';
-import { captureModelState, ModelStateMismatch, restoreModelState, type ModelState } from './model-state.js';
+import { captureModelState, restoreModelState, stateMismatch, type ModelState } from './model-state.js';
 
 export interface SessionOptions {
   /** Train on this task instead of the config's (benchmarks with a fixed batch; the config's task is not built). */
@@ -73,8 +81,9 @@ export const DEFAULT_GUARD_PATIENCE = 10;
 
 /**
  * Everything a run needs to continue bit for bit, as plain data (typed arrays, numbers, objects): weights,
- * optimiser, schedule and guard state, the data stream, the model's own state and the counters. Wall-clock time
- * is not part of it. `train/checkpoint` writes it to disk.
+ * optimiser, schedule and guard state, the data stream, the model's own state and the counters, with the seconds
+ * spent training so far (so a resumed run's summary times the whole run; no result depends on it).
+ * `train/checkpoint` writes it to disk.
  */
 export interface SessionState {
   step: number;
@@ -92,6 +101,8 @@ export interface SessionState {
     consecutiveGuarded: number;
     finalLoss: number;
     bestLoss: number;
+    /** Absent in checkpoints written before it was kept: the resumed run then times only its own part. */
+    trainingSeconds?: number;
   };
   firstNonFinite: { step: number; source: string } | null;
   stopped: GuardStop | null;
@@ -125,6 +136,8 @@ export function accuracy(logits: Tensor, labels: Int32Array): number {
 export function evaluate(model: LayeredModel, task: Task): { loss: number; accuracy?: number } {
   const batch = task.evalSet();
   model.setTraining(false);
+  // A sequence-to-sequence model decodes from its own predictions here, never from the answers.
+  model.setTargets?.(null);
   try {
     return noGrad(() => {
       const out = model.forward(batch.x);
@@ -218,6 +231,7 @@ export class TrainingSession {
   private snapshot: Snapshot | null = null;
   private readonly arena = new BufferArena();
   private readonly observedOutputs: Array<Tensor | null>;
+  private readonly watchedBlocks: WatchedBlock[];
   private readonly inject: ReadonlySet<number>;
   private readonly onRecord: SessionOptions['onRecord'];
 
@@ -238,6 +252,7 @@ export class TrainingSession {
     this.transform = chain(clipFromConfig(config.clip), optimizerFromConfig(config.optimizer, this.schedule));
     this.state = this.transform.init(this.values, info);
     this.observedOutputs = this.model.observed.map(() => null);
+    this.watchedBlocks = residualBlocks(this.model);
     this.inject = new Set(options.injectNonFiniteAt ?? []);
     this.onRecord = options.onRecord;
     // Rollback keeps the last weights and optimiser state known to be good.
@@ -291,9 +306,12 @@ export class TrainingSession {
     if (monitored) model.observed.forEach((m, i) => (m.observer = (y) => (observedOutputs[i] = y)));
     if (traceTime) model.setTraceTimeGrad?.(true);
     if (monitored) model.setRecordAttention?.(true);
+    if (monitored) measureBranches(this.watchedBlocks, true);
     const batch = task.trainBatch(config.train.batchSize, this.dataRng);
     model.zeroGrad();
+    model.setTargets?.(batch.labels);
     const output = model.forward(batch.x);
+    if (monitored) measureBranches(this.watchedBlocks, false);
     const lossTensor = computeLoss(task, output, batch);
     const loss = lossTensor.item();
     const lossFinite = Number.isFinite(loss);
@@ -359,16 +377,27 @@ export class TrainingSession {
         const y = observedOutputs[i];
         const facts = m.facts();
         if (!y || !facts) return;
-        const s = activationStats(y.data, y.shape[y.rank - 1] as number, facts.activation);
+        // Conv outputs (NCHW): a channel is the unit, read at every position.
+        const image = y.rank === 4;
+        const s = activationStats(
+          y.data,
+          image ? y.size / (y.shape[0] as number) : (y.shape[y.rank - 1] as number),
+          facts.activation,
+        );
+        const c = image ? channelStats(y.data, y.shape, facts.activation) : null;
         activations.push({
           name: `layers.${i}`,
           layer: i,
           mean: s.mean,
           std: s.std,
-          saturated: s.saturated,
-          dead: s.dead,
+          saturated: c ? c.saturated : s.saturated,
+          dead: c ? c.dead : s.dead,
+          ...(c ? { channelDead: c.channelDead, channelSaturated: c.channelSaturated } : {}),
         });
       });
+      const residual = monitored ? residualRecords(this.watchedBlocks) : [];
+      const histograms =
+        monitored && histogramsDue(step, config.monitor, steps) ? weightHistograms(tensors, info) : null;
       const timeGradByLayer = traceTime ? (model.timeGrad?.() ?? []) : [];
       const top = timeGradByLayer[timeGradByLayer.length - 1];
       record = {
@@ -383,7 +412,9 @@ export class TrainingSession {
         activations,
         ...(top ? { timeGrad: top, timeGradFactor: fitDecayFactor(top) } : {}),
         ...(timeGradByLayer.length > 1 ? { timeGradByLayer } : {}),
+        ...(residual.length > 0 ? { residual } : {}),
         ...(attention ? { attention } : {}),
+        ...(histograms ? { histograms } : {}),
         findings: [],
         ...(nonFiniteSource ? { nonFiniteSource } : {}),
         ...(rolledBack ? { rolledBack: true } : {}),
@@ -479,6 +510,7 @@ export class TrainingSession {
         consecutiveGuarded: this.consecutiveGuarded,
         finalLoss: this.finalLoss,
         bestLoss: this.bestLoss,
+        trainingSeconds: this.trainingSeconds,
       },
       firstNonFinite: this.firstNonFinite,
       stopped: this.stopped,
@@ -487,7 +519,7 @@ export class TrainingSession {
 
   /**
    * Continue from a captured state: `history` is the run's records up to that step (metrics.jsonl). Throws
-   * `ModelStateMismatch` when the state was captured from another model, before changing anything.
+   * a `size_mismatch` `GradscopeError` when the state was captured from another model, before changing anything.
    */
   restore(state: SessionState, history: readonly MetricsRecord[]): void {
     if (this.stepsTaken !== 0) throw new Error('restore() needs a fresh session (no step taken yet).');
@@ -496,7 +528,7 @@ export class TrainingSession {
     );
     const saved = state.parameters.map((p) => `${p.name} [${p.shape.join(', ')}]`);
     if (expected.join(';') !== saved.join(';'))
-      throw new ModelStateMismatch(
+      throw stateMismatch(
         `the model's parameters are ${expected.slice(0, 3).join(', ')}${expected.length > 3 ? ', ...' : ''}; the checkpoint's ${saved.slice(0, 3).join(', ')}${saved.length > 3 ? ', ...' : ''}`,
       );
     restoreModelState(this.model, state.model);
@@ -514,6 +546,7 @@ export class TrainingSession {
     this.consecutiveGuarded = state.counters.consecutiveGuarded;
     this.finalLoss = state.counters.finalLoss;
     this.bestLoss = state.counters.bestLoss;
+    this.trainingSeconds = state.counters.trainingSeconds ?? 0;
     this.firstNonFinite = state.firstNonFinite;
     this.stopped = state.stopped;
     this.history.length = 0;
