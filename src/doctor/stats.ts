@@ -71,7 +71,9 @@ export function layerGrads(record: MetricsRecord): LayerGrad[] {
     entry.gradNorm += p.gradNorm * p.gradNorm;
     entry.weightNorm += p.weightNorm * p.weightNorm;
     entry.maxAbsGrad = Number.isNaN(p.maxAbsGrad) ? NaN : Math.max(entry.maxAbsGrad, p.maxAbsGrad);
-    if (Number.isFinite(p.updateRatio))
+    // A ratio of exactly 1 is ||delta|| / ||0 + delta||: the weights were all zero before the step (Fixup's
+    // zero-initialised branch ends, Zhang et al. 2019), so there is no scale for the update to be large against.
+    if (Number.isFinite(p.updateRatio) && p.updateRatio !== 1)
       entry.updateRatio = Number.isNaN(entry.updateRatio)
         ? p.updateRatio
         : Math.max(entry.updateRatio, p.updateRatio);
