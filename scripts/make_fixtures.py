@@ -978,6 +978,126 @@ def make_xiong():
     )
 
 
+def make_seq2seq():
+    """A GRU encoder-decoder with additive (Bahdanau et al. 2015) or dot (Luong et al. 2015) attention, teacher forced."""
+    V, H, n, B = 5, 4, 3, 2
+    S, T = n + 1, 2 * n + 1
+    for attention in ("additive", "dot"):
+        name = f"seq2seq-gru-{attention}"
+        seed_for(name)
+        source_embedding = nn.Embedding(V, H)
+        encoder = nn.GRU(H, H)
+        target_embedding = nn.Embedding(V, H)
+        decoder = nn.GRU(H, H)
+        query = nn.Linear(H, H)
+        key = torch.randn(H, H) * 0.5
+        score = torch.randn(1, H) * 0.5
+        combine_context = nn.Linear(H, H)
+        combine_state = nn.Linear(H, H)
+        output = nn.Linear(H, V)
+        key.requires_grad_(True)
+        score.requires_grad_(True)
+        # The reversal task's layout: symbols 1..3, the delimiter 4 at step n, blanks (0) after; answers reversed.
+        symbols = torch.randint(1, V - 1, (n, B))
+        ids = torch.cat([symbols, torch.full((1, B), V - 1), torch.zeros(n, B, dtype=torch.int64)])
+        labels = torch.cat([torch.zeros(S, B, dtype=torch.int64), symbols.flip(0)])
+        states, final = encoder(source_embedding(ids[:S]))  # [S, B, H], [1, B, H]
+        decoded, _ = decoder(target_embedding(labels[S - 1 : T - 1]), final)  # teacher forcing, [n, B, H]
+        memory = states.permute(1, 0, 2)  # [B, S, H]
+        queries = decoded.permute(1, 0, 2)  # [B, n, H]
+        if attention == "additive":
+            e = torch.tanh(query(queries).unsqueeze(2) + (memory @ key.T).unsqueeze(1))  # [B, n, S, H]
+            scores = (e @ score.T).squeeze(-1)
+        else:
+            scores = queries @ memory.transpose(1, 2)
+        weights = torch.softmax(scores, dim=-1)
+        context = weights @ memory
+        attended = torch.tanh(combine_context(context) + combine_state(queries)).permute(1, 0, 2)  # [n, B, H]
+        logits = output(torch.cat([states, attended])).reshape(T * B, V)
+        loss = F.cross_entropy(logits, labels.reshape(-1))
+        loss.backward()
+        params = {
+            "layers.0.weight": source_embedding.weight,
+            "layers.1.weight_ih": encoder.weight_ih_l0,
+            "layers.1.weight_hh": encoder.weight_hh_l0,
+            "layers.1.bias_ih": encoder.bias_ih_l0,
+            "layers.1.bias_hh": encoder.bias_hh_l0,
+            "layers.2.weight": target_embedding.weight,
+            "layers.3.weight_ih": decoder.weight_ih_l0,
+            "layers.3.weight_hh": decoder.weight_hh_l0,
+            "layers.3.bias_ih": decoder.bias_ih_l0,
+            "layers.3.bias_hh": decoder.bias_hh_l0,
+            "layers.4.combine.context.weight": combine_context.weight,
+            "layers.4.combine.context.bias": combine_context.bias,
+            "layers.4.combine.state.weight": combine_state.weight,
+            "layers.4.combine.state.bias": combine_state.bias,
+            "layers.5.weight": output.weight,
+            "layers.5.bias": output.bias,
+        }
+        if attention == "additive":
+            params.update({
+                "layers.4.query.weight": query.weight,
+                "layers.4.query.bias": query.bias,
+                "layers.4.key.weight": key,
+                "layers.4.score.weight": score,
+            })
+        tensors = {"ids": ids.reshape(-1), "labels": labels.reshape(-1), "out": logits, "loss": loss}
+        for pname, value in params.items():
+            tensors[pname] = value
+            tensors[f"grad.{pname}"] = value.grad
+        emit(
+            name,
+            f"A GRU encoder-decoder on reversal (n = {n}, {V} categories, batch {B}, time-major ids [T * B]): "
+            "nn.GRU encoder over the source steps 0..n (symbols, delimiter) from nn.Embedding; nn.GRU decoder from "
+            "the encoder's final state, fed nn.Embedding of the targets at steps n..T-2 (teacher forcing); "
+            + ("additive scores v . tanh(W s_i + b + U h_j) (Bahdanau et al. 2015)" if attention == "additive"
+               else "dot scores s_i . h_j (Luong et al. 2015)")
+            + ", softmax over the source steps, context c_i = sum_j a_ij h_j, h~_i = tanh(C c_i + b_c + D s_i + b_d); "
+            "logits [T * B, V] time-major: the output layer on the encoder states for the source steps and on h~ "
+            "for the answer steps; loss: mean cross-entropy over all T * B positions.",
+            tensors,
+            {"vocabulary": V, "hidden": H, "length": n, "batch": B, "attention": attention},
+        )
+
+
+def make_decoder_layer():
+    """nn.TransformerDecoderLayer: causal self-attention, cross-attention over a memory, feed-forward."""
+    for norm_first in (False, True):
+        name = f"transformer-decoder-layer-{'pre' if norm_first else 'post'}"
+        seed_for(name)
+        layer = nn.TransformerDecoderLayer(
+            d_model=8, nhead=2, dim_feedforward=16, dropout=0.0, activation="relu", batch_first=True,
+            norm_first=norm_first,
+        )
+        layer.train()
+        with torch.no_grad():
+            for norm in (layer.norm1, layer.norm2, layer.norm3):
+                norm.weight.add_(0.1 * torch.randn(8))
+                norm.bias.add_(0.1 * torch.randn(8))
+        x = torch.randn(2, 5, 8, requires_grad=True)
+        memory = torch.randn(2, 4, 8, requires_grad=True)
+        causal = torch.triu(torch.ones(5, 5, dtype=torch.bool), diagonal=1)
+        out = layer(x, memory, tgt_mask=causal)
+        loss = (out * projection_weights(out.shape)).sum()
+        loss.backward()
+        named = dict(layer.named_parameters())
+        tensors = {"x": x, "memory": memory, **named, "out": out, "loss": loss, "grad.x": x.grad,
+                   "grad.memory": memory.grad}
+        for pname, p in named.items():
+            tensors[f"grad.{pname}"] = p.grad
+        emit(
+            name,
+            f"nn.TransformerDecoderLayer(d_model=8, nhead=2, dim_feedforward=16, dropout=0, activation='relu', "
+            f"batch_first=True, norm_first={norm_first}), default init with LayerNorm weights and biases perturbed "
+            "by 0.1 N(0, 1); causal tgt_mask; x [2, 5, 8], memory [2, 4, 8] (the encoder's output, no mask). "
+            + ("Pre-LN: x + sa(norm1(x)), + mha(norm2(.), memory), + ff(norm3(.))" if norm_first
+               else "Post-LN: norm1(x + sa(x)), norm2(. + mha(., memory)), norm3(. + ff(.))")
+            + ". loss = sum(out * w), w_i = sin(i + 1). LayerNorm eps 1e-5.",
+            tensors,
+            {"norm_first": norm_first, "eps": 1e-5},
+        )
+
+
 def main():
     make_dense()
     make_losses()
@@ -988,6 +1108,8 @@ def main():
     make_conv()
     make_attention()
     make_xiong()
+    make_seq2seq()
+    make_decoder_layer()
     write_all()
 
 

@@ -14,6 +14,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { pathToFileURL } from 'node:url';
+import { UsageError } from '../cli/args.js';
+import { GradscopeError } from '../util/errors.js';
 import {
   RESULT_MARKER,
   SHAPES,
@@ -34,7 +36,8 @@ export interface BenchOptions {
   rounds: number;
 }
 
-export class UsageError extends Error {}
+/** A wrong bench command line: the CLI's `UsageError`, a `GradscopeError` of code `usage` (exit 2). */
+export { UsageError };
 
 const USAGE = `usage: node dist/bench/run.js [--json] [--quick] [--only W1,W2,W3,W4,W5,W6] [--no-peers] [--rounds N]
   --json       print the report as JSON (progress goes to stderr)
@@ -340,7 +343,7 @@ async function main(): Promise<void> {
   try {
     options = parseArgs(process.argv.slice(2));
   } catch (error) {
-    if (error instanceof UsageError) {
+    if (error instanceof GradscopeError) {
       process.stderr.write(`${error.message}\n`);
       process.exitCode = 2;
       return;

@@ -43,6 +43,14 @@ describe('parseArgs', () => {
     );
     usageError(() => parseArgs(['--zzzzzz'], SPEC, 'run'), /unknown option --zzzzzz; accepted: .*--help\.$/);
     usageError(() => parseArgs(['-x'], SPEC, 'run'), /unknown option -x/);
+    usageError(
+      () => parseArgs(['--preset', 'deep-sigmoid'], SPEC, 'run'),
+      /unknown option --preset; a preset name is given as a plain argument: gradscope run NAME; accepted:/,
+    );
+    usageError(
+      () => parseArgs(['--config=my.json'], SPEC, 'fix'),
+      /a config file is given as a plain argument: gradscope fix my\.json/,
+    );
   });
 
   it('a switch with a value, or a value flag without one, is a usage error', () => {

@@ -93,8 +93,13 @@ export function parseArgs(argv: readonly string[], spec: FlagSpec, command: stri
     if (!Object.hasOwn(options, flag)) {
       const guess = nearest(flag, known);
       const accepted = [...known, HELP].map((f) => `--${f}`).join(', ');
+      // `--preset NAME` / `--config FILE` as other tools spell them: here the name or file is the argument itself.
+      const positional =
+        flag === 'preset' || flag === 'config'
+          ? `; a ${flag === 'preset' ? 'preset name' : 'config file'} is given as a plain argument: gradscope ${command} ${token.value ?? (flag === 'preset' ? 'NAME' : 'FILE')}`
+          : '';
       throw new UsageError(
-        `gradscope ${command}: unknown option ${token.rawName}; accepted: ${accepted}${guess ? `; did you mean --${guess}?` : '.'}`,
+        `gradscope ${command}: unknown option ${token.rawName}${positional}; accepted: ${accepted}${guess ? `; did you mean --${guess}?` : '.'}`,
       );
     }
     if (spec.switches.includes(flag) && token.value !== undefined) {

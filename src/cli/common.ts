@@ -5,6 +5,7 @@ import { findPreset, parseConfigText, PRESETS, resolveConfig, type Preset } from
 import type { ResolvedConfig } from '../config/types.js';
 import { applyMergePatch, type JsonObject } from '../doctor/findings.js';
 import { checkOutputRoot, runDirInside } from '../io/output-path.js';
+import { defaultMemoryLimit, parseByteSize } from '../train/budget.js';
 import { nearest } from '../util/nearest.js';
 import { integerFlag, UsageError, type ParsedArgs } from './args.js';
 
@@ -164,4 +165,19 @@ export function chooseOutDir(requested: string | undefined, name: string): strin
   let dir = runDirInside(root, name);
   for (let k = 2; existsSync(dir); k++) dir = runDirInside(root, `${name}-${k}`);
   return dir;
+}
+
+export const MAX_MEMORY_USAGE =
+  '  --max-memory SIZE  refuse a run estimated to need more (e.g. 4GiB, 512MB; default half the machine memory)';
+
+/** The --max-memory limit in bytes (default: half the machine's memory). */
+export function memoryLimit(args: ParsedArgs): number {
+  const text = args.values['max-memory'];
+  if (text === undefined) return defaultMemoryLimit();
+  const bytes = parseByteSize(text);
+  if (bytes === null)
+    throw new UsageError(
+      `--max-memory must be a size such as 4GiB, 512MB, 2g or a byte count, got "${text}".`,
+    );
+  return bytes;
 }

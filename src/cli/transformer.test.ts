@@ -60,9 +60,20 @@ describe('transformer from the config (end to end)', () => {
     assert.equal(existsSync(out), false);
   });
 
-  it('preflight refuses a transformer by name (exit 2)', () => {
-    const r = gradscope(['preflight', writeConfig(dir, 'pre.json', TINY)]);
-    assert.equal(r.status, 2, r.stderr);
-    assert.match(r.stderr, /model\.kind: preflight does not probe transformers yet/);
+  it('preflight probes a transformer: per block, with the depth scan of Xiong et al. 2020', () => {
+    const r = gradscope(['preflight', writeConfig(dir, 'pre.json', TINY), '--networks', '2', '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    const report = JSON.parse(r.stdout) as {
+      layers: Array<{ layer: number }>;
+      transformer: { depthScan: Array<{ layers: number }> };
+    };
+    assert.deepEqual(
+      report.layers.map((l) => l.layer),
+      [1, 2],
+    );
+    assert.deepEqual(
+      report.transformer.depthScan.map((d) => d.layers),
+      [1, 2, 4],
+    );
   });
 });

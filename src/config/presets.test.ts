@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError } from './errors.js';
 import { PRESETS, findPreset, requirePreset } from './presets.js';
+import { cnnGeometry, resnetGeometry } from './conv-geometry.js';
 import { isSequenceTask, resolveConfig } from './resolve.js';
+import { taskImage } from './schema.js';
 import type { ResolvedConfig } from './types.js';
 
 function resolved(name: string): ResolvedConfig {
@@ -15,6 +17,8 @@ function taskShape(config: ResolvedConfig): { inputs: number; outputs: number; s
   switch (config.task.name) {
     case 'mnist':
       return { inputs: 784, outputs: 10, steps: 1 };
+    case 'images':
+      return { inputs: 144, outputs: 4, steps: 1 };
     case 'teacher':
       return { inputs: config.task.inputs ?? 16, outputs: config.task.classes ?? 4, steps: 1 };
     case 'adding':
@@ -31,6 +35,37 @@ function taskShape(config: ResolvedConfig): { inputs: number; outputs: number; s
   }
 }
 
+/** Forward multiply-adds of one example through a conv model: C_in C_out k^2 H_out W_out per conv layer. */
+function convMultiplyAdds(config: ResolvedConfig): number {
+  const model = config.model;
+  const image = taskImage(config.task.name);
+  assert.ok(image !== null, `${config.name}: a conv model on a task without images`);
+  const outputs = taskShape(config).outputs;
+  let total = 0;
+  if (model.kind === 'cnn') {
+    const geometry = cnnGeometry(model, image);
+    for (const l of geometry.layers) {
+      total += l.input.channels * l.output.channels * model.kernel ** 2 * l.output.height * l.output.width;
+    }
+    const widths = [geometry.features, ...model.head, outputs];
+    total += widths.slice(1).reduce((sum, width, i) => sum + width * (widths[i] as number), 0);
+  } else if (model.kind === 'resnet') {
+    const { stem, stages } = resnetGeometry(model, image);
+    total += image.channels * stem.channels * 9 * stem.height * stem.width;
+    let channels = stem.channels;
+    for (const stage of stages) {
+      const map = stage.output.height * stage.output.width;
+      const c = stage.output.channels;
+      total += stage.blocks * model.layers * c * c * 9 * map;
+      // The first layer of the stage reads the previous channels (counted above as c: an upper bound).
+      if (channels !== c) total += channels * c * map;
+      channels = c;
+    }
+    total += channels * outputs;
+  }
+  return total;
+}
+
 /** Multiply-adds of a whole run: forward + backward ~ 3x the forward pass's. */
 function runMultiplyAdds(config: ResolvedConfig): number {
   const { inputs, outputs, steps } = taskShape(config);
@@ -41,6 +76,13 @@ function runMultiplyAdds(config: ResolvedConfig): number {
   } else if (config.model.kind === 'transformer') {
     const { dModel: d, ffWidth: f, layers } = config.model;
     perExample = steps * (inputs * d + layers * (4 * d * d + 2 * d * f + 2 * steps * d) + d * outputs);
+  } else if (config.model.kind === 'cnn' || config.model.kind === 'resnet') {
+    perExample = convMultiplyAdds(config);
+  } else if (config.model.kind === 'seq2seq') {
+    const { hidden: h, layers, cell, architecture } = config.model;
+    const gates = architecture === 'transformer' ? 6 : { rnn: 1, gru: 3, lstm: 4 }[cell];
+    // Encoder and decoder cells (or blocks, as ~6 h x h products), attention over every source step, the head.
+    perExample = steps * (2 * layers * gates * h * 2 * h + 2 * steps * h + h * outputs);
   } else {
     const gates = { rnn: 1, gru: 3, lstm: 4 }[config.model.kind];
     const h = config.model.hidden;
@@ -136,7 +178,7 @@ describe('PRESETS', () => {
 
     for (const [name, differs] of [
       ['deep-sigmoid-batchnorm', { norm: 'batch' }],
-      ['deep-sigmoid-residual', { residual: { form: 'activated', layers: 1, scale: 1, fixup: false } }],
+      ['deep-sigmoid-residual', { residual: { form: 'activated', layers: 1, scale: 'none', fixup: false } }],
     ] as const) {
       const variant = resolved(name);
       assert.deepEqual(variant.model, { ...sigmoid.model, ...differs }, name);
@@ -191,7 +233,8 @@ describe('PRESETS', () => {
   it('give sequence tasks recurrent models', () => {
     for (const preset of PRESETS) {
       const config = resolved(preset.name);
-      assert.equal(isSequenceTask(config.task.name), config.model.kind !== 'mlp', preset.name);
+      const sequenceKind = !['mlp', 'cnn', 'resnet'].includes(config.model.kind);
+      assert.equal(isSequenceTask(config.task.name), sequenceKind, preset.name);
     }
   });
 

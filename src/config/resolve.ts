@@ -50,11 +50,9 @@ import type {
   ClipConfig,
   GuardMode,
   InitSpec,
-  MlpResidualConfig,
   ModelConfig,
   MonitorConfig,
   OptimizerConfig,
-  RecurrentKind,
   ResolvedConfig,
   ScheduleConfig,
   TaskConfig,
@@ -87,74 +85,16 @@ export {
   type TaskName,
 } from './schema.js';
 
-// ---------------------------------------------------------------------------------------------------------------
-// The raw (user-written) config
-
-export interface TaskInput {
-  name: TaskName;
-  inputs?: number;
-  classes?: number;
-  size?: number;
-  length?: number;
-  mode?: SeqMnistMode;
-}
-
-export interface MlpModelInput {
-  kind?: 'mlp';
-  depth?: number;
-  width?: number;
-  hidden?: number[];
-  activation?: z.input<(typeof MODEL_KINDS_TABLE)['mlp']['fields']['activation']>;
-  init?: InitSpec;
-  bias?: BiasSpec;
-  norm?: z.input<(typeof MODEL_KINDS_TABLE)['mlp']['fields']['norm']>;
-  residual?: boolean | Partial<MlpResidualConfig>;
-  dropout?: number;
-}
-
-export interface RecurrentModelInput {
-  kind?: RecurrentKind;
-  hidden?: number;
-  layers?: number;
-  activation?: MlpModelInput['activation'];
-  init?: InitSpec;
-  recurrentInit?: InitSpec;
-  bias?: BiasSpec;
-  forgetBias?: number;
-}
-
-export interface TransformerModelInput {
-  kind: 'transformer';
-  layers?: number;
-  dModel?: number;
-  heads?: number;
-  ffWidth?: number;
-  activation?: MlpModelInput['activation'];
-  norm?: 'pre' | 'post';
-  dropout?: number;
-  positions?: 'sinusoidal' | 'learned';
-  tiedEmbeddings?: boolean;
-  maxLength?: number;
-  init?: InitSpec;
-  bias?: BiasSpec;
-}
-
-type Named<C extends { name: string }> = C['name'] | (Partial<Omit<C, 'name'>> & { name?: C['name'] });
-
-/** What a user writes (docs/CONFIG.md): everything optional, defaults filled by `resolveConfig`. */
-export interface Config {
-  $schema?: string;
-  name?: string;
-  seed?: number;
-  task?: TaskName | TaskInput;
-  model?: MlpModelInput | RecurrentModelInput | TransformerModelInput;
-  optimizer?: Named<OptimizerConfig>;
-  schedule?: Named<ScheduleConfig>;
-  clip?: Named<ClipConfig>;
-  guard?: GuardMode;
-  train?: Partial<TrainConfig>;
-  monitor?: Partial<MonitorConfig>;
-}
+export type {
+  Config,
+  MlpModelInput,
+  RecurrentModelInput,
+  TaskInput,
+  TransformerModelInput,
+  CnnModelInput,
+  ResNetModelInput,
+  Seq2SeqModelInput,
+} from './types.js';
 
 export interface ResolveOptions {
   /** The name when the config has none: the file's base name or the preset's name. */

@@ -5,7 +5,7 @@
  * (`types.ts`), `gradscope.schema.json` and `docs/CONFIG.md` are derived from them.
  *
  * How to add a field: add it to its table entry below with `.describe('one line of meaning')` and, when it has a
- * constant default, `.default(value)`; add it to the matching interface in `types.ts` (a compile error points there).
+ * constant default, `.default(value)`; its type follows (`types.ts` derives `Config` and each resolved section from these tables).
  *
  * How to add a model kind: one entry in `MODEL_KINDS`, `defineKind({ takes, bptt, fields, fixed?, build })`:
  * `takes` lists the task inputs it reads (`vector`, `sequence`, ...), `bptt` whether truncated BPTT applies,
@@ -26,13 +26,17 @@
 import { z } from 'zod';
 import { ACTIVATIONS, activationKernels, type ActivationName } from '../kernels/activations.js';
 import { ConfigError, oneOf, showValue, type ConfigErrorDetails } from './errors.js';
+import { cnnGeometry } from './conv-geometry.js';
 import type {
+  CnnModelConfig,
   InitName,
   MlpModelConfig,
   MlpResidualConfig,
   ModelConfig,
   RecurrentModelConfig,
+  ResNetModelConfig,
   ResolvedConfig,
+  Seq2SeqModelConfig,
   TransformerModelConfig,
 } from './types.js';
 
@@ -221,11 +225,25 @@ export const biasSpec = accepting(
 // ---------------------------------------------------------------------------------------------------------------
 // Tasks
 
-/** What a task's examples are; a model kind lists the inputs it `takes`. */
-export type TaskInputShape = 'vector' | 'sequence';
+/**
+ * What a task's examples can be read as; a model kind lists the inputs it `takes`. `image` is a vector task whose
+ * features also form an image (flat, row-major [channels, height, width]): conv kinds read it as one, vector kinds
+ * (mlp) read the same features flattened.
+ */
+export type TaskInputShape = 'vector' | 'sequence' | 'image';
+
+/** The shape an image task's features form. */
+export interface TaskImageShape {
+  readonly channels: number;
+  readonly height: number;
+  readonly width: number;
+}
 
 export interface TaskEntry {
-  readonly input: TaskInputShape;
+  /** What its examples are; the default model kind reads this. */
+  readonly input: 'vector' | 'sequence';
+  /** Image tasks: the shape the features form (they can then be read as `image` too). */
+  readonly image?: TaskImageShape;
   readonly description: string;
   readonly fields: Fields;
 }
@@ -251,9 +269,15 @@ export const TASKS = {
       size: taskInteger(1, 10000, 'training-pool size'),
     },
   },
-  mnist: { input: 'vector', description: 'the bundled MNIST digits, 784 inputs, 10 classes', fields: {} },
+  mnist: {
+    input: 'vector',
+    image: { channels: 1, height: 28, width: 28 },
+    description: 'the bundled MNIST digits, 784 inputs (1 x 28 x 28 images for conv models), 10 classes',
+    fields: {},
+  },
   images: {
     input: 'vector',
+    image: { channels: 1, height: 12, width: 12 },
     description: 'synthetic 1 x 12 x 12 stroke images, 4 orientations (144 inputs, 4 classes)',
     fields: { size: taskInteger(4, 2000, 'training-pool size') },
   },
@@ -330,6 +354,24 @@ export function isSequenceTask(name: string): boolean {
   return Object.hasOwn(TASKS, name) && TASKS[name as TaskName].input === 'sequence';
 }
 
+/** The image shape of a task, or null for the tasks whose features form no image. */
+export function taskImage(name: string): TaskImageShape | null {
+  if (!Object.hasOwn(TASKS, name)) return null;
+  const entry: TaskEntry = TASKS[name as TaskName];
+  return entry.image ?? null;
+}
+
+/** Every input shape a task's examples can be read as: its `input`, and `image` where its features form one. */
+export function taskInputs(name: string): readonly TaskInputShape[] {
+  const entry: TaskEntry = TASKS[name as TaskName];
+  return entry.image ? [entry.input, 'image'] : [entry.input];
+}
+
+/** The tasks whose features form images (the tasks a conv model can read). */
+export function imageTaskNames(): string[] {
+  return TASK_NAMES.filter((name) => taskImage(name) !== null);
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Model kinds
 
@@ -391,12 +433,24 @@ export function defaultInitFor(activation: ActivationName): InitName {
   return activationKernels[activation].family === 'rectifier' ? 'he-normal' : 'xavier-uniform';
 }
 
-/** `model.residual: true`: today's block, x + phi(W x + b). */
-export const ACTIVATED_RESIDUAL: MlpResidualConfig = { form: 'activated', layers: 1, scale: 1, fixup: false };
+export const BRANCH_SCALES = ['none', 'rezero', 'skipinit'] as const;
+const SCALE_ACCEPTED = `${oneOf(BRANCH_SCALES)}, or a number (a constant s in y = x + s F(x))`;
+/** s in y = x + s F(x) of a residual block, MLP and ResNet alike: `train/build` `branchScale` reads it. */
+const branchScaleField = accepting(
+  z.union([names(BRANCH_SCALES), num()], { error: () => SCALE_ACCEPTED }),
+  SCALE_ACCEPTED,
+);
 
-const SCALE_ACCEPTED = 'a number > 0 (the constant a in x + a F(x)), "rezero" or "skipinit"';
+/** `model.residual: true`: today's block, x + phi(W x + b). */
+export const ACTIVATED_RESIDUAL: MlpResidualConfig = {
+  form: 'activated',
+  layers: 1,
+  scale: 'none',
+  fixup: false,
+};
+
 const RESIDUAL_ACCEPTED =
-  'true or false, or {"form": "activated"|"post"|"pre"|"linear-out", "layers": 1|2, "scale": a|"rezero"|"skipinit", "fixup": true|false}';
+  'true or false, or {"form": "activated"|"post"|"pre"|"linear-out", "layers": 1|2, "scale": "none"|"rezero"|"skipinit"|s, "fixup": true|false}';
 const residualField = accepting(
   z.union([
     bool(),
@@ -409,19 +463,10 @@ const residualField = accepting(
       layers: num({ integer: true, min: 1, max: 2, about: 'weight layers per block' })
         .default(ACTIVATED_RESIDUAL.layers)
         .describe('weight layers in each residual branch'),
-      scale: accepting(
-        z.union(
-          [
-            num({ ...POSITIVE, about: 'the constant a in x + a F(x); or "rezero" or "skipinit"' }),
-            names(['rezero', 'skipinit']),
-          ],
-          { error: () => SCALE_ACCEPTED },
-        ),
-        SCALE_ACCEPTED,
-      )
+      scale: branchScaleField
         .default(ACTIVATED_RESIDUAL.scale)
         .describe(
-          'the branch scale s in x + s F(x): a constant, or a learnable scalar starting at 0 (rezero: Bachlechner et al. 2020; skipinit: De & Smith 2020)',
+          's in x + s F(x): none (1), a constant, or a learnable scalar from 0: rezero (Bachlechner et al. 2020), skipinit (De & Smith 2020)',
         ),
       fixup: bool()
         .default(ACTIVATED_RESIDUAL.fixup)
@@ -538,12 +583,16 @@ const recurrentHints = {
     Array.isArray(value) ? 'a recurrent model has one width; stack cells with "layers"' : undefined,
 };
 
-function recurrentKind<K extends 'rnn' | 'lstm' | 'gru', F extends Fields>(
+function recurrentKind<
+  K extends 'rnn' | 'lstm' | 'gru',
+  F extends Fields,
+  const X extends Readonly<Record<string, unknown>>,
+>(
   kind: K,
   description: string,
   fields: F,
-  fixed: Readonly<Record<string, unknown>>,
-): ModelKindEntry<F> {
+  fixed: X,
+): Omit<ModelKindEntry<F>, 'fixed'> & { readonly fixed: X } {
   return {
     takes: ['sequence'],
     bptt: true,
@@ -552,7 +601,8 @@ function recurrentKind<K extends 'rnn' | 'lstm' | 'gru', F extends Fields>(
     fixed,
     hints: recurrentHints,
     build(parsed): RecurrentModelConfig {
-      const values = { ...fixed, ...parsed } as Omit<RecurrentModelConfig, 'kind'>;
+      const fixedValues: Readonly<Record<string, unknown>> = fixed;
+      const values = { ...fixedValues, ...parsed } as Omit<RecurrentModelConfig, 'kind'>;
       return {
         kind,
         hidden: values.hidden,
@@ -665,6 +715,391 @@ const transformer = defineKind({
   },
 });
 
+// Conv kinds: they read the task's features as images (`takes: ['image']`); prelu is a dense layer's setting.
+
+const CONV_ACTIVATIONS = ACTIVATIONS.filter((name) => name !== 'prelu') as unknown as readonly [
+  ActivationName,
+  ...ActivationName[],
+];
+const convActivationField = names(CONV_ACTIVATIONS);
+export const CONV_NORMS = ['none', 'batch'] as const;
+export const POOL_MODES = ['none', 'max', 'average'] as const;
+export const RESNET_BLOCKS = ['post', 'pre'] as const;
+const CHANNELS_RULE: NumberRule = { integer: true, min: 1, max: 4096 };
+const CHANNELS_ACCEPTED = `a non-empty array of integers in [1, 4096] (output channels of each conv layer from the input side), e.g. [8, 16], at most ${DEPTH_RULE.max} of them`;
+const HEAD_ACCEPTED =
+  'an array of integers >= 1 (dense hidden widths after the conv layers), e.g. [64], or []';
+
+export const CNN_DEFAULTS = {
+  depth: 2,
+  width: 8,
+  kernel: 3,
+  stride: 1,
+  pool: 'max',
+  poolEvery: 1,
+  activation: 'relu',
+  norm: 'none',
+  bias: 0,
+  head: [] as readonly number[],
+} as const;
+
+const cnn = defineKind({
+  takes: ['image'],
+  bptt: false,
+  description: 'a plain conv stack on an image task: conv layers, 2x2 pooling between them, a dense head',
+  fields: {
+    kind: z.literal('cnn'),
+    depth: documented(num(DEPTH_RULE).optional().describe('number of conv layers'), `${CNN_DEFAULTS.depth}`),
+    width: documented(
+      num(CHANNELS_RULE).optional().describe('output channels of every conv layer'),
+      `${CNN_DEFAULTS.width}`,
+    ),
+    channels: documented(
+      accepting(
+        z
+          .array(num(CHANNELS_RULE), { error: () => CHANNELS_ACCEPTED })
+          .min(1, { error: () => CHANNELS_ACCEPTED })
+          .max(DEPTH_RULE.max ?? 1000, { error: () => CHANNELS_ACCEPTED }),
+        CHANNELS_ACCEPTED,
+      )
+        .optional()
+        .describe('output channels of each conv layer from the input side; give it or depth and width'),
+      'depth x width',
+    ),
+    kernel: num({ integer: true, min: 1, about: 'the side of the square kernel' })
+      .default(CNN_DEFAULTS.kernel)
+      .describe('kernel side of every conv layer, at most the image a layer gets'),
+    stride: num({ integer: true, min: 1, about: 'pixels the kernel moves; 1 keeps the size' })
+      .default(CNN_DEFAULTS.stride)
+      .describe('stride of every conv layer'),
+    padding: documented(
+      num({ integer: true, min: 0, about: 'zeros added on each side' })
+        .optional()
+        .describe('zero padding of every conv layer, at most kernel - 1'),
+      'floor(kernel / 2), the "same" size at stride 1',
+    ),
+    pool: names(POOL_MODES)
+      .default(CNN_DEFAULTS.pool)
+      .describe('2x2 pooling (stride 2) after every poolEvery conv layers, while the image is at least 2x2'),
+    poolEvery: num({ integer: true, min: 1, about: 'conv layers per pooling' })
+      .default(CNN_DEFAULTS.poolEvery)
+      .describe('conv layers between poolings'),
+    activation: convActivationField
+      .default(CNN_DEFAULTS.activation)
+      .describe('the non-linearity of every conv and dense hidden layer'),
+    norm: names(CONV_NORMS)
+      .default(CNN_DEFAULTS.norm)
+      .describe('per-channel batch norm after each conv (Ioffe & Szegedy 2015), or none'),
+    init: documented(
+      initSpec
+        .optional()
+        .describe('weight initialiser (fan_in = C_in x kernel^2), variance-preserving by default'),
+      'he-normal for rectifiers, lecun-normal for selu, else xavier-uniform',
+    ),
+    bias: biasSpec.default(CNN_DEFAULTS.bias).describe('initial biases'),
+    head: accepting(
+      z.array(num(WIDTH_RULE), { error: () => HEAD_ACCEPTED }).max(100, { error: () => HEAD_ACCEPTED }),
+      HEAD_ACCEPTED,
+    )
+      .default([...CNN_DEFAULTS.head])
+      .describe('dense hidden widths after flattening; the linear output layer follows them'),
+  },
+  hints: {
+    channels: (value) =>
+      typeof value === 'number' ? 'for a uniform stack write "depth" and "width"' : undefined,
+    stride: (value) =>
+      value === 0 ? 'a stride of 0 never moves the kernel; use 1 (or 2 to halve the image)' : undefined,
+  },
+  build(fields): CnnModelConfig {
+    const { depth, width, kernel, stride, pool, poolEvery, activation, norm, bias } = fields;
+    let channels: number[];
+    if (fields.channels === undefined) {
+      channels = new Array<number>(depth ?? CNN_DEFAULTS.depth).fill(width ?? CNN_DEFAULTS.width);
+    } else {
+      channels = [...fields.channels];
+      const disagreements = [
+        depth !== undefined && depth !== channels.length ? `depth ${depth}` : undefined,
+        width !== undefined && channels.some((size) => size !== width) ? `width ${width}` : undefined,
+      ].filter((part): part is string => part !== undefined);
+      if (disagreements.length > 0) {
+        throw new ConfigError({
+          code: 'conflict',
+          path: 'model.channels',
+          value: fields.channels,
+          accepted: `${depth ?? channels.length} channel counts, each ${width ?? 'an integer in [1, 4096]'}, to agree with depth and width`,
+          problem: `${showValue(fields.channels)} disagrees with ${disagreements.join(' and ')}`,
+          hint: 'give either "channels" or "depth" and "width"',
+        });
+      }
+    }
+    const padding = fields.padding ?? Math.floor(kernel / 2);
+    if (padding > kernel - 1) {
+      throw new ConfigError({
+        code: 'invalid_value',
+        path: 'model.padding',
+        value: padding,
+        accepted: describeNumber({
+          integer: true,
+          min: 0,
+          max: kernel - 1,
+          about: `at most kernel - 1 = ${kernel - 1}`,
+        }),
+        hint: 'wider padding adds border outputs that see only zeros; leave "padding" out for the "same" size',
+      });
+    }
+    const init = fields.init ?? defaultInitFor(activation);
+    return {
+      kind: 'cnn',
+      channels,
+      kernel,
+      stride,
+      padding,
+      pool,
+      poolEvery,
+      activation,
+      norm,
+      init,
+      bias,
+      head: [...fields.head],
+    };
+  },
+});
+
+export const RESNET_DEFAULTS = {
+  width: 8,
+  stages: 3,
+  blocks: 2,
+  layers: 2,
+  block: 'post',
+  norm: 'batch',
+  scale: 'none',
+  fixup: false,
+  shortcut: true,
+  activation: 'relu',
+  bias: 0,
+} as const;
+
+const resnet = defineKind({
+  takes: ['image'],
+  bptt: false,
+  description:
+    'a ResNet for small images (He et al. 2016a): a 3x3 stem, stages of residual blocks, global average pooling',
+  fields: {
+    kind: z.literal('resnet'),
+    width: num(CHANNELS_RULE)
+      .default(RESNET_DEFAULTS.width)
+      .describe(
+        'channels of the stem and the first stage; each later stage doubles them and halves the image',
+      ),
+    stages: num({ integer: true, min: 1, max: 6 })
+      .default(RESNET_DEFAULTS.stages)
+      .describe('stages of residual blocks'),
+    blocks: num({ integer: true, min: 1, max: 200 })
+      .default(RESNET_DEFAULTS.blocks)
+      .describe('residual blocks per stage; depth = stages x blocks x layers + 2 weight layers'),
+    layers: num({ integer: true, min: 1, max: 2, about: '3x3 conv layers per branch' })
+      .default(RESNET_DEFAULTS.layers)
+      .describe('conv layers in each residual branch (2: the basic block)'),
+    block: names(RESNET_BLOCKS)
+      .default(RESNET_DEFAULTS.block)
+      .describe(
+        'post: y = phi(x + F(x)), norm after each conv (He et al. 2016a); pre: y = x + F(x), norm and activation before each conv (He et al. 2016b)',
+      ),
+    norm: names(CONV_NORMS)
+      .default(RESNET_DEFAULTS.norm)
+      .describe('per-channel batch norm in the branches (Ioffe & Szegedy 2015), or none'),
+    scale: branchScaleField
+      .default(RESNET_DEFAULTS.scale)
+      .describe(
+        's in y = x + s F(x): none (1), a constant, or a learnable scalar from 0: rezero (Bachlechner et al. 2020), skipinit (De & Smith 2020)',
+      ),
+    fixup: bool()
+      .default(RESNET_DEFAULTS.fixup)
+      .describe(
+        "Fixup (Zhang et al. 2019): each branch's last layer starts at zero, the others scaled by L^(-1/(2m-2)), a learnable multiplier on the branch",
+      ),
+    shortcut: bool()
+      .default(RESNET_DEFAULTS.shortcut)
+      .describe("false: no shortcuts, the plain net of the same layers (He et al. 2016a's baseline)"),
+    activation: convActivationField
+      .default(RESNET_DEFAULTS.activation)
+      .describe('the non-linearity of every block'),
+    init: documented(
+      initSpec.optional().describe('weight initialiser (fan_in = C_in x 9), variance-preserving by default'),
+      'he-normal for rectifiers, lecun-normal for selu, else xavier-uniform',
+    ),
+    bias: biasSpec.default(RESNET_DEFAULTS.bias).describe('initial biases'),
+  },
+  build(fields): ResNetModelConfig {
+    const { width, stages, blocks, layers, block, norm, scale, fixup, shortcut, activation, bias } = fields;
+    if (fixup && (scale === 'rezero' || scale === 'skipinit' || scale === 0)) {
+      // Fixup zeroes the branch's last layer: with s = 0 too, both gradients (dL/ds and dL/dW_last) are zero.
+      throw new ConfigError({
+        code: 'conflict',
+        path: 'model.scale',
+        value: scale,
+        accepted: '"none" or a non-zero constant with fixup true',
+        problem: `fixup zeroes each branch's last layer, and scale ${showValue(scale)} starts s at 0: the branches then get no gradient and never learn`,
+        hint: 'use one of them: "fixup": true alone, or "scale": "rezero" with "fixup": false',
+      });
+    }
+    if (fixup && !shortcut) {
+      throw new ConfigError({
+        code: 'conflict',
+        path: 'model.fixup',
+        value: true,
+        accepted: 'false when shortcut is false',
+        problem: 'fixup zeroes each branch, so without shortcuts the whole net outputs a constant at init',
+        hint: 'fixup is for residual nets: set "shortcut": true, or "fixup": false for the plain net',
+      });
+    }
+    const init = fields.init ?? defaultInitFor(activation);
+    return {
+      kind: 'resnet',
+      width,
+      stages,
+      blocks,
+      layers,
+      block,
+      norm,
+      scale,
+      fixup,
+      shortcut,
+      activation,
+      init,
+      bias,
+    };
+  },
+});
+
+export const SEQ2SEQ_ARCHITECTURES = ['rnn', 'transformer'] as const;
+export const SEQ2SEQ_ATTENTIONS = ['none', 'additive', 'dot'] as const;
+export const SEQ2SEQ_CELLS = ['rnn', 'lstm', 'gru'] as const;
+export const SEQ2SEQ_DEFAULTS = {
+  architecture: 'rnn',
+  cell: 'gru',
+  hidden: 64,
+  layers: 1,
+  heads: 4,
+  norm: 'pre',
+} as const;
+/** The tasks that present a source and a target on one time axis (`data/transduction.ts`). */
+export const SEQ2SEQ_TASKS = ['reverse', 'sort'] as const;
+
+const seq2seq = defineKind({
+  takes: ['sequence'],
+  bptt: false,
+  description:
+    'an encoder-decoder (Sutskever et al. 2014) with or without attention (Bahdanau et al. 2015, Luong et al. 2015), or a Transformer encoder-decoder, for the transduction tasks (reverse, sort)',
+  fields: {
+    kind: z.literal('seq2seq'),
+    architecture: names(SEQ2SEQ_ARCHITECTURES)
+      .default(SEQ2SEQ_DEFAULTS.architecture)
+      .describe('rnn: recurrent encoder and decoder; transformer: self-, causal and cross-attention blocks'),
+    cell: names(SEQ2SEQ_CELLS)
+      .default(SEQ2SEQ_DEFAULTS.cell)
+      .describe('the cell of the encoder and the decoder (architecture rnn)'),
+    hidden: num(WIDTH_RULE)
+      .default(SEQ2SEQ_DEFAULTS.hidden)
+      .describe('width of the encoder, the decoder and the token embeddings (dModel for the transformer)'),
+    layers: num({ integer: true, min: 1, max: 100 })
+      .default(SEQ2SEQ_DEFAULTS.layers)
+      .describe('encoder layers, and as many decoder layers'),
+    attention: documented(
+      names(SEQ2SEQ_ATTENTIONS)
+        .optional()
+        .describe(
+          "none: the decoder gets the encoder's final state only; additive: Bahdanau et al. 2015; dot: Luong et al. 2015 (the transformer's scaled dot product)",
+        ),
+      'additive (rnn), dot (transformer)',
+    ),
+    heads: num(WIDTH_RULE)
+      .default(SEQ2SEQ_DEFAULTS.heads)
+      .describe('attention heads (architecture transformer); each takes hidden / heads features'),
+    ffWidth: documented(
+      num(WIDTH_RULE)
+        .optional()
+        .describe('hidden width of the feed-forward sublayer (architecture transformer)'),
+      '4 x hidden',
+    ),
+    activation: documented(
+      activationField
+        .optional()
+        .describe(
+          "the feed-forward non-linearity (architecture transformer); the rnn architecture's cells use tanh",
+        ),
+      'tanh (rnn), gelu (transformer)',
+    ),
+    norm: names(TRANSFORMER_NORMS)
+      .default(SEQ2SEQ_DEFAULTS.norm)
+      .describe(
+        'LayerNorm placement (architecture transformer): post (Vaswani et al. 2017) or pre (Xiong et al. 2020)',
+      ),
+    init: initSpec.default(RECURRENT_DEFAULTS.init).describe('initialiser of the weight matrices'),
+    recurrentInit: initSpec
+      .default(RECURRENT_DEFAULTS.recurrentInit)
+      .describe('initialiser of the hidden-to-hidden weights (architecture rnn)'),
+    bias: biasSpec.default(RECURRENT_DEFAULTS.bias).describe('initial biases'),
+    forgetBias: num()
+      .default(RECURRENT_DEFAULTS.forgetBias)
+      .describe('initial forget-gate bias (cell lstm; Gers et al. 2000)'),
+  },
+  hints: recurrentHints,
+  build(fields): Seq2SeqModelConfig {
+    const { architecture, cell, hidden, layers, heads, norm, init, recurrentInit, bias, forgetBias } = fields;
+    const transformerArchitecture = architecture === 'transformer';
+    const attention = fields.attention ?? (transformerArchitecture ? 'dot' : 'additive');
+    if (transformerArchitecture && attention !== 'dot') {
+      throw new ConfigError({
+        code: 'conflict',
+        path: 'model.attention',
+        value: attention,
+        accepted: '"dot" (or leave it out) for architecture transformer',
+        problem: `a Transformer decoder reads the encoder through scaled dot-product cross-attention, not ${showValue(attention)}`,
+        hint: 'leave model.attention out, or use architecture "rnn" for attention "none" or "additive"',
+      });
+    }
+    const activation = fields.activation ?? (transformerArchitecture ? 'gelu' : 'tanh');
+    if (!transformerArchitecture && activation !== 'tanh') {
+      throw new ConfigError({
+        code: 'not_applicable',
+        path: 'model.activation',
+        value: activation,
+        accepted: '"tanh" (or leave it out) for architecture rnn',
+        problem:
+          "the rnn architecture's cells use tanh; the activation sets a transformer's feed-forward sublayer",
+        hint: 'leave model.activation out, or use architecture "transformer"',
+      });
+    }
+    if (transformerArchitecture && hidden % heads !== 0) {
+      throw new ConfigError({
+        code: 'conflict',
+        path: 'model.heads',
+        value: heads,
+        accepted: `a divisor of hidden ${hidden}`,
+        problem: `hidden (dModel) ${hidden} is not divisible by heads ${heads}; each head takes hidden / heads features`,
+        hint: `use heads ${[1, 2, 4, 8, 16].filter((h) => hidden % h === 0).join(' or ')}, or a hidden that is a multiple of ${heads}`,
+      });
+    }
+    return {
+      kind: 'seq2seq',
+      architecture,
+      cell,
+      hidden,
+      layers,
+      attention,
+      heads,
+      ffWidth: fields.ffWidth ?? 4 * hidden,
+      activation,
+      norm,
+      init,
+      recurrentInit,
+      bias,
+      forgetBias,
+    };
+  },
+});
+
 /** Every model kind; `kind` selects the entry (default: the first kind that takes the task's input). */
 export const MODEL_KINDS_TABLE = {
   mlp,
@@ -695,11 +1130,14 @@ export const MODEL_KINDS_TABLE = {
     forgetBias: 0,
   }),
   transformer,
+  cnn,
+  resnet,
+  seq2seq,
 } as const satisfies Record<string, AnyModelKind>;
 
 export type ModelKind = keyof typeof MODEL_KINDS_TABLE;
 /** The kind a config without `model.kind` gets, by the task's input (one row per input shape). */
-export const DEFAULT_MODEL_KIND: { readonly [K in TaskInputShape]: ModelKind } = {
+export const DEFAULT_MODEL_KIND: { readonly [K in TaskEntry['input']]: ModelKind } = {
   vector: 'mlp',
   sequence: 'lstm',
 };
@@ -994,7 +1432,14 @@ export const OPTIMIZER_DEFAULTS = Object.fromEntries(
 // Rules between fields
 
 /** Model kinds whose weights are all dense (matrices), where a convolution-only initialiser has no kernel to set. */
-const DENSE_ONLY_KINDS: ReadonlySet<string> = new Set(['mlp', 'rnn', 'lstm', 'gru', 'transformer']);
+const DENSE_ONLY_KINDS: ReadonlySet<string> = new Set([
+  'mlp',
+  'rnn',
+  'lstm',
+  'gru',
+  'transformer',
+  'seq2seq',
+]);
 
 function isInitObject(spec: unknown): spec is { base: string } {
   return typeof spec === 'object' && spec !== null && typeof (spec as { base?: unknown }).base === 'string';
@@ -1008,22 +1453,26 @@ export interface CrossRule {
 
 export const CROSS_RULES: readonly CrossRule[] = [
   {
-    description: "the model kind takes the task's inputs (sequence tasks need a recurrent model)",
+    description:
+      "the model kind takes the task's inputs (sequence tasks need a recurrent model, conv models an image task)",
     check({ task, model }) {
       const input = TASKS[task.name as TaskName].input;
+      const inputs = taskInputs(task.name);
       const fitting = MODEL_KINDS.filter((kind) =>
-        (MODEL_KINDS_TABLE[kind].takes as readonly string[]).includes(input),
+        MODEL_KINDS_TABLE[kind].takes.some((shape) => inputs.includes(shape)),
       );
       if (fitting.includes(model.kind)) return undefined;
       const sequenceTasks = TASK_NAMES.filter((name) => TASKS[name].input === 'sequence');
+      const wantsImages = (MODEL_KINDS_TABLE[model.kind].takes as readonly string[]).includes('image');
       return {
         code: 'conflict',
         path: 'model.kind',
         value: model.kind,
         accepted: oneOf(fitting),
         problem: `${showValue(model.kind)} does not fit task ${showValue(task.name)}`,
-        hint:
-          input === 'sequence'
+        hint: wantsImages
+          ? `model kind ${model.kind} reads images and task ${task.name} has none; use an image task (${imageTaskNames().join('|')}), or a model kind that reads ${task.name}: ${fitting.join('|')}`
+          : input === 'sequence'
             ? `${task.name} is a sequence task, which needs a recurrent model`
             : `${task.name} is not a sequence task; the sequence tasks are ${sequenceTasks.join('|')}`,
       };
@@ -1088,21 +1537,49 @@ export const CROSS_RULES: readonly CrossRule[] = [
     check({ model }) {
       if (model.kind !== 'mlp' || !model.residual || !model.residual.fixup) return undefined;
       const scale = model.residual.scale;
-      if (scale !== 'rezero' && scale !== 'skipinit') return undefined;
+      if (scale !== 'rezero' && scale !== 'skipinit' && scale !== 0) return undefined;
       return {
         code: 'conflict',
         path: 'model.residual.scale',
         value: scale,
-        accepted: 'a number > 0 with fixup true, or fixup false',
+        accepted: '"none" or a non-zero constant with fixup true, or fixup false',
         problem: `fixup with scale ${showValue(scale)} never trains: the zeroed last layer gets no gradient through a scale of 0, and the scale none through a zero branch`,
         hint: 'use either fixup (zero last layer) or a zero-initialised scale, not both',
       };
     },
   },
   {
+    description: 'every conv kernel fits the image its layer gets (after the strides and poolings before it)',
+    check({ task, model }) {
+      const image = taskImage(task.name);
+      if (model.kind !== 'cnn' || image === null) return undefined;
+      const small = cnnGeometry(model, image).tooSmall;
+      if (small === null) return undefined;
+      const { height, width } = small.input;
+      const side = Math.min(height, width);
+      return {
+        code: 'invalid_value',
+        path: 'model.kernel',
+        value: model.kernel,
+        accepted: describeNumber({
+          integer: true,
+          min: 1,
+          max: side,
+          about: `conv layer ${small.conv} gets a ${height}x${width} image`,
+        }),
+        problem: `a ${model.kernel}x${model.kernel} kernel does not fit the ${height}x${width} image conv layer ${small.conv} gets`,
+        hint:
+          small.conv === 0
+            ? `the images of task ${task.name} are ${height}x${width}; use a kernel of at most ${side}`
+            : `use a kernel of at most ${side}, fewer conv layers, "pool": "none" or a larger "poolEvery", or stride 1`,
+      };
+    },
+  },
+  {
     description: 'batch norm needs 2 or more examples per batch',
     check({ model, train }) {
-      if (model.kind !== 'mlp' || model.norm !== 'batch' || train.batchSize >= 2) return undefined;
+      const batchNormed = model.kind === 'mlp' || model.kind === 'cnn' || model.kind === 'resnet';
+      if (!batchNormed || model.norm !== 'batch' || train.batchSize >= 2) return undefined;
       return {
         code: 'invalid_value',
         path: 'train.batchSize',
@@ -1156,6 +1633,21 @@ export const CROSS_RULES: readonly CrossRule[] = [
         accepted: 'false, or true with optimizer.momentum > 0',
         problem: `Nesterov momentum needs momentum > 0, got ${optimizer.momentum ?? 0}`,
         hint: 'add "momentum": 0.9',
+      };
+    },
+  },
+  {
+    description: 'a seq2seq model reads a transduction task (a source, then its target, on one time axis)',
+    check({ task, model }) {
+      if (model.kind !== 'seq2seq' || (SEQ2SEQ_TASKS as readonly string[]).includes(task.name))
+        return undefined;
+      return {
+        code: 'conflict',
+        path: 'model.kind',
+        value: model.kind,
+        accepted: `a model kind for task ${showValue(task.name)}, or task ${oneOf(SEQ2SEQ_TASKS)}`,
+        problem: `task ${showValue(task.name)} has no source and target for an encoder and a decoder`,
+        hint: `use task ${SEQ2SEQ_TASKS.join(' or ')} with model kind seq2seq, or model kind lstm or transformer for ${task.name}`,
       };
     },
   },

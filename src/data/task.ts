@@ -54,6 +54,11 @@ export interface Task {
   /** Classes or regression outputs. */
   readonly outputSize: number;
   readonly sequence: SequenceSpec | null;
+  /**
+   * Transduction tasks (reverse, sort): the steps at the start of the time axis that are the source (the symbols and
+   * the delimiter); the rest is the target. A sequence-to-sequence model encodes the first and decodes the second.
+   */
+  readonly sourceLength?: number;
   /** Image tasks: the shape each example's `inputSize` features form (mnist: 1 x 28 x 28). */
   readonly image?: ImageShape;
   /** What a model that learns nothing scores, so a user can tell learning from guessing. */

@@ -44,6 +44,7 @@ export class TransductionTask implements Task {
   readonly baseline: Baseline;
   readonly symbols: number;
   readonly delimiter: number;
+  readonly sourceLength: number;
   private cachedEval: Batch | null = null;
 
   constructor(
@@ -54,6 +55,7 @@ export class TransductionTask implements Task {
     const { length: n, classes: C } = options;
     this.symbols = n;
     this.delimiter = C + 1;
+    this.sourceLength = n + 1;
     this.inputSize = C + 2;
     this.outputSize = C + 2;
     this.sequence = { length: 2 * n + 1, scored: 'every' };

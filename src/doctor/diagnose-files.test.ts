@@ -12,6 +12,7 @@ import {
   DoctorInputError,
   MAX_EVENT_FILE_BYTES,
   MAX_JSON_BYTES,
+  readMetricsFile,
 } from './diagnose.js';
 import { craftRun } from './test-records.js';
 
@@ -27,6 +28,42 @@ function runDir(parent: string, name: string): string {
 }
 
 describe('doctor on odd files', () => {
+  it('reads a log larger than it keeps: the first and the last records, every non-finite step, an even sample', () => {
+    // ~16 MB of 2 KB lines, more than the ~6 MB of line text the reader keeps
+    const layers = Array.from({ length: 12 }, (_, i) => ({ grad: 0.1 + i / 100 }));
+    const count = 8000;
+    const nonFinite = new Set([1234, 4321, 6000]);
+    const records = craftRun(count, 1, (step) => ({
+      layers,
+      activations: [{}],
+      ...(nonFinite.has(step) ? { loss: NaN } : {}),
+    }));
+    const path = join(tempDir(), 'metrics.jsonl');
+    writeFileSync(path, records.map((r) => stringifyFinite(r)).join('\n') + '\n');
+    const { records: kept, problems } = readMetricsFile(path);
+    const steps = kept.map((r) => r.step);
+    assert.ok(kept.length > 500 && kept.length < count / 2, `kept ${kept.length} of ${count}`);
+    assert.deepEqual(
+      steps,
+      [...steps].sort((a, b) => a - b),
+    );
+    assert.equal(steps[0], 1);
+    assert.equal(steps.at(-1), count - 1);
+    for (const step of nonFinite) assert.ok(steps.includes(step), `non-finite step ${step} kept`);
+    // the tail is whole: the last 100 records are all there
+    assert.deepEqual(
+      steps.slice(-100),
+      Array.from({ length: 100 }, (_, i) => count - 100 + i),
+    );
+    // the sample before it is even: one stride between kept steps
+    const early = steps.filter((s) => s > 1 && s < count / 2 && !nonFinite.has(s));
+    const gaps = new Set(early.slice(1).map((s, i) => s - (early[i] as number)));
+    assert.equal(gaps.size, 1, `gaps ${[...gaps].join(', ')}`);
+    assert.ok(
+      problems.some((p) => /more than the doctor keeps in memory: it read them all and kept/.test(p)),
+    );
+  });
+
   it("refuses a FIFO at once (as a file and as a run directory's metrics.jsonl), never blocking on it", (t) => {
     const dir = tempDir();
     const fifo = join(dir, 'pipe.jsonl');

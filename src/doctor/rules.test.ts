@@ -59,7 +59,18 @@ describe('not_learning', () => {
 
   it('healthy steps with plain SGD: the optimiser; with Adam: the number of steps', () => {
     const sgd = preset('deep-relu-he', { optimizer: { name: 'sgd', learningRate: 0.1 } });
-    assert.equal(run('not_learning', { records: flat(1e-3), config: sgd })?.causeKind, 'optimizer');
+    const slow = run('not_learning', { records: flat(1e-3), config: sgd });
+    assert.equal(slow?.causeKind, 'optimizer');
+    // Adam keeps the run's step, within 1e-3..1e-2: 0.1 becomes 0.01, 0.003 stays, 1e-4 becomes 1e-3
+    assert.deepEqual(slow?.fixes[0]?.patch, { optimizer: { name: 'adam', learningRate: 0.01 } });
+    for (const [lr, adamLr] of [
+      [0.003, 0.003],
+      [1e-4, 0.001],
+    ] as const) {
+      const config = preset('deep-relu-he', { optimizer: { name: 'sgd', learningRate: lr } });
+      const f = run('not_learning', { records: flat(1e-3), config });
+      assert.deepEqual(f?.fixes[0]?.patch, { optimizer: { name: 'adam', learningRate: adamLr } });
+    }
     assert.equal(
       run('not_learning', { records: flat(1e-3), config: preset('deep-relu-he') })?.causeKind,
       'steps',
@@ -444,6 +455,17 @@ describe('vanishing_through_time and exploding_through_time', () => {
     assert.ok(f.evidence.some((e) => e.includes('at step 1 the ratio was')));
     assertPatchesResolve(findings, config);
     assert.equal(diagnose({ records: rnnLike(), config }).verdict, 'vanishing');
+  });
+
+  it('a plain encoder-decoder whose encoder gradient vanishes is prescribed attention, then gated cells', () => {
+    const config = preset('seq2seq-reverse-plain', { model: { cell: 'rnn' } });
+    const findings = only(rnnLike(), config);
+    const f = findings.find((x) => x.code === 'vanishing_through_time');
+    assert.ok(f);
+    assert.match(f.cause, /RNN encoder-decoder \(hidden 32, 1 layer each, the encoder's final state only/);
+    assert.deepEqual(f.fixes[0]?.patch, { model: { attention: 'additive' } });
+    assert.deepEqual(f.fixes[1]?.patch, { model: { cell: 'gru' } });
+    assertPatchesResolve(findings, config);
   });
 
   it('an LSTM that learned to hold its gradient is not vanishing, although it started near 1e-3 or below', () => {

@@ -1006,6 +1006,20 @@ const vanishingThroughTime: Rule<'vanishing_through_time'> = (ctx) => {
       f.optimizer === 'sgd' && fix.adam(f),
       fix.gru(),
     ]);
+  } else if (f.kind === 'seq2seq') {
+    const m = f.config?.model.kind === 'seq2seq' ? f.config.model : null;
+    const plain = m?.attention === 'none';
+    cause =
+      `${describeModel(f)}: the encoder's gradient shrinks by ${num(perStep)} per source step going back, so the first of ${T} source steps receive ${num(ratio)} of it` +
+      (plain
+        ? "; the decoder sees the source only through the encoder's final state, which must carry every symbol to the end (Sutskever et al. 2014; Bahdanau et al. 2015)."
+        : '.');
+    fixes = dedupe([
+      plain && fix.attention(),
+      m?.cell === 'rnn' && fix.seq2seqCell('gru'),
+      m?.cell === 'rnn' && fix.seq2seqCell('lstm'),
+      f.optimizer === 'sgd' && fix.adam(f),
+    ]);
   } else if (f.kind === 'gru') {
     cause = `${describeModel(f)}: the update gates have not learned to keep the state, so each step back shrinks the gradient by ${num(perStep)}.`;
     fixes = dedupe([fix.lstm(), f.optimizer === 'sgd' && fix.adam(f)]);
@@ -1054,7 +1068,7 @@ const explodingThroughTime: Rule<'exploding_through_time'> = (ctx) => {
     f.recurrentInit !== null && f.recurrentInit !== 'orthogonal' && fix.orthogonalRecurrent(),
     f.kind === 'rnn' && fix.lstm(),
     fix.lowerLearningRate(f),
-    f.kind !== null && f.kind !== 'mlp' && fix.shorterBptt(f),
+    f.kind !== null && f.kind !== 'mlp' && f.kind !== 'seq2seq' && fix.shorterBptt(f),
   ]);
   const growing: number[] = [];
   profile.forEach((g, i) => {
@@ -1199,7 +1213,7 @@ const notLearning: Rule<'not_learning'> = (ctx) => {
   } else if (f.optimizer === 'sgd') {
     causeKind = 'optimizer';
     cause = `${model}the gradients and the step sizes look healthy, yet the loss does not fall: plain SGD moves every weight by the same factor of its gradient, which is slow on badly conditioned losses.`;
-    fixes = dedupe([fix.adam(f), fix.longerTraining(f)]);
+    fixes = dedupe([fix.adam(f, fix.adamStepFor(f)), fix.longerTraining(f)]);
   } else {
     causeKind = 'steps';
     cause = `${model}the gradients and the step sizes look healthy, yet the loss has not left its starting level: the run may need more steps, or the labels may not depend on the inputs.`;

@@ -11,7 +11,8 @@ import { gradscope } from '../testing/cli.js';
 import { fixturesDir } from '../testing/fixtures.js';
 import { DoctorInputError, diagnosePath } from './diagnose.js';
 import { formatDiagnosis } from './format.js';
-import { eventsToRecords, parseTagRules, TagSpecError, trainingEventFiles } from './tensorboard.js';
+import { GradscopeError } from '../util/errors.js';
+import { eventsToRecords, parseTagRules, trainingEventFiles } from './tensorboard.js';
 
 const dir = (name: string): string => join(fixturesDir(), 'tfevents', name);
 
@@ -114,13 +115,17 @@ describe('--tags', () => {
   it('rejects an unknown role or a per-parameter pattern without *, naming the entry (exit 2)', () => {
     assert.throws(
       () => parseTagRules(['gard=x/*']),
-      (e: unknown) => e instanceof TagSpecError && /"gard=x\/\*".*ROLE one of loss/.test(e.message),
+      (e: unknown) =>
+        e instanceof GradscopeError &&
+        e.path === '--tags' &&
+        e.value === 'gard=x/*' &&
+        /"gard=x\/\*".*ROLE one of loss/.test(e.message),
     );
     assert.throws(() => parseTagRules(['grad=x']), /needs \* where the parameter/);
     assert.throws(() => parseTagRules(['loss=/(/']), /regular expression/);
     const bad = gradscope(['doctor', dir('custom-tags'), '--tags', 'nonsense']);
     assert.equal(bad.status, 2);
-    assert.match(bad.stderr, /--tags "nonsense": expected ROLE=PATTERN/);
+    assert.match(bad.stderr, /--tags: "nonsense" is not accepted; expected ROLE=PATTERN/);
   });
 
   it('a --tags pattern is tried before the built-in ones', () => {

@@ -19,6 +19,7 @@
  */
 import type { ActivationRecord, ParamRecord } from '../io/runlog.js';
 import type { HistogramData, ParsedEvent } from '../io/tfevents.js';
+import { GradscopeError, showValue } from '../util/errors.js';
 import type { LoggedRecord } from './stats.js';
 
 /** What a tag holds. Per-parameter and per-layer roles capture the parameter or layer name. */
@@ -96,10 +97,6 @@ export const TAG_RULES: readonly TagRule[] = [
 ];
 
 /** A `--tags` entry that cannot be read; the CLI prints the message and exits 2. */
-export class TagSpecError extends Error {
-  override readonly name = 'TagSpecError';
-}
-
 function globToRegExp(glob: string): RegExp {
   let source = '';
   let captured = false;
@@ -129,24 +126,35 @@ export function parseTagRules(specs: readonly string[]): TagRule[] {
     const role = (eq > 0 ? entry.slice(0, eq) : '').trim() as TagRole;
     const pattern = eq > 0 ? entry.slice(eq + 1).trim() : '';
     if (!TAG_ROLES.includes(role) || pattern === '') {
-      throw new TagSpecError(
-        `--tags ${JSON.stringify(entry)}: expected ROLE=PATTERN with ROLE one of ${TAG_ROLES.join(', ')} and PATTERN a tag with * for the parameter or layer name (e.g. --tags 'grad=net/*/gradient_l2'), or /regex/`,
-      );
+      throw new GradscopeError({
+        code: 'invalid_value',
+        path: '--tags',
+        value: entry,
+        accepted: `ROLE=PATTERN with ROLE one of ${TAG_ROLES.join(', ')} and PATTERN a tag with * for the parameter or layer name (e.g. --tags 'grad=net/*/gradient_l2'), or /regex/`,
+      });
     }
     let regex: RegExp;
     if (pattern.length > 2 && pattern.startsWith('/') && pattern.endsWith('/')) {
       try {
         regex = new RegExp(pattern.slice(1, -1));
       } catch (error) {
-        throw new TagSpecError(
-          `--tags ${JSON.stringify(entry)}: ${(error as Error).message}; write a JavaScript regular expression between slashes, or a tag with *`,
-        );
+        throw new GradscopeError({
+          code: 'invalid_value',
+          path: '--tags',
+          value: entry,
+          problem: `${showValue(entry)} is not a regular expression (${(error as Error).message})`,
+          accepted: 'a JavaScript regular expression between slashes, or a tag with *',
+        });
       }
     } else regex = globToRegExp(pattern);
     if (NAMED_ROLES.has(role) && !pattern.includes('*') && !pattern.includes('(')) {
-      throw new TagSpecError(
-        `--tags ${JSON.stringify(entry)}: a ${role} pattern needs * where the parameter or layer name goes (e.g. ${role}=${pattern}/*)`,
-      );
+      throw new GradscopeError({
+        code: 'invalid_value',
+        path: '--tags',
+        value: entry,
+        problem: `${showValue(entry)}: a ${role} pattern needs * where the parameter or layer name goes`,
+        hint: `e.g. ${role}=${pattern}/*`,
+      });
     }
     rules.push({ role, pattern: regex, layout: '--tags' });
   }

@@ -15,6 +15,7 @@
 import { closeSync, fsyncSync, openSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
+import { GradscopeError, type ErrorCode } from '../util/errors.js';
 import { maskedCrc32c } from './crc32c.js';
 import { writeFileAtomic } from './jsonl.js';
 
@@ -22,14 +23,12 @@ export const CHECKPOINT_FILE = 'checkpoint.bin';
 const MAGIC = new TextEncoder().encode('GSCKPT1\n');
 const MAX_HEADER_BYTES = 1 << 20;
 
-/** A checkpoint that cannot be used: `message` names the file and the problem (the CLI exits 2 with it). */
-export class CheckpointError extends Error {
+/** A checkpoint that cannot be used: `path` is the file, `problem` what is wrong with it (the CLI exits 2). */
+export class CheckpointError extends GradscopeError {
   override readonly name = 'CheckpointError';
-  constructor(
-    readonly path: string,
-    readonly problem: string,
-  ) {
-    super(`${path}: ${problem}`);
+  declare readonly problem: string;
+  constructor(path: string, problem: string, code: ErrorCode = 'unreadable') {
+    super({ code, path, problem });
   }
 }
 

@@ -16,12 +16,13 @@ import { GradscopeError } from '../util/errors.js';
 /** A path output may not use: `message` names it, the problem and the fix (the CLI exits 2 with it). */
 export class OutputPathError extends GradscopeError {
   override readonly name = 'OutputPathError';
+  declare readonly problem: string;
   constructor(
     path: string,
-    readonly problem: string,
+    problem: string,
     readonly fix: string,
   ) {
-    super({ code: 'invalid_value', path, value: path, message: `${path}: ${problem}; ${fix}.` });
+    super({ code: 'invalid_value', path, value: path, problem, hint: fix });
   }
 }
 

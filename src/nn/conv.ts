@@ -170,6 +170,8 @@ export interface ConvNetOptions extends ImageModelShape {
   channels: readonly number[];
   kernel: number;
   stride: number;
+  /** zeros added on each side (default floor(kernel / 2), the "same" size at stride 1) */
+  padding?: number;
   /** 2x2 pooling (stride 2) after every `poolEvery` conv layers */
   pool: 'none' | 'max' | 'average';
   poolEvery: number;
@@ -208,7 +210,7 @@ export class ConvNet extends Module implements LayeredModel {
             `use a smaller kernel, fewer pooling layers or a larger stride only later.`,
         );
       }
-      const pad = Math.floor(o.kernel / 2);
+      const pad = o.padding ?? Math.floor(o.kernel / 2);
       blocks.push(
         new Conv2d(channels, out, {
           kernel: o.kernel,

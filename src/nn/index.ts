@@ -40,3 +40,11 @@ export {
   type NormPlacement,
   type PositionKind,
 } from './transformer.js';
+export {
+  Seq2Seq,
+  Seq2SeqAttentionLayer,
+  TokenEmbedding,
+  type Seq2SeqOptions,
+  type Seq2SeqArchitecture,
+  type Seq2SeqAttention,
+} from './seq2seq.js';

@@ -51,6 +51,8 @@ export interface LayeredModel extends Module {
   setTraceTimeGrad?(on: boolean): void;
   /** Recurrent models: the last traced per-time-step gradient norms, one array per recurrent layer, input side first. */
   timeGrad?(): number[][];
+  /** Sequence-to-sequence models: the targets of the next forward passes (labels, time-major), for teacher forcing. */
+  setTargets?(labels: Int32Array | null): void;
   /** Attention models: measure attention entropy and token similarity in the next forward passes. */
   setRecordAttention?(on: boolean): void;
   /** Attention models: the last measured attention record (see `io/runlog` `AttentionRecord`). */

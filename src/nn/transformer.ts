@@ -51,6 +51,8 @@ export interface TransformerOptions {
   scored: 'last' | 'every';
   /** Causal self-attention (a decoder-only LM); default: true when every position is scored. */
   causal?: boolean;
+  /** Decoder blocks of an encoder-decoder: cross-attention over the encoder's output after self-attention. */
+  crossAttention?: boolean;
   layers: number;
   dModel: number;
   heads: number;
@@ -341,6 +343,8 @@ export class MultiHeadAttention extends Module {
 export class TransformerBlock extends Module {
   readonly attention: MultiHeadAttention;
   readonly attentionNorm: LayerNorm;
+  readonly crossAttention: MultiHeadAttention | null;
+  readonly crossAttentionNorm: LayerNorm | null;
   readonly feedForward: Sequential;
   readonly feedForwardNorm: LayerNorm;
   private readonly dropout: Dropout | null;
@@ -368,6 +372,21 @@ export class TransformerBlock extends Module {
       }),
     );
     this.attentionNorm = this.registerModule('attentionNorm', new LayerNorm(o.dModel, { dtype }));
+    this.crossAttention = o.crossAttention
+      ? this.registerModule(
+          'crossAttention',
+          new MultiHeadAttention(o.dModel, o.heads, {
+            weightInit: o.weightInit('linear'),
+            biasInit: o.biasInit,
+            rng: rng.fork('crossAttention'),
+            dtype,
+            valueScale: beta,
+          }),
+        )
+      : null;
+    this.crossAttentionNorm = o.crossAttention
+      ? this.registerModule('crossAttentionNorm', new LayerNorm(o.dModel, { dtype }))
+      : null;
     const up = new Dense(o.dModel, o.ffWidth, {
       activation: o.activation,
       weightInit: o.weightInit(o.activation),
@@ -407,21 +426,36 @@ export class TransformerBlock extends Module {
     return this.dropout.forward(x);
   }
 
-  /** x [B, T, dModel] -> [B, T, dModel], the residual stream after this block. */
-  forward(x: Tensor): Tensor {
+  /**
+   * x [B, T, dModel] -> [B, T, dModel], the residual stream after this block; a block with cross-attention reads
+   * `memory` [B, S, dModel], the encoder's output, between its self-attention and feed-forward sublayers.
+   */
+  forward(x: Tensor, memory: Tensor | null = null): Tensor {
     const [B, T, D] = x.shape as [number, number, number];
     const causal = this.o.causal ?? this.o.scored === 'every';
     const scaled = (t: Tensor): Tensor => (this.alpha === 1 ? t : mul(t, this.alpha));
     const rows = (t: Tensor): Tensor => reshape(t, [B * T, D]);
     const attend = (t: Tensor): Tensor => rows(this.attention.forward(reshape(t, [B, T, D]), causal));
     const feed = (t: Tensor): Tensor => this.feedForward.forward(t);
+    const cross = this.crossAttention;
+    if ((cross === null) !== (memory === null)) {
+      throw new RangeError(
+        cross
+          ? `transformer block ${this.index} has cross-attention and needs the encoder's output; pass forward(x, memory).`
+          : `transformer block ${this.index} has no cross-attention; build it with crossAttention true to read an encoder's output.`,
+      );
+    }
+    const readMemory = (t: Tensor): Tensor =>
+      rows((cross as MultiHeadAttention).attend(reshape(t, [B, T, D]), memory, false));
     const x2 = rows(x);
     let y: Tensor;
     if (this.o.norm === 'post') {
-      const h = this.attentionNorm.forward(add(scaled(x2), this.drop(attend(x2))));
+      let h = this.attentionNorm.forward(add(scaled(x2), this.drop(attend(x2))));
+      if (cross) h = (this.crossAttentionNorm as LayerNorm).forward(add(scaled(h), this.drop(readMemory(h))));
       y = this.feedForwardNorm.forward(add(scaled(h), this.drop(feed(h))));
     } else {
-      const h = add(scaled(x2), this.drop(attend(this.attentionNorm.forward(x2))));
+      let h = add(scaled(x2), this.drop(attend(this.attentionNorm.forward(x2))));
+      if (cross) h = add(scaled(h), this.drop(readMemory((this.crossAttentionNorm as LayerNorm).forward(h))));
       y = add(scaled(h), this.drop(feed(this.feedForwardNorm.forward(h))));
     }
     const out = reshape(y, [B, T, D]);

@@ -58,10 +58,16 @@ export function formatReport(report: PreflightReport): string {
   );
   const j = report.jacobian;
   const jacobian = report.recurrent ? 'jacobian dh_T/dx' : 'jacobian dx_L/dx_0';
-  lines.push(
-    `${jacobian} (${j.method}, ${j.singularValues} singular values): mean s^2 = ${num(j.meanSquaredSingular)}, ` +
-      `variance of s^2 = ${num(j.varianceSquaredSingular)}, largest s = ${num(j.maxSingular)}`,
-  );
+  if (report.transformer) {
+    const w = report.transformer.weightGrad;
+    lines.push(`||dL/dW2|| per block (feed-forward output weight): ${w.map(num).join(', ')}`);
+  }
+  if (j.method === 'none') lines.push(`${jacobian}: not measured for this model`);
+  else
+    lines.push(
+      `${jacobian} (${j.method}, ${j.singularValues} singular values): mean s^2 = ${num(j.meanSquaredSingular)}, ` +
+        `variance of s^2 = ${num(j.varianceSquaredSingular)}, largest s = ${num(j.maxSingular)}`,
+    );
   lines.push('');
   lines.push(`verdict: ${report.verdict}`);
   for (const line of report.advice) lines.push(`  - ${line}`);

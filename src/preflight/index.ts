@@ -16,6 +16,7 @@ import type { Task } from '../data/task.js';
 import { describeInit, expectedRms, planInit } from '../init/index.js';
 import { activationKernels, type ActivationName } from '../kernels/activations.js';
 import type { JacobianOptions, JacobianStats } from './jacobian.js';
+import { transformerReport, type TransformerPreflight } from './transformer.js';
 import { probeMlp, probeRecurrent, type RecurrentBound, type RecurrentProbe } from './probe.js';
 import {
   chi1At,
@@ -89,7 +90,8 @@ export interface PreflightTheory {
 }
 
 export interface PreflightJacobian extends Omit<JacobianStats, 'method'> {
-  method: JacobianStats['method'] | 'mixed';
+  /** 'none': not measured (transformers). */
+  method: JacobianStats['method'] | 'mixed' | 'none';
 }
 
 export interface RecurrentReport {
@@ -138,6 +140,8 @@ export interface PreflightReport {
   residual?: ResidualPreflight;
   /** Residual blocks of conv/residual kinds: shortcut and branch mean squares at the sum (./layered.ts). */
   branchVariance?: BranchVariance[];
+  /** Transformers: the last block's gradient by depth beside Xiong et al. 2020 (./transformer.ts). */
+  transformer?: TransformerPreflight;
 }
 
 /**
@@ -155,10 +159,11 @@ export function preflight(config: ResolvedConfig, options: PreflightOptions = {}
   if (config.model.kind === 'mlp' && config.model.residual)
     return residualReport(config, config.model, task, { networks, data, ...jacobian });
   if (config.model.kind === 'mlp') return mlpReport(config, config.model, task, networks, data, jacobian);
-  if (!preflightProbes(config)) throw transformerNotProbed();
-  // Kinds that build a conv or residual LayeredModel: the generic per-layer probe (./layered.ts).
-  if (!RECURRENT_KINDS.has(config.model.kind))
+  if (config.model.kind === 'transformer') return transformerReport(config, task, networks, verdictOf);
+  // Conv and residual kinds build a LayeredModel: the generic per-layer probe (./layered.ts).
+  if (config.model.kind === 'cnn' || config.model.kind === 'resnet')
     return layeredConfigReport(config, task, { networks, data, ...jacobian });
+  if (!preflightProbes(config)) throw transformerNotProbed(config.model.kind);
   return recurrentReport(
     config,
     probeRecurrent(config, task, { networks, targetQ: null, data, ...jacobian }),
@@ -339,29 +344,34 @@ export function verdictOf(gradRatio: number, measured: readonly number[]): Verdi
 // ---------------------------------------------------------------------------------------------------------------
 // Recurrent report
 
-const RECURRENT_KINDS: ReadonlySet<string> = new Set(['rnn', 'lstm', 'gru']);
-
 /** Whether preflight probes this model (MLPs and recurrent cells do; a run skips the panel quietly otherwise). */
 export function preflightProbes(config: ResolvedConfig): boolean {
-  return config.model.kind !== 'transformer';
+  const kind = config.model.kind;
+  return kind !== 'seq2seq';
 }
 
-/** Preflight's probes cover MLPs and recurrent cells; a transformer is refused by name (exit 2). */
-export function transformerNotProbed(): GradscopeError {
+/** Preflight's probes cover MLPs, recurrent cells and transformers; another model is refused by name (exit 2). */
+export function transformerNotProbed(kind = 'transformer'): GradscopeError {
   return new GradscopeError({
     code: 'not_applicable',
     path: 'model.kind',
-    value: 'transformer',
-    accepted: 'mlp, rnn, lstm or gru',
-    problem: 'preflight does not probe transformers yet',
-    hint: '"gradscope run" trains a transformer without it',
+    value: kind,
+    accepted: 'mlp, rnn, lstm, gru, transformer, cnn or resnet',
+    problem: `preflight does not probe ${kind === 'transformer' ? 'transformers' : kind === 'seq2seq' ? 'sequence-to-sequence models' : `${kind} models`} yet`,
+    hint: `"gradscope run" trains a ${kind === 'seq2seq' ? 'seq2seq model' : kind} without it`,
   });
 }
 
 function recurrentReport(config: ResolvedConfig, probe: RecurrentProbe, data: boolean): PreflightReport {
   const model = config.model;
   if (model.kind === 'mlp') throw new Error('recurrentReport needs a recurrent config.');
-  if (model.kind === 'transformer') throw transformerNotProbed();
+  if (
+    model.kind === 'transformer' ||
+    model.kind === 'seq2seq' ||
+    model.kind === 'cnn' ||
+    model.kind === 'resnet'
+  )
+    throw transformerNotProbed(model.kind);
   const layersCount = probe.layers;
   const q = meanOver(probe.networks.map((n) => n.q));
   const gradNorm2 = meanOver(probe.networks.map((n) => n.gradNorm2));

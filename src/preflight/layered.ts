@@ -150,7 +150,7 @@ export interface LayeredProbeOptions {
   rng: Rng;
   /** Inputs to use instead of unit Gaussians ([batch, inputSize]). */
   inputs?: Float64Array;
-  /** false: skip the Jacobian statistics (default: computed). */
+  /** false: skip the Jacobian statistics (default: computed, except under batch statistics). */
   jacobian?: boolean | JacobianOptions;
 }
 
@@ -224,7 +224,9 @@ export function probeLayered(model: LayeredModel, options: LayeredProbeOptions):
   backward(top, { seed });
   const inputGradNorm2 = meanSquareOf(input.grad ?? []) * inSize;
   let jacobian: JacobianStats | null = null;
-  if (options.jacobian !== false) {
+  // Under batch statistics every row of J costs a pass of the whole batch (about a minute for a small BN ResNet):
+  // the Jacobian is left out there, the per-layer measurement stays.
+  if (options.jacobian !== false && batch === 1) {
     const cost = model.parameters().reduce((s, p) => s + p.size, 0) * 3;
     jacobian = jacobianStats(
       forwardJacobian((t) => hiddenForward(t).top, x, batch, inSize, width, cost),
@@ -286,6 +288,19 @@ export interface BranchVariance {
   ratio: number;
 }
 
+/** The Jacobian statistics over networks; NaN (method `estimate`, 0 values) when none was measured. */
+export function summariseJacobians(stats: ReadonlyArray<JacobianStats | null>): PreflightReport['jacobian'] {
+  const present = stats.filter((j): j is JacobianStats => j !== null);
+  if (present.length > 0) return jacobianSummary(present);
+  return {
+    meanSquaredSingular: NaN,
+    varianceSquaredSingular: NaN,
+    maxSingular: NaN,
+    method: 'estimate',
+    singularValues: 0,
+  };
+}
+
 function mean(values: readonly number[]): number {
   return values.reduce((s, v) => s + v, 0) / Math.max(1, values.length);
 }
@@ -326,7 +341,6 @@ export function layeredReport(
     gradRatio,
     layers.flatMap((l) => [l.q, l.gradNorm2]),
   );
-  const jacobians = probes.map((p) => p.jacobian).filter((j): j is JacobianStats => j !== null);
   const report: PreflightReport = {
     networks: probes.length,
     layers,
@@ -336,16 +350,7 @@ export function layeredReport(
         signal: p.signal,
       })),
     }),
-    jacobian:
-      jacobians.length > 0
-        ? jacobianSummary(jacobians)
-        : {
-            meanSquaredSingular: NaN,
-            varianceSquaredSingular: NaN,
-            maxSingular: NaN,
-            method: 'estimate',
-            singularValues: 0,
-          },
+    jacobian: summariseJacobians(probes.map((p) => p.jacobian)),
     theory: null,
     timeGrad: [],
     verdict,
@@ -369,6 +374,10 @@ export function layeredReport(
     ...(branchVariance.length > 0 ? { branchVariance } : {}),
   };
   const advice = [report.theoryNote as string];
+  if (probes.some((p) => p.jacobian === null))
+    advice.push(
+      'the Jacobian is not measured under batch statistics (each of its rows would cost a pass of the whole batch)',
+    );
   const change = about(gradRatio);
   if (verdict === 'vanishing')
     advice.push(

@@ -590,7 +590,7 @@ export function probeRecurrent(config: ResolvedConfig, task: Task, options: Prob
     });
   }
   const kind = config.model.kind;
-  if (kind === 'mlp' || kind === 'transformer')
+  if (kind === 'mlp' || kind === 'transformer' || kind === 'seq2seq' || kind === 'cnn' || kind === 'resnet')
     throw new Error('probeRecurrent needs an rnn, lstm or gru config.');
   return { kind, inputSize: task.inputSize, ...shape, networks };
 }

@@ -147,6 +147,10 @@ describe('preflight of residual MLPs: the probe beside the recursion', () => {
       { networks: 1 },
     );
     assert.ok(batch.layers.every((l) => Number.isFinite(l.gradNorm2) && l.gradNorm2 > 0));
-    assert.ok(Number.isFinite(batch.jacobian.meanSquaredSingular));
+    assert.ok(Number.isNaN(batch.jacobian.meanSquaredSingular), 'no Jacobian under batch statistics');
+    assert.ok(
+      batch.advice.some((a) => /batch statistics/.test(a)),
+      batch.advice.join('\n'),
+    );
   });
 });

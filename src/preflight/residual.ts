@@ -37,16 +37,9 @@ import { activationKernels, type ActivationName } from '../kernels/activations.j
 import { Dense, Mlp, ResidualBlock, type Module } from '../nn/index.js';
 import { Tensor } from '../tensor/tensor.js';
 import { buildModel } from '../train/build.js';
-import {
-  biasMoments,
-  jacobianSummary,
-  spreadOf,
-  verdictOf,
-  type PreflightOptions,
-  type PreflightReport,
-} from './index.js';
+import { biasMoments, spreadOf, verdictOf, type PreflightOptions, type PreflightReport } from './index.js';
 import { jacobianStats, type JacobianStats } from './jacobian.js';
-import { forwardJacobian, prepareForProbe } from './layered.js';
+import { forwardJacobian, prepareForProbe, summariseJacobians } from './layered.js';
 import { BATCH_NORM_PROBE_BATCH, networkRng, probeRng, randomUnit } from './probe.js';
 import { gaussianExpectation } from './quadrature.js';
 import { activationMoments, type ActivationSpec, type BiasMoments } from './theory.js';
@@ -76,7 +69,8 @@ export interface ResidualMeanField {
 
 /** The scale s at initialisation. */
 function initialScale(residual: MlpResidualConfig): number {
-  return typeof residual.scale === 'number' ? residual.scale : 0;
+  const scale = residual.scale;
+  return scale === 'none' ? 1 : typeof scale === 'number' ? scale : 0;
 }
 
 /**
@@ -296,7 +290,8 @@ export interface ResidualNetworkProbe {
   inputGradNorm2: number;
   /** The inputs' mean square (the recursion's start when the first layer is a block). */
   inputMeanSquare: number;
-  jacobian: JacobianStats;
+  /** null under batch statistics (see ./layered.ts `probeLayered`) */
+  jacobian: JacobianStats | null;
 }
 
 export interface ResidualProbe {
@@ -408,11 +403,14 @@ export function probeResidualMlp(
       signal,
       inputGradNorm2: meanSquareOf(input.grad ?? []) * inSize,
       inputMeanSquare: meanSquareOf(x),
-      jacobian: jacobianStats(
-        forwardJacobian((t) => hiddenForward(model, t), x, batch, inSize, width, cost),
-        rng.fork('jacobian'),
-        options.jacobian,
-      ),
+      jacobian:
+        batch > 1
+          ? null
+          : jacobianStats(
+              forwardJacobian((t) => hiddenForward(model, t), x, batch, inSize, width, cost),
+              rng.fork('jacobian'),
+              options.jacobian,
+            ),
     });
   }
   return { widths, batch, networks };
@@ -512,7 +510,7 @@ export function residualReport(
       gradNorm2Theory: predicted ? (predicted.gradNorm2[l] as number) : null,
     })),
     spread: spreadOf(probe),
-    jacobian: jacobianSummary(probe.networks.map((n) => n.jacobian)),
+    jacobian: summariseJacobians(probe.networks.map((n) => n.jacobian)),
     theory: null,
     timeGrad: [],
     verdict,
@@ -548,6 +546,10 @@ export function residualReport(
     },
   };
   report.advice = residualAdvice(report, residual);
+  if (probe.networks.some((n) => n.jacobian === null))
+    report.advice.push(
+      'the Jacobian is not measured under batch statistics (each of its rows would cost a pass of the whole batch)',
+    );
   return report;
 }
 

@@ -269,6 +269,31 @@ export function describeModel(config: ResolvedConfig): string {
     const ff = model.ffWidth === 4 * model.dModel ? '' : `, ff ${model.ffWidth}`;
     return `Transformer ${model.norm}-LN × ${model.layers} layers, dModel ${model.dModel}, ${model.heads} heads${ff}, ${model.activation}`;
   }
+  if (model.kind === 'cnn') {
+    const extras = [
+      model.pool !== 'none' ? `${model.pool} pool` : '',
+      model.norm !== 'none' ? `${model.norm} norm` : '',
+      model.head.length > 0 ? `head ${model.head.join('-')}` : '',
+    ].filter(Boolean);
+    return `CNN ${model.channels.join('-')} channels, ${model.kernel}x${model.kernel} kernels, ${model.activation}, ${initText(model.init)} init${extras.length ? ', ' + extras.join(', ') : ''}`;
+  }
+  if (model.kind === 'resnet') {
+    const extras = [
+      model.norm !== 'none' ? `${model.norm} norm` : 'no norm',
+      model.shortcut ? '' : 'no shortcuts',
+      model.fixup ? 'Fixup' : '',
+      model.scale === 'none' ? '' : `scale ${model.scale}`,
+    ].filter(Boolean);
+    const name = model.shortcut ? 'ResNet' : 'Plain conv net';
+    return `${name} ${model.stages} stages × ${model.blocks} blocks × ${model.layers} convs, width ${model.width}, ${model.block}-activation ${model.activation}, ${initText(model.init)} init, ${extras.join(', ')}`;
+  }
+  if (model.kind === 'seq2seq') {
+    if (model.architecture === 'transformer')
+      return `Transformer encoder-decoder ${model.norm}-LN × ${model.layers}+${model.layers} layers, dModel ${model.hidden}, ${model.heads} heads, ${model.activation}`;
+    const layers = model.layers > 1 ? ` × ${model.layers} layers` : '';
+    const reads = model.attention === 'none' ? 'no attention' : `${model.attention} attention`;
+    return `${model.cell.toUpperCase()} encoder-decoder hidden ${model.hidden}${layers}, ${reads}, ${initText(model.init)} / recurrent ${initText(model.recurrentInit)} init`;
+  }
   const kind = model.kind.toUpperCase();
   const cell = model.kind === 'rnn' ? ` ${model.activation}` : '';
   const layers = model.layers > 1 ? ` × ${model.layers} layers` : '';

@@ -13,24 +13,44 @@
  * checkMemoryBudget(config, parseByteSize('2GiB')); // throws BudgetError when over
  */
 import { totalmem } from 'node:os';
-import type { ResolvedConfig, TaskConfig } from '../config/types.js';
+import { cnnGeometry, resnetGeometry, type ImageSize } from '../config/conv-geometry.js';
+import { taskImage } from '../config/schema.js';
+import type { CnnModelConfig, ResNetModelConfig, ResolvedConfig, TaskConfig } from '../config/types.js';
 import type { TaskName } from '../data/index.js';
 import { csvSizeEstimate } from '../data/csv.js';
 import { CELL_SHAPES } from '../ops/index.js';
+import { GradscopeError, showValue } from '../util/errors.js';
 
 const FLOAT = 4;
 
-/** Refused: `message` names the estimate, the field to lower (with its value) and the flag that raises the limit. */
-export class BudgetError extends Error {
+/**
+ * Refused: `path` is the config field whose size dominates (e.g. `train.batchSize`) and `value` its value; the
+ * message names the estimate by part and how to get under the limit (lower the field, or `--max-memory`).
+ */
+export class BudgetError extends GradscopeError {
   override readonly name = 'BudgetError';
-  constructor(
-    message: string,
-    /** The config field whose size dominates, e.g. `train.batchSize`. */
-    readonly field: string,
-    readonly bytes: number,
-    readonly limit: number,
-  ) {
-    super(message);
+  /** The config field whose size dominates, e.g. `train.batchSize` (the error's `path`). */
+  readonly field: string;
+  readonly bytes: number;
+  readonly limit: number;
+  constructor(details: {
+    field: string;
+    value: unknown;
+    problem: string;
+    hint: string;
+    bytes: number;
+    limit: number;
+  }) {
+    super({
+      code: 'invalid_value',
+      path: details.field,
+      value: details.value,
+      problem: details.problem,
+      hint: details.hint,
+    });
+    this.field = details.field;
+    this.bytes = details.bytes;
+    this.limit = details.limit;
   }
 }
 
@@ -279,6 +299,54 @@ export function estimateMemory(config: ResolvedConfig): MemoryEstimate {
       batch * task.steps * Math.max(f, task.outputs),
       batch * model.heads * task.steps ** 2,
     );
+  } else if (model.kind === 'cnn' || model.kind === 'resnet') {
+    const image = taskImage(config.task.name) ?? { channels: 1, height: task.inputs, width: 1 };
+    const conv = model.kind === 'cnn' ? cnnSizes(model, image) : resnetSizes(model, image);
+    // The linear output layer (and a cnn's dense head) as in the MLP.
+    const widths = [conv.features, ...(model.kind === 'cnn' ? model.head : []), task.outputs];
+    let denseUnits = 3 * task.outputs;
+    for (let l = 0; l + 1 < widths.length; l++) {
+      const fanIn = widths[l] as number;
+      const fanOut = widths[l + 1] as number;
+      conv.params += fanIn * fanOut + fanOut;
+      conv.tensors += 2;
+      conv.largest = Math.max(conv.largest, fanIn * fanOut);
+      if (l + 2 < widths.length) denseUnits += 2 * fanOut;
+    }
+    params = conv.params;
+    tensors = conv.tensors;
+    layers = conv.layers + widths.length - 1;
+    // Kept for backward, per example: batch x channels x height x width floats for each map a layer keeps (its
+    // pre-activation, output, normalised values; the residual sums), each with its gradient in backward. The im2col
+    // buffer holds one image at a time (ops/conv.ts), so it counts once, not per example.
+    const perExample = conv.kept + denseUnits + task.inputs;
+    trainFloats = batch * (conv.kept * 2 + denseUnits * 2 + task.inputs) + conv.column;
+    evalFloats = task.evalRows * perExample + conv.column;
+    largest = Math.max(conv.largest, batch * conv.largestMap, task.evalRows * conv.largestMap);
+  } else if (model.kind === 'seq2seq') {
+    const h = model.hidden;
+    const transformerArchitecture = model.architecture === 'transformer';
+    // A cell's weights (rnn) or a block's q, k, v, output and feed-forward weights (transformer, +cross in decoders).
+    const gates = CELL_SHAPES[model.cell].gates;
+    const perLayer = transformerArchitecture
+      ? 4 * h * h + 2 * h * model.ffWidth + 8 * h
+      : gates * h * 2 * h + 2 * gates * h;
+    const crossPerLayer = transformerArchitecture ? 4 * h * h + 6 * h : 0;
+    const attention = model.attention === 'none' || transformerArchitecture ? 0 : 4 * h * h + 2 * h;
+    params =
+      2 * task.inputs * h + model.layers * (2 * perLayer + crossPerLayer) + attention + h * task.outputs;
+    tensors = 2 + model.layers * (transformerArchitecture ? 30 : 8) + 8 + 2;
+    layers = 2 * model.layers + 4;
+    largest = Math.max(task.inputs, task.outputs, transformerArchitecture ? model.ffWidth : gates * h) * h;
+    // Per step and row each layer keeps its gates or sublayer activations; attention keeps steps x steps per row
+    // (additive: x hidden, its tanh features).
+    const perStep =
+      2 * model.layers * h * (transformerArchitecture ? 12 + (2 * model.ffWidth) / h : gates + 3);
+    const scores = task.steps * task.steps * (model.attention === 'additive' ? h * 2 : 2 * model.heads);
+    const outputs = task.steps * task.outputs * 3;
+    trainFloats = batch * (task.steps * (perStep * 2 + task.inputs) + 2 * scores + outputs);
+    evalFloats = task.evalRows * (task.steps * (perStep + task.inputs) + scores + outputs);
+    largest = Math.max(largest, batch * scores, task.evalRows * scores);
   } else {
     const gates = CELL_SHAPES[model.kind].gates;
     const hidden = model.hidden;
@@ -310,9 +378,9 @@ export function estimateMemory(config: ResolvedConfig): MemoryEstimate {
     RECORD_BYTES.base +
     RECORD_BYTES.perTensor * tensors +
     RECORD_BYTES.perLayer * layers +
-    (model.kind === 'mlp' || model.kind === 'transformer'
-      ? 0
-      : RECORD_BYTES.perTimeStep * task.steps * model.layers);
+    (model.kind === 'rnn' || model.kind === 'lstm' || model.kind === 'gru'
+      ? RECORD_BYTES.perTimeStep * task.steps * model.layers
+      : 0);
   const parts: MemoryPart[] = [
     // The preflight probe builds the model in float64 (8 bytes) with gradients before training.
     { what: 'parameters', bytes: params * (FLOAT * copies + 16) },
@@ -324,6 +392,96 @@ export function estimateMemory(config: ResolvedConfig): MemoryEstimate {
   if (config.clip.name === 'autoclip')
     parts.push({ what: 'clipping history', bytes: config.train.steps * 16 });
   return { bytes: parts.reduce((sum, p) => sum + p.bytes, 0), parts, largestTensor: largest };
+}
+
+function isRecurrent(
+  model: ResolvedConfig['model'],
+): model is Extract<ResolvedConfig['model'], { kind: 'rnn' | 'lstm' | 'gru' }> {
+  return model.kind === 'rnn' || model.kind === 'lstm' || model.kind === 'gru';
+}
+
+/** A conv model's sizes: parameters, parameter tensors, layers, floats kept per example, the im2col buffer. */
+interface ConvSizes {
+  params: number;
+  tensors: number;
+  layers: number;
+  /** Floats kept for backward per example (forward only: backward doubles them). */
+  kept: number;
+  /** The largest im2col buffer, C_in k^2 x H_out W_out, built for one image at a time. */
+  column: number;
+  /** The largest feature map of one example, C x H x W. */
+  largestMap: number;
+  /** The largest weight tensor. */
+  largest: number;
+  /** What the dense output layer reads. */
+  features: number;
+}
+
+/** One conv layer's share: weight, bias, batch norm; the maps it keeps (z, y; with batch norm x-hat and its input). */
+function addConv(
+  sizes: ConvSizes,
+  input: ImageSize,
+  output: ImageSize,
+  kernel: number,
+  norm: boolean,
+  bias = true,
+): void {
+  const weight = input.channels * output.channels * kernel * kernel;
+  const map = output.channels * output.height * output.width;
+  sizes.params += weight + (bias ? output.channels : 0) + (norm ? 2 * output.channels : 0);
+  sizes.tensors += 1 + (bias ? 1 : 0) + (norm ? 2 : 0);
+  sizes.kept += map * (2 + (norm ? 2 : 0));
+  sizes.column = Math.max(sizes.column, input.channels * kernel * kernel * output.height * output.width);
+  sizes.largestMap = Math.max(sizes.largestMap, map);
+  sizes.largest = Math.max(sizes.largest, weight);
+}
+
+function emptySizes(): ConvSizes {
+  return { params: 0, tensors: 0, layers: 0, kept: 0, column: 0, largestMap: 0, largest: 0, features: 0 };
+}
+
+function cnnSizes(model: CnnModelConfig, image: ImageSize): ConvSizes {
+  const sizes = emptySizes();
+  const geometry = cnnGeometry(model, image);
+  for (const layer of geometry.layers) {
+    addConv(sizes, layer.input, layer.output, model.kernel, model.norm === 'batch');
+    sizes.layers += layer.pooled ? 2 : 1;
+    // A pooled map (and max pooling's winners) is kept too.
+    if (layer.pooled)
+      sizes.kept += layer.output.channels * Math.ceil((layer.output.height * layer.output.width) / 2);
+  }
+  sizes.features = geometry.features;
+  return sizes;
+}
+
+function resnetSizes(model: ResNetModelConfig, image: ImageSize): ConvSizes {
+  const sizes = emptySizes();
+  const norm = model.norm === 'batch';
+  const { stem, stages } = resnetGeometry(model, image);
+  addConv(sizes, image, stem, 3, norm && model.block === 'post');
+  let previous: ImageSize = stem;
+  for (const stage of stages) {
+    for (let block = 0; block < stage.blocks; block++) {
+      const input = previous;
+      for (let l = 0; l < model.layers; l++)
+        addConv(sizes, l === 0 ? input : stage.output, stage.output, 3, norm);
+      if (
+        model.shortcut &&
+        (input.channels !== stage.output.channels || input.height !== stage.output.height)
+      ) {
+        addConv(sizes, input, stage.output, 1, norm && model.block === 'post', false);
+      }
+      // The sum, and the scaled branch when s is not 1.
+      const map = stage.output.channels * stage.output.height * stage.output.width;
+      sizes.kept += map * (1 + (model.scale === 'none' && !model.fixup ? 0 : 1));
+      if (model.scale !== 'none' || model.fixup) sizes.params += 1;
+      sizes.layers += 1;
+      previous = stage.output;
+    }
+  }
+  sizes.layers += 2;
+  sizes.features = previous.channels;
+  return sizes;
 }
 
 /** A config field that sizes the run, with a modest value to compare against (the sizes the presets use). */
@@ -366,20 +524,43 @@ const SIZE_FIELDS: readonly SizeField[] = [
   },
   {
     field: 'model.hidden',
-    applies: (c) => c.model.kind !== 'mlp' && c.model.kind !== 'transformer',
-    value: (c) => (c.model.kind === 'mlp' || c.model.kind === 'transformer' ? 0 : c.model.hidden),
+    applies: (c) => isRecurrent(c.model),
+    value: (c) => (isRecurrent(c.model) ? c.model.hidden : 0),
     modest: (c) => {
-      if (c.model.kind !== 'mlp' && c.model.kind !== 'transformer')
-        c.model.hidden = Math.min(c.model.hidden, 64);
+      if (isRecurrent(c.model)) c.model.hidden = Math.min(c.model.hidden, 64);
     },
   },
   {
     field: 'model.layers',
-    applies: (c) => c.model.kind !== 'mlp',
-    value: (c) => (c.model.kind === 'mlp' ? 0 : c.model.layers),
+    applies: (c) => isRecurrent(c.model) || c.model.kind === 'transformer',
+    value: (c) => (isRecurrent(c.model) || c.model.kind === 'transformer' ? c.model.layers : 0),
     modest: (c) => {
-      if (c.model.kind !== 'mlp')
+      if (isRecurrent(c.model) || c.model.kind === 'transformer')
         c.model.layers = Math.min(c.model.layers, c.model.kind === 'transformer' ? 2 : 1);
+    },
+  },
+  {
+    field: 'model.channels',
+    applies: (c) => c.model.kind === 'cnn',
+    value: (c) => (c.model.kind === 'cnn' ? Math.max(...c.model.channels) : 0),
+    modest: (c) => {
+      if (c.model.kind === 'cnn') c.model.channels = c.model.channels.slice(0, 4).map((w) => Math.min(w, 16));
+    },
+  },
+  {
+    field: 'model.width',
+    applies: (c) => c.model.kind === 'resnet',
+    value: (c) => (c.model.kind === 'resnet' ? c.model.width : 0),
+    modest: (c) => {
+      if (c.model.kind === 'resnet') c.model.width = Math.min(c.model.width, 16);
+    },
+  },
+  {
+    field: 'model.blocks',
+    applies: (c) => c.model.kind === 'resnet',
+    value: (c) => (c.model.kind === 'resnet' ? c.model.blocks : 0),
+    modest: (c) => {
+      if (c.model.kind === 'resnet') c.model.blocks = Math.min(c.model.blocks, 2);
     },
   },
   {
@@ -487,24 +668,30 @@ export function checkMemoryBudget(config: ResolvedConfig, limit: number): Memory
       .filter((p) => p.bytes >= estimate.bytes / 100)
       .map((p) => `${p.what} ${formatBytes(p.bytes)}`)
       .join(', ');
-    throw new BudgetError(
-      `${config.name}: this run needs about ${formatBytes(estimate.bytes)} of memory (${parts}), over the limit of ` +
-        `${formatBytes(limit)}; lower ${field} (now ${value}), or raise the limit with --max-memory SIZE (e.g. --max-memory 32GiB).`,
+    throw new BudgetError({
       field,
-      estimate.bytes,
+      value,
+      problem:
+        `${showValue(value)} makes ${config.name} need about ${formatBytes(estimate.bytes)} of memory (${parts}), ` +
+        `over the limit of ${formatBytes(limit)}`,
+      hint: `lower ${field}, or raise the limit with --max-memory SIZE (e.g. --max-memory 32GiB)`,
+      bytes: estimate.bytes,
       limit,
-    );
+    });
   }
   if (estimate.largestTensor > MAX_TENSOR_ELEMENTS) {
     const { field, value } = dominantField(config, (e) => e.largestTensor);
-    throw new BudgetError(
-      `${config.name}: one tensor of this run would hold ${estimate.largestTensor.toExponential(2)} values, more than ` +
-        `the engine's ${MAX_TENSOR_ELEMENTS.toExponential(2)} (1 GiB of float32, so a matmul fits the kernels' 4 GiB); ` +
-        `lower ${field} (now ${value}).`,
+    throw new BudgetError({
       field,
-      estimate.bytes,
+      value,
+      problem:
+        `${showValue(value)} makes one tensor of ${config.name} hold ${estimate.largestTensor.toExponential(2)} values, ` +
+        `more than the engine's ${MAX_TENSOR_ELEMENTS.toExponential(2)} (1 GiB of float32, so a matmul fits the ` +
+        `kernels' 4 GiB)`,
+      hint: `lower ${field}`,
+      bytes: estimate.bytes,
       limit,
-    );
+    });
   }
   return estimate;
 }

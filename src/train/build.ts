@@ -1,17 +1,24 @@
 /** Turns a resolved config into a model. Models declare their own layers and facts; nothing downstream switches on kind. */
 import type {
+  CnnModelConfig,
   MlpModelConfig,
   MlpResidualConfig,
   MlpResidualForm,
   ModelConfig,
   RecurrentModelConfig,
+  ResNetModelConfig,
+  Seq2SeqModelConfig,
   TransformerModelConfig,
+  BranchScale,
 } from '../config/types.js';
 import type { Task } from '../data/task.js';
 import { resolveBias, resolveInit } from '../init/index.js';
+import { ConvNet } from '../nn/conv.js';
 import { Mlp, RecurrentNet, type LayeredModel, type MlpResidual } from '../nn/index.js';
-import type { ResidualOrder } from '../nn/residual.js';
+import { ResNet, type ResidualOrder, type ResidualScale } from '../nn/residual.js';
+import { Seq2Seq } from '../nn/seq2seq.js';
 import { Transformer } from '../nn/transformer.js';
+import { GradscopeError } from '../util/errors.js';
 import type { Rng } from '../tensor/rng.js';
 import type { DType } from '../tensor/tensor.js';
 
@@ -25,6 +32,9 @@ export function buildModel(
   const dtype = options.dtype ?? 'float32';
   if (model.kind === 'mlp') return buildMlp(model, task, rng, dtype);
   if (model.kind === 'transformer') return buildTransformer(model, task, rng, dtype);
+  if (model.kind === 'cnn') return buildCnn(model, task, rng, dtype);
+  if (model.kind === 'resnet') return buildResNet(model, task, rng, dtype);
+  if (model.kind === 'seq2seq') return buildSeq2Seq(model, task, rng, dtype);
   return buildRecurrent(model, task, rng, dtype, options.bptt ?? 0);
 }
 
@@ -57,6 +67,40 @@ function buildTransformer(model: TransformerModelConfig, task: Task, rng: Rng, d
     tiedEmbeddings: model.tiedEmbeddings,
     weightInit: (activation) => resolveInit(model.init, { activation }),
     biasInit: resolveBias(model.bias),
+    rng,
+    dtype,
+  });
+}
+
+function buildSeq2Seq(model: Seq2SeqModelConfig, task: Task, rng: Rng, dtype: DType): Seq2Seq {
+  if (!task.sequence || task.sourceLength === undefined) {
+    throw new GradscopeError({
+      code: 'conflict',
+      path: 'model.kind',
+      value: 'seq2seq',
+      accepted: 'a transduction task (reverse, sort) for model kind seq2seq',
+      problem: `task "${task.name}" has no source and target for an encoder and a decoder`,
+      hint: 'use task reverse or sort, or model kind lstm or transformer for this task',
+    });
+  }
+  return new Seq2Seq({
+    architecture: model.architecture,
+    vocabulary: task.inputSize,
+    outputSize: task.outputSize,
+    steps: task.sequence.length,
+    sourceLength: task.sourceLength,
+    hidden: model.hidden,
+    layers: model.layers,
+    cell: model.cell,
+    attention: model.attention,
+    heads: model.heads,
+    ffWidth: model.ffWidth,
+    activation: model.activation,
+    norm: model.norm,
+    weightInit: (activation) => resolveInit(model.init, { activation }),
+    recurrentInit: resolveInit(model.recurrentInit, { activation: 'tanh' }),
+    biasInit: resolveBias(model.bias),
+    forgetBias: model.forgetBias,
     rng,
     dtype,
   });
@@ -131,17 +175,69 @@ const RESIDUAL_ORDER: { readonly [F in MlpResidualForm]: ResidualOrder } = {
  */
 export function mlpResidual(residual: false | MlpResidualConfig): boolean | MlpResidual {
   if (residual === false) return false;
-  const { form, layers, scale, fixup } = residual;
-  if (form === 'activated' && layers === 1 && scale === 1 && !fixup) return true;
-  return {
-    order: RESIDUAL_ORDER[form],
-    layers,
-    // ReZero (Bachlechner et al. 2020) and SkipInit (De & Smith 2020) both start a learnable scalar at 0.
-    ...(typeof scale === 'number'
-      ? scale === 1
-        ? {}
-        : { scale: { init: scale, learnable: false } }
-      : { scale: { init: 0, learnable: true } }),
-    fixup,
-  };
+  const { form, layers, fixup } = residual;
+  const scale = branchScale(residual.scale);
+  const unscaled = scale === undefined || (scale.init === 1 && !scale.learnable);
+  if (form === 'activated' && layers === 1 && unscaled && !fixup) return true;
+  return { order: RESIDUAL_ORDER[form], layers, ...(scale ? { scale } : {}), fixup };
+}
+
+/** The task's image shape; conv kinds read the flat features as these images. */
+function imageOf(task: Task, kind: string): NonNullable<Task['image']> {
+  if (!task.image) {
+    throw new Error(
+      `task "${task.name}" has no image shape; a ${kind} needs an image task (images, mnist). Use model.kind "mlp".`,
+    );
+  }
+  return task.image;
+}
+
+function buildCnn(model: CnnModelConfig, task: Task, rng: Rng, dtype: DType): ConvNet {
+  return new ConvNet({
+    image: imageOf(task, 'cnn'),
+    outputSize: task.outputSize,
+    channels: model.channels,
+    kernel: model.kernel,
+    stride: model.stride,
+    padding: model.padding,
+    pool: model.pool,
+    poolEvery: model.poolEvery,
+    activation: model.activation,
+    norm: model.norm,
+    head: model.head,
+    weightInit: (activation) => resolveInit(model.init, { activation }),
+    biasInit: resolveBias(model.bias),
+    rng,
+    dtype,
+  });
+}
+
+/** s in y = x + s F(x) as the block takes it; `none` leaves the block's constant 1. */
+export function branchScale(scale: BranchScale): ResidualScale | undefined {
+  if (scale === 'none') return undefined;
+  // ReZero (Bachlechner et al. 2020) and SkipInit (De & Smith 2020): one learnable scalar per block, 0 at init.
+  if (scale === 'rezero' || scale === 'skipinit') return { init: 0, learnable: true };
+  return { init: scale, learnable: false };
+}
+
+function buildResNet(model: ResNetModelConfig, task: Task, rng: Rng, dtype: DType): ResNet {
+  const scale = branchScale(model.scale);
+  return new ResNet({
+    image: imageOf(task, 'resnet'),
+    outputSize: task.outputSize,
+    stages: model.stages,
+    blocks: model.blocks,
+    width: model.width,
+    order: model.block,
+    layers: model.layers,
+    norm: model.norm,
+    ...(scale ? { scale } : {}),
+    fixup: model.fixup,
+    shortcut: model.shortcut,
+    activation: model.activation,
+    weightInit: (activation) => resolveInit(model.init, { activation }),
+    biasInit: resolveBias(model.bias),
+    rng,
+    dtype,
+  });
 }

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { resolveConfig } from '../config/index.js';
 import { Rng } from '../tensor/rng.js';
-import { captureModelState, ModelStateMismatch, restoreModelState } from './model-state.js';
+import { GradscopeError } from '../util/errors.js';
+import { captureModelState, restoreModelState } from './model-state.js';
 import { TrainingSession } from './session.js';
 
 const session = (model: object, task: object = { name: 'spirals' }) =>
@@ -38,7 +39,11 @@ describe('model state', () => {
     const a = session({ kind: 'mlp', depth: 2, width: 8, dropout: 0.2 });
     const b = session({ kind: 'mlp', depth: 2, width: 8 });
     const before = captureModelState(b.model);
-    assert.throws(() => restoreModelState(b.model, captureModelState(a.model)), ModelStateMismatch);
+    assert.throws(
+      () => restoreModelState(b.model, captureModelState(a.model)),
+      (e: unknown) =>
+        e instanceof GradscopeError && e.code === 'size_mismatch' && /^model state: /.test(e.message),
+    );
     assert.deepEqual(captureModelState(b.model), before);
     const lstm = session({ kind: 'lstm', hidden: 4 }, { name: 'adding', length: 5 });
     assert.throws(() => b.restore(lstm.captureState(), []), /the model's parameters are layers\.0\.weight/);

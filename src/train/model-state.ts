@@ -11,6 +11,7 @@
  */
 import { Rng, type RngState } from '../tensor/rng.js';
 import { Tensor } from '../tensor/tensor.js';
+import { GradscopeError } from '../util/errors.js';
 
 type NumericArray = Float32Array | Float64Array | Int32Array | Uint32Array | Uint8Array | Int8Array;
 
@@ -86,13 +87,13 @@ export function captureModelState(model: object): ModelState {
   return state;
 }
 
-/** A checkpoint that does not fit the model: the message says what differs. */
-export class ModelStateMismatch extends Error {
-  override readonly name = 'ModelStateMismatch';
+/** A state that does not fit the model: a `GradscopeError` of code `size_mismatch` whose `problem` says what differs. */
+export function stateMismatch(problem: string): GradscopeError {
+  return new GradscopeError({ code: 'size_mismatch', path: 'model state', problem });
 }
 
 /**
- * Put a captured state into a model built from the same config. Throws `ModelStateMismatch` when the
+ * Put a captured state into a model built from the same config. Throws `stateMismatch` (code `size_mismatch`) when the
  * structure differs (another config, another version of a layer) before changing anything.
  */
 export function restoreModelState(model: object, state: ModelState): void {
@@ -115,19 +116,17 @@ export function restoreModelState(model: object, state: ModelState): void {
     arrays.length !== state.arrays.length ||
     scalars.length !== state.scalars.length
   )
-    throw new ModelStateMismatch(`the model holds ${counts}, the checkpoint ${saved}`);
+    throw stateMismatch(`the model holds ${counts}, the checkpoint ${saved}`);
   arrays.forEach(({ array }, i) => {
     const other = state.arrays[i] as NumericArray;
     if (other.constructor !== array.constructor)
-      throw new ModelStateMismatch(
+      throw stateMismatch(
         `array ${i} of the model is a ${array.constructor.name}, the checkpoint's a ${other.constructor.name}`,
       );
   });
   scalars.forEach(({ owner, key }, i) => {
     if (typeof owner[key] !== typeof state.scalars[i])
-      throw new ModelStateMismatch(
-        `field ${key} of the model is a ${typeof owner[key]}, the checkpoint's is not`,
-      );
+      throw stateMismatch(`field ${key} of the model is a ${typeof owner[key]}, the checkpoint's is not`);
   });
   rngs.forEach((rng, i) => rng.setState(state.rngs[i] as RngState));
   arrays.forEach(({ array, owner, key }, i) => {

@@ -32,7 +32,7 @@ import type { AnyGradientTransformation, ParamInfo, Schedule } from '../optim/ty
 import { Rng, type RngState } from '../tensor/rng.js';
 import { BufferArena, withArena, type Buffer, type Tensor } from '../tensor/tensor.js';
 import { buildModel } from './build.js';
-import { captureModelState, ModelStateMismatch, restoreModelState, type ModelState } from './model-state.js';
+import { captureModelState, restoreModelState, stateMismatch, type ModelState } from './model-state.js';
 
 export interface SessionOptions {
   /** Train on this task instead of the config's (benchmarks with a fixed batch; the config's task is not built). */
@@ -80,8 +80,9 @@ export const DEFAULT_GUARD_PATIENCE = 10;
 
 /**
  * Everything a run needs to continue bit for bit, as plain data (typed arrays, numbers, objects): weights,
- * optimiser, schedule and guard state, the data stream, the model's own state and the counters. Wall-clock time
- * is not part of it. `train/checkpoint` writes it to disk.
+ * optimiser, schedule and guard state, the data stream, the model's own state and the counters, with the seconds
+ * spent training so far (so a resumed run's summary times the whole run; no result depends on it).
+ * `train/checkpoint` writes it to disk.
  */
 export interface SessionState {
   step: number;
@@ -99,6 +100,8 @@ export interface SessionState {
     consecutiveGuarded: number;
     finalLoss: number;
     bestLoss: number;
+    /** Absent in checkpoints written before it was kept: the resumed run then times only its own part. */
+    trainingSeconds?: number;
   };
   firstNonFinite: { step: number; source: string } | null;
   stopped: GuardStop | null;
@@ -132,6 +135,8 @@ export function accuracy(logits: Tensor, labels: Int32Array): number {
 export function evaluate(model: LayeredModel, task: Task): { loss: number; accuracy?: number } {
   const batch = task.evalSet();
   model.setTraining(false);
+  // A sequence-to-sequence model decodes from its own predictions here, never from the answers.
+  model.setTargets?.(null);
   try {
     return noGrad(() => {
       const out = model.forward(batch.x);
@@ -303,6 +308,7 @@ export class TrainingSession {
     if (monitored) measureBranches(this.watchedBlocks, true);
     const batch = task.trainBatch(config.train.batchSize, this.dataRng);
     model.zeroGrad();
+    model.setTargets?.(batch.labels);
     const output = model.forward(batch.x);
     if (monitored) measureBranches(this.watchedBlocks, false);
     const lossTensor = computeLoss(task, output, batch);
@@ -500,6 +506,7 @@ export class TrainingSession {
         consecutiveGuarded: this.consecutiveGuarded,
         finalLoss: this.finalLoss,
         bestLoss: this.bestLoss,
+        trainingSeconds: this.trainingSeconds,
       },
       firstNonFinite: this.firstNonFinite,
       stopped: this.stopped,
@@ -508,7 +515,7 @@ export class TrainingSession {
 
   /**
    * Continue from a captured state: `history` is the run's records up to that step (metrics.jsonl). Throws
-   * `ModelStateMismatch` when the state was captured from another model, before changing anything.
+   * a `size_mismatch` `GradscopeError` when the state was captured from another model, before changing anything.
    */
   restore(state: SessionState, history: readonly MetricsRecord[]): void {
     if (this.stepsTaken !== 0) throw new Error('restore() needs a fresh session (no step taken yet).');
@@ -517,7 +524,7 @@ export class TrainingSession {
     );
     const saved = state.parameters.map((p) => `${p.name} [${p.shape.join(', ')}]`);
     if (expected.join(';') !== saved.join(';'))
-      throw new ModelStateMismatch(
+      throw stateMismatch(
         `the model's parameters are ${expected.slice(0, 3).join(', ')}${expected.length > 3 ? ', ...' : ''}; the checkpoint's ${saved.slice(0, 3).join(', ')}${saved.length > 3 ? ', ...' : ''}`,
       );
     restoreModelState(this.model, state.model);
@@ -535,6 +542,7 @@ export class TrainingSession {
     this.consecutiveGuarded = state.counters.consecutiveGuarded;
     this.finalLoss = state.counters.finalLoss;
     this.bestLoss = state.counters.bestLoss;
+    this.trainingSeconds = state.counters.trainingSeconds ?? 0;
     this.firstNonFinite = state.firstNonFinite;
     this.stopped = state.stopped;
     this.history.length = 0;

@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import { resolveConfig } from '../config/index.js';
 import { CheckpointError } from '../io/checkpoint.js';
 import { tempDir } from '../testing/cli.js';
+import { TrainingSession } from './session.js';
 import { train, type TrainResult } from './trainer.js';
 
 const CONFIGS = {
@@ -98,6 +99,27 @@ describe('checkpoints and resume', () => {
       }
     });
   }
+
+  it("a resumed run's summary times the whole run: the seconds before the checkpoint carry over", () => {
+    const config = resolveConfig(CONFIGS.mlp, { defaultName: 'timed' });
+    const first = new TrainingSession(config);
+    for (let i = 0; i < 10; i++) first.step();
+    first.trainingSeconds += 1000; // as if the first part had taken a long time
+    const state = first.captureState();
+    assert.equal(state.counters.trainingSeconds, first.trainingSeconds);
+    const resumed = new TrainingSession(config);
+    resumed.restore(state, []);
+    while (!resumed.done) resumed.step();
+    const summary = resumed.finish();
+    assert.ok(summary.wallSeconds > 1000, `wallSeconds ${summary.wallSeconds}`);
+    assert.ok(summary.stepsPerSecond < config.train.steps / 1000);
+    // a checkpoint written before the field existed resumes, timing only its own part
+    const older = { ...state.counters };
+    delete older.trainingSeconds;
+    const legacy = new TrainingSession(config);
+    legacy.restore({ ...state, counters: older }, []);
+    assert.equal(legacy.trainingSeconds, 0);
+  });
 
   it('a resume cuts what a killed run wrote after its last checkpoint, and writes it again identically', () => {
     const config = resolveConfig(CONFIGS.mlp, { defaultName: 'mlp' });

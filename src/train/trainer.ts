@@ -16,7 +16,7 @@ import type { MetricsRecord, Summary } from '../io/runlog.js';
 import { EventWriter } from '../io/tfevents.js';
 import type { LayeredModel } from '../nn/index.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { ModelStateMismatch } from './model-state.js';
+import { GradscopeError } from '../util/errors.js';
 import { TrainingSession, type GuardStop, type SessionOptions, type SessionState } from './session.js';
 
 export { accuracy, computeLoss, evaluate, locateNonFinite, TrainingSession } from './session.js';
@@ -148,6 +148,7 @@ class RunInProgress {
       throw new CheckpointError(
         path,
         'does not exist: the run wrote no checkpoint (killed before its first one; set train.checkpointEvery to write them during training)',
+        'not_found',
       );
     const { header, payload } = readCheckpoint<CheckpointHeader>(path);
     if (header?.format !== 1 || typeof header.step !== 'number')
@@ -159,6 +160,7 @@ class RunInProgress {
       throw new CheckpointError(
         path,
         `was written for another config: ${join(outDir, 'config.json')} changed since; put it back, or start a new run`,
+        'conflict',
       );
     const metricsPath = join(outDir, 'metrics.jsonl');
     const size = existsSync(metricsPath) ? statSync(metricsPath).size : -1;
@@ -180,19 +182,25 @@ class RunInProgress {
     try {
       session.restore(state, records);
     } catch (error) {
-      if (error instanceof ModelStateMismatch)
-        throw new CheckpointError(path, `does not fit the model of config.json (${error.message})`);
+      if (error instanceof GradscopeError && error.code === 'size_mismatch')
+        throw new CheckpointError(
+          path,
+          `does not fit the model of config.json (${error.problem ?? error.message})`,
+          'size_mismatch',
+        );
       throw error;
     }
     if (session.stopped)
       throw new CheckpointError(
         path,
         `belongs to a run the guard stopped at step ${session.stopped.step} (${session.stopped.source}); resuming would stop again: change the config (gradscope fix) and start a new run`,
+        'invalid_state',
       );
     if (session.done)
       throw new CheckpointError(
         path,
         `belongs to a run that completed all ${this.config.train.steps} steps; nothing to resume`,
+        'invalid_state',
       );
     this.recordsWritten = records.length;
     const metrics = JsonlWriter.resume(metricsPath, header.metrics.bytes);

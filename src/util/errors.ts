@@ -74,6 +74,8 @@ export class GradscopeError extends Error {
   readonly path: string;
   readonly value: unknown;
   readonly accepted: string;
+  /** What went wrong in words, when the raiser gave it (a caller may put it in a message of its own). */
+  readonly problem?: string;
   readonly suggestion?: string;
   readonly hint?: string;
   readonly position?: TextPosition;
@@ -84,6 +86,7 @@ export class GradscopeError extends Error {
     this.path = details.path;
     this.value = details.value;
     this.accepted = details.accepted ?? '';
+    if (details.problem !== undefined) this.problem = details.problem;
     if (details.suggestion !== undefined) this.suggestion = details.suggestion;
     if (details.hint !== undefined) this.hint = details.hint;
     if (details.position !== undefined) this.position = details.position;

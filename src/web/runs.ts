@@ -33,6 +33,7 @@ import { parseFinite } from '../io/json.js';
 import type { MetricsRecord } from '../io/runlog.js';
 import { readEventDir } from '../io/tfevents.js';
 import { describeModel } from '../report/data.js';
+import { GradscopeError, type ErrorCode, type ErrorDetails } from '../util/errors.js';
 
 /** Who wrote the run. */
 export type RunKind = 'gradscope' | 'pytorch' | 'tensorboard';
@@ -84,14 +85,23 @@ export const RUN_LIMITS = {
   tailChunkBytes: 4 * 1024 * 1024,
 };
 
-/** Why a run could not be read; `status` is the HTTP answer the server gives. */
-export class RunFolderError extends Error {
+/** The HTTP answer the server gives for each way a run cannot be read, with the error code it is. */
+const RUN_FOLDER_CODES = {
+  400: 'invalid_value',
+  403: 'invalid_value',
+  404: 'not_found',
+  413: 'unreadable',
+} as const satisfies Readonly<Record<number, ErrorCode>>;
+type RunFolderStatus = keyof typeof RUN_FOLDER_CODES;
+
+/** Why a run could not be read: a `GradscopeError` (the CLI exits 2); `status` is the HTTP answer the server gives. */
+export class RunFolderError extends GradscopeError {
   override readonly name = 'RunFolderError';
   constructor(
-    readonly status: 400 | 403 | 404 | 413,
-    message: string,
+    readonly status: RunFolderStatus,
+    details: Omit<ErrorDetails, 'code' | 'message'>,
   ) {
-    super(message);
+    super({ code: RUN_FOLDER_CODES[status], ...details });
   }
 }
 
@@ -115,19 +125,21 @@ export function realRunsRoot(dir: string): string | null {
  */
 export function runDirectory(root: string, name: string): string {
   if (!isRunName(name))
-    throw new RunFolderError(
-      400,
-      `run name ${JSON.stringify(name)} is not a run name: ${RUN_NAME_ACCEPTED}.`,
-    );
+    throw new RunFolderError(400, { path: 'run name', value: name, accepted: RUN_NAME_ACCEPTED });
   let real: string;
   try {
     real = realpathSync(join(root, name));
   } catch {
-    throw new RunFolderError(404, `there is no run "${name}" in ${root}.`);
+    throw new RunFolderError(404, { path: root, problem: `there is no run ${JSON.stringify(name)}` });
   }
   if (!isInside(real, root) || real === root)
-    throw new RunFolderError(403, `run "${name}" links outside ${root}; the lab only reads inside it.`);
-  if (!statSync(real).isDirectory()) throw new RunFolderError(404, `${join(root, name)} is not a directory.`);
+    throw new RunFolderError(403, {
+      path: join(root, name),
+      problem: `links outside ${root}`,
+      hint: 'the lab only reads inside it',
+    });
+  if (!statSync(real).isDirectory())
+    throw new RunFolderError(404, { path: join(root, name), problem: 'is not a directory' });
   return real;
 }
 
@@ -299,14 +311,14 @@ function relative(dir: string, path: string): string {
 /** Run `name` under `dir` with its config, summary and every record logged so far. */
 export function readRun(dir: string, name: string, now = Date.now()): RunData {
   const root = realRunsRoot(dir);
-  if (root === null) throw new RunFolderError(404, `the run folder ${dir} does not exist.`);
+  if (root === null) throw new RunFolderError(404, { path: dir, problem: 'the run folder does not exist' });
   const real = runDirectory(root, name);
   const entry = readEntry(root, real, name, now);
   if (entry === null)
-    throw new RunFolderError(
-      404,
-      `${join(dir, name)} holds no run (no metrics.jsonl and no TensorBoard event file).`,
-    );
+    throw new RunFolderError(404, {
+      path: join(dir, name),
+      problem: 'holds no run (no metrics.jsonl and no TensorBoard event file)',
+    });
   const config = readJson(runFile(root, real, 'config.json'));
   const summary = readJson(runFile(root, real, 'summary.json'));
   const metrics = runFile(root, real, 'metrics.jsonl');
@@ -316,10 +328,12 @@ export function readRun(dir: string, name: string, now = Date.now()): RunData {
   }
   const size = statSync(metrics).size;
   if (size > RUN_LIMITS.maxMetricsBytes)
-    throw new RunFolderError(
-      413,
-      `${metrics} is ${size} bytes, more than the lab reads (${RUN_LIMITS.maxMetricsBytes}); diagnose it with: gradscope doctor ${join(dir, name)}`,
-    );
+    throw new RunFolderError(413, {
+      path: metrics,
+      value: size,
+      problem: `is ${size} bytes, more than the lab reads (${RUN_LIMITS.maxMetricsBytes})`,
+      hint: `diagnose it with: gradscope doctor ${join(dir, name)}`,
+    });
   const tail = new MetricsTail(metrics, 0);
   const { records, problems } = tail.readAll();
   return { entry, config, summary, records, offset: tail.offset, problems };
@@ -328,7 +342,7 @@ export function readRun(dir: string, name: string, now = Date.now()): RunData {
 /** The path of run `name`'s metrics.jsonl and summary.json under `dir` (contained), for the live stream. */
 export function runFiles(dir: string, name: string): { dir: string; metrics: string; summary: string } {
   const root = realRunsRoot(dir);
-  if (root === null) throw new RunFolderError(404, `the run folder ${dir} does not exist.`);
+  if (root === null) throw new RunFolderError(404, { path: dir, problem: 'the run folder does not exist' });
   const real = runDirectory(root, name);
   return {
     dir: real,

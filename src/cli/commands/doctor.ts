@@ -2,15 +2,8 @@
  * `gradscope doctor <run dir, metrics.jsonl, or TensorBoard event file/dir> [--json]`: diagnoses an existing log
  * without training. Exit 0 whenever a diagnosis was made (whatever the verdict), 2 for unreadable input.
  */
-import {
-  DoctorInputError,
-  diagnoseFolder,
-  diagnosePath,
-  runsInFolder,
-  type DoctorReport,
-} from '../../doctor/diagnose.js';
+import { diagnoseFolder, diagnosePath, runsInFolder, type DoctorReport } from '../../doctor/diagnose.js';
 import { formatDiagnosis } from '../../doctor/format.js';
-import { TagSpecError } from '../../doctor/tensorboard.js';
 import { stringifyFinite } from '../../io/jsonl.js';
 import { parseArgs, UsageError } from '../args.js';
 import type { Command } from '../common.js';
@@ -42,17 +35,7 @@ function runDoctor(argv: string[]): number {
   const path = args.positionals[0] as string;
   if (runsInFolder(path).length > 0)
     return doctorFolder(path, args.switches.has('json'), args.lists['tags'] ?? []);
-  let report: DoctorReport;
-  try {
-    report = diagnosePath(path, { tags: args.lists['tags'] ?? [] });
-  } catch (error) {
-    if (error instanceof TagSpecError) throw new UsageError(error.message);
-    if (error instanceof DoctorInputError) {
-      process.stderr.write(`gradscope doctor: ${error.message}\n`);
-      return 2;
-    }
-    throw error;
-  }
+  const report: DoctorReport = diagnosePath(path, { tags: args.lists['tags'] ?? [] });
   if (args.switches.has('json')) {
     for (const problem of report.problems) process.stderr.write(`gradscope doctor: note: ${problem}\n`);
     process.stdout.write(stringifyFinite({ verdict: report.verdict, findings: report.findings }, 2) + '\n');
@@ -66,13 +49,7 @@ function runDoctor(argv: string[]): number {
 
 /** A folder of runs: one line per run (name, verdict, steps, top finding), or JSON; exit 2 only when none reads. */
 function doctorFolder(path: string, json: boolean, tags: readonly string[]): number {
-  let rows;
-  try {
-    rows = diagnoseFolder(path, { tags });
-  } catch (error) {
-    if (error instanceof TagSpecError) throw new UsageError(error.message);
-    throw error;
-  }
+  const rows = diagnoseFolder(path, { tags });
   if (json) {
     const runs = rows.map((r) =>
       r.report

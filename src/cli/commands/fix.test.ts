@@ -32,6 +32,27 @@ describe('gradscope fix', () => {
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   });
 
+  it('--max-memory: a control or trial over the limit is refused before any training, naming the field', () => {
+    const dir = tempDir();
+    const out = join(dir, 'fixes');
+    const r = gradscope([
+      'fix',
+      'deep-sigmoid',
+      '--set',
+      'train.batchSize=100000',
+      '--max-memory',
+      '256MiB',
+      '--out',
+      out,
+    ]);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /^gradscope: train\.batchSize: \d+ makes .*; lower train\.batchSize/);
+    assert.doesNotMatch(r.stderr, /training control/);
+    const bad = gradscope(['fix', 'deep-sigmoid', '--max-memory', 'plenty', '--out', out]);
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /--max-memory must be a size such as 4GiB/);
+  });
+
   it('trains the top fixes beside the control and ranks them by what they measured', () => {
     const dir = tempDir();
     const config = clinicConfig(dir, 'sgd-lr-too-high-tanh', 200);

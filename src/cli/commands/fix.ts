@@ -17,22 +17,25 @@ import { checkOutputRoot } from '../../io/output-path.js';
 import type { Summary } from '../../io/runlog.js';
 import { parseFinite, stringifyFinite, writeJson } from '../../io/jsonl.js';
 import { loadRun, writeComparison, writeRunReport } from '../../report/index.js';
+import { checkMemoryBudget, defaultMemoryLimit } from '../../train/budget.js';
 import { train } from '../../train/trainer.js';
 import { integerFlag, parseArgs, UsageError, type ParsedArgs } from '../args.js';
-import { chooseOutDir, configOverridesFrom, EXIT, loadConfig, type Command } from '../common.js';
+import { chooseOutDir, configOverridesFrom, EXIT, loadConfig, memoryLimit, type Command } from '../common.js';
 
 /** A run's own steps are the default budget, capped so `fix` on a long run stays a quick check. */
 export const MAX_DEFAULT_BUDGET = 2000;
 export const DEFAULT_TOP = 4;
 
 const USAGE =
-  'fix <config, preset or run dir> [--budget STEPS] [--top K] [--out DIR] [--set path=value] [--patch JSON] [--json]';
+  'fix <config, preset or run dir> [--budget STEPS] [--top K] [--out DIR] [--set path=value] [--patch JSON] [--max-memory SIZE] [--json]';
 
 interface FixOptions {
   budget?: number;
   top: number;
   outDir: string;
   json: boolean;
+  /** Bytes the runs may hold at once (default: half the machine's memory). */
+  memoryLimit?: number;
 }
 
 function outcomeText(trial: Trial): string {
@@ -110,8 +113,10 @@ export async function runFixes(
 ): Promise<Verification> {
   mkdirSync(options.outDir, { recursive: true });
   const budget = options.budget ?? config.train.steps;
-  const parallel = Math.max(1, Math.min(availableParallelism(), MAX_PARALLEL_TRIALS));
+  const limit = options.memoryLimit ?? defaultMemoryLimit();
   const control = { config: controlConfig(config, budget), dir: join(options.outDir, 'control') };
+  // Each run must fit alone: refused before any is trained, naming the field to lower (exit 2).
+  const controlBytes = checkMemoryBudget(control.config, limit).bytes;
   const say = (label: string, steps: number): void => {
     process.stderr.write(`gradscope fix: training ${label} (${steps} steps)\n`);
   };
@@ -125,6 +130,12 @@ export async function runFixes(
     top: options.top,
   });
   const jobs = plan.trials.map((t) => ({ config: t.config, dir: join(options.outDir, t.label) }));
+  const largest = Math.max(controlBytes, ...jobs.map((j) => checkMemoryBudget(j.config, limit).bytes));
+  // Trials run side by side only as far as they fit in the limit together.
+  const parallel = Math.max(
+    1,
+    Math.min(availableParallelism(), MAX_PARALLEL_TRIALS, Math.floor(limit / largest)),
+  );
   if (controlSummary === null) jobs.unshift(control);
   for (const j of jobs) say(j.dir.slice(options.outDir.length + 1), j.config.train.steps);
   const summaries = await trainAll(jobs, parallel);
@@ -164,7 +175,7 @@ function budgetFor(args: ParsedArgs, config: ResolvedConfig): number {
 /** Verify the fixes of a finished run directory (its config.json and its diagnosis). */
 export async function verifyRunDir(
   dir: string,
-  options: { json: boolean; budget?: number; top?: number; outDir?: string },
+  options: { json: boolean; budget?: number; top?: number; outDir?: string; memoryLimit?: number },
 ): Promise<number> {
   const configPath = join(dir, 'config.json');
   if (!existsSync(configPath)) {
@@ -181,6 +192,7 @@ export async function verifyRunDir(
     top: options.top ?? DEFAULT_TOP,
     outDir,
     json: options.json,
+    ...(options.memoryLimit === undefined ? {} : { memoryLimit: options.memoryLimit }),
   });
   appendVerifiedToSummary(dir, verification);
   // The run's own report says what verification found.
@@ -207,7 +219,11 @@ export const fixCommand: Command = {
   async run(argv) {
     const args = parseArgs(
       argv,
-      { values: ['budget', 'top', 'out', 'steps', 'seed', 'patch'], lists: ['set'], switches: ['json'] },
+      {
+        values: ['budget', 'top', 'out', 'steps', 'seed', 'patch', 'max-memory'],
+        lists: ['set'],
+        switches: ['json'],
+      },
       'fix',
     );
     if (args.positionals.length !== 1)
@@ -224,6 +240,7 @@ export const fixCommand: Command = {
       return verifyRunDir(source, {
         json,
         top,
+        memoryLimit: memoryLimit(args),
         ...(budget === undefined ? {} : { budget }),
         ...(args.values['out'] ? { outDir: checkOutputRoot(args.values['out']) } : {}),
       });
@@ -232,7 +249,13 @@ export const fixCommand: Command = {
     const outDir = args.values['out']
       ? checkOutputRoot(args.values['out'])
       : chooseOutDir(undefined, `${config.name}-fix`);
-    const verification = await runFixes(config, null, { budget: budgetFor(args, config), top, outDir, json });
+    const verification = await runFixes(config, null, {
+      budget: budgetFor(args, config),
+      top,
+      outDir,
+      json,
+      memoryLimit: memoryLimit(args),
+    });
     print(verification, outDir, json);
     return EXIT.ok;
   },

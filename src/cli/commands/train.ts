@@ -6,32 +6,24 @@ import { TaskConfigError } from '../../data/errors.js';
 import type { Finding } from '../../doctor/findings.js';
 import { fixFlags } from '../../doctor/format.js';
 import { stringifyFinite, writeJson } from '../../io/jsonl.js';
-import { CheckpointError } from '../../io/checkpoint.js';
 import { checkOutputRoot, runDirInside } from '../../io/output-path.js';
 import { preflight, preflightProbes } from '../../preflight/index.js';
 import { loadRun, writeComparison, writeRunReport, type Comparison } from '../../report/index.js';
-import {
-  BudgetError,
-  checkMemoryBudget,
-  defaultMemoryLimit,
-  dominantField,
-  parseByteSize,
-} from '../../train/budget.js';
+import { checkMemoryBudget, dominantField } from '../../train/budget.js';
 import { trainAsync, type TrainResult } from '../../train/trainer.js';
-import { parseArgs, UsageError, type ParsedArgs } from '../args.js';
+import { parseArgs, UsageError } from '../args.js';
 import {
   chooseOutDir,
   configOverridesFrom,
   EXIT,
   loadConfig,
+  MAX_MEMORY_USAGE,
+  memoryLimit,
   OVERRIDE_USAGE,
   type Command,
 } from '../common.js';
 import { progressPrinter } from '../progress.js';
 import { verifyRunDir } from './fix.js';
-
-const MAX_MEMORY_USAGE =
-  '  --max-memory SIZE  refuse a run estimated to need more (e.g. 4GiB, 512MB; default half the machine memory)';
 
 const RUN_USAGE = [
   'usage: gradscope run <config.json or preset> [options]',
@@ -107,7 +99,6 @@ async function trainRun(config: ResolvedConfig, outDir: string, options: RunOpti
       onProgress: (p) => progress.update(p),
     });
   } catch (error) {
-    if (error instanceof CheckpointError) throw new UsageError(error.message);
     throw asMemoryError(error, config);
   } finally {
     progress.done();
@@ -178,28 +169,6 @@ function asMemoryError(error: unknown, config: ResolvedConfig): unknown {
   return new UsageError(
     `${config.name}: ran out of memory (${error.message}); lower ${field} (now ${value}) or give the run less to hold.`,
   );
-}
-
-/** The --max-memory limit in bytes (default: half the machine's memory). */
-function memoryLimit(args: ParsedArgs): number {
-  const text = args.values['max-memory'];
-  if (text === undefined) return defaultMemoryLimit();
-  const bytes = parseByteSize(text);
-  if (bytes === null)
-    throw new UsageError(
-      `--max-memory must be a size such as 4GiB, 512MB, 2g or a byte count, got "${text}".`,
-    );
-  return bytes;
-}
-
-/** Refuse, before anything is built, a config whose estimated memory is over the limit (exit 2). */
-function checkBudget(config: ResolvedConfig, limit: number): void {
-  try {
-    checkMemoryBudget(config, limit);
-  } catch (error) {
-    if (error instanceof BudgetError) throw new UsageError(error.message);
-    throw error;
-  }
 }
 
 function describe(result: TrainResult, outDir: string): string {
@@ -280,7 +249,7 @@ export const runCommand: Command = {
       outDir === null
         ? loadConfig(args.positionals[0] as string, configOverridesFrom(args))
         : loadConfig(join(outDir, 'config.json'), {});
-    checkBudget(config, memoryLimit(args));
+    checkMemoryBudget(config, memoryLimit(args)); // refused before anything is built (exit 2)
     const dir = outDir ?? chooseOutDir(args.values['out'], config.name);
     const interrupts = interruptHandler();
     let result: TrainResult;
@@ -307,7 +276,7 @@ export const runCommand: Command = {
     if (args.switches.has('verify')) {
       // After training: the doctor's fixes trained beside the run (fixes/ in the run directory); the summary
       // printed with --json then carries the verification.
-      await verifyRunDir(dir, { json: false });
+      await verifyRunDir(dir, { json: false, memoryLimit: memoryLimit(args) });
       if (args.switches.has('json')) process.stdout.write(readFileSync(join(dir, 'summary.json'), 'utf8'));
     }
     return result.stopped ? EXIT.stopped : EXIT.ok;
@@ -387,7 +356,7 @@ export const compareCommand: Command = {
     // Validate every config before training any, so a typo in the last one costs nothing.
     const configs = args.positionals.map((source) => loadConfig(source, overrides));
     const limit = memoryLimit(args);
-    for (const config of configs) checkBudget(config, limit);
+    for (const config of configs) checkMemoryBudget(config, limit);
     const outDir = args.values['out']
       ? checkOutputRoot(args.values['out'] as string)
       : chooseOutDir(undefined, `compare-${configs.map((c) => c.name).join('-vs-')}`.slice(0, 80));
