@@ -127,6 +127,7 @@ export interface LayeredLayerProbe {
   q: number;
   /** ||dL/dy_l||^2 at the layer's output, per example. */
   gradNorm2: number;
+  /** Output channels (conv) or features (dense). */
   width: number;
   /** Residual blocks: mean squares of the shortcut and of the scaled branch at the sum. */
   shortcut: number | null;
@@ -199,7 +200,8 @@ export function probeLayered(model: LayeredModel, options: LayeredProbeOptions):
       residual: facts.residual,
       q: meanSquareOf(y.data),
       gradNorm2: 0,
-      width: facts.fanOut,
+      // Channels of a conv output (NCHW), features of a dense one.
+      width: (y.rank === 4 ? y.shape[1] : y.shape[y.rank - 1]) as number,
       shortcut: variances ? variances.shortcut : null,
       branch: variances ? variances.branch : null,
     };
