@@ -138,6 +138,11 @@ export interface PreflightReport {
   recurrent: RecurrentReport | null;
   /** Residual MLPs: the stream beside the residual mean-field recursion (./residual.ts). */
   residual?: ResidualPreflight;
+  /**
+   * Where `gradNorm2` is measured when not at the pre-activation h_l: `stream` (residual MLPs: x_l, with `q` the
+   * branch's first pre-activation) or `output` (conv and residual kinds: y_l, with `q` its mean square).
+   */
+  gradientAt?: 'stream' | 'output';
   /** Residual blocks of conv/residual kinds: shortcut and branch mean squares at the sum (./layered.ts). */
   branchVariance?: BranchVariance[];
   /** Transformers: the last block's gradient by depth beside Xiong et al. 2020 (./transformer.ts). */

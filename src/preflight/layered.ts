@@ -373,6 +373,7 @@ export function layeredReport(
     theoryNote:
       'no exact mean-field theory is applied to conv and residual stacks here; gradNorm2 is ||dL/dy_l||^2 at each layer output',
     recurrent: null,
+    gradientAt: 'output',
     ...(branchVariance.length > 0 ? { branchVariance } : {}),
   };
   const advice = [report.theoryNote as string];

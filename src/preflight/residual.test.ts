@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { resolveConfig } from '../config/resolve.js';
 import type { MlpModelConfig, ResolvedConfig } from '../config/types.js';
-import { preflight } from './index.js';
+import { formatReport, preflight } from './index.js';
 import { residualMeanField, residualTrajectory, type ResidualMeanField } from './residual.js';
 
 function config(model: Record<string, unknown>, seed = 0): ResolvedConfig {
@@ -89,6 +89,8 @@ describe('preflight of residual MLPs: the probe beside the recursion', () => {
     const report = preflight(config({ depth: 8, activation: 'relu', residual: true }), { networks: 8 });
     assert.equal(report.verdict, 'exploding');
     assert.equal(report.residual?.gradient, 'stream');
+    assert.equal(report.gradientAt, 'stream');
+    assert.match(formatReport(report), /\|\|dL\/dx\|\|\^2/);
     assert.deepEqual(report.residual?.blocks, [1, 2, 3, 4, 5, 6, 7]);
     const predicted = report.residual?.theory?.gradRatio ?? NaN;
     near(predicted, 2 ** 7, 1e-9, 'predicted');

@@ -533,6 +533,7 @@ export function residualReport(
         `and ||dL/dx_l||^2 by ${about(theory.gradRatio)} (mean factor ${fmt(theory.meanFactor)} per block); gradNorm2 is at each layer's output x_l`
       : `no exact mean-field recursion covers ${'reason' in meanField ? meanField.reason : 'this stack'}; only the measurement is shown (gradNorm2 is at each layer's output x_l)`,
     recurrent: null,
+    gradientAt: 'stream',
     residual: {
       form: residual.form,
       layersPerBlock: residual.layers,
