@@ -80,7 +80,7 @@ describe('the residual mean-field recursion (Yang & Schoenholz 2017)', () => {
       return 'reason' in field ? field.reason : '';
     };
     assert.match(reason({ residual: { form: 'post' } }), /post-activation/);
-    assert.match(reason({ norm: 'layer', residual: { form: 'pre' } }), /layer norm/);
+    assert.match(reason({ norm: 'batch', residual: { form: 'pre' } }), /batch norm/);
   });
 });
 
@@ -120,6 +120,24 @@ describe('preflight of residual MLPs: the probe beside the recursion', () => {
       report.gradRatio > predicted / 2 && report.gradRatio < predicted * 2,
       `${report.gradRatio} vs ${predicted}`,
     );
+  });
+
+  it('layer-normalised blocks (pre, activated): the standardised recursion matches the probe', () => {
+    for (const residual of [{ form: 'pre', layers: 2 }, { form: 'activated' }]) {
+      const report = preflight(config({ depth: 8, width: 64, activation: 'relu', norm: 'layer', residual }), {
+        networks: 4,
+      });
+      const what = JSON.stringify(residual);
+      const theory = report.residual?.theory;
+      assert.ok(theory, what);
+      near(report.residual!.p[7]!, report.residual!.pTheory![7]!, 0.2, `${what} p_L`);
+      assert.ok(
+        report.gradRatio > theory.gradRatio / 1.5 && report.gradRatio < theory.gradRatio * 1.5,
+        `${what}: ${report.gradRatio} vs ${theory.gradRatio}`,
+      );
+      // Pre-LN: each block adds a gradient of order 1 / p_l, so the growth is slow (polynomial), not 2 per block.
+      assert.ok(theory.gradRatio < 2 ** 7 / 4, `${what}: ${theory.gradRatio}`);
+    }
   });
 
   it('ReZero and Fixup stacks are the identity at initialisation: measured gradient ratio 1, healthy', () => {

@@ -27,7 +27,10 @@
  * The probe measures what the recursion predicts: per layer l the mean squared first pre-activation of the branch
  * (q_l; for pre and linear-out the stream itself, which phi reads), the stream's mean square p_l and the squared
  * gradient at the stream, ||dL/dx_l||^2, for the probe's loss L = v . x_L (so ||dL/dx_L||^2 = 1).
- * Post-activation blocks phi(x + F) and normalised branches have no exact recursion here; they are measured only.
+ * With layer norm (gain 1, shift 0 at initialisation) phi reads standardised coordinates: N(0, 1) after a weight
+ * layer, the standardised stream (x - E x) / std x in a `pre` block, and the backward factor of that layer is divided
+ * by the variance it normalised; so in a Pre-LN stack each block adds O(1 / p_l) and the gradient grows slowly.
+ * Post-activation blocks phi(x + F) and batch norm have no exact recursion here; they are measured only.
  */
 import { backward } from '../autograd/tape.js';
 import type { MlpModelConfig, MlpResidualConfig, ResolvedConfig } from '../config/types.js';
@@ -64,6 +67,12 @@ export interface ResidualMeanField {
   /** s at initialisation: the constant, 0 for ReZero and SkipInit, 1 for Fixup's multiplier */
   readonly scale: number;
   readonly bias: BiasMoments;
+  /**
+   * Layer norm (gain 1, shift 0 at initialisation) before each phi: over a wide layer it standardises each
+   * example's vector, so phi reads N(0, 1) coordinates (or the standardised stream, for `pre`) and the backward
+   * signal is divided by the normalised vector's standard deviation (Xiong et al. 2020's Pre-LN analysis).
+   */
+  readonly layerNorm: boolean;
   readonly layers: readonly ResidualMeanFieldLayer[];
 }
 
@@ -86,7 +95,7 @@ export function residualMeanField(
 ): { network: ResidualMeanField } | { reason: string } {
   const residual = model.residual;
   if (residual === false) return { reason: 'no residual connections' };
-  if (model.norm !== 'none') return { reason: `${model.norm} norm in the residual stack` };
+  if (model.norm === 'batch') return { reason: 'batch norm in the residual stack' };
   if (residual.form === 'post')
     return { reason: 'post-activation residual blocks (phi after the sum makes the stream non-Gaussian)' };
   const context = { activation: model.activation };
@@ -118,6 +127,7 @@ export function residualMeanField(
       order: residual.form === 'activated' ? 'branch' : 'pre',
       scale: initialScale(residual),
       bias,
+      layerNorm: model.norm === 'layer',
       layers,
     },
   };
@@ -155,9 +165,16 @@ interface Stream {
  * E[phi(x)^2] (`square`) or E[phi'(x)^2] (`slope`) over the stream: the inner Gaussian integral over G is
  * theory.ts's moment (closed form for rectifiers), the outer one over h_0 a quadrature.
  */
-function streamExpect(which: 'square' | 'slope', s: Stream, activation: ActivationSpec): number {
+function streamExpect(
+  which: 'square' | 'slope',
+  s: Stream,
+  activation: ActivationSpec,
+  affine: { shift: number; scale: number } = { shift: 0, scale: 1 },
+): number {
+  // phi reads scale (x + shift): the layer norm's standardisation, or the stream itself.
+  const { shift, scale } = affine;
   const inner = (mean: number): number => {
-    const moments = activationMoments(activation, mean, s.gVariance);
+    const moments = activationMoments(activation, scale * (mean + shift), scale * scale * s.gVariance);
     return which === 'square' ? moments.second : moments.derivativeSecond;
   };
   if (!s.base) return inner(s.gMean);
@@ -195,6 +212,7 @@ export function residualTrajectory(
   const square = (h: number): number => value(h) ** 2;
   const slope2 = (h: number): number => phi.derivative(h, alpha) ** 2;
   const s = network.scale;
+  const ln = network.layerNorm;
   const q: number[] = [];
   const p: number[] = [];
   const factor: number[] = [];
@@ -210,6 +228,8 @@ export function residualTrajectory(
         variance: (l === 0 ? start.q0 : layer.sigmaW2 * meanSquare + b.variance + b.mean ** 2) - b.mean ** 2,
       };
       q.push(h0.variance + h0.mean ** 2);
+      // A layer norm hands phi the standardised pre-activation.
+      if (ln) Object.assign(h0, { mean: 0, variance: 1 });
       mu = expect(value, h0.mean, h0.variance, a);
       meanSquare = expect(square, h0.mean, h0.variance, a);
       stream = { base: h0, gMean: 0, gVariance: 0 };
@@ -229,9 +249,11 @@ export function residualTrajectory(
         const sigmaW2 = layer.sigmaW2[k] as number;
         const variance = sigmaW2 * inputSquare + bias.variance;
         if (k === 0) q.push(variance + bias.mean ** 2);
-        chi *= sigmaW2 * expect(slope2, bias.mean, variance, a);
-        outMean = expect(value, bias.mean, variance, a);
-        outSquare = expect(square, bias.mean, variance, a);
+        // With a layer norm phi reads N(0, 1) and the backward signal is divided by the pre-norm std.
+        const z = ln ? { mean: 0, variance: 1 } : { mean: bias.mean, variance };
+        chi *= (sigmaW2 * expect(slope2, z.mean, z.variance, a)) / (ln ? variance : 1);
+        outMean = expect(value, z.mean, z.variance, a);
+        outSquare = expect(square, z.mean, z.variance, a);
         inputSquare = outSquare;
       }
       meanSquare = meanSquare + 2 * s * mu * outMean + s * s * outSquare;
@@ -239,8 +261,11 @@ export function residualTrajectory(
     } else {
       // F = W_m phi(z_{m-1}) + b_m with z_0 = x: Gaussian and independent of the stream.
       q.push(meanSquare);
-      let second = streamExpect('square', stream, a);
-      chi = streamExpect('slope', stream, a);
+      const streamMean = (stream.base ? mu : 0) + stream.gMean;
+      const spread = Math.sqrt(Math.max(meanSquare - streamMean ** 2, 1e-300));
+      const affine = ln ? { shift: -streamMean, scale: 1 / spread } : { shift: 0, scale: 1 };
+      let second = streamExpect('square', stream, a, affine);
+      chi = streamExpect('slope', stream, a, affine) * affine.scale ** 2;
       let outMean = 0;
       let outVariance = 0;
       for (let k = 0; k < m; k++) {
@@ -250,8 +275,9 @@ export function residualTrajectory(
         outVariance = sigmaW2 * second + bias.variance;
         chi *= sigmaW2;
         if (k < m - 1) {
-          chi *= expect(slope2, outMean, outVariance, a);
-          second = expect(square, outMean, outVariance, a);
+          const z = ln ? { mean: 0, variance: 1 } : { mean: outMean, variance: outVariance };
+          chi *= expect(slope2, z.mean, z.variance, a) / (ln ? outVariance : 1);
+          second = expect(square, z.mean, z.variance, a);
         }
       }
       stream = {
