@@ -140,6 +140,17 @@ describe('preflight of residual MLPs: the probe beside the recursion', () => {
     }
   });
 
+  it('sigmoid blocks: the gradient keeps its scale but the stream piles up, and the advice says so', () => {
+    const report = preflight(config({ depth: 20, width: 64, activation: 'sigmoid', residual: true }), {
+      networks: 2,
+    });
+    assert.equal(report.verdict, 'healthy');
+    const p = report.residual!.p;
+    assert.ok(p[19]! / p[0]! > 100, `${p[0]} -> ${p[19]}`);
+    assert.ok(report.advice.some((a) => /stream's mean square grows/.test(a) && /"pre"/.test(a)));
+    assert.ok(!report.advice.some((a) => /nothing to change/.test(a)));
+  });
+
   it('ReZero and Fixup stacks are the identity at initialisation: measured gradient ratio 1, healthy', () => {
     for (const residual of [{ scale: 'rezero' }, { form: 'linear-out', layers: 2, fixup: true }]) {
       const report = preflight(config({ depth: 10, activation: 'relu', residual }), { networks: 2 });

@@ -40,7 +40,14 @@ import { activationKernels, type ActivationName } from '../kernels/activations.j
 import { Dense, Mlp, ResidualBlock, type Module } from '../nn/index.js';
 import { Tensor } from '../tensor/tensor.js';
 import { buildModel } from '../train/build.js';
-import { biasMoments, spreadOf, verdictOf, type PreflightOptions, type PreflightReport } from './index.js';
+import {
+  biasMoments,
+  GRADIENT_RATIO_LIMIT,
+  spreadOf,
+  verdictOf,
+  type PreflightOptions,
+  type PreflightReport,
+} from './index.js';
 import { jacobianStats, type JacobianStats } from './jacobian.js';
 import { forwardJacobian, prepareForProbe, summariseJacobians } from './layered.js';
 import { BATCH_NORM_PROBE_BATCH, networkRng, probeRng, randomUnit } from './probe.js';
@@ -588,6 +595,9 @@ function residualAdvice(report: PreflightReport, residual: MlpResidualConfig): s
   const measured = report.gradRatio;
   const predicted = theory ? ` (predicted ${about(theory.gradRatio)})` : '';
   const zeroBranch = residual.fixup || initialScale(residual) === 0;
+  const p = report.residual?.p ?? [];
+  const growth = (p[p.length - 1] ?? NaN) / (p[0] ?? NaN);
+  const compounding = growth > GRADIENT_RATIO_LIMIT;
   if (report.verdict === 'exploding') {
     advice.push(
       `gradients grow about ${about(measured)} over ${L} layers${predicted}: every block adds its branch to the stream, ` +
@@ -604,7 +614,15 @@ function residualAdvice(report: PreflightReport, residual: MlpResidualConfig): s
     advice.push(
       `gradients keep their scale over ${L} layers (measured change ${about(measured)}${predicted})` +
         (zeroBranch ? '; each block is the identity at initialisation (a zero branch)' : '') +
-        `; nothing to change`,
+        (compounding ? '' : '; nothing to change'),
+    );
+  }
+  if (compounding) {
+    // The forward signal compounds even where the gradient does not: activations leave the range phi works in.
+    advice.push(
+      `the stream's mean square grows ${about(growth)}-fold over ${L} layers (measured): every block adds its branch, ` +
+        `with its mean, to the stream; normalise the branch input (form "pre" with model.norm "layer") or scale the ` +
+        `branch down (scale "rezero" or a constant below 1)`,
     );
   }
   if (theory && report.verdict !== 'exploding' && theory.gradRatio > 0 && measured > 0) {
