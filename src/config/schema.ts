@@ -25,6 +25,7 @@
  */
 import { z } from 'zod';
 import { ACTIVATIONS, activationKernels, type ActivationName } from '../kernels/activations.js';
+import { DEFAULT_HISTOGRAMS } from '../monitor/histogram.js';
 import { ConfigError, oneOf, showValue, type ConfigErrorDetails } from './errors.js';
 import { cnnGeometry } from './conv-geometry.js';
 import type {
@@ -252,7 +253,7 @@ function taskInteger(min: number, fallback: number, meaning: string): z.ZodDefau
   return num({ integer: true, min }).default(fallback).describe(meaning);
 }
 
-/** Every task with the fields it takes (mirrors `src/data`'s registry; a test checks they agree). */
+/** Every task with the fields it takes; `src/data`'s registry has one factory per name and parses with these. */
 export const TASKS = {
   spirals: {
     input: 'vector',
@@ -1413,6 +1414,14 @@ export const MONITOR_FIELDS = {
     .default(10)
     .describe('steps between logged records'),
   timesteps: bool().default(true).describe('recurrent models: record per-time-step gradient norms'),
+  histograms: accepting(
+    z.union([bool(), num({ integer: true, min: 1 })]),
+    'true, false, or an integer >= 1 (every N-th logged step)',
+  )
+    .default(DEFAULT_HISTOGRAMS)
+    .describe(
+      'per-layer histograms of weights and gradients (30 buckets, NaN/Inf counted): false never, true on every logged step, N on every N-th logged step (and the first and last)',
+    ),
 };
 
 type Defaults<F extends Fields> = { readonly [K in keyof F]: z.output<F[K]> };

@@ -19,7 +19,7 @@ import type { Rng } from '../tensor/rng.js';
 import { Tensor } from '../tensor/tensor.js';
 import { checkBatchSize } from './batch.js';
 import { SHAKESPEARE_CORIOLANUS } from './corpus-text.js';
-import { TaskConfigError, formatValue } from './errors.js';
+import { TaskConfigError } from './errors.js';
 import type { Baseline, Batch, LossKind, SequenceSpec, Task } from './task.js';
 
 export interface CharLmOptions {
@@ -54,13 +54,16 @@ export class CharLmTask implements Task {
     const chars = Array.from(text);
     const needed = Math.ceil((T + 1) / CHAR_LM_EVAL_SHARE);
     if (chars.length < needed) {
-      throw new TaskConfigError(
-        'invalid_value',
-        'task.text',
-        chars.length === 0 ? '' : `${chars.length} characters`,
-        `at least ${needed} characters`,
-        `task.text ${chars.length === 0 ? 'is empty' : `has ${chars.length} characters`}; a char-lm with task.length ${T} needs at least ${needed} (the last 10% is held out, and each part needs a window of ${T + 1}). Give a longer text, lower task.length, or omit task.text for the bundled corpus. Got ${formatValue(chars.length === 0 ? '' : `${chars.slice(0, 20).join('')}…`)}.`,
-      );
+      throw new TaskConfigError({
+        code: 'invalid_value',
+        path: 'task.text',
+        value: chars.length === 0 ? '' : `${chars.slice(0, 20).join('')}…`,
+        accepted: `at least ${needed} characters`,
+        problem:
+          `${chars.length === 0 ? 'is empty' : `has ${chars.length} characters`}; a char-lm with task.length ${T} needs ` +
+          `at least ${needed} (the last 10% is held out, and each part needs a window of ${T + 1})`,
+        hint: 'give a longer text, lower task.length, or omit task.text for the bundled corpus',
+      });
     }
     this.vocabulary = [...new Set(chars)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     const index = new Map(this.vocabulary.map((c, i) => [c, i]));

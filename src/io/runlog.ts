@@ -1,5 +1,6 @@
 /** The records of a run directory (docs/DOCTOR.md, README): one `MetricsRecord` per logged step, and the summary. */
 import type { BriefFinding, Finding, Verdict } from '../doctor/findings.js';
+import type { HistogramRecord } from '../monitor/histogram.js';
 
 export interface ParamRecord {
   name: string;
@@ -70,6 +71,11 @@ export interface MetricsRecord {
   residual?: ResidualRecord[];
   /** Attention models (nn/transformer): per block, input side first, what `AttentionRecord` says. */
   attention?: AttentionRecord;
+  /**
+   * On the logged steps `monitor.histograms` selects: per weight tensor, input side first, the histogram of its
+   * values and of its gradient (monitor/histogram). Absent elsewhere and in logs written before the field.
+   */
+  histograms?: HistogramRecord[];
   /** The doctor's online findings at this step, in brief (summary.json carries the full ones). */
   findings: BriefFinding[];
   /** Set on the step where the guard acted: what was non-finite first. */

@@ -10,6 +10,7 @@ import type { Batch, Task } from '../data/task.js';
 import { diagnose, diagnoseOnline } from '../doctor/diagnosis.js';
 import { briefFindings } from '../doctor/findings.js';
 import type { ActivationRecord, MetricsRecord, ParamRecord, Summary } from '../io/runlog.js';
+import { histogramsDue, weightHistograms } from '../monitor/histogram.js';
 import { residualBlocks, measureBranches, residualRecords, type WatchedBlock } from '../monitor/residual.js';
 import {
   activationStats,
@@ -395,6 +396,8 @@ export class TrainingSession {
         });
       });
       const residual = monitored ? residualRecords(this.watchedBlocks) : [];
+      const histograms =
+        monitored && histogramsDue(step, config.monitor, steps) ? weightHistograms(tensors, info) : null;
       const timeGradByLayer = traceTime ? (model.timeGrad?.() ?? []) : [];
       const top = timeGradByLayer[timeGradByLayer.length - 1];
       record = {
@@ -411,6 +414,7 @@ export class TrainingSession {
         ...(timeGradByLayer.length > 1 ? { timeGradByLayer } : {}),
         ...(residual.length > 0 ? { residual } : {}),
         ...(attention ? { attention } : {}),
+        ...(histograms ? { histograms } : {}),
         findings: [],
         ...(nonFiniteSource ? { nonFiniteSource } : {}),
         ...(rolledBack ? { rolledBack: true } : {}),

@@ -15,6 +15,7 @@ import { describeClip, describeModel, describeOptimizer, isRecurrent } from '../
 import { escapeHtml, formatNumber, formatPercent, formatRanges } from '../report/format.js';
 import { VERDICT_TEXT } from '../report/page.js';
 import { ChartGroup, LineChart, type LineSeries } from './charts.js';
+import { DistributionsPanel } from './distributions.js';
 import { RunFolder } from './folder.js';
 import { HeatMap } from './heatmap.js';
 import {
@@ -37,6 +38,7 @@ import {
   updateRatioPanel,
 } from './panels.js';
 import { ageText, depthColor, layerGradSeries, METRICS, runColor, type MetricName } from './series.js';
+import { gradNormLines, perStep } from '../report/figures.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Elements
@@ -102,6 +104,9 @@ const state = {
   smoothing: options.smoothing,
   log: options.log,
   metric: options.metric,
+  /** The distributions panel's parameter and kind. */
+  histogram: options.histogram,
+  histogramOf: options.histogramOf,
   /** The config text run A was built from: editing it means Start builds a new run. */
   builtFrom: '',
   findingsKey: '',
@@ -375,6 +380,8 @@ function writeAddress(): void {
       smoothing: state.smoothing,
       log: state.log,
       metric: state.metric,
+      histogram: state.histogram,
+      histogramOf: state.histogramOf,
     }),
   );
 }
@@ -428,6 +435,17 @@ const layerChart = new LineChart(
 const heatMap = new HeatMap(chart('chart-heatmap'));
 group.zoomListeners.push((range) => heatMap.setRange(range));
 group.cursorListeners.push((step) => heatMap.setCursor(step));
+const distributions = new DistributionsPanel(chart('chart-distributions'), {
+  name: state.histogram,
+  of: state.histogramOf,
+  onChange: (pick) => {
+    state.histogram = pick.name;
+    state.histogramOf = pick.of;
+    writeAddress();
+  },
+});
+group.zoomListeners.push((range) => distributions.setRange(range));
+group.cursorListeners.push((step) => distributions.setCursor(step));
 
 /** Redraws at most this often for data arriving (training, streams); a user's action redraws at the next frame. */
 const DATA_RENDER_MS = 250;
@@ -635,7 +653,7 @@ function renderCharts(): void {
     shownRuns().map((s) => ({
       label: s.label,
       color: s.color,
-      points: s.records.map((r) => [r.step, metric.value(r)] as const),
+      points: perStep(s.records, metric.value),
     })),
     view,
   );
@@ -651,7 +669,7 @@ function renderCharts(): void {
       label: 'all layers (global norm)',
       color: '#000000',
       dash: true,
-      points: records.map((r) => [r.step, r.gradNorm] as const),
+      points: gradNormLines(records).before,
     });
   layerChart.update(series, view);
   heatMap.update(records);
@@ -663,6 +681,7 @@ function renderPanels(): void {
   chart('chart-update').innerHTML = updateRatioPanel(records);
   chart('chart-saturated').innerHTML = activationPanel(records, 'saturated');
   chart('chart-dead').innerHTML = activationPanel(records, 'dead');
+  distributions.update(records);
   const recurrent = records.some((r) => (r.timeGrad?.length ?? 0) > 0);
   ui.timeFigure.hidden = !recurrent;
   if (recurrent) chart('chart-time').innerHTML = timePanel(records);
