@@ -69,7 +69,7 @@ export type NormName = (typeof NORM_NAMES)[number];
  */
 export type MlpResidualForm = (typeof RESIDUAL_FORMS)[number];
 
-/** An MLP's residual blocks; `model.residual: true` resolves to `{ form: 'activated', layers: 1, scale: 1, fixup: false }`. */
+/** An MLP's residual blocks; `model.residual: true` resolves to `{ form: 'activated', layers: 1, scale: 'none', fixup: false }`. */
 export interface MlpResidualConfig {
   form: MlpResidualForm;
   /** Weight layers per block: 1 or 2. */
