@@ -182,7 +182,7 @@ describe('PRESETS', () => {
 
     for (const [name, differs] of [
       ['deep-sigmoid-batchnorm', { norm: 'batch' }],
-      ['deep-sigmoid-residual', { residual: { form: 'activated', layers: 1, scale: 1, fixup: false } }],
+      ['deep-sigmoid-residual', { residual: { form: 'activated', layers: 1, scale: 'none', fixup: false } }],
     ] as const) {
       const variant = resolved(name);
       assert.deepEqual(variant.model, { ...sigmoid.model, ...differs }, name);

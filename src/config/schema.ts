@@ -434,12 +434,24 @@ export function defaultInitFor(activation: ActivationName): InitName {
   return activationKernels[activation].family === 'rectifier' ? 'he-normal' : 'xavier-uniform';
 }
 
-/** `model.residual: true`: today's block, x + phi(W x + b). */
-export const ACTIVATED_RESIDUAL: MlpResidualConfig = { form: 'activated', layers: 1, scale: 1, fixup: false };
+export const BRANCH_SCALES = ['none', 'rezero', 'skipinit'] as const;
+const SCALE_ACCEPTED = `${oneOf(BRANCH_SCALES)}, or a number (a constant s in y = x + s F(x))`;
+/** s in y = x + s F(x) of a residual block, MLP and ResNet alike: `train/build` `branchScale` reads it. */
+const branchScaleField = accepting(
+  z.union([names(BRANCH_SCALES), num()], { error: () => SCALE_ACCEPTED }),
+  SCALE_ACCEPTED,
+);
 
-const SCALE_ACCEPTED = 'a number > 0 (the constant a in x + a F(x)), "rezero" or "skipinit"';
+/** `model.residual: true`: today's block, x + phi(W x + b). */
+export const ACTIVATED_RESIDUAL: MlpResidualConfig = {
+  form: 'activated',
+  layers: 1,
+  scale: 'none',
+  fixup: false,
+};
+
 const RESIDUAL_ACCEPTED =
-  'true or false, or {"form": "activated"|"post"|"pre"|"linear-out", "layers": 1|2, "scale": a|"rezero"|"skipinit", "fixup": true|false}';
+  'true or false, or {"form": "activated"|"post"|"pre"|"linear-out", "layers": 1|2, "scale": "none"|"rezero"|"skipinit"|s, "fixup": true|false}';
 const residualField = accepting(
   z.union([
     bool(),
@@ -452,19 +464,10 @@ const residualField = accepting(
       layers: num({ integer: true, min: 1, max: 2, about: 'weight layers per block' })
         .default(ACTIVATED_RESIDUAL.layers)
         .describe('weight layers in each residual branch'),
-      scale: accepting(
-        z.union(
-          [
-            num({ ...POSITIVE, about: 'the constant a in x + a F(x); or "rezero" or "skipinit"' }),
-            names(['rezero', 'skipinit']),
-          ],
-          { error: () => SCALE_ACCEPTED },
-        ),
-        SCALE_ACCEPTED,
-      )
+      scale: branchScaleField
         .default(ACTIVATED_RESIDUAL.scale)
         .describe(
-          'the branch scale s in x + s F(x): a constant, or a learnable scalar starting at 0 (rezero: Bachlechner et al. 2020; skipinit: De & Smith 2020)',
+          's in x + s F(x): none (1), a constant, or a learnable scalar from 0: rezero (Bachlechner et al. 2020), skipinit (De & Smith 2020)',
         ),
       fixup: bool()
         .default(ACTIVATED_RESIDUAL.fixup)
@@ -723,7 +726,6 @@ const convActivationField = names(CONV_ACTIVATIONS);
 export const CONV_NORMS = ['none', 'batch'] as const;
 export const POOL_MODES = ['none', 'max', 'average'] as const;
 export const RESNET_BLOCKS = ['post', 'pre'] as const;
-export const BRANCH_SCALES = ['none', 'rezero', 'skipinit'] as const;
 const CHANNELS_RULE: NumberRule = { integer: true, min: 1, max: 4096 };
 const CHANNELS_ACCEPTED = `a non-empty array of integers in [1, 4096] (output channels of each conv layer from the input side), e.g. [8, 16], at most ${DEPTH_RULE.max} of them`;
 const HEAD_ACCEPTED =
@@ -878,8 +880,6 @@ export const RESNET_DEFAULTS = {
   bias: 0,
 } as const;
 
-const RESNET_SCALE_ACCEPTED = `${oneOf(BRANCH_SCALES)}, or a number (a constant s in y = x + s F(x))`;
-
 const resnet = defineKind({
   takes: ['image'],
   bptt: false,
@@ -909,10 +909,7 @@ const resnet = defineKind({
     norm: names(CONV_NORMS)
       .default(RESNET_DEFAULTS.norm)
       .describe('per-channel batch norm in the branches (Ioffe & Szegedy 2015), or none'),
-    scale: accepting(
-      z.union([names(BRANCH_SCALES), num()], { error: () => RESNET_SCALE_ACCEPTED }),
-      RESNET_SCALE_ACCEPTED,
-    )
+    scale: branchScaleField
       .default(RESNET_DEFAULTS.scale)
       .describe(
         's in y = x + s F(x): none (1), a constant, or a learnable scalar from 0: rezero (Bachlechner et al. 2020), skipinit (De & Smith 2020)',
@@ -1506,33 +1503,6 @@ export const CROSS_RULES: readonly CrossRule[] = [
     },
   },
   {
-    description: 'every conv kernel fits the image its layer gets (after the strides and poolings before it)',
-    check({ task, model }) {
-      const image = taskImage(task.name);
-      if (model.kind !== 'cnn' || image === null) return undefined;
-      const small = cnnGeometry(model, image).tooSmall;
-      if (small === null) return undefined;
-      const { height, width } = small.input;
-      const side = Math.min(height, width);
-      return {
-        code: 'invalid_value',
-        path: 'model.kernel',
-        value: model.kernel,
-        accepted: describeNumber({
-          integer: true,
-          min: 1,
-          max: side,
-          about: `conv layer ${small.conv} gets a ${height}x${width} image`,
-        }),
-        problem: `a ${model.kernel}x${model.kernel} kernel does not fit the ${height}x${width} image conv layer ${small.conv} gets`,
-        hint:
-          small.conv === 0
-            ? `the images of task ${task.name} are ${height}x${width}; use a kernel of at most ${side}`
-            : `use a kernel of at most ${side}, fewer conv layers, "pool": "none" or a larger "poolEvery", or stride 1`,
-      };
-    },
-  },
-  {
     description: 'delta-orthogonal initialises convolution kernels (model kinds with convolutions)',
     check({ model }) {
       if (!DENSE_ONLY_KINDS.has(model.kind)) return undefined;
@@ -1576,14 +1546,41 @@ export const CROSS_RULES: readonly CrossRule[] = [
     check({ model }) {
       if (model.kind !== 'mlp' || !model.residual || !model.residual.fixup) return undefined;
       const scale = model.residual.scale;
-      if (scale !== 'rezero' && scale !== 'skipinit') return undefined;
+      if (scale !== 'rezero' && scale !== 'skipinit' && scale !== 0) return undefined;
       return {
         code: 'conflict',
         path: 'model.residual.scale',
         value: scale,
-        accepted: 'a number > 0 with fixup true, or fixup false',
+        accepted: '"none" or a non-zero constant with fixup true, or fixup false',
         problem: `fixup with scale ${showValue(scale)} never trains: the zeroed last layer gets no gradient through a scale of 0, and the scale none through a zero branch`,
         hint: 'use either fixup (zero last layer) or a zero-initialised scale, not both',
+      };
+    },
+  },
+  {
+    description: 'every conv kernel fits the image its layer gets (after the strides and poolings before it)',
+    check({ task, model }) {
+      const image = taskImage(task.name);
+      if (model.kind !== 'cnn' || image === null) return undefined;
+      const small = cnnGeometry(model, image).tooSmall;
+      if (small === null) return undefined;
+      const { height, width } = small.input;
+      const side = Math.min(height, width);
+      return {
+        code: 'invalid_value',
+        path: 'model.kernel',
+        value: model.kernel,
+        accepted: describeNumber({
+          integer: true,
+          min: 1,
+          max: side,
+          about: `conv layer ${small.conv} gets a ${height}x${width} image`,
+        }),
+        problem: `a ${model.kernel}x${model.kernel} kernel does not fit the ${height}x${width} image conv layer ${small.conv} gets`,
+        hint:
+          small.conv === 0
+            ? `the images of task ${task.name} are ${height}x${width}; use a kernel of at most ${side}`
+            : `use a kernel of at most ${side}, fewer conv layers, "pool": "none" or a larger "poolEvery", or stride 1`,
       };
     },
   },

@@ -17,6 +17,7 @@ import type {
   MONITOR_FIELDS,
   NORM_NAMES,
   OPTIMIZERS,
+  RESIDUAL_FORMS,
   ROOT_FIELDS,
   SCHEDULES,
   TASKS,
@@ -25,7 +26,6 @@ import type {
   initSpec,
   SEQ2SEQ_ARCHITECTURES,
   SEQ2SEQ_ATTENTIONS,
-  RESIDUAL_FORMS,
 } from './schema.js';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -69,13 +69,13 @@ export type NormName = (typeof NORM_NAMES)[number];
  */
 export type MlpResidualForm = (typeof RESIDUAL_FORMS)[number];
 
-/** An MLP's residual blocks; `model.residual: true` resolves to `{ form: 'activated', layers: 1, scale: 1, fixup: false }`. */
+/** An MLP's residual blocks; `model.residual: true` resolves to `{ form: 'activated', layers: 1, scale: 'none', fixup: false }`. */
 export interface MlpResidualConfig {
   form: MlpResidualForm;
   /** Weight layers per block: 1 or 2. */
   layers: number;
-  /** s in x + s F(x): a constant, or a learnable scalar starting at 0 (ReZero; SkipInit). */
-  scale: number | 'rezero' | 'skipinit';
+  /** s in x + s F(x): `none` (1), a constant, or a learnable scalar starting at 0 (ReZero; SkipInit). */
+  scale: BranchScale;
   /** Fixup (Zhang et al. 2019): the branch's last layer starts at zero, the others rescaled by depth. */
   fixup: boolean;
 }

@@ -236,7 +236,11 @@ function residualText(block: MlpResidualConfig | null): string {
   const parts = [
     block.form === 'activated' ? '' : `${block.form} form`,
     block.layers === 1 ? '' : `${block.layers} layers per block`,
-    block.scale === 1 ? '' : typeof block.scale === 'number' ? `branch scale ${block.scale}` : block.scale,
+    block.scale === 'none' || block.scale === 1
+      ? ''
+      : typeof block.scale === 'number'
+        ? `branch scale ${block.scale}`
+        : block.scale,
     block.fixup ? 'Fixup' : '',
   ].filter(Boolean);
   return parts.length > 0 ? `residual connections (${parts.join(', ')})` : 'residual connections';

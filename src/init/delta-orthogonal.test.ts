@@ -168,3 +168,31 @@ describe('a 32-layer tanh conv stack at initialisation', () => {
     }
   });
 });
+
+describe('delta-orthogonal in a conv model kind', () => {
+  it('initialises every conv kernel of a cnn config at its centre; the dense head falls back to orthogonal', async () => {
+    const { buildModel } = await import('../train/build.js');
+    const { createTask } = await import('../data/index.js');
+    const config = resolveConfig(
+      {
+        task: 'images',
+        model: { kind: 'cnn', channels: [4, 4], kernel: 3, pool: 'none', init: 'delta-orthogonal' },
+      },
+      { defaultName: 'x' },
+    );
+    const model = buildModel(config.model, createTask(config.task, config.seed), new Rng(0), {
+      dtype: 'float64',
+    });
+    const weights = model.namedParameters().filter((p) => p.name.endsWith('weight'));
+    const kernels = weights.filter((p) => p.tensor.rank === 4);
+    assert.equal(kernels.length, 2);
+    for (const { tensor } of kernels) {
+      const { centre, othersZero } = split(tensor.data as Float64Array, [...tensor.shape]);
+      assert.ok(othersZero);
+      assert.ok(orthogonalityError(centre, tensor.shape[0]!, tensor.shape[1]!, 1) < 1e-12);
+    }
+    const head = weights.find((p) => p.tensor.rank === 2)!;
+    const [rows, cols] = head.tensor.shape as [number, number];
+    assert.ok(orthogonalityError(head.tensor.data as Float64Array, rows, cols, 1) < 1e-12);
+  });
+});

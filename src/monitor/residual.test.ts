@@ -118,3 +118,47 @@ describe('branch/shortcut variance ratio of residual blocks', () => {
     );
   });
 });
+
+describe('conv and residual kinds through a training session', () => {
+  const run = (model: Record<string, unknown>) => {
+    const config = resolveConfig(
+      {
+        task: { name: 'images', size: 64 },
+        model,
+        train: { steps: 2, batchSize: 8 },
+        monitor: { every: 1 },
+      },
+      { defaultName: 'monitor-conv' },
+    );
+    const session = new TrainingSession(config);
+    const { record } = session.step();
+    assert.ok(record);
+    return record;
+  };
+
+  it('a cnn logs per-channel dead and saturated fractions for each conv layer', () => {
+    const record = run({ kind: 'cnn', channels: [4, 6], kernel: 3, pool: 'none', activation: 'relu' });
+    const conv = record.activations.filter((a) => a.channelDead !== undefined);
+    assert.deepEqual(
+      conv.map((a) => a.channelDead!.length),
+      [4, 6],
+    );
+    for (const a of conv) {
+      assert.ok(a.channelDead!.every((f) => f >= 0 && f <= 1));
+      // The layer's dead fraction counts the channels dead at every example and position.
+      assert.equal(a.dead, a.channelDead!.filter((f) => f === 1).length / a.channelDead!.length);
+      assert.equal(a.channelSaturated!.length, a.channelDead!.length);
+    }
+  });
+
+  it('a resnet logs one branch/shortcut record per block; its plain twin none', () => {
+    const model = { kind: 'resnet', width: 4, stages: 2, blocks: 2, block: 'pre', norm: 'none' };
+    const record = run(model);
+    assert.deepEqual(
+      record.residual?.map((r) => r.layer),
+      [1, 2, 3, 4],
+    );
+    assert.ok(record.residual!.every((r) => r.branch > 0 && r.shortcut > 0 && Number.isFinite(r.ratio)));
+    assert.equal(run({ ...model, shortcut: false }).residual, undefined);
+  });
+});

@@ -246,7 +246,8 @@ export class ResidualBlock extends Module {
     if (this.order === 'branch') activated = h;
     const branch = this.scale ? mul(h, this.scale) : h;
     const shortcut = this.shortcut ? this.shortcut.forward(shortcutInput) : x;
-    if (this.measureVariances) {
+    // The plain twin (no shortcut) has no sum to measure.
+    if (this.measureVariances && this.skip) {
       this.lastVariances = { shortcut: meanSquare(shortcut), branch: meanSquare(branch) };
     }
     let y = this.skip ? add(shortcut, branch) : branch;

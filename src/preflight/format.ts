@@ -92,11 +92,26 @@ function describeWidths(widths: readonly number[]): string {
   return `[${widths.join(', ')}]`;
 }
 
+/** The gradient column's label by where the report measured it. */
+const GRADIENT_LABEL = {
+  'pre-activation': '||dL/dh||^2',
+  stream: '||dL/dx||^2',
+  output: '||dL/dy||^2',
+} as const;
+
 function layerTable(report: PreflightReport): string[] {
   const recurrent = report.recurrent !== null;
   const header = recurrent
     ? ['layer', 'width', 'mean h^2', 'sum_t ||dL/dh_t||^2']
-    : ['layer', 'width', 'q', 'q theory', '||dL/dh||^2', 'theory', 'measured/theory'];
+    : [
+        'layer',
+        'width',
+        report.gradientAt === 'output' ? 'mean y^2' : 'q',
+        'q theory',
+        GRADIENT_LABEL[report.gradientAt ?? 'pre-activation'],
+        'theory',
+        'measured/theory',
+      ];
   const rows = pick(report.layers.length).map((l) => {
     const layer = report.layers[l];
     if (!layer) return header.map(() => '');

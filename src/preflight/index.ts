@@ -151,6 +151,11 @@ export interface PreflightReport {
   transformer?: TransformerPreflight;
   /** Residual MLPs: the stream beside the residual mean-field recursion (./residual.ts). */
   residual?: ResidualPreflight;
+  /**
+   * Where `gradNorm2` is measured when not at the pre-activation h_l: `stream` (residual MLPs: x_l, with `q` the
+   * branch's first pre-activation) or `output` (conv and residual kinds: y_l, with `q` its mean square).
+   */
+  gradientAt?: 'stream' | 'output';
   /** Residual blocks of conv/residual kinds: shortcut and branch mean squares at the sum (./layered.ts). */
   branchVariance?: BranchVariance[];
 }
@@ -171,10 +176,10 @@ export function preflight(config: ResolvedConfig, options: PreflightOptions = {}
     return residualReport(config, config.model, task, { networks, data, ...jacobian });
   if (config.model.kind === 'mlp') return mlpReport(config, config.model, task, networks, data, jacobian);
   if (config.model.kind === 'transformer') return transformerReport(config, task, networks, verdictOf);
-  if (!preflightProbes(config)) throw transformerNotProbed(config.model.kind);
-  // Kinds that build a conv or residual LayeredModel: the generic per-layer probe (./layered.ts).
-  if (!RECURRENT_KINDS.has(config.model.kind))
+  // Conv and residual kinds build a LayeredModel: the generic per-layer probe (./layered.ts).
+  if (config.model.kind === 'cnn' || config.model.kind === 'resnet')
     return layeredConfigReport(config, task, { networks, data, ...jacobian });
+  if (!preflightProbes(config)) throw transformerNotProbed(config.model.kind);
   return recurrentReport(
     config,
     probeRecurrent(config, task, { networks, targetQ: null, data, ...jacobian }),
@@ -357,8 +362,6 @@ export function verdictOf(gradRatio: number, measured: readonly number[]): Prefl
 // ---------------------------------------------------------------------------------------------------------------
 // Recurrent report
 
-const RECURRENT_KINDS: ReadonlySet<string> = new Set(['rnn', 'lstm', 'gru']);
-
 /** Whether preflight probes this model (MLPs and recurrent cells do; a run skips the panel quietly otherwise). */
 export function preflightProbes(config: ResolvedConfig): boolean {
   return config.model.kind !== 'seq2seq';
@@ -370,7 +373,7 @@ export function transformerNotProbed(kind = 'transformer'): GradscopeError {
     code: 'not_applicable',
     path: 'model.kind',
     value: kind,
-    accepted: 'mlp, rnn, lstm, gru or transformer',
+    accepted: 'mlp, rnn, lstm, gru, transformer, cnn or resnet',
     problem: `preflight does not probe ${kind === 'transformer' ? 'transformers' : kind === 'seq2seq' ? 'sequence-to-sequence models' : `${kind} models`} yet`,
     hint: `"gradscope run" trains a ${kind === 'seq2seq' ? 'seq2seq model' : kind} without it`,
   });

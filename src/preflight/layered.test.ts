@@ -5,6 +5,7 @@ import type { ActivationName } from '../kernels/activations.js';
 import { ConvNet } from '../nn/conv.js';
 import { ResNet, type ResNetOptions } from '../nn/residual.js';
 import { Rng } from '../tensor/rng.js';
+import { formatReport } from './format.js';
 import { layeredReport, probeLayered, type LayeredNetworkProbe } from './layered.js';
 
 const image = { channels: 1, height: 8, width: 8 };
@@ -73,6 +74,8 @@ describe('the layered probe on nn-built conv and residual nets', () => {
       inputs: 'gaussian-unit',
     });
     assert.equal(report.verdict, 'vanishing', `ratio ${report.gradRatio}`);
+    assert.equal(report.gradientAt, 'output');
+    assert.match(formatReport(report), /mean y\^2 .* \|\|dL\/dy\|\|\^2/);
     assert.ok(report.advice.some((a) => /residual connections/.test(a)));
     assert.ok(Number.isFinite(report.jacobian.meanSquaredSingular));
   });

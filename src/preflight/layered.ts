@@ -131,6 +131,7 @@ export interface LayeredLayerProbe {
   q: number;
   /** ||dL/dy_l||^2 at the layer's output, per example. */
   gradNorm2: number;
+  /** Output channels (conv) or features (dense). */
   width: number;
   /** Residual blocks: mean squares of the shortcut and of the scaled branch at the sum. */
   shortcut: number | null;
@@ -154,7 +155,7 @@ export interface LayeredProbeOptions {
   rng: Rng;
   /** Inputs to use instead of unit Gaussians ([batch, inputSize]). */
   inputs?: Float64Array;
-  /** false: skip the Jacobian statistics (default: computed). */
+  /** false: skip the Jacobian statistics (default: computed, except under batch statistics). */
   jacobian?: boolean | JacobianOptions;
 }
 
@@ -203,7 +204,8 @@ export function probeLayered(model: LayeredModel, options: LayeredProbeOptions):
       residual: facts.residual,
       q: meanSquareOf(y.data),
       gradNorm2: 0,
-      width: facts.fanOut,
+      // Channels of a conv output (NCHW), features of a dense one.
+      width: (y.rank === 4 ? y.shape[1] : y.shape[y.rank - 1]) as number,
       shortcut: variances ? variances.shortcut : null,
       branch: variances ? variances.branch : null,
     };
@@ -228,7 +230,9 @@ export function probeLayered(model: LayeredModel, options: LayeredProbeOptions):
   backward(top, { seed });
   const inputGradNorm2 = meanSquareOf(input.grad ?? []) * inSize;
   let jacobian: JacobianStats | null = null;
-  if (options.jacobian !== false) {
+  // Under batch statistics every row of J costs a pass of the whole batch (about a minute for a small BN ResNet):
+  // the Jacobian is left out there, the per-layer measurement stays.
+  if (options.jacobian !== false && batch === 1) {
     const cost = model.parameters().reduce((s, p) => s + p.size, 0) * 3;
     jacobian = jacobianStats(
       forwardJacobian((t) => hiddenForward(t).top, x, batch, inSize, width, cost),
@@ -290,6 +294,19 @@ export interface BranchVariance {
   ratio: number;
 }
 
+/** The Jacobian statistics over networks; NaN (method `estimate`, 0 values) when none was measured. */
+export function summariseJacobians(stats: ReadonlyArray<JacobianStats | null>): PreflightReport['jacobian'] {
+  const present = stats.filter((j): j is JacobianStats => j !== null);
+  if (present.length > 0) return jacobianSummary(present);
+  return {
+    meanSquaredSingular: NaN,
+    varianceSquaredSingular: NaN,
+    maxSingular: NaN,
+    method: 'estimate',
+    singularValues: 0,
+  };
+}
+
 function mean(values: readonly number[]): number {
   return values.reduce((s, v) => s + v, 0) / Math.max(1, values.length);
 }
@@ -330,7 +347,6 @@ export function layeredReport(
     gradRatio,
     layers.flatMap((l) => [l.q, l.gradNorm2]),
   );
-  const jacobians = probes.map((p) => p.jacobian).filter((j): j is JacobianStats => j !== null);
   const report: PreflightReport = {
     networks: probes.length,
     layers,
@@ -340,16 +356,7 @@ export function layeredReport(
         signal: p.signal,
       })),
     }),
-    jacobian:
-      jacobians.length > 0
-        ? jacobianSummary(jacobians)
-        : {
-            meanSquaredSingular: NaN,
-            varianceSquaredSingular: NaN,
-            maxSingular: NaN,
-            method: 'estimate',
-            singularValues: 0,
-          },
+    jacobian: summariseJacobians(probes.map((p) => p.jacobian)),
     theory: null,
     timeGrad: [],
     verdict,
@@ -372,9 +379,14 @@ export function layeredReport(
     theoryNote:
       'no exact mean-field theory is applied to conv and residual stacks here; gradNorm2 is ||dL/dy_l||^2 at each layer output',
     recurrent: null,
+    gradientAt: 'output',
     ...(branchVariance.length > 0 ? { branchVariance } : {}),
   };
   const advice = [report.theoryNote as string];
+  if (probes.some((p) => p.jacobian === null))
+    advice.push(
+      'the Jacobian is not measured under batch statistics (each of its rows would cost a pass of the whole batch)',
+    );
   const change = about(gradRatio);
   if (verdict === 'vanishing')
     advice.push(

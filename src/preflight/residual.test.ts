@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { resolveConfig } from '../config/resolve.js';
 import type { MlpModelConfig, ResolvedConfig } from '../config/types.js';
-import { preflight } from './index.js';
+import { formatReport, preflight } from './index.js';
 import { residualMeanField, residualTrajectory, type ResidualMeanField } from './residual.js';
 
 function config(model: Record<string, unknown>, seed = 0): ResolvedConfig {
@@ -80,7 +80,7 @@ describe('the residual mean-field recursion (Yang & Schoenholz 2017)', () => {
       return 'reason' in field ? field.reason : '';
     };
     assert.match(reason({ residual: { form: 'post' } }), /post-activation/);
-    assert.match(reason({ norm: 'layer', residual: { form: 'pre' } }), /layer norm/);
+    assert.match(reason({ norm: 'batch', residual: { form: 'pre' } }), /batch norm/);
   });
 });
 
@@ -89,6 +89,8 @@ describe('preflight of residual MLPs: the probe beside the recursion', () => {
     const report = preflight(config({ depth: 8, activation: 'relu', residual: true }), { networks: 8 });
     assert.equal(report.verdict, 'exploding');
     assert.equal(report.residual?.gradient, 'stream');
+    assert.equal(report.gradientAt, 'stream');
+    assert.match(formatReport(report), /\|\|dL\/dx\|\|\^2/);
     assert.deepEqual(report.residual?.blocks, [1, 2, 3, 4, 5, 6, 7]);
     const predicted = report.residual?.theory?.gradRatio ?? NaN;
     near(predicted, 2 ** 7, 1e-9, 'predicted');
@@ -139,6 +141,35 @@ describe('preflight of residual MLPs: the probe beside the recursion', () => {
     );
   });
 
+  it('layer-normalised blocks (pre, activated): the standardised recursion matches the probe', () => {
+    for (const residual of [{ form: 'pre', layers: 2 }, { form: 'activated' }]) {
+      const report = preflight(config({ depth: 8, width: 64, activation: 'relu', norm: 'layer', residual }), {
+        networks: 4,
+      });
+      const what = JSON.stringify(residual);
+      const theory = report.residual?.theory;
+      assert.ok(theory, what);
+      near(report.residual!.p[7]!, report.residual!.pTheory![7]!, 0.2, `${what} p_L`);
+      assert.ok(
+        report.gradRatio > theory.gradRatio / 1.5 && report.gradRatio < theory.gradRatio * 1.5,
+        `${what}: ${report.gradRatio} vs ${theory.gradRatio}`,
+      );
+      // Pre-LN: each block adds a gradient of order 1 / p_l, so the growth is slow (polynomial), not 2 per block.
+      assert.ok(theory.gradRatio < 2 ** 7 / 4, `${what}: ${theory.gradRatio}`);
+    }
+  });
+
+  it('sigmoid blocks: the gradient keeps its scale but the stream piles up, and the advice says so', () => {
+    const report = preflight(config({ depth: 20, width: 64, activation: 'sigmoid', residual: true }), {
+      networks: 2,
+    });
+    assert.equal(report.verdict, 'healthy');
+    const p = report.residual!.p;
+    assert.ok(p[19]! / p[0]! > 100, `${p[0]} -> ${p[19]}`);
+    assert.ok(report.advice.some((a) => /stream's mean square grows/.test(a) && /"pre"/.test(a)));
+    assert.ok(!report.advice.some((a) => /nothing to change/.test(a)));
+  });
+
   it('ReZero and Fixup stacks are the identity at initialisation: measured gradient ratio 1, healthy', () => {
     for (const residual of [{ scale: 'rezero' }, { form: 'linear-out', layers: 2, fixup: true }]) {
       const report = preflight(config({ depth: 10, activation: 'relu', residual }), { networks: 2 });
@@ -166,6 +197,10 @@ describe('preflight of residual MLPs: the probe beside the recursion', () => {
       { networks: 1 },
     );
     assert.ok(batch.layers.every((l) => Number.isFinite(l.gradNorm2) && l.gradNorm2 > 0));
-    assert.ok(Number.isFinite(batch.jacobian.meanSquaredSingular));
+    assert.ok(Number.isNaN(batch.jacobian.meanSquaredSingular), 'no Jacobian under batch statistics');
+    assert.ok(
+      batch.advice.some((a) => /batch statistics/.test(a)),
+      batch.advice.join('\n'),
+    );
   });
 });

@@ -27,7 +27,10 @@
  * The probe measures what the recursion predicts: per layer l the mean squared first pre-activation of the branch
  * (q_l; for pre and linear-out the stream itself, which phi reads), the stream's mean square p_l and the squared
  * gradient at the stream, ||dL/dx_l||^2, for the probe's loss L = v . x_L (so ||dL/dx_L||^2 = 1).
- * Post-activation blocks phi(x + F) and normalised branches have no exact recursion here; they are measured only.
+ * With layer norm (gain 1, shift 0 at initialisation) phi reads standardised coordinates: N(0, 1) after a weight
+ * layer, the standardised stream (x - E x) / std x in a `pre` block, and the backward factor of that layer is divided
+ * by the variance it normalised; so in a Pre-LN stack each block adds O(1 / p_l) and the gradient grows slowly.
+ * Post-activation blocks phi(x + F) and batch norm have no exact recursion here; they are measured only.
  */
 import { backward } from '../autograd/tape.js';
 import type { MlpModelConfig, MlpResidualConfig, ResolvedConfig } from '../config/types.js';
@@ -40,7 +43,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { buildModel } from '../train/build.js';
 import {
   biasMoments,
-  jacobianSummary,
+  GRADIENT_RATIO_LIMIT,
   spreadOf,
   verdictOf,
   type PreflightOptions,
@@ -48,7 +51,7 @@ import {
 } from './index.js';
 import { jacobianStats, type JacobianStats } from './jacobian.js';
 import { remedy, usefulFixes } from './fixes.js';
-import { forwardJacobian, prepareForProbe } from './layered.js';
+import { forwardJacobian, prepareForProbe, summariseJacobians } from './layered.js';
 import { BATCH_NORM_PROBE_BATCH, networkRng, probeRng, randomUnit } from './probe.js';
 import { gaussianExpectation } from './quadrature.js';
 import { activationMoments, type ActivationSpec, type BiasMoments } from './theory.js';
@@ -73,12 +76,19 @@ export interface ResidualMeanField {
   /** s at initialisation: the constant, 0 for ReZero and SkipInit, 1 for Fixup's multiplier */
   readonly scale: number;
   readonly bias: BiasMoments;
+  /**
+   * Layer norm (gain 1, shift 0 at initialisation) before each phi: over a wide layer it standardises each
+   * example's vector, so phi reads N(0, 1) coordinates (or the standardised stream, for `pre`) and the backward
+   * signal is divided by the normalised vector's standard deviation (Xiong et al. 2020's Pre-LN analysis).
+   */
+  readonly layerNorm: boolean;
   readonly layers: readonly ResidualMeanFieldLayer[];
 }
 
 /** The scale s at initialisation. */
 function initialScale(residual: MlpResidualConfig): number {
-  return typeof residual.scale === 'number' ? residual.scale : 0;
+  const scale = residual.scale;
+  return scale === 'none' ? 1 : typeof scale === 'number' ? scale : 0;
 }
 
 /**
@@ -94,7 +104,7 @@ export function residualMeanField(
 ): { network: ResidualMeanField } | { reason: string } {
   const residual = model.residual;
   if (residual === false) return { reason: 'no residual connections' };
-  if (model.norm !== 'none') return { reason: `${model.norm} norm in the residual stack` };
+  if (model.norm === 'batch') return { reason: 'batch norm in the residual stack' };
   if (residual.form === 'post')
     return { reason: 'post-activation residual blocks (phi after the sum makes the stream non-Gaussian)' };
   const context = { activation: model.activation };
@@ -126,6 +136,7 @@ export function residualMeanField(
       order: residual.form === 'activated' ? 'branch' : 'pre',
       scale: initialScale(residual),
       bias,
+      layerNorm: model.norm === 'layer',
       layers,
     },
   };
@@ -163,9 +174,16 @@ interface Stream {
  * E[phi(x)^2] (`square`) or E[phi'(x)^2] (`slope`) over the stream: the inner Gaussian integral over G is
  * theory.ts's moment (closed form for rectifiers), the outer one over h_0 a quadrature.
  */
-function streamExpect(which: 'square' | 'slope', s: Stream, activation: ActivationSpec): number {
+function streamExpect(
+  which: 'square' | 'slope',
+  s: Stream,
+  activation: ActivationSpec,
+  affine: { shift: number; scale: number } = { shift: 0, scale: 1 },
+): number {
+  // phi reads scale (x + shift): the layer norm's standardisation, or the stream itself.
+  const { shift, scale } = affine;
   const inner = (mean: number): number => {
-    const moments = activationMoments(activation, mean, s.gVariance);
+    const moments = activationMoments(activation, scale * (mean + shift), scale * scale * s.gVariance);
     return which === 'square' ? moments.second : moments.derivativeSecond;
   };
   if (!s.base) return inner(s.gMean);
@@ -203,6 +221,7 @@ export function residualTrajectory(
   const square = (h: number): number => value(h) ** 2;
   const slope2 = (h: number): number => phi.derivative(h, alpha) ** 2;
   const s = network.scale;
+  const ln = network.layerNorm;
   const q: number[] = [];
   const p: number[] = [];
   const factor: number[] = [];
@@ -218,6 +237,8 @@ export function residualTrajectory(
         variance: (l === 0 ? start.q0 : layer.sigmaW2 * meanSquare + b.variance + b.mean ** 2) - b.mean ** 2,
       };
       q.push(h0.variance + h0.mean ** 2);
+      // A layer norm hands phi the standardised pre-activation.
+      if (ln) Object.assign(h0, { mean: 0, variance: 1 });
       mu = expect(value, h0.mean, h0.variance, a);
       meanSquare = expect(square, h0.mean, h0.variance, a);
       stream = { base: h0, gMean: 0, gVariance: 0 };
@@ -237,9 +258,11 @@ export function residualTrajectory(
         const sigmaW2 = layer.sigmaW2[k] as number;
         const variance = sigmaW2 * inputSquare + bias.variance;
         if (k === 0) q.push(variance + bias.mean ** 2);
-        chi *= sigmaW2 * expect(slope2, bias.mean, variance, a);
-        outMean = expect(value, bias.mean, variance, a);
-        outSquare = expect(square, bias.mean, variance, a);
+        // With a layer norm phi reads N(0, 1) and the backward signal is divided by the pre-norm std.
+        const z = ln ? { mean: 0, variance: 1 } : { mean: bias.mean, variance };
+        chi *= (sigmaW2 * expect(slope2, z.mean, z.variance, a)) / (ln ? variance : 1);
+        outMean = expect(value, z.mean, z.variance, a);
+        outSquare = expect(square, z.mean, z.variance, a);
         inputSquare = outSquare;
       }
       meanSquare = meanSquare + 2 * s * mu * outMean + s * s * outSquare;
@@ -247,8 +270,11 @@ export function residualTrajectory(
     } else {
       // F = W_m phi(z_{m-1}) + b_m with z_0 = x: Gaussian and independent of the stream.
       q.push(meanSquare);
-      let second = streamExpect('square', stream, a);
-      chi = streamExpect('slope', stream, a);
+      const streamMean = (stream.base ? mu : 0) + stream.gMean;
+      const spread = Math.sqrt(Math.max(meanSquare - streamMean ** 2, 1e-300));
+      const affine = ln ? { shift: -streamMean, scale: 1 / spread } : { shift: 0, scale: 1 };
+      let second = streamExpect('square', stream, a, affine);
+      chi = streamExpect('slope', stream, a, affine) * affine.scale ** 2;
       let outMean = 0;
       let outVariance = 0;
       for (let k = 0; k < m; k++) {
@@ -258,8 +284,9 @@ export function residualTrajectory(
         outVariance = sigmaW2 * second + bias.variance;
         chi *= sigmaW2;
         if (k < m - 1) {
-          chi *= expect(slope2, outMean, outVariance, a);
-          second = expect(square, outMean, outVariance, a);
+          const z = ln ? { mean: 0, variance: 1 } : { mean: outMean, variance: outVariance };
+          chi *= expect(slope2, z.mean, z.variance, a) / (ln ? outVariance : 1);
+          second = expect(square, z.mean, z.variance, a);
         }
       }
       stream = {
@@ -298,7 +325,8 @@ export interface ResidualNetworkProbe {
   inputGradNorm2: number;
   /** The inputs' mean square (the recursion's start when the first layer is a block). */
   inputMeanSquare: number;
-  jacobian: JacobianStats;
+  /** null under batch statistics (see ./layered.ts `probeLayered`) */
+  jacobian: JacobianStats | null;
 }
 
 export interface ResidualProbe {
@@ -410,11 +438,14 @@ export function probeResidualMlp(
       signal,
       inputGradNorm2: meanSquareOf(input.grad ?? []) * inSize,
       inputMeanSquare: meanSquareOf(x),
-      jacobian: jacobianStats(
-        forwardJacobian((t) => hiddenForward(model, t), x, batch, inSize, width, cost),
-        rng.fork('jacobian'),
-        options.jacobian,
-      ),
+      jacobian:
+        batch > 1
+          ? null
+          : jacobianStats(
+              forwardJacobian((t) => hiddenForward(model, t), x, batch, inSize, width, cost),
+              rng.fork('jacobian'),
+              options.jacobian,
+            ),
     });
   }
   return { widths, batch, networks };
@@ -514,7 +545,7 @@ export function residualReport(
       gradNorm2Theory: predicted ? (predicted.gradNorm2[l] as number) : null,
     })),
     spread: spreadOf(probe),
-    jacobian: jacobianSummary(probe.networks.map((n) => n.jacobian)),
+    jacobian: summariseJacobians(probe.networks.map((n) => n.jacobian)),
     theory: null,
     timeGrad: [],
     verdict,
@@ -538,6 +569,7 @@ export function residualReport(
         `and ||dL/dx_l||^2 by ${about(theory.gradRatio)} (mean factor ${fmt(theory.meanFactor)} per block); gradNorm2 is at each layer's output x_l`
       : `no exact mean-field recursion covers ${'reason' in meanField ? meanField.reason : 'this stack'}; only the measurement is shown (gradNorm2 is at each layer's output x_l)`,
     recurrent: null,
+    gradientAt: 'stream',
     residual: {
       form: residual.form,
       layersPerBlock: residual.layers,
@@ -552,6 +584,10 @@ export function residualReport(
   };
   report.fixes = residualFixes(report, config);
   report.advice = residualAdvice(report, residual);
+  if (probe.networks.some((n) => n.jacobian === null))
+    report.advice.push(
+      'the Jacobian is not measured under batch statistics (each of its rows would cost a pass of the whole batch)',
+    );
   return report;
 }
 
@@ -617,6 +653,9 @@ function residualAdvice(report: PreflightReport, residual: MlpResidualConfig): s
   const measured = report.gradRatio;
   const predicted = theory ? ` (predicted ${about(theory.gradRatio)})` : '';
   const zeroBranch = residual.fixup || initialScale(residual) === 0;
+  const p = report.residual?.p ?? [];
+  const growth = (p[p.length - 1] ?? NaN) / (p[0] ?? NaN);
+  const compounding = growth > GRADIENT_RATIO_LIMIT;
   if (report.verdict === 'exploding') {
     advice.push(
       `gradients grow about ${about(measured)} over ${L} layers${predicted}: every block adds its branch to the stream, ` +
@@ -632,7 +671,15 @@ function residualAdvice(report: PreflightReport, residual: MlpResidualConfig): s
     advice.push(
       `gradients keep their scale over ${L} layers (measured change ${about(measured)}${predicted})` +
         (zeroBranch ? '; each block is the identity at initialisation (a zero branch)' : '') +
-        `; nothing to change`,
+        (compounding ? '' : '; nothing to change'),
+    );
+  }
+  if (compounding) {
+    // The forward signal compounds even where the gradient does not: activations leave the range phi works in.
+    advice.push(
+      `the stream's mean square grows ${about(growth)}-fold over ${L} layers (measured): every block adds its branch, ` +
+        `with its mean, to the stream; normalise the branch input (form "pre" with model.norm "layer") or scale the ` +
+        `branch down (scale "rezero" or a constant below 1)`,
     );
   }
   if (theory && report.verdict !== 'exploding' && theory.gradRatio > 0 && measured > 0) {

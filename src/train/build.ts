@@ -161,6 +161,27 @@ function buildMlp(model: MlpModelConfig, task: Task, rng: Rng, dtype: DType): Ml
   });
 }
 
+/** Each config form is an order of the one ResidualBlock; linear-out is pre without a norm (a schema rule). */
+const RESIDUAL_ORDER: { readonly [F in MlpResidualForm]: ResidualOrder } = {
+  activated: 'branch',
+  post: 'post',
+  pre: 'pre',
+  'linear-out': 'pre',
+};
+
+/**
+ * The Mlp's residual setting: today's block (`true`) as the x + phi(W x + b) shorthand around the layer itself,
+ * every other form as a ResidualBlock.
+ */
+export function mlpResidual(residual: false | MlpResidualConfig): boolean | MlpResidual {
+  if (residual === false) return false;
+  const { form, layers, fixup } = residual;
+  const scale = branchScale(residual.scale);
+  const unscaled = scale === undefined || (scale.init === 1 && !scale.learnable);
+  if (form === 'activated' && layers === 1 && unscaled && !fixup) return true;
+  return { order: RESIDUAL_ORDER[form], layers, ...(scale ? { scale } : {}), fixup };
+}
+
 /** The task's image shape; conv kinds read the flat features as these images. */
 function imageOf(task: Task, kind: string): NonNullable<Task['image']> {
   if (!task.image) {
@@ -219,28 +240,4 @@ function buildResNet(model: ResNetModelConfig, task: Task, rng: Rng, dtype: DTyp
     rng,
     dtype,
   });
-}
-
-/** Each config form is an order of the one ResidualBlock; linear-out is pre without a norm (a schema rule). */
-const RESIDUAL_ORDER: { readonly [F in MlpResidualForm]: ResidualOrder } = {
-  activated: 'branch',
-  post: 'post',
-  pre: 'pre',
-  'linear-out': 'pre',
-};
-
-/**
- * The Mlp's residual setting: today's block (`true`) as the x + phi(W x + b) shorthand around the layer itself,
- * every other form as a ResidualBlock.
- */
-export function mlpResidual(residual: false | MlpResidualConfig): boolean | MlpResidual {
-  if (residual === false) return false;
-  const { form, layers, scale, fixup } = residual;
-  if (form === 'activated' && layers === 1 && scale === 1 && !fixup) return true;
-  return {
-    order: RESIDUAL_ORDER[form],
-    layers,
-    ...(scale === 1 ? {} : { scale: branchScale(scale) as ResidualScale }),
-    fixup,
-  };
 }

@@ -181,7 +181,7 @@ describe('MLP residual blocks at initialisation', () => {
   it('true resolves to the activated form and builds the layer-named shorthand, bit for bit as before', () => {
     const resolved = config(true).model;
     assert.ok(resolved.kind === 'mlp');
-    const expected: MlpResidualConfig = { form: 'activated', layers: 1, scale: 1, fixup: false };
+    const expected: MlpResidualConfig = { form: 'activated', layers: 1, scale: 'none', fixup: false };
     assert.deepEqual(resolved.residual, expected);
     // The object form of the same block is the same network with the same names.
     const a = build(config(true));
@@ -204,7 +204,14 @@ describe('MLP residual config refusals', () => {
     ['unequal widths', { form: 'pre' }, { hidden: [6, 8] }, 'model.residual', 'equal hidden widths'],
     ['an unknown form', { form: 'prenorm' }, {}, 'model.residual.form', 'activated|post|pre|linear-out'],
     ['3 layers', { layers: 3 }, {}, 'model.residual.layers', 'in [1, 2]'],
-    ['a negative scale', { scale: -1 }, {}, 'model.residual.scale', 'rezero'],
+    ['a scale given as text', { scale: 'half' }, {}, 'model.residual.scale', 'rezero'],
+    [
+      'fixup with a zero constant scale',
+      { fixup: true, scale: 0 },
+      {},
+      'model.residual.scale',
+      'never trains',
+    ],
     ['an unknown scale name', { scale: 'rezer0' }, {}, 'model.residual.scale', 'skipinit'],
     ['an unknown key', { forms: 'pre' }, {}, 'model.residual.forms', 'form'],
     ['linear-out with a norm', { form: 'linear-out' }, { norm: 'batch' }, 'model.residual.form', '"pre"'],
