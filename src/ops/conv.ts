@@ -14,6 +14,8 @@
  */
 import { gradTarget, makeResult } from '../autograd/tape.js';
 import { kernels } from '../kernels/index.js';
+import { conv2dBackwardReference, conv2dReference } from '../kernels/ts.js';
+import type { ConvShape, WindowGeometry } from '../kernels/types.js';
 import { allocBuffer, formatShape, type Buffer, type Tensor } from '../tensor/tensor.js';
 import { mean } from './reduce.js';
 import { reshape } from './shape.js';
@@ -33,20 +35,7 @@ export interface Conv2dOptions {
 }
 
 /** The geometry of one window sweep over an image: everything a conv or pooling loop needs. */
-export interface Geometry {
-  readonly height: number;
-  readonly width: number;
-  readonly kernelH: number;
-  readonly kernelW: number;
-  readonly strideH: number;
-  readonly strideW: number;
-  readonly padH: number;
-  readonly padW: number;
-  readonly dilationH: number;
-  readonly dilationW: number;
-  readonly outH: number;
-  readonly outW: number;
-}
+export type Geometry = WindowGeometry;
 
 function pair(value: Pair | undefined, fallback: number): [number, number] {
   if (value === undefined) return [fallback, fallback];
@@ -128,66 +117,6 @@ function checkImage(op: string, x: Tensor): [number, number, number, number] {
 }
 
 /**
- * Receptive fields of `channels` planes starting at `x[offset]` as the columns of `col` [channels kh kw, outH outW].
- * Taps that fall in the padding are 0.
- */
-function im2col(x: Buffer, offset: number, channels: number, g: Geometry, col: Buffer): void {
-  const { height, width, kernelH, kernelW, strideH, strideW, padH, padW, dilationH, dilationW, outH, outW } =
-    g;
-  const plane = height * width;
-  const pixels = outH * outW;
-  let row = 0;
-  for (let c = 0; c < channels; c++) {
-    const base = offset + c * plane;
-    for (let i = 0; i < kernelH; i++) {
-      for (let j = 0; j < kernelW; j++, row++) {
-        const r = row * pixels;
-        for (let oy = 0; oy < outH; oy++) {
-          const iy = oy * strideH - padH + i * dilationH;
-          const o = r + oy * outW;
-          if (iy < 0 || iy >= height) {
-            col.fill(0, o, o + outW);
-            continue;
-          }
-          const line = base + iy * width;
-          for (let ox = 0; ox < outW; ox++) {
-            const ix = ox * strideW - padW + j * dilationW;
-            col[o + ox] = ix >= 0 && ix < width ? (x[line + ix] as number) : 0;
-          }
-        }
-      }
-    }
-  }
-}
-
-/** The transpose of `im2col`: adds each column entry back into the pixel it was read from. */
-function col2im(col: Buffer, channels: number, g: Geometry, dx: Buffer, offset: number): void {
-  const { height, width, kernelH, kernelW, strideH, strideW, padH, padW, dilationH, dilationW, outH, outW } =
-    g;
-  const plane = height * width;
-  const pixels = outH * outW;
-  let row = 0;
-  for (let c = 0; c < channels; c++) {
-    const base = offset + c * plane;
-    for (let i = 0; i < kernelH; i++) {
-      for (let j = 0; j < kernelW; j++, row++) {
-        const r = row * pixels;
-        for (let oy = 0; oy < outH; oy++) {
-          const iy = oy * strideH - padH + i * dilationH;
-          if (iy < 0 || iy >= height) continue;
-          const o = r + oy * outW;
-          const line = base + iy * width;
-          for (let ox = 0; ox < outW; ox++) {
-            const ix = ox * strideW - padW + j * dilationW;
-            if (ix >= 0 && ix < width) dx[line + ix] = (dx[line + ix] as number) + (col[o + ox] as number);
-          }
-        }
-      }
-    }
-  }
-}
-
-/**
  * 2-D convolution (cross-correlation, as PyTorch's `F.conv2d`): x [N, C_in, H, W], weight [C_out, C_in / groups,
  * kh, kw], bias [C_out] or null; returns [N, C_out, H_out, W_out].
  * @example conv2d(x, weight, bias, { padding: 1 }) // a 3x3 "same" convolution
@@ -224,111 +153,21 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, options: 
     );
   }
   const g = geometry('conv2d', height, width, [kernelH, kernelW], options);
-  const pixels = g.outH * g.outW;
-  const plane = height * width;
-  const rows = groupChannels * kernelH * kernelW;
-  const outGroup = outChannels / groups;
-  // A 1x1 kernel at stride 1 without padding: the image planes already are the columns.
-  const direct =
-    kernelH === 1 && kernelW === 1 && g.strideH === 1 && g.strideW === 1 && g.padH === 0 && g.padW === 0;
-  const xd = x.data;
-  const wd = weight.data;
-  const y = allocBuffer(batch * outChannels * pixels, x.dtype);
-  const col = direct ? null : allocBuffer(rows * pixels, x.dtype);
+  const shape: ConvShape = { ...g, batch, inChannels, outChannels, groups };
+  const y = allocBuffer(batch * outChannels * g.outH * g.outW, x.dtype);
   const kern = kernels();
-  const columns = (n: number, grp: number): Buffer => {
-    const offset = (n * inChannels + grp * groupChannels) * plane;
-    if (!col) return xd.subarray(offset, offset + rows * pixels);
-    im2col(xd, offset, groupChannels, g, col);
-    return col;
-  };
-  for (let n = 0; n < batch; n++) {
-    for (let grp = 0; grp < groups; grp++) {
-      const wOffset = grp * outGroup * rows;
-      const yOffset = (n * outChannels + grp * outGroup) * pixels;
-      kern.matmul(
-        wd.subarray(wOffset, wOffset + outGroup * rows),
-        columns(n, grp),
-        y.subarray(yOffset, yOffset + outGroup * pixels),
-        outGroup,
-        rows,
-        pixels,
-        false,
-        false,
-        false,
-      );
-    }
-  }
-  if (bias) {
-    const bd = bias.data;
-    for (let n = 0; n < batch; n++) {
-      for (let c = 0; c < outChannels; c++) {
-        const b = bd[c] as number;
-        const o = (n * outChannels + c) * pixels;
-        for (let p = 0; p < pixels; p++) y[o + p] = (y[o + p] as number) + b;
-      }
-    }
-  }
+  if (kern.conv2d) kern.conv2d(x.data, weight.data, bias ? bias.data : null, y, shape);
+  else conv2dReference(x.data, weight.data, bias ? bias.data : null, y, shape, kern.matmul);
   const inputs = bias ? [x, weight, bias] : [x, weight];
   return makeResult('conv2d', y, [batch, outChannels, g.outH, g.outW], inputs, (result) => {
     const gy = result.grad as Buffer;
     const gx = gradTarget(x);
     const gw = gradTarget(weight);
     const gb = bias ? gradTarget(bias) : null;
+    if (!gx && !gw && !gb) return;
     const k = kernels();
-    const dcol = gx && !direct ? allocBuffer(rows * pixels, x.dtype) : null;
-    for (let n = 0; n < batch; n++) {
-      for (let grp = 0; grp < groups; grp++) {
-        const wOffset = grp * outGroup * rows;
-        const yOffset = (n * outChannels + grp * outGroup) * pixels;
-        const dy = gy.subarray(yOffset, yOffset + outGroup * pixels);
-        if (gw) {
-          // dW_g [outGroup, rows] += dY [outGroup, pixels] col^T
-          k.matmul(
-            dy,
-            columns(n, grp),
-            gw.subarray(wOffset, wOffset + outGroup * rows),
-            outGroup,
-            pixels,
-            rows,
-            false,
-            true,
-            true,
-          );
-        }
-        if (gx) {
-          // dcol [rows, pixels] = W_g^T dY, then scattered back to the pixels it came from.
-          const wg = wd.subarray(wOffset, wOffset + outGroup * rows);
-          const xOffset = (n * inChannels + grp * groupChannels) * plane;
-          if (dcol) {
-            k.matmul(wg, dy, dcol, rows, outGroup, pixels, true, false, false);
-            col2im(dcol, groupChannels, g, gx, xOffset);
-          } else {
-            k.matmul(
-              wg,
-              dy,
-              gx.subarray(xOffset, xOffset + rows * pixels),
-              rows,
-              outGroup,
-              pixels,
-              true,
-              false,
-              true,
-            );
-          }
-        }
-      }
-    }
-    if (gb) {
-      for (let n = 0; n < batch; n++) {
-        for (let c = 0; c < outChannels; c++) {
-          const o = (n * outChannels + c) * pixels;
-          let s = 0;
-          for (let p = 0; p < pixels; p++) s += gy[o + p] as number;
-          gb[c] = (gb[c] as number) + s;
-        }
-      }
-    }
+    if (k.conv2dBackward) k.conv2dBackward(x.data, weight.data, gy, gx, gw, gb, shape);
+    else conv2dBackwardReference(x.data, weight.data, gy, gx, gw, gb, shape, k.matmul);
   });
 }
 
