@@ -152,7 +152,16 @@ function isDirect(shape: usize): bool {
  * y [N, C_out, outH, outW] = conv(x, w) (+ bias[c] on every pixel of channel c when bias != 0).
  * `col` holds (C_in / groups) kh kw x outH outW floats; `work` is matmul's scratch.
  */
-export function conv2dForward(shape: usize, x: usize, w: usize, bias: usize, y: usize, col: usize, work: usize): void {
+export function conv2dForward(
+  shape: usize,
+  x: usize,
+  w: usize,
+  bias: usize,
+  relu: i32,
+  y: usize,
+  col: usize,
+  work: usize,
+): void {
   const batch = field(shape, 0);
   const inChannels = field(shape, 1);
   const outChannels = field(shape, 2);
@@ -175,19 +184,28 @@ export function conv2dForward(shape: usize, x: usize, w: usize, bias: usize, y: 
       const yg = y + (<usize>((n * outChannels + g * outGroup) * pixels) << 2);
       matmul(wg, columns, yg, outGroup, rows, pixels, 0, 0, 0, work);
     }
-    if (bias != 0) {
+    if (bias != 0 || relu != 0) {
+      // While this image's outputs are still in cache: + b, then relu (y = z > 0 or z is NaN ? z : +0, the
+      // activation table's relu bit for bit).
+      const zero = f32x4.splat(0);
       for (let c = 0; c < outChannels; c++) {
-        const b = f32x4.splat(load<f32>(bias + (<usize>c << 2)));
-        const bs = load<f32>(bias + (<usize>c << 2));
+        const bs: f32 = bias != 0 ? load<f32>(bias + (<usize>c << 2)) : 0;
+        const b = f32x4.splat(bs);
         const o = y + (<usize>((n * outChannels + c) * pixels) << 2);
         let p = 0;
         for (; p + 4 <= pixels; p += 4) {
           const at = o + (<usize>p << 2);
-          v128.store(at, f32x4.add(v128.load(at), b));
+          let v = v128.load(at);
+          if (bias != 0) v = f32x4.add(v, b);
+          if (relu != 0) v = v128.bitselect(v, zero, v128.or(f32x4.gt(v, zero), f32x4.ne(v, v)));
+          v128.store(at, v);
         }
         for (; p < pixels; p++) {
           const at = o + (<usize>p << 2);
-          store<f32>(at, load<f32>(at) + bs);
+          let v = load<f32>(at);
+          if (bias != 0) v += bs;
+          if (relu != 0) v = v > 0 || v != v ? v : 0;
+          store<f32>(at, v);
         }
       }
     }
@@ -198,6 +216,7 @@ export function conv2dForward(shape: usize, x: usize, w: usize, bias: usize, y: 
  * The backward of `conv2dForward` from dy [N, C_out, outH, outW], each part only when its pointer is set:
  * dw += dY col^T per image and group; dx += col2im(W^T dY); db[c] += the sum of dy over the batch and the pixels of
  * channel c (one float64 sum per image and channel, added in image order: the reference's rounding).
+ * When `y` is set it is the forward's relu output: dy is first replaced (in place) by dy where y > 0, else 0.
  * `col` and `dcol` hold (C_in / groups) kh kw x outH outW floats each.
  */
 export function conv2dBackward(
@@ -205,6 +224,7 @@ export function conv2dBackward(
   x: usize,
   w: usize,
   dy: usize,
+  y: usize,
   dx: usize,
   dw: usize,
   db: usize,
@@ -223,6 +243,20 @@ export function conv2dBackward(
   const rows = groupChannels * field(shape, 6) * field(shape, 7);
   const direct = isDirect(shape);
   for (let n = 0; n < batch; n++) {
+    if (y != 0) {
+      const start = <usize>(n * outChannels * pixels) << 2;
+      const count = outChannels * pixels;
+      const zero = f32x4.splat(0);
+      let p = 0;
+      for (; p + 4 <= count; p += 4) {
+        const at = start + (<usize>p << 2);
+        v128.store(dy + at, v128.and(v128.load(dy + at), f32x4.gt(v128.load(y + at), zero)));
+      }
+      for (; p < count; p++) {
+        const at = start + (<usize>p << 2);
+        if (!(load<f32>(y + at) > 0)) store<f32>(dy + at, 0);
+      }
+    }
     for (let g = 0; g < groups; g++) {
       const offset = <usize>((n * inChannels + g * groupChannels) * plane) << 2;
       const wg = w + (<usize>(g * outGroup * rows) << 2);

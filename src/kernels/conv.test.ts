@@ -156,24 +156,24 @@ describe('conv2d kernels: WebAssembly against the TypeScript reference', { skip:
         const identity = new Float32Array(n.rows * n.rows);
         for (let r = 0; r < n.rows; r++) identity[r * n.rows + r] = 1;
         const expected = new Float32Array(n.y);
-        conv2dReference(x, identity, null, expected, s, tsKernels.matmul);
+        conv2dReference(x, identity, null, expected, s, false, tsKernels.matmul);
         const actual = new Float32Array(n.y).fill(NaN);
-        wasm.conv2d(x, identity, null, actual, s);
+        wasm.conv2d(x, identity, null, actual, s, false);
         assert.deepEqual(actual, expected, `${name} ${JSON.stringify(s)}`);
         // ... and col2im adds in the reference's order: dcol = I dY = dY, scattered onto a non-zero dx.
         const dy = normal(n.y, rng);
         const dxExpected = normal(n.x, rng);
         const dxActual = dxExpected.slice();
-        conv2dBackwardReference(x, identity, dy, dxExpected, null, null, s, tsKernels.matmul);
-        wasm.conv2dBackward(x, identity, dy, dxActual, null, null, s);
+        conv2dBackwardReference(x, identity, dy, dxExpected, null, null, s, null, tsKernels.matmul);
+        wasm.conv2dBackward(x, identity, dy, dxActual, null, null, s, null);
         assert.deepEqual(dxActual, dxExpected, `${name} col2im ${JSON.stringify(s)}`);
       }
     }
   });
 
-  it('forward and backward agree with the float64 reference within float32 rounding, bias and accumulation included', () => {
+  it('forward and backward agree with the float64 reference within float32 rounding, bias, relu and accumulation included', () => {
     for (const [name, wasm] of builds()) {
-      for (const s of SHAPES) {
+      for (const [s, relu] of SHAPES.flatMap((shape) => [[shape, false] as const, [shape, true] as const])) {
         const n = sizes(s);
         const rng = new Rng(11);
         const x = normal(n.x, rng);
@@ -184,14 +184,16 @@ describe('conv2d kernels: WebAssembly against the TypeScript reference', { skip:
         const w64 = Float64Array.from(w);
         const b64 = Float64Array.from(b);
         const dy64 = Float64Array.from(dy);
-        const label = `${name} ${JSON.stringify(s)}`;
+        const label = `${name} relu ${relu} ${JSON.stringify(s)}`;
 
         const y = new Float32Array(n.y).fill(NaN);
-        wasm.conv2d(x, w, b, y, s);
+        wasm.conv2d(x, w, b, y, s, relu);
         const exact = new Float64Array(n.y);
-        conv2dReference(x64, w64, b64, exact, s, tsKernels.matmul);
+        conv2dReference(x64, w64, b64, exact, s, relu, tsKernels.matmul);
+        // relu never widens a difference: |relu(a) - relu(b)| <= |a - b|.
         const magnitude = new Float64Array(n.y);
-        conv2dReference(abs(x), abs(w), abs(b), magnitude, s, tsKernels.matmul);
+        conv2dReference(abs(x), abs(w), abs(b), magnitude, s, false, tsKernels.matmul);
+        if (relu) assert.ok(y.some((v) => v === 0) && y.every((v) => v >= 0), `${label}: relu applied`);
         assertWithinRounding(`${label} y`, y, exact, magnitude, n.rows + 1);
 
         // Gradients accumulate onto what is there.
@@ -204,12 +206,15 @@ describe('conv2d kernels: WebAssembly against the TypeScript reference', { skip:
         const dx0 = abs(dx);
         const dw0 = abs(dw);
         const db0 = abs(db);
-        wasm.conv2dBackward(x, w, dy, dx, dw, db, s);
-        conv2dBackwardReference(x64, w64, dy64, dx64, dw64, db64, s, tsKernels.matmul);
+        // Both sides mask dy by the same relu output (the float32 one).
+        const mask = relu ? y : null;
+        const mask64 = mask ? Float64Array.from(mask) : null;
+        wasm.conv2dBackward(x, w, dy, dx, dw, db, s, mask);
+        conv2dBackwardReference(x64, w64, dy64, dx64, dw64, db64, s, mask64, tsKernels.matmul);
         const mdx = abs(dx).fill(0);
         const mdw = abs(dw).fill(0);
         const mdb = abs(db).fill(0);
-        conv2dBackwardReference(abs(x), abs(w), abs(dy), mdx, mdw, mdb, s, tsKernels.matmul);
+        conv2dBackwardReference(abs(x), abs(w), abs(dy), mdx, mdw, mdb, s, mask64, tsKernels.matmul);
         // Plus the value accumulated onto (one more rounding).
         const plus = (m: Float64Array, start: Float64Array): Float64Array =>
           m.map((v, i) => v + (start[i] as number));
@@ -232,7 +237,7 @@ describe('conv2d kernels: WebAssembly against the TypeScript reference', { skip:
     const dw = new Float32Array(n.weight);
     const before = dw.slice();
     const dx = new Float32Array(n.x);
-    wasm.conv2dBackward(x, w, dy, dx, null, null, s);
+    wasm.conv2dBackward(x, w, dy, dx, null, null, s, null);
     assert.deepEqual(dw, before);
     assert.ok(dx.some((v) => v !== 0));
 
@@ -240,8 +245,8 @@ describe('conv2d kernels: WebAssembly against the TypeScript reference', { skip:
     const w64 = Float64Array.from(w);
     const y64 = new Float64Array(n.y);
     const expected = new Float64Array(n.y);
-    wasm.conv2d(x64, w64, null, y64, s);
-    conv2dReference(x64, w64, null, expected, s, tsKernels.matmul);
+    wasm.conv2d(x64, w64, null, y64, s, true);
+    conv2dReference(x64, w64, null, expected, s, true, tsKernels.matmul);
     assert.deepEqual(y64, expected);
   });
 
@@ -251,7 +256,14 @@ describe('conv2d kernels: WebAssembly against the TypeScript reference', { skip:
     const n = sizes(s);
     assert.throws(
       () =>
-        wasm.conv2d(new Float32Array(n.x - 1), new Float32Array(n.weight), null, new Float32Array(n.y), s),
+        wasm.conv2d(
+          new Float32Array(n.x - 1),
+          new Float32Array(n.weight),
+          null,
+          new Float32Array(n.y),
+          s,
+          false,
+        ),
       /conv2d: x is too short for the shape: x \d+ \(needs \d+\)/,
     );
     assert.throws(
@@ -264,6 +276,7 @@ describe('conv2d kernels: WebAssembly against the TypeScript reference', { skip:
           new Float32Array(3),
           null,
           s,
+          null,
         ),
       /conv2dBackward: dWeight is too short/,
     );

@@ -1,4 +1,5 @@
 import type { Buffer } from '../tensor/tensor.js';
+import { activationKernels } from './activations.js';
 import type { ConvShape, Kernels, WindowGeometry } from './types.js';
 
 /** The reference kernels in plain TypeScript. Loop orders keep the innermost access contiguous. */
@@ -9,9 +10,10 @@ export const tsKernels: Kernels = {
   sumOfSquares: sumOfSquaresReference,
   scaleInPlace: scaleInPlaceReference,
   addInPlace: addInPlaceReference,
-  conv2d: (x, weight, bias, y, shape) => conv2dReference(x, weight, bias, y, shape, tsKernels.matmul),
-  conv2dBackward: (x, weight, dy, dx, dWeight, dBias, shape) =>
-    conv2dBackwardReference(x, weight, dy, dx, dWeight, dBias, shape, tsKernels.matmul),
+  conv2d: (x, weight, bias, y, shape, relu) =>
+    conv2dReference(x, weight, bias, y, shape, relu, tsKernels.matmul),
+  conv2dBackward: (x, weight, dy, dx, dWeight, dBias, shape, reluOutput) =>
+    conv2dBackwardReference(x, weight, dy, dx, dWeight, dBias, shape, reluOutput, tsKernels.matmul),
   matmul(a, b, c, m, k, n, transA, transB, accumulate) {
     if (!accumulate) c.fill(0, 0, m * n);
     if (!transA && !transB) matmulRowsOfB(a, b, c, m, k, n, k, 1);
@@ -324,7 +326,7 @@ function scratch(like: Buffer, size: number): Buffer {
 
 /**
  * `Kernels.conv2d` on any backend's `matmul`, any dtype: per image and group, im2col, then
- *   y[n, group g] = W_g [C_out/G, C_g kh kw] @ col [C_g kh kw, outH outW] (+ b).
+ *   y[n, group g] = W_g [C_out/G, C_g kh kw] @ col [C_g kh kw, outH outW] (+ b), then relu when asked.
  */
 export function conv2dReference(
   x: Buffer,
@@ -332,6 +334,7 @@ export function conv2dReference(
   bias: Buffer | null,
   y: Buffer,
   s: ConvShape,
+  relu: boolean,
   matmul: Matmul,
 ): void {
   const { pixels, plane, groupChannels, outGroup, rows, direct } = convSizes(s);
@@ -368,12 +371,14 @@ export function conv2dReference(
       }
     }
   }
+  if (relu) activationKernels.relu.forward(y, y, s.batch * s.outChannels * pixels, 0);
 }
 
 /**
  * `Kernels.conv2dBackward` on any backend's `matmul`: per image and group, dW_g += dY col^T (col rebuilt rather
  * than kept, so a step holds one image's columns), dcol = W_g^T dY scattered back by col2im; db[c] += the sum of dy
- * over each image's pixels of channel c, one float64 sum per image.
+ * over each image's pixels of channel c, one float64 sum per image. With `reluOutput` (the forward's relu output)
+ * dy first passes through relu's derivative: dy where y > 0, else 0.
  */
 export function conv2dBackwardReference(
   x: Buffer,
@@ -383,9 +388,16 @@ export function conv2dBackwardReference(
   dWeight: Buffer | null,
   dBias: Buffer | null,
   s: ConvShape,
+  reluOutput: Buffer | null,
   matmul: Matmul,
 ): void {
   const { pixels, plane, groupChannels, outGroup, rows, direct } = convSizes(s);
+  if (reluOutput) {
+    const size = s.batch * s.outChannels * pixels;
+    const gz = scratch(dy, size);
+    activationKernels.relu.backward(reluOutput, reluOutput, dy, gz, size, 0);
+    dy = gz;
+  }
   const col = dWeight && !direct ? scratch(x, rows * pixels) : null;
   const dcol = dx && !direct ? scratch(x, rows * pixels) : null;
   for (let n = 0; n < s.batch; n++) {

@@ -74,12 +74,14 @@ export interface Kernels {
   /**
    * Optional 2-D convolution of a whole NCHW batch (cross-correlation, as PyTorch's `F.conv2d`):
    * y [N, C_out, outH, outW] = conv(x [N, C_in, H, W], weight [C_out, C_in / groups, kh, kw]) + bias (per output
-   * channel, when given). `conv2dReference` in `ts.ts` is the contract: im2col and one product per image and group.
+   * channel, when given), then with `relu` y = max(y, 0) (NaN kept: the activation table's relu) in the same pass.
+   * `conv2dReference` in `ts.ts` is the contract: im2col and one product per image and group.
    */
-  conv2d?(x: Buffer, weight: Buffer, bias: Buffer | null, y: Buffer, shape: ConvShape): void;
+  conv2d?(x: Buffer, weight: Buffer, bias: Buffer | null, y: Buffer, shape: ConvShape, relu: boolean): void;
   /**
    * Optional backward of `conv2d` from dy [N, C_out, outH, outW]; each gradient that is given accumulates:
    * dWeight += dY col^T, dx += col2im(W^T dY), dBias[c] += the sum of dy over the batch and channel c's pixels.
+   * `reluOutput`: the forward's y when it ran with `relu`; dy then passes only where y > 0 (relu's derivative).
    */
   conv2dBackward?(
     x: Buffer,
@@ -89,6 +91,7 @@ export interface Kernels {
     dWeight: Buffer | null,
     dBias: Buffer | null,
     shape: ConvShape,
+    reluOutput: Buffer | null,
   ): void;
 }
 

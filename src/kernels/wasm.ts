@@ -139,6 +139,7 @@ interface ModuleExports {
     x: number,
     w: number,
     bias: number,
+    relu: number,
     y: number,
     col: number,
     work: number,
@@ -148,6 +149,7 @@ interface ModuleExports {
     x: number,
     w: number,
     dy: number,
+    y: number,
     dx: number,
     dw: number,
     db: number,
@@ -359,7 +361,7 @@ function kernelsFrom(instance: WebAssembly.Instance, fusedMultiplyAdd: boolean):
 
     // The whole batch in one call: the images, weights and outputs cross into WebAssembly memory once; the
     // columns (kh kw times larger than the image) are built and consumed inside it (asm/conv.ts).
-    conv2d(x, weight, bias, y, shape) {
+    conv2d(x, weight, bias, y, shape, relu) {
       const sizes = convLengths(shape);
       checkLengths('conv2d', [
         ['x', x, sizes.x],
@@ -373,7 +375,7 @@ function kernelsFrom(instance: WebAssembly.Instance, fusedMultiplyAdd: boolean):
         y instanceof Float32Array &&
         (bias === null || bias instanceof Float32Array)
       )) {
-        conv2dReference(x, weight, bias, y, shape, tsKernels.matmul);
+        conv2dReference(x, weight, bias, y, shape, relu, tsKernels.matmul);
         return;
       }
       if (sizes.y === 0) return;
@@ -389,11 +391,11 @@ function kernelsFrom(instance: WebAssembly.Instance, fusedMultiplyAdd: boolean):
       copyIn(x, 0, sizes.x, xAt);
       copyIn(weight, 0, sizes.weight, wAt);
       if (bias) copyIn(bias, 0, shape.outChannels, biasAt);
-      wasm.conv2dForward(shapeAt, xAt, wAt, biasAt, yAt, colAt, work);
+      wasm.conv2dForward(shapeAt, xAt, wAt, biasAt, relu ? 1 : 0, yAt, colAt, work);
       copyOut(yAt, sizes.y, y);
     },
 
-    conv2dBackward(x, weight, dy, dx, dWeight, dBias, shape) {
+    conv2dBackward(x, weight, dy, dx, dWeight, dBias, shape, reluOutput) {
       const sizes = convLengths(shape);
       checkLengths('conv2dBackward', [
         ['x', x, sizes.x],
@@ -402,6 +404,7 @@ function kernelsFrom(instance: WebAssembly.Instance, fusedMultiplyAdd: boolean):
         ['dx', dx ?? x, sizes.x],
         ['dWeight', dWeight ?? weight, sizes.weight],
         ['dBias', dBias ?? weight, dBias ? shape.outChannels : 0],
+        ['reluOutput', reluOutput ?? dy, sizes.y],
       ]);
       if (!(
         x instanceof Float32Array &&
@@ -409,9 +412,10 @@ function kernelsFrom(instance: WebAssembly.Instance, fusedMultiplyAdd: boolean):
         dy instanceof Float32Array &&
         (dx === null || dx instanceof Float32Array) &&
         (dWeight === null || dWeight instanceof Float32Array) &&
-        (dBias === null || dBias instanceof Float32Array)
+        (dBias === null || dBias instanceof Float32Array) &&
+        (reluOutput === null || reluOutput instanceof Float32Array)
       )) {
-        conv2dBackwardReference(x, weight, dy, dx, dWeight, dBias, shape, tsKernels.matmul);
+        conv2dBackwardReference(x, weight, dy, dx, dWeight, dBias, shape, reluOutput, tsKernels.matmul);
         return;
       }
       if (sizes.y === 0 || (!dx && !dWeight && !dBias)) return;
@@ -420,6 +424,7 @@ function kernelsFrom(instance: WebAssembly.Instance, fusedMultiplyAdd: boolean):
       const xAt = dWeight ? take(sizes.x) : 0;
       const wAt = dx ? take(sizes.weight) : 0;
       const dyAt = take(sizes.y);
+      const yAt = reluOutput ? take(sizes.y) : 0;
       const dxAt = dx ? take(sizes.x) : 0;
       const dwAt = dWeight ? take(sizes.weight) : 0;
       const dbAt = dBias ? take(shape.outChannels) : 0;
@@ -430,10 +435,11 @@ function kernelsFrom(instance: WebAssembly.Instance, fusedMultiplyAdd: boolean):
       if (dWeight) copyIn(x, 0, sizes.x, xAt);
       if (dx) copyIn(weight, 0, sizes.weight, wAt);
       copyIn(dy, 0, sizes.y, dyAt);
+      if (reluOutput) copyIn(reluOutput, 0, sizes.y, yAt);
       if (dx) copyIn(dx, 0, sizes.x, dxAt);
       if (dWeight) copyIn(dWeight, 0, sizes.weight, dwAt);
       if (dBias) copyIn(dBias, 0, shape.outChannels, dbAt);
-      wasm.conv2dBackward(shapeAt, xAt, wAt, dyAt, dxAt, dwAt, dbAt, colAt, dcolAt, work);
+      wasm.conv2dBackward(shapeAt, xAt, wAt, dyAt, yAt, dxAt, dwAt, dbAt, colAt, dcolAt, work);
       if (dx) copyOut(dxAt, sizes.x, dx);
       if (dWeight) copyOut(dwAt, sizes.weight, dWeight);
       if (dBias) copyOut(dbAt, shape.outChannels, dBias);

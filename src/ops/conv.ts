@@ -13,7 +13,8 @@
  *   out = floor((in + 2 padding - dilation (kernel - 1) - 1) / stride) + 1
  */
 import { gradTarget, makeResult } from '../autograd/tape.js';
-import { kernels } from '../kernels/index.js';
+import { activationKernels, type ActivationName } from '../kernels/activations.js';
+import { activationForward, kernels } from '../kernels/index.js';
 import { conv2dBackwardReference, conv2dReference } from '../kernels/ts.js';
 import type { ConvShape, WindowGeometry } from '../kernels/types.js';
 import { allocBuffer, formatShape, type Buffer, type Tensor } from '../tensor/tensor.js';
@@ -32,6 +33,13 @@ export interface Conv2dOptions {
   dilation?: Pair;
   /** channel groups: each output group sees only its input group (Krizhevsky et al. 2012); default 1 */
   groups?: number;
+  /**
+   * phi applied to conv + bias in the same op, as `linear` does for dense layers: one node, and relu runs inside
+   * the backend's conv kernel while the outputs are in cache; default 'linear' (none)
+   */
+  activation?: ActivationName;
+  /** the activation's slope/scale parameter; default the activation's own (`activationKernels`) */
+  alpha?: number;
 }
 
 /** The geometry of one window sweep over an image: everything a conv or pooling loop needs. */
@@ -154,20 +162,36 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, options: 
   }
   const g = geometry('conv2d', height, width, [kernelH, kernelW], options);
   const shape: ConvShape = { ...g, batch, inChannels, outChannels, groups };
-  const y = allocBuffer(batch * outChannels * g.outH * g.outW, x.dtype);
+  const activation = options.activation ?? 'linear';
+  const act = activationKernels[activation];
+  const alpha = options.alpha ?? act.defaultAlpha;
+  const relu = activation === 'relu';
+  const size = batch * outChannels * g.outH * g.outW;
+  const z = allocBuffer(size, x.dtype);
   const kern = kernels();
-  if (kern.conv2d) kern.conv2d(x.data, weight.data, bias ? bias.data : null, y, shape);
-  else conv2dReference(x.data, weight.data, bias ? bias.data : null, y, shape, kern.matmul);
+  if (kern.conv2d) kern.conv2d(x.data, weight.data, bias ? bias.data : null, z, shape, relu);
+  else conv2dReference(x.data, weight.data, bias ? bias.data : null, z, shape, relu, kern.matmul);
+  // relu is fused into the kernel (z is then y); other activations take a second pass.
+  const separate = !relu && activation !== 'linear';
+  const y = separate ? allocBuffer(size, x.dtype) : z;
+  if (separate) activationForward(activation, z, y, size, alpha);
   const inputs = bias ? [x, weight, bias] : [x, weight];
-  return makeResult('conv2d', y, [batch, outChannels, g.outH, g.outW], inputs, (result) => {
+  const name = activation === 'linear' ? 'conv2d' : `conv2d+${activation}`;
+  return makeResult(name, y, [batch, outChannels, g.outH, g.outW], inputs, (result) => {
     const gy = result.grad as Buffer;
     const gx = gradTarget(x);
     const gw = gradTarget(weight);
     const gb = bias ? gradTarget(bias) : null;
     if (!gx && !gw && !gb) return;
+    let gz = gy;
+    if (separate) {
+      gz = allocBuffer(size, x.dtype);
+      act.backward(z, y, gy, gz, size, alpha);
+    }
+    const reluOutput = relu ? y : null;
     const k = kernels();
-    if (k.conv2dBackward) k.conv2dBackward(x.data, weight.data, gy, gx, gw, gb, shape);
-    else conv2dBackwardReference(x.data, weight.data, gy, gx, gw, gb, shape, k.matmul);
+    if (k.conv2dBackward) k.conv2dBackward(x.data, weight.data, gz, gx, gw, gb, shape, reluOutput);
+    else conv2dBackwardReference(x.data, weight.data, gz, gx, gw, gb, shape, reluOutput, k.matmul);
   });
 }
 
