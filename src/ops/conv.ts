@@ -2,12 +2,16 @@
  * Convolution and pooling on NCHW images (PyTorch's layout: [batch, channels, height, width]), each backward beside
  * its forward.
  *
- * `conv2d` lowers each image and group to one matrix product on the `Kernels` contract (im2col, Chellapilla et al.
- * 2006): the receptive fields become the columns of `col` [C_g kh kw, H_out W_out], and
+ * `conv2d` runs on the `Kernels` contract's `conv2d` / `conv2dBackward` (the whole batch in one call): the
+ * reference (`kernels/ts.ts`) lowers each image and group to one matrix product (im2col, Chellapilla et al. 2006):
+ * the receptive fields become the columns of `col` [C_g kh kw, H_out W_out], and
  *   y[n, group g] = W_g [C_out/G, C_g kh kw] @ col + b.
  * Backward: dW_g += dY col^T, dcol = W_g^T dY scattered back into dx (col2im, accumulating where windows overlap),
  * db += the sum of dY over the batch and the pixels. `col` is rebuilt in backward rather than kept, so the memory of
  * a step stays that of one image. A 1x1 convolution with stride 1 and no padding reads the image as `col` directly.
+ * The WebAssembly backend does the same inside its memory (`asm/conv.ts`), so the columns never cross into
+ * JavaScript. An activation is a setting, as in `linear`: relu runs inside the kernel (after the bias; backward
+ * masks dY), the others as a second pass in the same node.
  *
  * Output size on each axis (PyTorch's `Conv2d` / `MaxPool2d` documentation):
  *   out = floor((in + 2 padding - dilation (kernel - 1) - 1) / stride) + 1
