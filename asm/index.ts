@@ -4,3 +4,4 @@ export { sigmoidForward, tanhForward } from './elementwise';
 export { lstmBackward, lstmForward } from './lstm';
 export { simdPeak, simdPeakFlopsPerIteration } from './peak';
 export { addInPlace, scaleInPlace, sumOfSquares } from './vector';
+export { conv2dBackward, conv2dForward } from './conv';

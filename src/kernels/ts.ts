@@ -1,5 +1,6 @@
 import type { Buffer } from '../tensor/tensor.js';
-import type { Kernels } from './types.js';
+import { activationKernels } from './activations.js';
+import type { ConvShape, Kernels, WindowGeometry } from './types.js';
 
 /** The reference kernels in plain TypeScript. Loop orders keep the innermost access contiguous. */
 export const tsKernels: Kernels = {
@@ -9,6 +10,10 @@ export const tsKernels: Kernels = {
   sumOfSquares: sumOfSquaresReference,
   scaleInPlace: scaleInPlaceReference,
   addInPlace: addInPlaceReference,
+  conv2d: (x, weight, bias, y, shape, relu) =>
+    conv2dReference(x, weight, bias, y, shape, relu, tsKernels.matmul),
+  conv2dBackward: (x, weight, dy, dx, dWeight, dBias, shape, reluOutput) =>
+    conv2dBackwardReference(x, weight, dy, dx, dWeight, dBias, shape, reluOutput, tsKernels.matmul),
   matmul(a, b, c, m, k, n, transA, transB, accumulate) {
     if (!accumulate) c.fill(0, 0, m * n);
     if (!transA && !transB) matmulRowsOfB(a, b, c, m, k, n, k, 1);
@@ -211,4 +216,245 @@ export function scaleInPlaceReference(x: Buffer, alpha: number, n: number): void
 /** y[j] += x[j] for j < n. */
 export function addInPlaceReference(y: Buffer, x: Buffer, n: number): void {
   for (let j = 0; j < n; j++) y[j] = (y[j] as number) + (x[j] as number);
+}
+
+/** The product `conv2dReference` lowers onto: a backend's `matmul`. */
+export type Matmul = Kernels['matmul'];
+
+/**
+ * Receptive fields of `channels` planes starting at `x[offset]` as the columns of `col` [channels kh kw, outH outW]
+ * (im2col, Chellapilla et al. 2006). Taps that fall in the padding are 0.
+ */
+export function im2colReference(
+  x: Buffer,
+  offset: number,
+  channels: number,
+  g: WindowGeometry,
+  col: Buffer,
+): void {
+  const { height, width, kernelH, kernelW, strideH, strideW, padH, padW, dilationH, dilationW, outH, outW } =
+    g;
+  const plane = height * width;
+  const pixels = outH * outW;
+  let row = 0;
+  for (let c = 0; c < channels; c++) {
+    const base = offset + c * plane;
+    for (let i = 0; i < kernelH; i++) {
+      for (let j = 0; j < kernelW; j++, row++) {
+        const r = row * pixels;
+        for (let oy = 0; oy < outH; oy++) {
+          const iy = oy * strideH - padH + i * dilationH;
+          const o = r + oy * outW;
+          if (iy < 0 || iy >= height) {
+            col.fill(0, o, o + outW);
+            continue;
+          }
+          const line = base + iy * width;
+          for (let ox = 0; ox < outW; ox++) {
+            const ix = ox * strideW - padW + j * dilationW;
+            col[o + ox] = ix >= 0 && ix < width ? (x[line + ix] as number) : 0;
+          }
+        }
+      }
+    }
+  }
+}
+
+/** The transpose of `im2colReference`: adds each column entry back into the pixel it was read from. */
+export function col2imReference(
+  col: Buffer,
+  channels: number,
+  g: WindowGeometry,
+  dx: Buffer,
+  offset: number,
+): void {
+  const { height, width, kernelH, kernelW, strideH, strideW, padH, padW, dilationH, dilationW, outH, outW } =
+    g;
+  const plane = height * width;
+  const pixels = outH * outW;
+  let row = 0;
+  for (let c = 0; c < channels; c++) {
+    const base = offset + c * plane;
+    for (let i = 0; i < kernelH; i++) {
+      for (let j = 0; j < kernelW; j++, row++) {
+        const r = row * pixels;
+        for (let oy = 0; oy < outH; oy++) {
+          const iy = oy * strideH - padH + i * dilationH;
+          if (iy < 0 || iy >= height) continue;
+          const o = r + oy * outW;
+          const line = base + iy * width;
+          for (let ox = 0; ox < outW; ox++) {
+            const ix = ox * strideW - padW + j * dilationW;
+            if (ix >= 0 && ix < width) dx[line + ix] = (dx[line + ix] as number) + (col[o + ox] as number);
+          }
+        }
+      }
+    }
+  }
+}
+
+/** The sizes every conv loop derives from a `ConvShape`. */
+function convSizes(s: ConvShape): {
+  pixels: number;
+  plane: number;
+  groupChannels: number;
+  outGroup: number;
+  rows: number;
+  direct: boolean;
+} {
+  const groupChannels = s.inChannels / s.groups;
+  return {
+    pixels: s.outH * s.outW,
+    plane: s.height * s.width,
+    groupChannels,
+    outGroup: s.outChannels / s.groups,
+    rows: groupChannels * s.kernelH * s.kernelW,
+    // A 1x1 kernel at stride 1 without padding: the image planes already are the columns.
+    direct:
+      s.kernelH === 1 &&
+      s.kernelW === 1 &&
+      s.strideH === 1 &&
+      s.strideW === 1 &&
+      s.padH === 0 &&
+      s.padW === 0,
+  };
+}
+
+function scratch(like: Buffer, size: number): Buffer {
+  return like instanceof Float64Array ? new Float64Array(size) : new Float32Array(size);
+}
+
+/**
+ * `Kernels.conv2d` on any backend's `matmul`, any dtype: per image and group, im2col, then
+ *   y[n, group g] = W_g [C_out/G, C_g kh kw] @ col [C_g kh kw, outH outW] (+ b), then relu when asked.
+ */
+export function conv2dReference(
+  x: Buffer,
+  weight: Buffer,
+  bias: Buffer | null,
+  y: Buffer,
+  s: ConvShape,
+  relu: boolean,
+  matmul: Matmul,
+): void {
+  const { pixels, plane, groupChannels, outGroup, rows, direct } = convSizes(s);
+  const col = direct ? null : scratch(x, rows * pixels);
+  for (let n = 0; n < s.batch; n++) {
+    for (let grp = 0; grp < s.groups; grp++) {
+      const offset = (n * s.inChannels + grp * groupChannels) * plane;
+      let columns: Buffer;
+      if (col) {
+        im2colReference(x, offset, groupChannels, s, col);
+        columns = col;
+      } else columns = x.subarray(offset, offset + rows * pixels);
+      const wOffset = grp * outGroup * rows;
+      const yOffset = (n * s.outChannels + grp * outGroup) * pixels;
+      matmul(
+        weight.subarray(wOffset, wOffset + outGroup * rows),
+        columns,
+        y.subarray(yOffset, yOffset + outGroup * pixels),
+        outGroup,
+        rows,
+        pixels,
+        false,
+        false,
+        false,
+      );
+    }
+  }
+  if (bias) {
+    for (let n = 0; n < s.batch; n++) {
+      for (let c = 0; c < s.outChannels; c++) {
+        const b = bias[c] as number;
+        const o = (n * s.outChannels + c) * pixels;
+        for (let p = 0; p < pixels; p++) y[o + p] = (y[o + p] as number) + b;
+      }
+    }
+  }
+  if (relu) activationKernels.relu.forward(y, y, s.batch * s.outChannels * pixels, 0);
+}
+
+/**
+ * `Kernels.conv2dBackward` on any backend's `matmul`: per image and group, dW_g += dY col^T (col rebuilt rather
+ * than kept, so a step holds one image's columns), dcol = W_g^T dY scattered back by col2im; db[c] += the sum of dy
+ * over each image's pixels of channel c, one float64 sum per image. With `reluOutput` (the forward's relu output)
+ * dy first passes through relu's derivative: dy where y > 0, else 0.
+ */
+export function conv2dBackwardReference(
+  x: Buffer,
+  weight: Buffer,
+  dy: Buffer,
+  dx: Buffer | null,
+  dWeight: Buffer | null,
+  dBias: Buffer | null,
+  s: ConvShape,
+  reluOutput: Buffer | null,
+  matmul: Matmul,
+): void {
+  const { pixels, plane, groupChannels, outGroup, rows, direct } = convSizes(s);
+  if (reluOutput) {
+    const size = s.batch * s.outChannels * pixels;
+    const gz = scratch(dy, size);
+    activationKernels.relu.backward(reluOutput, reluOutput, dy, gz, size, 0);
+    dy = gz;
+  }
+  const col = dWeight && !direct ? scratch(x, rows * pixels) : null;
+  const dcol = dx && !direct ? scratch(x, rows * pixels) : null;
+  for (let n = 0; n < s.batch; n++) {
+    for (let grp = 0; grp < s.groups; grp++) {
+      const wOffset = grp * outGroup * rows;
+      const xOffset = (n * s.inChannels + grp * groupChannels) * plane;
+      const yOffset = (n * s.outChannels + grp * outGroup) * pixels;
+      const dyg = dy.subarray(yOffset, yOffset + outGroup * pixels);
+      const wg = weight.subarray(wOffset, wOffset + outGroup * rows);
+      if (dWeight) {
+        let columns: Buffer;
+        if (col) {
+          im2colReference(x, xOffset, groupChannels, s, col);
+          columns = col;
+        } else columns = x.subarray(xOffset, xOffset + rows * pixels);
+        // dW_g [outGroup, rows] += dY [outGroup, pixels] col^T
+        matmul(
+          dyg,
+          columns,
+          dWeight.subarray(wOffset, wOffset + outGroup * rows),
+          outGroup,
+          pixels,
+          rows,
+          false,
+          true,
+          true,
+        );
+      }
+      if (dx) {
+        // dcol [rows, pixels] = W_g^T dY, then scattered back to the pixels it came from.
+        if (dcol) {
+          matmul(wg, dyg, dcol, rows, outGroup, pixels, true, false, false);
+          col2imReference(dcol, groupChannels, s, dx, xOffset);
+        } else {
+          matmul(
+            wg,
+            dyg,
+            dx.subarray(xOffset, xOffset + rows * pixels),
+            rows,
+            outGroup,
+            pixels,
+            true,
+            false,
+            true,
+          );
+        }
+      }
+    }
+  }
+  if (dBias) {
+    for (let n = 0; n < s.batch; n++) {
+      for (let c = 0; c < s.outChannels; c++) {
+        const o = (n * s.outChannels + c) * pixels;
+        let sum = 0;
+        for (let p = 0; p < pixels; p++) sum += dy[o + p] as number;
+        dBias[c] = (dBias[c] as number) + sum;
+      }
+    }
+  }
 }

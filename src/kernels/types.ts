@@ -71,4 +71,51 @@ export interface Kernels {
   sumOfSquares?(x: Buffer, n: number): number;
   scaleInPlace?(x: Buffer, alpha: number, n: number): void;
   addInPlace?(y: Buffer, x: Buffer, n: number): void;
+  /**
+   * Optional 2-D convolution of a whole NCHW batch (cross-correlation, as PyTorch's `F.conv2d`):
+   * y [N, C_out, outH, outW] = conv(x [N, C_in, H, W], weight [C_out, C_in / groups, kh, kw]) + bias (per output
+   * channel, when given), then with `relu` y = max(y, 0) (NaN kept: the activation table's relu) in the same pass.
+   * `conv2dReference` in `ts.ts` is the contract: im2col and one product per image and group.
+   */
+  conv2d?(x: Buffer, weight: Buffer, bias: Buffer | null, y: Buffer, shape: ConvShape, relu: boolean): void;
+  /**
+   * Optional backward of `conv2d` from dy [N, C_out, outH, outW]; each gradient that is given accumulates:
+   * dWeight += dY col^T, dx += col2im(W^T dY), dBias[c] += the sum of dy over the batch and channel c's pixels.
+   * `reluOutput`: the forward's y when it ran with `relu`; dy then passes only where y > 0 (relu's derivative).
+   */
+  conv2dBackward?(
+    x: Buffer,
+    weight: Buffer,
+    dy: Buffer,
+    dx: Buffer | null,
+    dWeight: Buffer | null,
+    dBias: Buffer | null,
+    shape: ConvShape,
+    reluOutput: Buffer | null,
+  ): void;
+}
+
+/** The geometry of one window sweep over an image: everything a conv or pooling loop needs. */
+export interface WindowGeometry {
+  readonly height: number;
+  readonly width: number;
+  readonly kernelH: number;
+  readonly kernelW: number;
+  readonly strideH: number;
+  readonly strideW: number;
+  readonly padH: number;
+  readonly padW: number;
+  readonly dilationH: number;
+  readonly dilationW: number;
+  /** out = floor((in + 2 padding - dilation (kernel - 1) - 1) / stride) + 1 on each axis (PyTorch's Conv2d). */
+  readonly outH: number;
+  readonly outW: number;
+}
+
+/** A convolution over a batch: the window sweep, the channels and the groups (each divides both channel counts). */
+export interface ConvShape extends WindowGeometry {
+  readonly batch: number;
+  readonly inChannels: number;
+  readonly outChannels: number;
+  readonly groups: number;
 }

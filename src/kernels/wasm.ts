@@ -1,6 +1,8 @@
 import type { Buffer } from '../tensor/tensor.js';
 import {
   addInPlaceReference,
+  conv2dBackwardReference,
+  conv2dReference,
   lstmGatesBackwardReference,
   lstmGatesReference,
   scaleInPlaceReference,
@@ -8,7 +10,7 @@ import {
   tsKernels,
 } from './ts.js';
 import { activationKernels } from './activations.js';
-import type { Kernels } from './types.js';
+import type { ConvShape, Kernels } from './types.js';
 import { WASM_KERNELS_BASE64, WASM_KERNELS_RELAXED_BASE64 } from './wasm-module.js';
 
 /**
@@ -25,7 +27,15 @@ import { WASM_KERNELS_BASE64, WASM_KERNELS_RELAXED_BASE64 } from './wasm-module.
  */
 /** The WebAssembly backend: the `Kernels` contract with every optional kernel present. */
 type OptionalKernel =
-  'tanh' | 'sigmoid' | 'lstmGates' | 'lstmGatesBackward' | 'sumOfSquares' | 'scaleInPlace' | 'addInPlace';
+  | 'tanh'
+  | 'sigmoid'
+  | 'lstmGates'
+  | 'lstmGatesBackward'
+  | 'sumOfSquares'
+  | 'scaleInPlace'
+  | 'addInPlace'
+  | 'conv2d'
+  | 'conv2dBackward';
 
 export interface WasmKernels extends Omit<Kernels, OptionalKernel>, Required<Pick<Kernels, OptionalKernel>> {
   /** Whether this instance runs the relaxed-SIMD build (fused multiply-add). */
@@ -124,6 +134,29 @@ interface ModuleExports {
     hidden: number,
     accumulatePrevious: number,
   ) => void;
+  readonly conv2dForward: (
+    shape: number,
+    x: number,
+    w: number,
+    bias: number,
+    relu: number,
+    y: number,
+    col: number,
+    work: number,
+  ) => void;
+  readonly conv2dBackward: (
+    shape: number,
+    x: number,
+    w: number,
+    dy: number,
+    y: number,
+    dx: number,
+    dw: number,
+    db: number,
+    col: number,
+    dcol: number,
+    work: number,
+  ) => void;
 }
 
 const PAGE_BYTES = 65536;
@@ -193,6 +226,28 @@ function kernelsFrom(instance: WebAssembly.Instance, fusedMultiplyAdd: boolean):
   const copyOut = (byteOffset: number, length: number, target: Float32Array): void => {
     const start = byteOffset >>> 2;
     target.set(view.subarray(start, start + length));
+  };
+
+  /** Lays the conv's shape out as asm/conv.ts reads it: 16 i32 at a 64-byte slot taken before commit(). */
+  const writeShape = (at: number, s: ConvShape): void => {
+    new Int32Array(memory.buffer, at, 16).set([
+      s.batch,
+      s.inChannels,
+      s.outChannels,
+      s.groups,
+      s.height,
+      s.width,
+      s.kernelH,
+      s.kernelW,
+      s.strideH,
+      s.strideW,
+      s.padH,
+      s.padW,
+      s.dilationH,
+      s.dilationW,
+      s.outH,
+      s.outW,
+    ]);
   };
 
   function unary(
@@ -302,6 +357,92 @@ function kernelsFrom(instance: WebAssembly.Instance, fusedMultiplyAdd: boolean):
       copyIn(x, 0, n, xAt);
       wasm.addInPlace(yAt, xAt, n);
       copyOut(yAt, n, y);
+    },
+
+    // The whole batch in one call: the images, weights and outputs cross into WebAssembly memory once; the
+    // columns (kh kw times larger than the image) are built and consumed inside it (asm/conv.ts).
+    conv2d(x, weight, bias, y, shape, relu) {
+      const sizes = convLengths(shape);
+      checkLengths('conv2d', [
+        ['x', x, sizes.x],
+        ['weight', weight, sizes.weight],
+        ['bias', bias ?? weight, bias ? shape.outChannels : 0],
+        ['y', y, sizes.y],
+      ]);
+      if (!(
+        x instanceof Float32Array &&
+        weight instanceof Float32Array &&
+        y instanceof Float32Array &&
+        (bias === null || bias instanceof Float32Array)
+      )) {
+        conv2dReference(x, weight, bias, y, shape, relu, tsKernels.matmul);
+        return;
+      }
+      if (sizes.y === 0) return;
+      top = dataStart;
+      const shapeAt = take(16);
+      const xAt = take(sizes.x);
+      const wAt = take(sizes.weight);
+      const biasAt = bias ? take(shape.outChannels) : 0;
+      const yAt = take(sizes.y);
+      const colAt = take(sizes.col);
+      commit();
+      writeShape(shapeAt, shape);
+      copyIn(x, 0, sizes.x, xAt);
+      copyIn(weight, 0, sizes.weight, wAt);
+      if (bias) copyIn(bias, 0, shape.outChannels, biasAt);
+      wasm.conv2dForward(shapeAt, xAt, wAt, biasAt, relu ? 1 : 0, yAt, colAt, work);
+      copyOut(yAt, sizes.y, y);
+    },
+
+    conv2dBackward(x, weight, dy, dx, dWeight, dBias, shape, reluOutput) {
+      const sizes = convLengths(shape);
+      checkLengths('conv2dBackward', [
+        ['x', x, sizes.x],
+        ['weight', weight, sizes.weight],
+        ['dy', dy, sizes.y],
+        ['dx', dx ?? x, sizes.x],
+        ['dWeight', dWeight ?? weight, sizes.weight],
+        ['dBias', dBias ?? weight, dBias ? shape.outChannels : 0],
+        ['reluOutput', reluOutput ?? dy, sizes.y],
+      ]);
+      if (!(
+        x instanceof Float32Array &&
+        weight instanceof Float32Array &&
+        dy instanceof Float32Array &&
+        (dx === null || dx instanceof Float32Array) &&
+        (dWeight === null || dWeight instanceof Float32Array) &&
+        (dBias === null || dBias instanceof Float32Array) &&
+        (reluOutput === null || reluOutput instanceof Float32Array)
+      )) {
+        conv2dBackwardReference(x, weight, dy, dx, dWeight, dBias, shape, reluOutput, tsKernels.matmul);
+        return;
+      }
+      if (sizes.y === 0 || (!dx && !dWeight && !dBias)) return;
+      top = dataStart;
+      const shapeAt = take(16);
+      const xAt = dWeight ? take(sizes.x) : 0;
+      const wAt = dx ? take(sizes.weight) : 0;
+      const dyAt = take(sizes.y);
+      const yAt = reluOutput ? take(sizes.y) : 0;
+      const dxAt = dx ? take(sizes.x) : 0;
+      const dwAt = dWeight ? take(sizes.weight) : 0;
+      const dbAt = dBias ? take(shape.outChannels) : 0;
+      const colAt = dWeight ? take(sizes.col) : 0;
+      const dcolAt = dx ? take(sizes.col) : 0;
+      commit();
+      writeShape(shapeAt, shape);
+      if (dWeight) copyIn(x, 0, sizes.x, xAt);
+      if (dx) copyIn(weight, 0, sizes.weight, wAt);
+      copyIn(dy, 0, sizes.y, dyAt);
+      if (reluOutput) copyIn(reluOutput, 0, sizes.y, yAt);
+      if (dx) copyIn(dx, 0, sizes.x, dxAt);
+      if (dWeight) copyIn(dWeight, 0, sizes.weight, dwAt);
+      if (dBias) copyIn(dBias, 0, shape.outChannels, dbAt);
+      wasm.conv2dBackward(shapeAt, xAt, wAt, dyAt, yAt, dxAt, dwAt, dbAt, colAt, dcolAt, work);
+      if (dx) copyOut(dxAt, sizes.x, dx);
+      if (dWeight) copyOut(dwAt, sizes.weight, dWeight);
+      if (dBias) copyOut(dbAt, shape.outChannels, dBias);
     },
 
     lstmGates(projected, projectedOffset, hh, biasHH, previous, act, out, tanhC, batch, hidden) {
@@ -479,6 +620,18 @@ export function measureSimdPeak(options: {
   };
 }
 
+/** Values in each operand of a convolution: x, weight, y and one image-and-group's columns. */
+function convLengths(s: ConvShape): { x: number; weight: number; y: number; col: number } {
+  const rows = (s.inChannels / s.groups) * s.kernelH * s.kernelW;
+  const pixels = s.outH * s.outW;
+  return {
+    x: s.batch * s.inChannels * s.height * s.width,
+    weight: s.outChannels * rows,
+    y: s.batch * s.outChannels * pixels,
+    col: rows * pixels,
+  };
+}
+
 function checkLengths(kernel: string, arrays: ReadonlyArray<readonly [string, Buffer, number]>): void {
   for (const [name, array, needed] of arrays) {
     if (array.length < needed) {
@@ -519,6 +672,8 @@ function moduleExports(instance: WebAssembly.Instance): ModuleExports {
     sigmoidForward: exportedFunction(exported, 'sigmoidForward'),
     lstmForward: exportedFunction(exported, 'lstmForward'),
     lstmBackward: exportedFunction(exported, 'lstmBackward'),
+    conv2dForward: exportedFunction(exported, 'conv2dForward'),
+    conv2dBackward: exportedFunction(exported, 'conv2dBackward'),
   };
 }
 

@@ -117,14 +117,17 @@ export class Conv2d extends Module {
           `takes ${this.inChannels}; make the previous layer's channels match.`,
       );
     }
+    // Without a norm the activation is fused into the conv op (relu runs inside the conv kernel).
     const z = conv2d(x, this.weight, this.bias, {
       stride: this.stride,
       padding: this.padding,
       dilation: this.dilation,
       groups: this.groups,
+      ...(this.norm ? {} : { activation: this.activation, alpha: this.alpha }),
     });
     const h = this.norm ? this.norm.forward(z) : z;
-    const y = this.activation === 'linear' ? h : applyActivation(h, this.activation, this.alpha);
+    const y =
+      this.activation === 'linear' || !this.norm ? h : applyActivation(h, this.activation, this.alpha);
     y.name = this.weight.name.replace(/\.weight$/, '');
     this.observe(y);
     return y;

@@ -18,7 +18,7 @@ import {
   type Conv2dOptions,
   type Pool2dOptions,
 } from './conv.js';
-import { mul, sum } from './index.js';
+import { activation, mul, sum } from './index.js';
 
 const rng = new Rng(11);
 const f64 = (shape: number[]): Tensor => Tensor.randn(shape, rng, { dtype: 'float64' });
@@ -177,6 +177,49 @@ describe('conv2d and pooling agree with PyTorch 1.13 (fixtures)', () => {
       assertClose(x.grad!, tensor(fx, 'grad.x').data, { what: `${name} grad.x`, rtol: 1e-12 });
     });
   }
+});
+
+describe('conv2d with a fused activation', () => {
+  it('gradchecks in float64 for relu (fused in the kernel) and tanh (a second pass)', () => {
+    for (const name of ['relu', 'tanh'] as const) {
+      const { errors } = gradcheck(
+        (t) => project(conv2d(t[0]!, t[1]!, t[2]!, { padding: 1, stride: [1, 2], activation: name })),
+        [f64([2, 3, 6, 5]), f64([4, 3, 3, 3]), f64([4])],
+      );
+      for (const e of errors) assert.ok(e < 1e-6, `${name}: error ${e}`);
+    }
+  });
+
+  it('equals the conv followed by the activation op, forward and gradients, on each backend', () => {
+    const backends = wasmSupported()
+      ? [tsKernels, createWasmKernels({ fusedMultiplyAdd: false })]
+      : [tsKernels];
+    for (const backend of backends) {
+      const previous = setKernels(backend);
+      for (const name of ['relu', 'leaky-relu', 'tanh'] as const) {
+        const x = Tensor.randn([2, 3, 7, 6], rng, { requiresGrad: true });
+        const w = Tensor.randn([5, 3, 3, 3], rng, { requiresGrad: true });
+        const b = Tensor.randn([5], rng, { requiresGrad: true });
+        const run = (fused: boolean): number[][] => {
+          for (const t of [x, w, b]) t.zeroGrad();
+          const y = fused
+            ? conv2d(x, w, b, { padding: 1, activation: name })
+            : activation(conv2d(x, w, b, { padding: 1 }), name);
+          backward(sum(mul(y, y)));
+          return [y.toArray(), Array.from(x.grad!), Array.from(w.grad!), Array.from(b.grad!)];
+        };
+        const chained = run(false);
+        const fused = run(true);
+        const what = `${backend.name} ${name}`;
+        // The forward is the same bits; gradients agree to float32 rounding (sums may be ordered differently).
+        assert.deepEqual(fused[0], chained[0], `${what}: forward`);
+        chained.forEach((r, i) =>
+          assertClose(fused[i]!, r, { what: `${what} part ${i}`, rtol: 1e-5, atol: 1e-5 }),
+        );
+      }
+      setKernels(previous);
+    }
+  });
 });
 
 describe('conv2d on each backend', () => {

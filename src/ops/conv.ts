@@ -2,18 +2,25 @@
  * Convolution and pooling on NCHW images (PyTorch's layout: [batch, channels, height, width]), each backward beside
  * its forward.
  *
- * `conv2d` lowers each image and group to one matrix product on the `Kernels` contract (im2col, Chellapilla et al.
- * 2006): the receptive fields become the columns of `col` [C_g kh kw, H_out W_out], and
+ * `conv2d` runs on the `Kernels` contract's `conv2d` / `conv2dBackward` (the whole batch in one call): the
+ * reference (`kernels/ts.ts`) lowers each image and group to one matrix product (im2col, Chellapilla et al. 2006):
+ * the receptive fields become the columns of `col` [C_g kh kw, H_out W_out], and
  *   y[n, group g] = W_g [C_out/G, C_g kh kw] @ col + b.
  * Backward: dW_g += dY col^T, dcol = W_g^T dY scattered back into dx (col2im, accumulating where windows overlap),
  * db += the sum of dY over the batch and the pixels. `col` is rebuilt in backward rather than kept, so the memory of
  * a step stays that of one image. A 1x1 convolution with stride 1 and no padding reads the image as `col` directly.
+ * The WebAssembly backend does the same inside its memory (`asm/conv.ts`), so the columns never cross into
+ * JavaScript. An activation is a setting, as in `linear`: relu runs inside the kernel (after the bias; backward
+ * masks dY), the others as a second pass in the same node.
  *
  * Output size on each axis (PyTorch's `Conv2d` / `MaxPool2d` documentation):
  *   out = floor((in + 2 padding - dilation (kernel - 1) - 1) / stride) + 1
  */
 import { gradTarget, makeResult } from '../autograd/tape.js';
-import { kernels } from '../kernels/index.js';
+import { activationKernels, type ActivationName } from '../kernels/activations.js';
+import { activationForward, kernels } from '../kernels/index.js';
+import { conv2dBackwardReference, conv2dReference } from '../kernels/ts.js';
+import type { ConvShape, WindowGeometry } from '../kernels/types.js';
 import { allocBuffer, formatShape, type Buffer, type Tensor } from '../tensor/tensor.js';
 import { mean } from './reduce.js';
 import { reshape } from './shape.js';
@@ -30,23 +37,17 @@ export interface Conv2dOptions {
   dilation?: Pair;
   /** channel groups: each output group sees only its input group (Krizhevsky et al. 2012); default 1 */
   groups?: number;
+  /**
+   * phi applied to conv + bias in the same op, as `linear` does for dense layers: one node, and relu runs inside
+   * the backend's conv kernel while the outputs are in cache; default 'linear' (none)
+   */
+  activation?: ActivationName;
+  /** the activation's slope/scale parameter; default the activation's own (`activationKernels`) */
+  alpha?: number;
 }
 
 /** The geometry of one window sweep over an image: everything a conv or pooling loop needs. */
-export interface Geometry {
-  readonly height: number;
-  readonly width: number;
-  readonly kernelH: number;
-  readonly kernelW: number;
-  readonly strideH: number;
-  readonly strideW: number;
-  readonly padH: number;
-  readonly padW: number;
-  readonly dilationH: number;
-  readonly dilationW: number;
-  readonly outH: number;
-  readonly outW: number;
-}
+export type Geometry = WindowGeometry;
 
 function pair(value: Pair | undefined, fallback: number): [number, number] {
   if (value === undefined) return [fallback, fallback];
@@ -128,66 +129,6 @@ function checkImage(op: string, x: Tensor): [number, number, number, number] {
 }
 
 /**
- * Receptive fields of `channels` planes starting at `x[offset]` as the columns of `col` [channels kh kw, outH outW].
- * Taps that fall in the padding are 0.
- */
-function im2col(x: Buffer, offset: number, channels: number, g: Geometry, col: Buffer): void {
-  const { height, width, kernelH, kernelW, strideH, strideW, padH, padW, dilationH, dilationW, outH, outW } =
-    g;
-  const plane = height * width;
-  const pixels = outH * outW;
-  let row = 0;
-  for (let c = 0; c < channels; c++) {
-    const base = offset + c * plane;
-    for (let i = 0; i < kernelH; i++) {
-      for (let j = 0; j < kernelW; j++, row++) {
-        const r = row * pixels;
-        for (let oy = 0; oy < outH; oy++) {
-          const iy = oy * strideH - padH + i * dilationH;
-          const o = r + oy * outW;
-          if (iy < 0 || iy >= height) {
-            col.fill(0, o, o + outW);
-            continue;
-          }
-          const line = base + iy * width;
-          for (let ox = 0; ox < outW; ox++) {
-            const ix = ox * strideW - padW + j * dilationW;
-            col[o + ox] = ix >= 0 && ix < width ? (x[line + ix] as number) : 0;
-          }
-        }
-      }
-    }
-  }
-}
-
-/** The transpose of `im2col`: adds each column entry back into the pixel it was read from. */
-function col2im(col: Buffer, channels: number, g: Geometry, dx: Buffer, offset: number): void {
-  const { height, width, kernelH, kernelW, strideH, strideW, padH, padW, dilationH, dilationW, outH, outW } =
-    g;
-  const plane = height * width;
-  const pixels = outH * outW;
-  let row = 0;
-  for (let c = 0; c < channels; c++) {
-    const base = offset + c * plane;
-    for (let i = 0; i < kernelH; i++) {
-      for (let j = 0; j < kernelW; j++, row++) {
-        const r = row * pixels;
-        for (let oy = 0; oy < outH; oy++) {
-          const iy = oy * strideH - padH + i * dilationH;
-          if (iy < 0 || iy >= height) continue;
-          const o = r + oy * outW;
-          const line = base + iy * width;
-          for (let ox = 0; ox < outW; ox++) {
-            const ix = ox * strideW - padW + j * dilationW;
-            if (ix >= 0 && ix < width) dx[line + ix] = (dx[line + ix] as number) + (col[o + ox] as number);
-          }
-        }
-      }
-    }
-  }
-}
-
-/**
  * 2-D convolution (cross-correlation, as PyTorch's `F.conv2d`): x [N, C_in, H, W], weight [C_out, C_in / groups,
  * kh, kw], bias [C_out] or null; returns [N, C_out, H_out, W_out].
  * @example conv2d(x, weight, bias, { padding: 1 }) // a 3x3 "same" convolution
@@ -224,111 +165,37 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, options: 
     );
   }
   const g = geometry('conv2d', height, width, [kernelH, kernelW], options);
-  const pixels = g.outH * g.outW;
-  const plane = height * width;
-  const rows = groupChannels * kernelH * kernelW;
-  const outGroup = outChannels / groups;
-  // A 1x1 kernel at stride 1 without padding: the image planes already are the columns.
-  const direct =
-    kernelH === 1 && kernelW === 1 && g.strideH === 1 && g.strideW === 1 && g.padH === 0 && g.padW === 0;
-  const xd = x.data;
-  const wd = weight.data;
-  const y = allocBuffer(batch * outChannels * pixels, x.dtype);
-  const col = direct ? null : allocBuffer(rows * pixels, x.dtype);
+  const shape: ConvShape = { ...g, batch, inChannels, outChannels, groups };
+  const activation = options.activation ?? 'linear';
+  const act = activationKernels[activation];
+  const alpha = options.alpha ?? act.defaultAlpha;
+  const relu = activation === 'relu';
+  const size = batch * outChannels * g.outH * g.outW;
+  const z = allocBuffer(size, x.dtype);
   const kern = kernels();
-  const columns = (n: number, grp: number): Buffer => {
-    const offset = (n * inChannels + grp * groupChannels) * plane;
-    if (!col) return xd.subarray(offset, offset + rows * pixels);
-    im2col(xd, offset, groupChannels, g, col);
-    return col;
-  };
-  for (let n = 0; n < batch; n++) {
-    for (let grp = 0; grp < groups; grp++) {
-      const wOffset = grp * outGroup * rows;
-      const yOffset = (n * outChannels + grp * outGroup) * pixels;
-      kern.matmul(
-        wd.subarray(wOffset, wOffset + outGroup * rows),
-        columns(n, grp),
-        y.subarray(yOffset, yOffset + outGroup * pixels),
-        outGroup,
-        rows,
-        pixels,
-        false,
-        false,
-        false,
-      );
-    }
-  }
-  if (bias) {
-    const bd = bias.data;
-    for (let n = 0; n < batch; n++) {
-      for (let c = 0; c < outChannels; c++) {
-        const b = bd[c] as number;
-        const o = (n * outChannels + c) * pixels;
-        for (let p = 0; p < pixels; p++) y[o + p] = (y[o + p] as number) + b;
-      }
-    }
-  }
+  if (kern.conv2d) kern.conv2d(x.data, weight.data, bias ? bias.data : null, z, shape, relu);
+  else conv2dReference(x.data, weight.data, bias ? bias.data : null, z, shape, relu, kern.matmul);
+  // relu is fused into the kernel (z is then y); other activations take a second pass.
+  const separate = !relu && activation !== 'linear';
+  const y = separate ? allocBuffer(size, x.dtype) : z;
+  if (separate) activationForward(activation, z, y, size, alpha);
   const inputs = bias ? [x, weight, bias] : [x, weight];
-  return makeResult('conv2d', y, [batch, outChannels, g.outH, g.outW], inputs, (result) => {
+  const name = activation === 'linear' ? 'conv2d' : `conv2d+${activation}`;
+  return makeResult(name, y, [batch, outChannels, g.outH, g.outW], inputs, (result) => {
     const gy = result.grad as Buffer;
     const gx = gradTarget(x);
     const gw = gradTarget(weight);
     const gb = bias ? gradTarget(bias) : null;
+    if (!gx && !gw && !gb) return;
+    let gz = gy;
+    if (separate) {
+      gz = allocBuffer(size, x.dtype);
+      act.backward(z, y, gy, gz, size, alpha);
+    }
+    const reluOutput = relu ? y : null;
     const k = kernels();
-    const dcol = gx && !direct ? allocBuffer(rows * pixels, x.dtype) : null;
-    for (let n = 0; n < batch; n++) {
-      for (let grp = 0; grp < groups; grp++) {
-        const wOffset = grp * outGroup * rows;
-        const yOffset = (n * outChannels + grp * outGroup) * pixels;
-        const dy = gy.subarray(yOffset, yOffset + outGroup * pixels);
-        if (gw) {
-          // dW_g [outGroup, rows] += dY [outGroup, pixels] col^T
-          k.matmul(
-            dy,
-            columns(n, grp),
-            gw.subarray(wOffset, wOffset + outGroup * rows),
-            outGroup,
-            pixels,
-            rows,
-            false,
-            true,
-            true,
-          );
-        }
-        if (gx) {
-          // dcol [rows, pixels] = W_g^T dY, then scattered back to the pixels it came from.
-          const wg = wd.subarray(wOffset, wOffset + outGroup * rows);
-          const xOffset = (n * inChannels + grp * groupChannels) * plane;
-          if (dcol) {
-            k.matmul(wg, dy, dcol, rows, outGroup, pixels, true, false, false);
-            col2im(dcol, groupChannels, g, gx, xOffset);
-          } else {
-            k.matmul(
-              wg,
-              dy,
-              gx.subarray(xOffset, xOffset + rows * pixels),
-              rows,
-              outGroup,
-              pixels,
-              true,
-              false,
-              true,
-            );
-          }
-        }
-      }
-    }
-    if (gb) {
-      for (let n = 0; n < batch; n++) {
-        for (let c = 0; c < outChannels; c++) {
-          const o = (n * outChannels + c) * pixels;
-          let s = 0;
-          for (let p = 0; p < pixels; p++) s += gy[o + p] as number;
-          gb[c] = (gb[c] as number) + s;
-        }
-      }
-    }
+    if (k.conv2dBackward) k.conv2dBackward(x.data, weight.data, gz, gx, gw, gb, shape, reluOutput);
+    else conv2dBackwardReference(x.data, weight.data, gz, gx, gw, gb, shape, reluOutput, k.matmul);
   });
 }
 
