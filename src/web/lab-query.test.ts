@@ -3,9 +3,9 @@ import { describe, it } from 'node:test';
 import { DEFAULT_PRESET, DEFAULT_SMOOTHING, linkQuery, parseLabQuery, stateQuery } from './lab-query.js';
 
 describe('lab address options', () => {
-  it('reads preset, steps, seed, autorun, fix and speed', () => {
+  it('reads preset, steps, seed, autorun, fix, verify and speed', () => {
     const { options, problems } = parseLabQuery(
-      '?preset=adding-rnn&steps=60&seed=3&autorun=1&fix=2&speed=slow',
+      '?preset=adding-rnn&steps=60&seed=3&autorun=1&fix=2&verify=3&speed=slow',
     );
     assert.deepEqual(problems, []);
     assert.deepEqual(options, {
@@ -15,6 +15,7 @@ describe('lab address options', () => {
       seed: 3,
       autorun: true,
       fix: 2,
+      verify: 3,
       speed: 'slow',
       runs: [],
       view: null,
@@ -50,9 +51,10 @@ describe('lab address options', () => {
   it('defaults, and reports (then ignores) values it cannot use', () => {
     assert.equal(parseLabQuery('').options.preset, DEFAULT_PRESET);
     assert.equal(parseLabQuery('?autorun=0').options.autorun, false);
-    const { options, problems } = parseLabQuery('?steps=-4&speed=warp&fix=x');
-    assert.deepEqual([options.steps, options.fix, options.speed], [null, null, 'fast']);
-    assert.equal(problems.length, 3);
+    const { options, problems } = parseLabQuery('?steps=-4&speed=warp&fix=x&verify=9');
+    assert.deepEqual([options.steps, options.fix, options.verify, options.speed], [null, null, null, 'fast']);
+    assert.equal(problems.length, 4);
+    assert.ok(problems.some((p) => /^verify=9 .*from 1 to 8/.test(p)));
     assert.ok(problems.some((p) => /^steps=-4 .*whole number/.test(p)));
   });
 

@@ -6,6 +6,8 @@
  * - `steps=<N>`, `seed=<S>`: written into the loaded config (`train.steps`, `seed`).
  * - `autorun=1`: start training at once.
  * - `fix=<K>`: when run A is over, apply fix K (1-based) of its most serious finding and run B beside it.
+ * - `verify=<K>`: when run A is over, train the doctor's top K fixes as trials beside it, in workers, and rank them
+ *   (what `gradscope fix --top K` does).
  * - `speed=slow|medium|fast`.
  * - `runs=a,b`: the runs of the folder (`gradscope lab --runs DIR`) shown and overlaid; `view=NAME` the one the
  *   detail panels show (`A`, `B` for the page's own runs).
@@ -36,6 +38,8 @@ export interface LabOptions {
   autorun: boolean;
   /** 1-based index of the fix to apply automatically when run A is over. */
   fix: number | null;
+  /** How many of the doctor's fixes to verify as trials when run A is over (null: none). */
+  verify: number | null;
   speed: Speed;
   /** Folder runs to show, in order (each a run name). */
   runs: string[];
@@ -58,6 +62,9 @@ export type HistogramOf = (typeof HISTOGRAM_KINDS)[number];
 
 /** A parameter name as writers spell them (`layers.0.weight`, `dense_1/kernel_0`): no spaces, quotes or markup. */
 const PARAMETER_NAME = /^[\w.:/-]{1,200}$/;
+
+/** At most this many fixes verified at once (each trial is a worker holding a model and its data). */
+export const MAX_TRIALS = 8;
 
 /** TensorBoard's default smoothing weight. */
 export const DEFAULT_SMOOTHING = 0.6;
@@ -155,6 +162,7 @@ export function parseLabQuery(search: string): { options: LabOptions; problems: 
       seed: integerParam(params, 'seed', 0, 2 ** 32 - 1, problems),
       autorun: autorun !== null && autorun !== '0' && autorun !== 'false',
       fix: integerParam(params, 'fix', 1, 99, problems),
+      verify: integerParam(params, 'verify', 1, MAX_TRIALS, problems),
       speed,
       runs,
       view,

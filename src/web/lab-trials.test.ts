@@ -85,7 +85,11 @@ describe('the lab’s fix trials', () => {
     });
     const v = set.verification;
     assert.ok(v);
-    assert.equal(v.headline, reference.headline, 'run A as the control measures what a separate control does');
+    assert.equal(
+      v.headline,
+      reference.headline,
+      'run A as the control measures what a separate control does',
+    );
     assert.deepEqual(
       v.trials.map((t) => [t.label, t.outcome.evalLoss, t.cures]),
       reference.trials.map((t) => [t.label, t.outcome.evalLoss, t.cures]),
@@ -114,7 +118,12 @@ describe('the lab’s fix trials', () => {
     const a = trainInMemory(config).summary;
     const healthy: Summary = { ...a, findings: [], verdict: 'healthy' };
     const log = { spawned: 0, terminated: 0 };
-    const none = new TrialSet(config, healthy, { top: 4, parallel: 2, spawn: () => inProcessPort(log), onChange: () => {} });
+    const none = new TrialSet(config, healthy, {
+      top: 4,
+      parallel: 2,
+      spawn: () => inProcessPort(log),
+      onChange: () => {},
+    });
     none.start();
     assert.equal(log.spawned, 0);
     assert.match(none.verification?.headline ?? '', /nothing to verify/);
@@ -127,7 +136,10 @@ describe('the lab’s fix trials', () => {
     });
     const first = broken.trials[0];
     assert.ok(first);
-    first.config = { ...first.config, task: { ...first.config.task, name: 'no-such-task' } } as ResolvedConfig;
+    first.config = {
+      ...first.config,
+      task: { ...first.config.task, name: 'no-such-task' },
+    } as ResolvedConfig;
     broken.start();
     await settled(broken);
     assert.equal(broken.verification, null);

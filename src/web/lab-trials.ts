@@ -18,7 +18,8 @@ import { TrainingSession } from '../train/session.js';
 import { kernels } from '../kernels/index.js';
 
 /** What the page asks of a trial worker. */
-export type TrialCommand = { type: 'trial'; id: number; config: ResolvedConfig } | { type: 'cancel'; id: number };
+export type TrialCommand =
+  { type: 'trial'; id: number; config: ResolvedConfig } | { type: 'cancel'; id: number };
 
 /** What a trial worker tells the page. */
 export type TrialMessage =
@@ -126,6 +127,9 @@ export interface TrialState {
   /** The kernels the worker trained on (`wasm-simd`, ...), once it said. */
   kernels: string | null;
 }
+
+/** Fixes verified by the page's button, as `gradscope fix` verifies by default (`--top 4`). */
+export const DEFAULT_TRIALS = 4;
 
 /** Trials trained at once by default: the page's cores less one for the page, at most 4 (as `gradscope fix`). */
 export function defaultParallel(cores: number): number {

@@ -9,7 +9,10 @@ import { TrialRunner, type TrialCommand, type TrialMessage } from './lab-trials.
 
 interface WorkerScope {
   postMessage(message: TrainerMessage | TrialMessage): void;
-  addEventListener(type: 'message', listener: (event: MessageEvent<TrainerCommand | TrialCommand>) => void): void;
+  addEventListener(
+    type: 'message',
+    listener: (event: MessageEvent<TrainerCommand | TrialCommand>) => void,
+  ): void;
 }
 
 const scope = globalThis as unknown as WorkerScope;
