@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DEFAULT_PRESET, DEFAULT_SMOOTHING, linkQuery, parseLabQuery, stateQuery } from './lab-query.js';
+import { findPreset } from '../config/index.js';
+import {
+  DEFAULT_PRESET,
+  DEFAULT_SMOOTHING,
+  experimentQuery,
+  linkQuery,
+  parseLabQuery,
+  stateQuery,
+} from './lab-query.js';
 
 describe('lab address options', () => {
   it('reads preset, steps, seed, autorun, fix, verify and speed', () => {
@@ -112,5 +120,34 @@ describe('lab address options', () => {
       }),
       '?config=%7B%22seed%22%3A1%7D',
     );
+  });
+
+  it('names the experiment by its preset, steps and seed where it can, else carries the whole config', () => {
+    const base = findPreset('deep-sigmoid')?.config as Record<string, unknown>;
+    const train = base['train'] as Record<string, unknown>;
+    const text = (config: unknown): string => JSON.stringify(config, null, 2);
+    assert.deepEqual(experimentQuery('deep-sigmoid', base, text(base)), {
+      preset: 'deep-sigmoid',
+      steps: null,
+      seed: null,
+    });
+    // Keys in another order and the steps and seed changed (as steps= and seed= write them in) is still the preset.
+    const changed = { train: { ...train, steps: 120 }, seed: 3, ...base };
+    changed['seed'] = 3;
+    changed['train'] = { ...train, steps: 120 };
+    const named = experimentQuery('deep-sigmoid', base, text(changed));
+    assert.deepEqual(named, { preset: 'deep-sigmoid', steps: 120, seed: 3 });
+    const back = parseLabQuery(
+      stateQuery({ ...named, runs: [], view: null, smoothing: DEFAULT_SMOOTHING, log: false }),
+    ).options;
+    assert.deepEqual([back.preset, back.steps, back.seed], ['deep-sigmoid', 120, 3]);
+    // Any other edit, broken JSON or no preset: the whole config.
+    const edited = text({ ...base, model: { ...(base['model'] as object), activation: 'tanh' } });
+    assert.deepEqual(experimentQuery('deep-sigmoid', base, edited), { preset: null, configText: edited });
+    assert.deepEqual(experimentQuery('deep-sigmoid', base, '{ "seed": '), {
+      preset: null,
+      configText: '{ "seed": ',
+    });
+    assert.deepEqual(experimentQuery(null, null, '{}'), { preset: null, configText: '{}' });
   });
 });

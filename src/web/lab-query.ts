@@ -200,6 +200,9 @@ function compactJson(text: string): string {
 export function stateQuery(state: {
   preset: string | null;
   configText?: string;
+  /** With a preset: its `train.steps` and `seed` where the config changed them. */
+  steps?: number | null;
+  seed?: number | null;
   runs: readonly string[];
   view: string | null;
   smoothing: number;
@@ -209,8 +212,11 @@ export function stateQuery(state: {
   histogramOf?: HistogramOf;
 }): string {
   const params = new URLSearchParams();
-  if (state.preset !== null) params.set('preset', state.preset);
-  else if (state.configText !== undefined) params.set('config', compactJson(state.configText));
+  if (state.preset !== null) {
+    params.set('preset', state.preset);
+    if (state.steps !== undefined && state.steps !== null) params.set('steps', String(state.steps));
+    if (state.seed !== undefined && state.seed !== null) params.set('seed', String(state.seed));
+  } else if (state.configText !== undefined) params.set('config', compactJson(state.configText));
   if (state.runs.length > 0) params.set('runs', state.runs.join(','));
   if (state.view !== null) params.set('view', state.view);
   if (state.smoothing !== DEFAULT_SMOOTHING) params.set('smooth', String(state.smoothing));
@@ -221,4 +227,55 @@ export function stateQuery(state: {
     params.set('histOf', state.histogramOf);
   const text = params.toString();
   return text === '' ? '?' : `?${text}`;
+}
+
+/** JSON with every object's keys sorted, so two spellings of one config compare equal. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    typeof v === 'object' && v !== null && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * How the address names the experiment in the config box: the preset alone when the text is the preset's config,
+ * the preset with `steps=` and `seed=` when only those differ (what the address itself can write in), else the
+ * whole config. So a reload or a shared link trains the same config from the same seed.
+ *
+ * @example experimentQuery('deep-sigmoid', presetConfig, textWithSeed3) // { preset: 'deep-sigmoid', steps: null, seed: 3 }
+ */
+export function experimentQuery(
+  preset: string | null,
+  presetConfig: unknown,
+  text: string,
+): { preset: string; steps: number | null; seed: number | null } | { preset: null; configText: string } {
+  const whole = { preset: null, configText: text } as const;
+  if (preset === null || !isObject(presetConfig)) return whole;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return whole;
+  }
+  if (!isObject(parsed)) return whole;
+  const train = isObject(parsed['train']) ? parsed['train'] : {};
+  const baseTrain = isObject(presetConfig['train']) ? presetConfig['train'] : {};
+  const steps = train['steps'] ?? null;
+  const seed = parsed['seed'] ?? null;
+  if ((steps !== null && !Number.isInteger(steps)) || (seed !== null && !Number.isInteger(seed)))
+    return whole;
+  const expected: Record<string, unknown> = { ...presetConfig };
+  if (seed !== null) expected['seed'] = seed;
+  if (steps !== null) expected['train'] = { ...baseTrain, steps };
+  if (canonicalJson(expected) !== canonicalJson(parsed)) return whole;
+  return {
+    preset,
+    steps: steps === null || steps === baseTrain['steps'] ? null : (steps as number),
+    seed: seed === null || seed === presetConfig['seed'] ? null : (seed as number),
+  };
 }

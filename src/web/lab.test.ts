@@ -224,14 +224,20 @@ describe('the lab in Chromium', { skip }, () => {
         await new Promise((r) => setTimeout(r, 50));
       await page.goto(`${server.url}?runs=cli-run`);
       const seen = new Set<string>();
+      const seenLoss = new Set<string>();
       const deadline = Date.now() + 60_000;
       while (Date.now() < deadline) {
         const last = (await dataset(page, 'chart-heatmap'))['lastStep'] ?? '';
+        const lastLoss = (await dataset(page, 'chart-loss'))['lastStep'] ?? '';
         if (last !== '') seen.add(last);
-        if (last === '150') break;
+        if (lastLoss !== '') seenLoss.add(lastLoss);
+        if (last === '150' && lastLoss === '150') break;
         await new Promise((r) => setTimeout(r, 100));
       }
       assert.ok(seen.has('150'), `the page reached the run's last step: saw ${[...seen].join(', ')}`);
+      // Seen growing, not only finished: the page opened when the run had written its first line.
+      assert.ok(seen.size >= 2, `the heat map grew while the run trained: saw ${[...seen].join(', ')}`);
+      assert.ok(seenLoss.size >= 2, `the loss chart grew too: saw ${[...seenLoss].join(', ')}`);
       console.log(`# the page saw the terminal run at steps ${[...seen].join(', ')}`);
       assert.equal(await exited, 0);
       await page.waitForFunction(
@@ -263,6 +269,11 @@ describe('the lab in Chromium', { skip }, () => {
       await new Promise((r) => setTimeout(r, 60));
     }
     await page.waitForSelector('html[data-lab-state="done"]', { timeout: 90_000 });
+    assert.match(
+      await page.evaluate(() => location.search),
+      /^\?preset=deep-sigmoid&steps=120&/,
+      'the address keeps the steps the run was given',
+    );
     const delays = await page.evaluate(() => (window as unknown as { delays: number[] }).delays);
     const sorted = [...delays].sort((a, b) => a - b);
     const median = sorted[Math.floor(sorted.length / 2)] ?? Infinity;

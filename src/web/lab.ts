@@ -20,6 +20,7 @@ import { RunFolder } from './folder.js';
 import { HeatMap } from './heatmap.js';
 import {
   DEFAULT_PRESET,
+  experimentQuery,
   linkQuery,
   MAX_SHOWN_RUNS,
   parseLabQuery,
@@ -297,6 +298,7 @@ function scheduleValidation(): void {
     validateTimer = null;
     validateConfig();
     updateButtons();
+    writeAddress();
   }, 250);
 }
 
@@ -312,6 +314,7 @@ function newRunA(): void {
   ui.result.textContent = '';
   send({ type: 'start', text: ui.config.value, name: presetName() });
   validateConfig();
+  writeAddress();
 }
 
 function start(): void {
@@ -469,14 +472,18 @@ function viewedKey(): string | null {
   return shown[0]?.key ?? null;
 }
 
-function writeAddress(): void {
+/** The experiment as the address names it: the preset (with steps= and seed= where changed) or the config. */
+function experimentInAddress(): ReturnType<typeof experimentQuery> {
   const preset = ui.preset.value || null;
+  return experimentQuery(preset, preset === null ? null : findPreset(preset)?.config, ui.config.value);
+}
+
+function writeAddress(): void {
   history.replaceState(
     null,
     '',
     stateQuery({
-      preset,
-      ...(preset === null ? { configText: ui.config.value } : {}),
+      ...experimentInAddress(),
       runs: state.shown,
       // A trial lives only as long as the page: the address names the runs a reload can show again.
       view: state.view?.startsWith(TRIAL_KEY) ? null : state.view,
@@ -1027,13 +1034,13 @@ function onPresetChange(): void {
 }
 
 async function copyLink(): Promise<void> {
-  const preset = ui.preset.value || null;
+  const experiment = experimentInAddress();
   const query =
-    preset !== null && ui.config.value === loadPresetText(preset, { steps: null, seed: null })
+    experiment.preset !== null
       ? stateQuery({
-          preset,
+          ...experiment,
           runs: state.shown,
-          view: state.view,
+          view: state.view?.startsWith(TRIAL_KEY) ? null : state.view,
           smoothing: state.smoothing,
           log: state.log,
         })
