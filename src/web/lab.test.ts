@@ -282,6 +282,11 @@ describe('the lab in Chromium', { skip }, () => {
     );
     assert.equal(delays.length, 6);
     assert.ok(median < 100, `the page answered clicks in ${median.toFixed(1)} ms (median) while training`);
+    // Every click but at most one (a garbage collection or a redraw on a loaded machine) within 100 ms.
+    assert.ok(
+      delays.filter((d) => d >= 100).length <= 1,
+      `clicks answered later than 100 ms: ${delays.filter((d) => d >= 100).length} of 6`,
+    );
     const result = JSON.parse((await page.textContent('#result')) ?? '{}') as {
       status: string;
       trainer: string;
