@@ -180,6 +180,36 @@ describe('the lab in Chromium', { skip }, () => {
     assert.match(await page.evaluate(() => location.search), /metric=gradNorm/);
   });
 
+  it('is driven by keyboard too: Tab reaches a chart, arrows move the crosshair, + zooms, 0 zooms out', async () => {
+    await page.goto(`${server.url}?runs=small-tanh,torch-run,tb-log`);
+    await page.waitForFunction(() => document.getElementById('chart-loss')?.dataset['series'] === '3');
+    await page.focus('#smoothing');
+    // Tab from the toolbar reaches the loss chart's plot area (nothing in between takes a dozen stops).
+    let focused = '';
+    for (let i = 0; i < 12 && focused !== 'chart-loss'; i++) {
+      await page.keyboard.press('Tab');
+      focused = await page.evaluate(
+        () =>
+          (document.activeElement?.classList.contains('u-over') &&
+            document.activeElement.closest('.lab-chart')?.id) ||
+          '',
+      );
+    }
+    assert.equal(focused, 'chart-loss', 'the loss chart is reachable by Tab');
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('ArrowRight');
+    assert.match((await page.textContent('#chart-loss .readout')) ?? '', /^step \d+: /);
+    assert.equal(await page.getAttribute('#chart-loss .readout', 'aria-live'), 'polite');
+    await page.keyboard.press('+');
+    await page.waitForFunction(() => document.getElementById('chart-loss')?.dataset['zoomed'] === 'true');
+    const loss = await dataset(page, 'chart-loss');
+    assert.ok(Number(loss['xMax']) - Number(loss['xMin']) < 19, JSON.stringify(loss));
+    assert.equal((await dataset(page, 'chart-layers'))['xMin'], loss['xMin'], 'the other charts follow');
+    await page.keyboard.press('0');
+    await page.waitForFunction(() => document.getElementById('chart-loss')?.dataset['zoomed'] === 'false');
+    assert.deepEqual(pageErrors, []);
+  });
+
   it('follows a live run: each appended record arrives by Server-Sent Events, then its summary', async () => {
     const dir = join(folder.dir, 'growing');
     mkdirSync(dir);
