@@ -196,6 +196,12 @@ describe('the lab in Chromium', { skip }, () => {
       );
     }
     assert.equal(focused, 'chart-loss', 'the loss chart is reachable by Tab');
+    // Readable at 1280 x 800: nothing is wider than the window.
+    const widths = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+    assert.ok(
+      (widths[0] as number) <= (widths[1] as number),
+      `page ${widths[0]} px wide in a ${widths[1]} px window`,
+    );
     await page.keyboard.press('ArrowRight');
     await page.keyboard.press('ArrowRight');
     assert.match((await page.textContent('#chart-loss .readout')) ?? '', /^step \d+: /);

@@ -203,6 +203,12 @@ describe('verified fixes in Chromium', { skip }, () => {
       (label) => document.getElementById('doctor-verdict')?.textContent?.includes(label) === true,
       v.best,
     );
+    // Readable at 1280 x 800: nothing is wider than the window.
+    const widths = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+    assert.ok(
+      (widths[0] as number) <= (widths[1] as number),
+      `page ${widths[0]} px wide in a ${widths[1]} px window`,
+    );
     const shot = join(outputDir, 'trials.png');
     await page.locator('#trials').screenshot({ path: shot });
     assert.ok(statSync(shot).size > 10_000, 'a screenshot of the verified fixes');
