@@ -214,4 +214,18 @@ describe('verified fixes in Chromium', { skip }, () => {
     assert.ok(statSync(shot).size > 10_000, 'a screenshot of the verified fixes');
     assert.deepEqual(pageErrors, []);
   });
+  it('verifies on the page itself when opened from disk (no workers there)', async () => {
+    await page.goto(
+      `file://${join(root, 'web', 'index.html')}?preset=deep-sigmoid&steps=30&autorun=1&verify=2`,
+    );
+    await page.waitForSelector('html[data-lab-state="done"]', { timeout: 60_000 });
+    const result = JSON.parse((await page.textContent('#result')) ?? '{}') as PageResult;
+    assert.equal(result.trainer, 'page');
+    assert.deepEqual(
+      result.verification.trials.map((t) => t.rank),
+      [1, 2],
+    );
+    assert.match(result.verification.headline, /verified|not verified/);
+    assert.deepEqual(pageErrors, []);
+  });
 });
