@@ -1,4 +1,4 @@
-// The README's pictures of the lab (docs/lab.png, docs/distributions.png), made by the project itself: trains three runs with the CLI into a
+// The README's pictures of the lab (docs/lab.png, docs/distributions.png, docs/trials.png), made by the project itself: trains three runs with the CLI into a
 // temporary run folder, serves them with the lab server and photographs the page in headless Chromium (1280 wide).
 // Needs a build (npm run build) and Debian's chromium; run: npm run screenshot:lab.
 import { execFileSync } from 'node:child_process';
@@ -52,6 +52,12 @@ try {
     await page.waitForTimeout(300);
     await (await page.$('#panel-distributions')).screenshot({ path: distributions });
     console.log(`lab-screenshot: wrote ${distributions}`);
+    // The verified fixes (docs/trials.png): deep-sigmoid's top three fixes trained in the page's workers beside run A.
+    const trials = join(dirname(out), 'trials.png');
+    await page.goto(`${server.url}?preset=deep-sigmoid&steps=120&autorun=1&verify=3`);
+    await page.waitForSelector('html[data-lab-state="done"]', { timeout: 180_000 });
+    await (await page.$('#trials')).screenshot({ path: trials });
+    console.log(`lab-screenshot: wrote ${trials}`);
   } finally {
     await browser.close();
     await server.close();

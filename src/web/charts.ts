@@ -102,6 +102,8 @@ export class LineChart {
   private nonFinite: number[] = [];
   private data: uPlot.AlignedData = [[]];
   private applying = false;
+  /** The crosshair's index when moved by keyboard. */
+  private keyIndex: number | null = null;
 
   constructor(
     readonly container: HTMLElement,
@@ -282,7 +284,67 @@ export class LineChart {
     const canvas = this.frame.querySelector('canvas');
     canvas?.setAttribute('role', 'img');
     canvas?.setAttribute('aria-label', `${this.options.title}: ${this.options.yLabel} against step`);
+    this.enableKeyboard(this.plot);
     if (group.range !== null) this.applyRange(group.range);
+  }
+
+  /**
+   * The plot area takes the keyboard: arrows move the crosshair (Shift: ten points), + and - zoom in and out around
+   * it, 0 or Escape zooms out; the read-out is announced while the chart has focus.
+   */
+  private enableKeyboard(u: uPlot): void {
+    const over = u.over;
+    over.tabIndex = 0;
+    over.setAttribute('role', 'group');
+    over.setAttribute(
+      'aria-label',
+      `${this.options.title}: arrow keys move the crosshair, + and - zoom, 0 zooms out`,
+    );
+    over.addEventListener('focus', () => this.readout.setAttribute('aria-live', 'polite'));
+    over.addEventListener('blur', () => this.readout.setAttribute('aria-live', 'off'));
+    over.addEventListener('keydown', (event) => {
+      const xs = this.data[0] as number[];
+      if (xs.length === 0) return;
+      const min = u.scales['x']?.min ?? (xs[0] as number);
+      const max = u.scales['x']?.max ?? (xs[xs.length - 1] as number);
+      const inView = xs.map((x, i) => [x, i] as const).filter(([x]) => x >= min && x <= max);
+      const first = inView[0]?.[1] ?? 0;
+      const last = inView[inView.length - 1]?.[1] ?? xs.length - 1;
+      const at =
+        this.keyIndex !== null && this.keyIndex >= first && this.keyIndex <= last ? this.keyIndex : null;
+      const move = (by: number): void => {
+        const index = Math.min(last, Math.max(first, (at ?? (by > 0 ? first - 1 : last + 1)) + by));
+        this.keyIndex = index;
+        u.setCursor({
+          left: u.valToPos(xs[index] as number, 'x'),
+          top: u.bbox.height / devicePixelRatio / 2,
+        });
+      };
+      const zoom = (factor: number): void => {
+        const centre = at === null ? (min + max) / 2 : (xs[at] as number);
+        const half = ((max - min) * factor) / 2;
+        const lo = Math.max(xs[0] as number, centre - half);
+        const hi = Math.min(xs[xs.length - 1] as number, centre + half);
+        const full = lo <= (xs[0] as number) && hi >= (xs[xs.length - 1] as number);
+        if (hi > lo) this.group.zoom(null, full ? null : { min: lo, max: hi });
+      };
+      const step = event.shiftKey ? 10 : 1;
+      const actions: Record<string, () => void> = {
+        ArrowRight: () => move(step),
+        ArrowLeft: () => move(-step),
+        Home: () => move(-xs.length),
+        End: () => move(xs.length),
+        '+': () => zoom(0.5),
+        '=': () => zoom(0.5),
+        '-': () => zoom(2),
+        '0': () => this.group.zoom(null, null),
+        Escape: () => this.group.zoom(null, null),
+      };
+      const action = actions[event.key];
+      if (action === undefined) return;
+      event.preventDefault();
+      action();
+    });
   }
 
   /** A mark at the top of the plot at each step where a value was NaN or infinite (a gap in the line). */

@@ -1,11 +1,19 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DEFAULT_PRESET, DEFAULT_SMOOTHING, linkQuery, parseLabQuery, stateQuery } from './lab-query.js';
+import { findPreset } from '../config/index.js';
+import {
+  DEFAULT_PRESET,
+  DEFAULT_SMOOTHING,
+  experimentQuery,
+  linkQuery,
+  parseLabQuery,
+  stateQuery,
+} from './lab-query.js';
 
 describe('lab address options', () => {
-  it('reads preset, steps, seed, autorun, fix and speed', () => {
+  it('reads preset, steps, seed, autorun, fix, verify and speed', () => {
     const { options, problems } = parseLabQuery(
-      '?preset=adding-rnn&steps=60&seed=3&autorun=1&fix=2&speed=slow',
+      '?preset=adding-rnn&steps=60&seed=3&autorun=1&fix=2&verify=3&speed=slow',
     );
     assert.deepEqual(problems, []);
     assert.deepEqual(options, {
@@ -15,6 +23,7 @@ describe('lab address options', () => {
       seed: 3,
       autorun: true,
       fix: 2,
+      verify: 3,
       speed: 'slow',
       runs: [],
       view: null,
@@ -50,9 +59,10 @@ describe('lab address options', () => {
   it('defaults, and reports (then ignores) values it cannot use', () => {
     assert.equal(parseLabQuery('').options.preset, DEFAULT_PRESET);
     assert.equal(parseLabQuery('?autorun=0').options.autorun, false);
-    const { options, problems } = parseLabQuery('?steps=-4&speed=warp&fix=x');
-    assert.deepEqual([options.steps, options.fix, options.speed], [null, null, 'fast']);
-    assert.equal(problems.length, 3);
+    const { options, problems } = parseLabQuery('?steps=-4&speed=warp&fix=x&verify=9');
+    assert.deepEqual([options.steps, options.fix, options.verify, options.speed], [null, null, null, 'fast']);
+    assert.equal(problems.length, 4);
+    assert.ok(problems.some((p) => /^verify=9 .*from 1 to 8/.test(p)));
     assert.ok(problems.some((p) => /^steps=-4 .*whole number/.test(p)));
   });
 
@@ -110,5 +120,34 @@ describe('lab address options', () => {
       }),
       '?config=%7B%22seed%22%3A1%7D',
     );
+  });
+
+  it('names the experiment by its preset, steps and seed where it can, else carries the whole config', () => {
+    const base = findPreset('deep-sigmoid')?.config as Record<string, unknown>;
+    const train = base['train'] as Record<string, unknown>;
+    const text = (config: unknown): string => JSON.stringify(config, null, 2);
+    assert.deepEqual(experimentQuery('deep-sigmoid', base, text(base)), {
+      preset: 'deep-sigmoid',
+      steps: null,
+      seed: null,
+    });
+    // Keys in another order and the steps and seed changed (as steps= and seed= write them in) is still the preset.
+    const changed = { train: { ...train, steps: 120 }, seed: 3, ...base };
+    changed['seed'] = 3;
+    changed['train'] = { ...train, steps: 120 };
+    const named = experimentQuery('deep-sigmoid', base, text(changed));
+    assert.deepEqual(named, { preset: 'deep-sigmoid', steps: 120, seed: 3 });
+    const back = parseLabQuery(
+      stateQuery({ ...named, runs: [], view: null, smoothing: DEFAULT_SMOOTHING, log: false }),
+    ).options;
+    assert.deepEqual([back.preset, back.steps, back.seed], ['deep-sigmoid', 120, 3]);
+    // Any other edit, broken JSON or no preset: the whole config.
+    const edited = text({ ...base, model: { ...(base['model'] as object), activation: 'tanh' } });
+    assert.deepEqual(experimentQuery('deep-sigmoid', base, edited), { preset: null, configText: edited });
+    assert.deepEqual(experimentQuery('deep-sigmoid', base, '{ "seed": '), {
+      preset: null,
+      configText: '{ "seed": ',
+    });
+    assert.deepEqual(experimentQuery(null, null, '{}'), { preset: null, configText: '{}' });
   });
 });

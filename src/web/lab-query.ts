@@ -6,6 +6,8 @@
  * - `steps=<N>`, `seed=<S>`: written into the loaded config (`train.steps`, `seed`).
  * - `autorun=1`: start training at once.
  * - `fix=<K>`: when run A is over, apply fix K (1-based) of its most serious finding and run B beside it.
+ * - `verify=<K>`: when run A is over, train the doctor's top K fixes as trials beside it, in workers, and rank them
+ *   (what `gradscope fix --top K` does).
  * - `speed=slow|medium|fast`.
  * - `runs=a,b`: the runs of the folder (`gradscope lab --runs DIR`) shown and overlaid; `view=NAME` the one the
  *   detail panels show (`A`, `B` for the page's own runs).
@@ -36,6 +38,8 @@ export interface LabOptions {
   autorun: boolean;
   /** 1-based index of the fix to apply automatically when run A is over. */
   fix: number | null;
+  /** How many of the doctor's fixes to verify as trials when run A is over (null: none). */
+  verify: number | null;
   speed: Speed;
   /** Folder runs to show, in order (each a run name). */
   runs: string[];
@@ -58,6 +62,9 @@ export type HistogramOf = (typeof HISTOGRAM_KINDS)[number];
 
 /** A parameter name as writers spell them (`layers.0.weight`, `dense_1/kernel_0`): no spaces, quotes or markup. */
 const PARAMETER_NAME = /^[\w.:/-]{1,200}$/;
+
+/** At most this many fixes verified at once (each trial is a worker holding a model and its data). */
+export const MAX_TRIALS = 8;
 
 /** TensorBoard's default smoothing weight. */
 export const DEFAULT_SMOOTHING = 0.6;
@@ -155,6 +162,7 @@ export function parseLabQuery(search: string): { options: LabOptions; problems: 
       seed: integerParam(params, 'seed', 0, 2 ** 32 - 1, problems),
       autorun: autorun !== null && autorun !== '0' && autorun !== 'false',
       fix: integerParam(params, 'fix', 1, 99, problems),
+      verify: integerParam(params, 'verify', 1, MAX_TRIALS, problems),
       speed,
       runs,
       view,
@@ -192,6 +200,9 @@ function compactJson(text: string): string {
 export function stateQuery(state: {
   preset: string | null;
   configText?: string;
+  /** With a preset: its `train.steps` and `seed` where the config changed them. */
+  steps?: number | null;
+  seed?: number | null;
   runs: readonly string[];
   view: string | null;
   smoothing: number;
@@ -201,8 +212,11 @@ export function stateQuery(state: {
   histogramOf?: HistogramOf;
 }): string {
   const params = new URLSearchParams();
-  if (state.preset !== null) params.set('preset', state.preset);
-  else if (state.configText !== undefined) params.set('config', compactJson(state.configText));
+  if (state.preset !== null) {
+    params.set('preset', state.preset);
+    if (state.steps !== undefined && state.steps !== null) params.set('steps', String(state.steps));
+    if (state.seed !== undefined && state.seed !== null) params.set('seed', String(state.seed));
+  } else if (state.configText !== undefined) params.set('config', compactJson(state.configText));
   if (state.runs.length > 0) params.set('runs', state.runs.join(','));
   if (state.view !== null) params.set('view', state.view);
   if (state.smoothing !== DEFAULT_SMOOTHING) params.set('smooth', String(state.smoothing));
@@ -213,4 +227,55 @@ export function stateQuery(state: {
     params.set('histOf', state.histogramOf);
   const text = params.toString();
   return text === '' ? '?' : `?${text}`;
+}
+
+/** JSON with every object's keys sorted, so two spellings of one config compare equal. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    typeof v === 'object' && v !== null && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * How the address names the experiment in the config box: the preset alone when the text is the preset's config,
+ * the preset with `steps=` and `seed=` when only those differ (what the address itself can write in), else the
+ * whole config. So a reload or a shared link trains the same config from the same seed.
+ *
+ * @example experimentQuery('deep-sigmoid', presetConfig, textWithSeed3) // { preset: 'deep-sigmoid', steps: null, seed: 3 }
+ */
+export function experimentQuery(
+  preset: string | null,
+  presetConfig: unknown,
+  text: string,
+): { preset: string; steps: number | null; seed: number | null } | { preset: null; configText: string } {
+  const whole = { preset: null, configText: text } as const;
+  if (preset === null || !isObject(presetConfig)) return whole;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return whole;
+  }
+  if (!isObject(parsed)) return whole;
+  const train = isObject(parsed['train']) ? parsed['train'] : {};
+  const baseTrain = isObject(presetConfig['train']) ? presetConfig['train'] : {};
+  const steps = train['steps'] ?? null;
+  const seed = parsed['seed'] ?? null;
+  if ((steps !== null && !Number.isInteger(steps)) || (seed !== null && !Number.isInteger(seed)))
+    return whole;
+  const expected: Record<string, unknown> = { ...presetConfig };
+  if (seed !== null) expected['seed'] = seed;
+  if (steps !== null) expected['train'] = { ...baseTrain, steps };
+  if (canonicalJson(expected) !== canonicalJson(parsed)) return whole;
+  return {
+    preset,
+    steps: steps === null || steps === baseTrain['steps'] ? null : (steps as number),
+    seed: seed === null || seed === presetConfig['seed'] ? null : (seed as number),
+  };
 }

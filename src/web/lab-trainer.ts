@@ -23,6 +23,7 @@ import {
   type SeenFinding,
 } from './lab-run.js';
 import { STEPS_PER_SECOND, type Speed } from './lab-query.js';
+import { kernels } from '../kernels/index.js';
 
 /** What the page asks of the trainer. */
 export type TrainerCommand =
@@ -60,7 +61,14 @@ export interface RunSnapshot {
 
 /** What the trainer tells the page. */
 export type TrainerMessage =
-  | { type: 'snapshot'; runs: RunSnapshot[]; playing: boolean; where: 'worker' | 'page' }
+  | {
+      type: 'snapshot';
+      runs: RunSnapshot[];
+      playing: boolean;
+      where: 'worker' | 'page';
+      /** The kernels the runs train on (`wasm-simd` where WebAssembly SIMD runs, else `typescript`). */
+      kernels: string;
+    }
   | { type: 'problem'; problem: RunProblem; during: 'start' | 'fix' };
 
 /** Wall time one slice of training may take before the trainer lets messages in (milliseconds). */
@@ -233,6 +241,12 @@ export class LabTrainer {
         baselineLoss: run.summary?.baseline.loss ?? run.session.task.baseline.loss ?? null,
       });
     }
-    this.post({ type: 'snapshot', runs, playing: this.playing && this.live().length > 0, where: this.where });
+    this.post({
+      type: 'snapshot',
+      runs,
+      playing: this.playing && this.live().length > 0,
+      where: this.where,
+      kernels: kernels().name,
+    });
   }
 }

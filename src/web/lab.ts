@@ -20,6 +20,7 @@ import { RunFolder } from './folder.js';
 import { HeatMap } from './heatmap.js';
 import {
   DEFAULT_PRESET,
+  experimentQuery,
   linkQuery,
   MAX_SHOWN_RUNS,
   parseLabQuery,
@@ -28,6 +29,17 @@ import {
 } from './lab-query.js';
 import { browserPresets, checkConfig, type RunLabel, type RunProblem, type SeenFinding } from './lab-run.js';
 import { LabTrainer, type RunSnapshot, type TrainerCommand, type TrainerMessage } from './lab-trainer.js';
+import {
+  DEFAULT_TRIALS,
+  defaultParallel,
+  TrialRunner,
+  TrialSet,
+  verificationJson,
+  type TrialCommand,
+  type TrialMessage,
+  type TrialPort,
+} from './lab-trials.js';
+import { trialColor, trialRows, trialsHeadline } from './trials-panel.js';
 import {
   activationPanel,
   depthPanel,
@@ -79,6 +91,11 @@ const ui = {
   verdict: element('doctor-verdict', HTMLElement),
   findings: element('findings', HTMLElement),
   result: element('result', HTMLElement),
+  trials: element('trials', HTMLElement),
+  trialsHeadline: element('trials-headline', HTMLElement),
+  trialsBody: element('trials-body', HTMLElement),
+  verifyBox: element('verify-box', HTMLElement),
+  verifyFixes: element('verify-fixes', HTMLButtonElement),
 };
 
 function chart(id: string): HTMLElement {
@@ -112,6 +129,12 @@ const state = {
   findingsKey: '',
   /** Set by `fix=K` in the address: apply that fix when run A is over. */
   pendingFix: options.fix,
+  /** Set by `verify=K` in the address: verify that many fixes when run A is over. */
+  pendingVerify: options.verify,
+  /** The doctor's fixes trained as trials beside run A (lab-trials.ts), once asked for. */
+  trials: null as TrialSet | null,
+  /** The kernels the in-page runs train on, as the trainer reports them. */
+  kernels: null as string | null,
   /** A problem that ended an automatic run (`autorun`), for the result element. */
   failure: null as string | null,
   renderQueued: false,
@@ -182,6 +205,7 @@ function onTrainerMessage(message: TrainerMessage): void {
     return;
   }
   state.where = message.where;
+  state.kernels = message.kernels;
   document.documentElement.dataset['trainer'] = message.where;
   state.playing = message.playing;
   const next: Record<RunLabel, PageRun | null> = { A: null, B: null };
@@ -275,6 +299,7 @@ function scheduleValidation(): void {
     validateTimer = null;
     validateConfig();
     updateButtons();
+    writeAddress();
   }, 250);
 }
 
@@ -282,6 +307,7 @@ function scheduleValidation(): void {
 // Running
 
 function newRunA(): void {
+  dropTrials();
   state.builtFrom = ui.config.value;
   state.failure = null;
   state.findingsKey = '';
@@ -289,6 +315,7 @@ function newRunA(): void {
   ui.result.textContent = '';
   send({ type: 'start', text: ui.config.value, name: presetName() });
   validateConfig();
+  writeAddress();
 }
 
 function start(): void {
@@ -307,7 +334,9 @@ function stepOnce(): void {
 }
 
 function reset(): void {
+  dropTrials();
   state.pendingFix = null;
+  state.pendingVerify = null;
   state.failure = null;
   state.findingsKey = '';
   ui.result.textContent = '';
@@ -323,9 +352,73 @@ function applyFix(from: RunLabel, code: string, index: number): void {
   ui.compare.scrollIntoView({ behavior: 'smooth', block: 'start' });
 }
 
-/** The automatic fix of `fix=K` once run A is over. */
+/** A worker for one trial: the lab's worker script, or a trial runner on this thread where workers cannot start. */
+function trialPort(): TrialPort {
+  if (state.where === 'page') {
+    let listener: (message: TrialMessage) => void = () => {};
+    let alive = true;
+    const runner = new TrialRunner((message) => alive && listener(message));
+    return {
+      post: (command) => runner.handle(command),
+      listen: (onMessage) => (listener = onMessage),
+      terminate: () => (alive = false),
+    };
+  }
+  const worker = new Worker(new URL('dist/lab-worker.js', document.baseURI));
+  let current = -1;
+  return {
+    post: (command: TrialCommand) => {
+      if (command.type === 'trial') current = command.id;
+      worker.postMessage(command);
+    },
+    listen: (onMessage) => {
+      worker.addEventListener('message', (event: MessageEvent<TrialMessage>) => onMessage(event.data));
+      worker.addEventListener('error', (event) =>
+        onMessage({
+          type: 'trial-error',
+          id: current,
+          message: `the trial's worker failed: ${event.message}`,
+        }),
+      );
+    },
+    terminate: () => worker.terminate(),
+  };
+}
+
+/** Trains the doctor's top fixes of finished run A as trials beside it (what `gradscope fix --top K` does). */
+function verifyFixes(top: number): void {
+  const a = state.lab.A;
+  if (a === null || a.summary === null) return;
+  dropTrials();
+  state.trials = new TrialSet(a.config, a.summary, {
+    top,
+    parallel: defaultParallel(navigator.hardwareConcurrency || 2),
+    spawn: trialPort,
+    onChange: () => scheduleRender(),
+  });
+  state.trials.start();
+  state.findingsKey = '';
+  ui.result.textContent = '';
+  scheduleRender(true);
+  ui.trials.scrollIntoView({ behavior: 'smooth', block: 'start' });
+}
+
+function dropTrials(): void {
+  state.trials?.cancel();
+  state.trials = null;
+  if (typeof state.view === 'string' && state.view.startsWith(TRIAL_KEY)) state.view = null;
+}
+
+/** The automatic fix of `fix=K` and the trials of `verify=K` once run A is over. */
 function afterProgress(): void {
   const a = state.lab.A;
+  if (state.pendingVerify !== null && a !== null && a.done) {
+    const k = state.pendingVerify;
+    state.pendingVerify = null;
+    if (a.summary !== null) verifyFixes(k);
+    else
+      state.failure = `verify=${k}: run A did not finish (${a.error ?? 'no summary'}), so its fixes cannot be verified.`;
+  }
   if (state.pendingFix !== null && a !== null && a.done && state.lab.B === null) {
     const k = state.pendingFix;
     state.pendingFix = null;
@@ -340,12 +433,16 @@ function afterProgress(): void {
 // What is shown
 
 interface Shown {
-  /** 'A', 'B' or a folder run's name. */
+  /** 'A', 'B', a folder run's name or a trial's (`trial:fix-1`). */
   key: string;
   label: string;
   color: string;
+  dash?: boolean;
   records: readonly MetricsRecord[];
 }
+
+/** The prefix of a trial's key: never a run name, since a run name has no colon. */
+const TRIAL_KEY = 'trial:';
 
 function shownRuns(): Shown[] {
   const list: Shown[] = labRuns().map((run) => ({
@@ -358,6 +455,15 @@ function shownRuns(): Shown[] {
     const run = folder.opened.get(name);
     if (run) list.push({ key: name, label: name, color: runColor(2 + i), records: run.records });
   });
+  state.trials?.trials.forEach((trial, i) =>
+    list.push({
+      key: TRIAL_KEY + trial.label,
+      label: `${trial.label}: ${trial.change}`,
+      color: trialColor(i),
+      dash: true,
+      records: trial.records,
+    }),
+  );
   return list;
 }
 
@@ -367,16 +473,21 @@ function viewedKey(): string | null {
   return shown[0]?.key ?? null;
 }
 
-function writeAddress(): void {
+/** The experiment as the address names it: the preset (with steps= and seed= where changed) or the config. */
+function experimentInAddress(): ReturnType<typeof experimentQuery> {
   const preset = ui.preset.value || null;
+  return experimentQuery(preset, preset === null ? null : findPreset(preset)?.config, ui.config.value);
+}
+
+function writeAddress(): void {
   history.replaceState(
     null,
     '',
     stateQuery({
-      preset,
-      ...(preset === null ? { configText: ui.config.value } : {}),
+      ...experimentInAddress(),
       runs: state.shown,
-      view: state.view,
+      // A trial lives only as long as the page: the address names the runs a reload can show again.
+      view: state.view?.startsWith(TRIAL_KEY) ? null : state.view,
       smoothing: state.smoothing,
       log: state.log,
       metric: state.metric,
@@ -475,6 +586,7 @@ function render(): void {
   renderRunsTable();
   renderProgress();
   renderCompare();
+  renderTrials();
   renderViewSelect();
   renderCharts();
   renderPanels();
@@ -623,6 +735,22 @@ function renderCompare(): void {
     );
 }
 
+function renderTrials(): void {
+  const set = state.trials;
+  const a = state.lab.A;
+  // The button: run A is over, diagnosed, and its fixes are not being (or have not been) tried.
+  const canVerify =
+    a !== null &&
+    a.summary !== null &&
+    a.findings.some((s) => s.active && s.finding.severity !== 'info' && s.finding.fixes.length > 0) &&
+    set === null;
+  ui.verifyBox.hidden = !canVerify || viewedKey() !== 'A';
+  ui.trials.hidden = set === null;
+  if (set === null) return;
+  ui.trialsHeadline.innerHTML = trialsHeadline(set);
+  ui.trialsBody.innerHTML = trialRows(set);
+}
+
 function renderViewSelect(): void {
   const shown = shownRuns();
   const viewed = viewedKey();
@@ -653,6 +781,7 @@ function renderCharts(): void {
     shownRuns().map((s) => ({
       label: s.label,
       color: s.color,
+      ...(s.dash ? { dash: true } : {}),
       points: perStep(s.records, metric.value),
     })),
     view,
@@ -765,6 +894,25 @@ function doctorView(): {
             : `No findings at step ${last?.step ?? 0}.`,
     };
   }
+  const trial = state.trials?.trials.find((t) => TRIAL_KEY + t.label === key);
+  if (trial) {
+    const findings = (trial.summary?.findings ?? []).map((finding) => {
+      const first = finding.timeline?.[0]?.step ?? trial.records[0]?.step ?? 0;
+      return { finding, firstStep: first, lastStep: trial.stepsTaken, active: true };
+    });
+    return {
+      title: `<strong>${escapeHtml(trial.label)}</strong> <span class="muted">= A + ${escapeHtml(trial.change)}</span>`,
+      verdict: trial.summary?.verdict ?? null,
+      provisional: false,
+      label: null,
+      done: trial.summary !== null,
+      findings,
+      empty:
+        trial.summary === null
+          ? 'Still training: the diagnosis comes when the trial is over.'
+          : 'Nothing wrong: the gradient reaches every layer at a usable size.',
+    };
+  }
   const run = folder.opened.get(key);
   if (!run) return null;
   const summary = run.summary as { verdict?: string; findings?: Finding[] } | null;
@@ -830,7 +978,11 @@ function renderFindings(): void {
 /** The machine-readable outcome of the in-page runs, once every one is over (empty while anything is to come). */
 function writeResult(): void {
   const runs = labRuns();
-  const waiting = state.pendingFix !== null && state.lab.A !== null;
+  const waiting =
+    (state.pendingFix !== null ||
+      state.pendingVerify !== null ||
+      (state.trials !== null && !state.trials.done)) &&
+    state.lab.A !== null;
   let result: unknown = null;
   if (state.failure !== null && !runs.some((r) => !r.done)) {
     result = { status: 'error', message: state.failure };
@@ -838,6 +990,8 @@ function writeResult(): void {
     result = {
       status: 'done',
       trainer: state.where,
+      kernels: state.kernels,
+      ...(state.trials === null ? {} : { verification: verificationJson(state.trials) }),
       runs: runs.map((run) => ({
         label: run.label,
         name: run.config.name,
@@ -881,13 +1035,13 @@ function onPresetChange(): void {
 }
 
 async function copyLink(): Promise<void> {
-  const preset = ui.preset.value || null;
+  const experiment = experimentInAddress();
   const query =
-    preset !== null && ui.config.value === loadPresetText(preset, { steps: null, seed: null })
+    experiment.preset !== null
       ? stateQuery({
-          preset,
+          ...experiment,
           runs: state.shown,
-          view: state.view,
+          view: state.view?.startsWith(TRIAL_KEY) ? null : state.view,
           smoothing: state.smoothing,
           log: state.log,
         })
@@ -938,6 +1092,7 @@ function wire(): void {
     scheduleRender(true);
   });
   ui.resetZoom.addEventListener('click', () => group.zoom(null, null));
+  ui.verifyFixes.addEventListener('click', () => verifyFixes(DEFAULT_TRIALS));
   ui.viewSelect.addEventListener('change', () => {
     state.view = ui.viewSelect.value || null;
     state.findingsKey = '';
