@@ -75,7 +75,9 @@ export function sublayerRows(records: readonly MetricsRecord[]): SublayerRow[] {
     r.attention?.streamGrad?.forEach((_, i) => add(i + 1, 'stream'));
   }
   const order: readonly SublayerKind[] = ['attention', 'crossAttention', 'feedForward', 'stream'];
-  return [...seen.values()].sort((a, b) => a.layer - b.layer || order.indexOf(a.kind) - order.indexOf(b.kind));
+  return [...seen.values()].sort(
+    (a, b) => a.layer - b.layer || order.indexOf(a.kind) - order.indexOf(b.kind),
+  );
 }
 
 /** The L2 norm of a sublayer's gradient (its parameters together) at one record, or ||dL/dx_l|| for the stream. */
@@ -109,10 +111,12 @@ export function sublayerHeatMap(
     ),
     columns: records.map((r) => r.step),
     values: rows.map((row) => records.map((r) => sublayerGradNorm(r, row))),
-    flaggedColumns: records.flatMap((r, i) => (r.skipped ? [{ column: i, label: `step ${r.step} skipped` }] : [])),
+    flaggedColumns: records.flatMap((r, i) =>
+      r.skipped ? [{ column: i, label: `step ${r.step} skipped` }] : [],
+    ),
     xLabel: 'logged step',
     yLabel: 'block and sublayer (input at the bottom)',
-    valueLabel: '‖g‖ per sublayer',
+    valueLabel: '‖g‖',
     maxColumns: options.maxColumns ?? 300,
     ...(options.width === undefined ? {} : { width: options.width }),
   });
@@ -143,7 +147,10 @@ export function entropySeries(records: readonly MetricsRecord[]): Series[] {
 }
 
 /** The attention-entropy chart: nats per head over steps, coloured by block. */
-export function entropyChart(records: readonly MetricsRecord[], options: { id?: string; width?: number } = {}): string {
+export function entropyChart(
+  records: readonly MetricsRecord[],
+  options: { id?: string; width?: number } = {},
+): string {
   return lineChart({
     id: options.id ?? 'entropy-chart',
     title: 'Attention entropy per head',
