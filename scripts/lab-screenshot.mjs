@@ -1,4 +1,4 @@
-// The README's picture of the lab (docs/lab.png), made by the project itself: trains three runs with the CLI into a
+// The README's pictures of the lab (docs/lab.png, docs/distributions.png), made by the project itself: trains three runs with the CLI into a
 // temporary run folder, serves them with the lab server and photographs the page in headless Chromium (1280 wide).
 // Needs a build (npm run build) and Debian's chromium; run: npm run screenshot:lab.
 import { execFileSync } from 'node:child_process';
@@ -40,6 +40,18 @@ try {
     await page.waitForTimeout(500);
     await page.screenshot({ path: out });
     console.log(`lab-screenshot: wrote ${out}`);
+    // The distributions panel beside it (docs/distributions.png): deep-sigmoid's input-side gradients.
+    const distributions = join(dirname(out), 'distributions.png');
+    await page.goto(`${server.url}?runs=deep-sigmoid&view=deep-sigmoid&hist=layers.0.weight&histOf=grad`);
+    await page.waitForFunction(
+      () => Number(document.getElementById('chart-distributions')?.dataset.ridges) > 1,
+    );
+    await page.evaluate(() =>
+      document.getElementById('panel-distributions')?.scrollIntoView({ block: 'start' }),
+    );
+    await page.waitForTimeout(300);
+    await (await page.$('#panel-distributions')).screenshot({ path: distributions });
+    console.log(`lab-screenshot: wrote ${distributions}`);
   } finally {
     await browser.close();
     await server.close();

@@ -31,5 +31,13 @@ export { diagnoseFolder } from './doctor/diagnose.js';
 export { preflight } from './preflight/index.js';
 export { renderRunReport, writeRunReport, loadRun } from './report/index.js';
 export { EventWriter, readEvents, readEventDir } from './io/tfevents.js';
+export { decodeEvents, encodeEvent, encodeRecord } from './io/tfevents-codec.js';
+export {
+  histogram,
+  rebinHistogram,
+  HISTOGRAM_BUCKETS,
+  type Histogram,
+  type HistogramRecord,
+} from './monitor/histogram.js';
 export { TfjsMonitor, watchFit, TfjsFitWatcher } from './adapters/tfjs.js';
 export type { MetricsRecord, Summary } from './io/runlog.js';

@@ -125,7 +125,7 @@ export class BenchTraining implements Trainable {
       {
         ...config,
         train: { ...config.train, steps: forever },
-        monitor: { every: forever, timesteps: false },
+        monitor: { every: forever, timesteps: false, histograms: false },
       },
       { task },
     );

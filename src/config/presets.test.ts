@@ -178,7 +178,7 @@ describe('PRESETS', () => {
 
     for (const [name, differs] of [
       ['deep-sigmoid-batchnorm', { norm: 'batch' }],
-      ['deep-sigmoid-residual', { residual: true }],
+      ['deep-sigmoid-residual', { residual: { form: 'activated', layers: 1, scale: 1, fixup: false } }],
     ] as const) {
       const variant = resolved(name);
       assert.deepEqual(variant.model, { ...sigmoid.model, ...differs }, name);

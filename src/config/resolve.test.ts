@@ -60,7 +60,7 @@ describe('resolveConfig defaults', () => {
       clip: { name: 'none' },
       guard: 'skip',
       train: { steps: 1000, batchSize: 64, bptt: 0, checkpointEvery: 0, guardPatience: 10 },
-      monitor: { every: 10, timesteps: true },
+      monitor: { every: 10, timesteps: true, histograms: 5 },
     });
   });
 

@@ -441,7 +441,16 @@ function readValue(
   if (isRecord(value)) {
     checkKeys(value, path, [...new Set(objects.flatMap((form) => Object.keys(form.shape)))]);
     const keys = Object.keys(value).sort().join(',');
-    const exact = objects.find((form) => Object.keys(form.shape).sort().join(',') === keys);
+    // The form whose keys these are; keys with a default may be left out.
+    const exact =
+      objects.find((form) => Object.keys(form.shape).sort().join(',') === keys) ??
+      objects.find(
+        (form) =>
+          Object.keys(value).every((key) => Object.hasOwn(form.shape, key)) &&
+          Object.entries(form.shape).every(
+            ([key, field]) => Object.hasOwn(value, key) || (field as z.ZodType).safeParse(undefined).success,
+          ),
+      );
     if (exact !== undefined) return parseValue(exact, value, path);
     const given = Object.keys(value);
     const partial = objects.find(
@@ -464,7 +473,8 @@ function readValue(
   const primitive = forms.find(
     (form) =>
       (typeof value === 'string' && form instanceof z.ZodEnum) ||
-      (typeof value === 'number' && form instanceof z.ZodNumber),
+      (typeof value === 'number' && form instanceof z.ZodNumber) ||
+      (typeof value === 'boolean' && form instanceof z.ZodBoolean),
   );
   if (primitive === undefined) throw invalid(path, value, accepted, numericStringHint(value));
   try {

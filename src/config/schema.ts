@@ -25,12 +25,14 @@
  */
 import { z } from 'zod';
 import { ACTIVATIONS, activationKernels, type ActivationName } from '../kernels/activations.js';
+import { DEFAULT_HISTOGRAMS } from '../monitor/histogram.js';
 import { ConfigError, oneOf, showValue, type ConfigErrorDetails } from './errors.js';
 import { cnnGeometry } from './conv-geometry.js';
 import type {
   CnnModelConfig,
   InitName,
   MlpModelConfig,
+  MlpResidualConfig,
   ModelConfig,
   RecurrentModelConfig,
   ResNetModelConfig,
@@ -149,8 +151,10 @@ export const INIT_NAMES = [
   'orthogonal',
   'identity',
   'zeros',
+  'delta-orthogonal',
 ] as const;
 export const NORM_NAMES = ['none', 'batch', 'layer'] as const;
+export const RESIDUAL_FORMS = ['activated', 'post', 'pre', 'linear-out'] as const;
 export const RNN_ACTIVATIONS = ['tanh', 'relu', 'sigmoid'] as const satisfies readonly ActivationName[];
 export const GUARD_MODES = ['off', 'skip', 'rollback', 'stop'] as const;
 
@@ -430,6 +434,52 @@ export function defaultInitFor(activation: ActivationName): InitName {
   return activationKernels[activation].family === 'rectifier' ? 'he-normal' : 'xavier-uniform';
 }
 
+/** `model.residual: true`: today's block, x + phi(W x + b). */
+export const ACTIVATED_RESIDUAL: MlpResidualConfig = { form: 'activated', layers: 1, scale: 1, fixup: false };
+
+const SCALE_ACCEPTED = 'a number > 0 (the constant a in x + a F(x)), "rezero" or "skipinit"';
+const RESIDUAL_ACCEPTED =
+  'true or false, or {"form": "activated"|"post"|"pre"|"linear-out", "layers": 1|2, "scale": a|"rezero"|"skipinit", "fixup": true|false}';
+const residualField = accepting(
+  z.union([
+    bool(),
+    z.strictObject({
+      form: names(RESIDUAL_FORMS)
+        .default(ACTIVATED_RESIDUAL.form)
+        .describe(
+          'activated: x + phi(W x + b); post: phi(x + W x + b) (He et al. 2016a); pre: x + W phi(N(x)) + b (He et al. 2016b); linear-out: x + W phi(x) + b',
+        ),
+      layers: num({ integer: true, min: 1, max: 2, about: 'weight layers per block' })
+        .default(ACTIVATED_RESIDUAL.layers)
+        .describe('weight layers in each residual branch'),
+      scale: accepting(
+        z.union(
+          [
+            num({ ...POSITIVE, about: 'the constant a in x + a F(x); or "rezero" or "skipinit"' }),
+            names(['rezero', 'skipinit']),
+          ],
+          { error: () => SCALE_ACCEPTED },
+        ),
+        SCALE_ACCEPTED,
+      )
+        .default(ACTIVATED_RESIDUAL.scale)
+        .describe(
+          'the branch scale s in x + s F(x): a constant, or a learnable scalar starting at 0 (rezero: Bachlechner et al. 2020; skipinit: De & Smith 2020)',
+        ),
+      fixup: bool()
+        .default(ACTIVATED_RESIDUAL.fixup)
+        .describe("Fixup (Zhang et al. 2019): zero the branch's last layer, rescale the others by depth"),
+    }),
+  ]),
+  RESIDUAL_ACCEPTED,
+);
+
+/** The resolved residual setting: false, or the block's form with every default filled. */
+function resolveResidual(value: boolean | MlpResidualConfig): false | MlpResidualConfig {
+  if (value === false) return false;
+  return value === true ? { ...ACTIVATED_RESIDUAL } : { ...value };
+}
+
 const WIDTHS_ACCEPTED = `a non-empty array of integers >= 1 (hidden widths from the input side), e.g. [64, 64], at most ${DEPTH_RULE.max} of them`;
 
 const mlp = defineKind({
@@ -469,7 +519,11 @@ const mlp = defineKind({
     norm: names(NORM_NAMES)
       .default(MLP_DEFAULTS.norm)
       .describe('normalisation after each hidden linear layer'),
-    residual: bool().default(MLP_DEFAULTS.residual).describe("add each hidden block's input to its output"),
+    residual: residualField
+      .default(MLP_DEFAULTS.residual)
+      .describe(
+        'residual blocks around the hidden layers: true is x + phi(W x + b); an object picks the form, layers, scale and Fixup',
+      ),
     dropout: num({ min: 0, max: 1, maxExclusive: true, about: 'the fraction of units dropped' })
       .default(MLP_DEFAULTS.dropout)
       .describe('dropout rate after each hidden layer'),
@@ -500,7 +554,8 @@ const mlp = defineKind({
         });
       }
     }
-    const { activation, bias, norm, residual, dropout } = fields;
+    const { activation, bias, norm, dropout } = fields;
+    const residual = resolveResidual(fields.residual);
     const init = fields.init ?? defaultInitFor(activation);
     return { kind: 'mlp', hidden, activation, init, bias, norm, residual, dropout };
   },
@@ -823,7 +878,7 @@ export const RESNET_DEFAULTS = {
   bias: 0,
 } as const;
 
-const SCALE_ACCEPTED = `${oneOf(BRANCH_SCALES)}, or a number (a constant s in y = x + s F(x))`;
+const RESNET_SCALE_ACCEPTED = `${oneOf(BRANCH_SCALES)}, or a number (a constant s in y = x + s F(x))`;
 
 const resnet = defineKind({
   takes: ['image'],
@@ -854,7 +909,10 @@ const resnet = defineKind({
     norm: names(CONV_NORMS)
       .default(RESNET_DEFAULTS.norm)
       .describe('per-channel batch norm in the branches (Ioffe & Szegedy 2015), or none'),
-    scale: accepting(z.union([names(BRANCH_SCALES), num()], { error: () => SCALE_ACCEPTED }), SCALE_ACCEPTED)
+    scale: accepting(
+      z.union([names(BRANCH_SCALES), num()], { error: () => RESNET_SCALE_ACCEPTED }),
+      RESNET_SCALE_ACCEPTED,
+    )
       .default(RESNET_DEFAULTS.scale)
       .describe(
         's in y = x + s F(x): none (1), a constant, or a learnable scalar from 0: rezero (Bachlechner et al. 2020), skipinit (De & Smith 2020)',
@@ -1359,6 +1417,14 @@ export const MONITOR_FIELDS = {
     .default(10)
     .describe('steps between logged records'),
   timesteps: bool().default(true).describe('recurrent models: record per-time-step gradient norms'),
+  histograms: accepting(
+    z.union([bool(), num({ integer: true, min: 1 })]),
+    'true, false, or an integer >= 1 (every N-th logged step)',
+  )
+    .default(DEFAULT_HISTOGRAMS)
+    .describe(
+      'per-layer histograms of weights and gradients (30 buckets, NaN/Inf counted): false never, true on every logged step, N on every N-th logged step (and the first and last)',
+    ),
 };
 
 type Defaults<F extends Fields> = { readonly [K in keyof F]: z.output<F[K]> };
@@ -1376,6 +1442,20 @@ export const OPTIMIZER_DEFAULTS = Object.fromEntries(
 
 // ---------------------------------------------------------------------------------------------------------------
 // Rules between fields
+
+/** Model kinds whose weights are all dense (matrices), where a convolution-only initialiser has no kernel to set. */
+const DENSE_ONLY_KINDS: ReadonlySet<string> = new Set([
+  'mlp',
+  'rnn',
+  'lstm',
+  'gru',
+  'transformer',
+  'seq2seq',
+]);
+
+function isInitObject(spec: unknown): spec is { base: string } {
+  return typeof spec === 'object' && spec !== null && typeof (spec as { base?: unknown }).base === 'string';
+}
 
 /** A rule that ties two fields together; it returns the error it finds in a resolved config. */
 export interface CrossRule {
@@ -1418,7 +1498,7 @@ export const CROSS_RULES: readonly CrossRule[] = [
       return {
         code: 'conflict',
         path: 'model.residual',
-        value: true,
+        value: model.residual,
         accepted: 'false, or hidden layers of one width',
         problem: `residual connections need equal hidden widths, got ${showValue(model.hidden)}`,
         hint: 'each block adds its input to its output',
@@ -1449,6 +1529,61 @@ export const CROSS_RULES: readonly CrossRule[] = [
           small.conv === 0
             ? `the images of task ${task.name} are ${height}x${width}; use a kernel of at most ${side}`
             : `use a kernel of at most ${side}, fewer conv layers, "pool": "none" or a larger "poolEvery", or stride 1`,
+      };
+    },
+  },
+  {
+    description: 'delta-orthogonal initialises convolution kernels (model kinds with convolutions)',
+    check({ model }) {
+      if (!DENSE_ONLY_KINDS.has(model.kind)) return undefined;
+      for (const [key, spec] of Object.entries(model)) {
+        const base = typeof spec === 'string' ? spec : isInitObject(spec) ? spec.base : undefined;
+        if (base !== 'delta-orthogonal') continue;
+        return {
+          code: 'not_applicable',
+          path: `model.${key}`,
+          value: spec,
+          accepted: `an initialiser for dense weights, e.g. "orthogonal" (delta-orthogonal of a 1x1 kernel)`,
+          problem: `delta-orthogonal (Xiao et al. 2018) sets a convolution kernel's centre tap, and model kind ${showValue(model.kind)} has no convolutions`,
+          hint: 'use "orthogonal", or a conv model kind',
+        };
+      }
+      return undefined;
+    },
+  },
+  {
+    description: 'residual form linear-out is the block without normalisation',
+    check({ model }) {
+      if (
+        model.kind !== 'mlp' ||
+        !model.residual ||
+        model.residual.form !== 'linear-out' ||
+        model.norm === 'none'
+      )
+        return undefined;
+      return {
+        code: 'conflict',
+        path: 'model.residual.form',
+        value: 'linear-out',
+        accepted: `"pre" with model.norm ${showValue(model.norm)}, or model.norm "none"`,
+        problem: `linear-out is x + W phi(x) + b, with no place for model.norm ${showValue(model.norm)}`,
+        hint: 'form "pre" puts the norm before phi: x + W phi(N(x)) + b (He et al. 2016b)',
+      };
+    },
+  },
+  {
+    description: 'Fixup does not combine with a branch scale that starts at 0',
+    check({ model }) {
+      if (model.kind !== 'mlp' || !model.residual || !model.residual.fixup) return undefined;
+      const scale = model.residual.scale;
+      if (scale !== 'rezero' && scale !== 'skipinit') return undefined;
+      return {
+        code: 'conflict',
+        path: 'model.residual.scale',
+        value: scale,
+        accepted: 'a number > 0 with fixup true, or fixup false',
+        problem: `fixup with scale ${showValue(scale)} never trains: the zeroed last layer gets no gradient through a scale of 0, and the scale none through a zero branch`,
+        hint: 'use either fixup (zero last layer) or a zero-initialised scale, not both',
       };
     },
   },

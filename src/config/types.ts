@@ -25,6 +25,7 @@ import type {
   initSpec,
   SEQ2SEQ_ARCHITECTURES,
   SEQ2SEQ_ATTENTIONS,
+  RESIDUAL_FORMS,
 } from './schema.js';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -60,6 +61,25 @@ export type BiasSpec = z.output<typeof biasSpec>;
 
 export type NormName = (typeof NORM_NAMES)[number];
 
+/**
+ * Where the residual block of an MLP puts its activation (nn/residual.ts `ResidualBlock` has the forms):
+ * `activated` x + phi(W x + b) (the shorthand `true`), `post` phi(x + W x + b) (He et al. 2016a), `pre`
+ * x + W phi(N(x)) + b (He et al. 2016b), `linear-out` x + W phi(x) + b (the signal-propagation block, `pre` without
+ * a norm).
+ */
+export type MlpResidualForm = (typeof RESIDUAL_FORMS)[number];
+
+/** An MLP's residual blocks; `model.residual: true` resolves to `{ form: 'activated', layers: 1, scale: 1, fixup: false }`. */
+export interface MlpResidualConfig {
+  form: MlpResidualForm;
+  /** Weight layers per block: 1 or 2. */
+  layers: number;
+  /** s in x + s F(x): a constant, or a learnable scalar starting at 0 (ReZero; SkipInit). */
+  scale: number | 'rezero' | 'skipinit';
+  /** Fixup (Zhang et al. 2019): the branch's last layer starts at zero, the others rescaled by depth. */
+  fixup: boolean;
+}
+
 export interface MlpModelConfig {
   kind: 'mlp';
   /** Hidden layer widths from the input side; `depth` x `width` is shorthand for a uniform stack. */
@@ -68,7 +88,8 @@ export interface MlpModelConfig {
   init: InitSpec;
   bias: BiasSpec;
   norm: NormName;
-  residual: boolean;
+  /** false, or the form of the residual block around each hidden layer whose input and output widths match. */
+  residual: false | MlpResidualConfig;
   dropout: number;
 }
 

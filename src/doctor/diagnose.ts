@@ -29,6 +29,7 @@ import { maskedCrc32c } from '../io/crc32c.js';
 import { parseFinite, parseJsonlLine } from '../io/jsonl.js';
 import type { MetricsRecord } from '../io/runlog.js';
 import { readEventDir, readEvents, type ReadError } from '../io/tfevents.js';
+import { readHistogramRecords } from '../monitor/histogram.js';
 import type { DoctorInput } from './rules.js';
 import { eventsToRecords, parseTagRules, trainingEventFiles, unmappedReport } from './tensorboard.js';
 
@@ -396,6 +397,8 @@ function normalise(r: Record<string, unknown>): MetricsRecord {
   if (byLayer && byLayer.every((l) => l !== null)) record.timeGradByLayer = byLayer as number[][];
   if (typeof r['nonFiniteSource'] === 'string') record.nonFiniteSource = r['nonFiniteSource'];
   if (r['rolledBack'] === true) record.rolledBack = true;
+  const histograms = readHistogramRecords(r['histograms']);
+  if (histograms) record.histograms = histograms;
   return record;
 }
 

@@ -3,7 +3,7 @@
  * Everything is null when the log came without a config (a bare metrics.jsonl, a TensorBoard log): the rules then
  * write generic causes and fixes.
  */
-import type { ResolvedConfig } from '../config/types.js';
+import type { MlpResidualConfig, ResolvedConfig } from '../config/types.js';
 import { activationKernels, type ActivationFamily, type ActivationName } from '../kernels/activations.js';
 import { gainFor } from '../init/gain.js';
 import { expectedRms } from '../init/resolve.js';
@@ -29,6 +29,8 @@ export interface ModelFacts {
   preservingSigmaW2: number | null;
   norm: 'none' | 'batch' | 'layer' | null;
   residual: boolean | null;
+  /** An MLP's residual block (form, layers per block, branch scale, Fixup); null without residuals or for other kinds. */
+  residualBlock: MlpResidualConfig | null;
   optimizer: string | null;
   learningRate: number | null;
   clip: ResolvedConfig['clip'] | null;
@@ -58,6 +60,7 @@ export function modelFacts(config: ResolvedConfig | null): ModelFacts {
     preservingSigmaW2: null,
     norm: null,
     residual: null,
+    residualBlock: null,
     optimizer: null,
     learningRate: null,
     clip: null,
@@ -122,7 +125,7 @@ export function modelFacts(config: ResolvedConfig | null): ModelFacts {
           : null,
     residual:
       model.kind === 'mlp'
-        ? model.residual
+        ? model.residual !== false
         : model.kind === 'resnet'
           ? model.shortcut
           : model.kind === 'transformer' || (model.kind === 'seq2seq' && model.architecture === 'transformer')
@@ -130,6 +133,7 @@ export function modelFacts(config: ResolvedConfig | null): ModelFacts {
             : model.kind === 'cnn'
               ? false
               : null,
+    residualBlock: model.kind === 'mlp' && model.residual !== false ? model.residual : null,
     optimizer: config.optimizer.name,
     learningRate: config.optimizer.learningRate,
     clip: config.clip,
@@ -163,7 +167,7 @@ export function describeModel(facts: ModelFacts): string {
       `width ${facts.width}`,
       `init ${facts.init}`,
       facts.norm === 'none' ? 'no normalisation' : `${facts.norm} norm`,
-      facts.residual ? 'residual connections' : 'no residuals',
+      facts.residual ? residualText(facts.residualBlock) : 'no residuals',
     ];
     return `${facts.depth}-layer ${facts.activation} MLP (${parts.join(', ')}; ${training})`;
   }
@@ -224,4 +228,16 @@ export function describeModel(facts: ModelFacts): string {
 /** The slope of the activation at 0, the most a saturating unit can pass back (sigmoid 0.25, tanh 1). */
 export function peakSlope(activation: ActivationName): number {
   return activationKernels[activation].derivative(0, activationKernels[activation].defaultAlpha);
+}
+
+/** `residual connections`, or with the block's settings where they are not today's x + phi(W x + b). */
+function residualText(block: MlpResidualConfig | null): string {
+  if (!block) return 'residual connections';
+  const parts = [
+    block.form === 'activated' ? '' : `${block.form} form`,
+    block.layers === 1 ? '' : `${block.layers} layers per block`,
+    block.scale === 1 ? '' : typeof block.scale === 'number' ? `branch scale ${block.scale}` : block.scale,
+    block.fixup ? 'Fixup' : '',
+  ].filter(Boolean);
+  return parts.length > 0 ? `residual connections (${parts.join(', ')})` : 'residual connections';
 }

@@ -22,7 +22,7 @@ export {
   type VarianceScalingOptions,
   type VarianceScalingPreset,
 } from './variance-scaling.js';
-export { identity, orthogonal } from './orthogonal.js';
+export { deltaOrthogonal, identity, orthogonal } from './orthogonal.js';
 export { constant, normal, uniform, zeros } from './distributions.js';
 export {
   buildPlan,

@@ -142,3 +142,47 @@ export function identity(gain = 1): Initializer {
     for (let i = 0; i < Math.min(rows, cols); i++) out[i * cols + i] = gain;
   };
 }
+
+/**
+ * Delta-orthogonal initialisation of a convolution kernel [C_out, C_in, k_1, k_2, ...] (Xiao et al. 2018,
+ * "Dynamical Isometry and a Mean Field Theory of CNNs: How to Train 10,000-Layer Vanilla Convolutional Neural
+ * Networks", Algorithm 2): every tap is zero except the spatial centre, which holds a random (semi-)orthogonal
+ * C_out x C_in matrix times `gain` (drawn as `orthogonal`). At initialisation the layer is then an orthogonal map
+ * applied at every pixel on its own, so a deep stack neither mixes nor loses the signal through zero-padded borders,
+ * and its input-output Jacobian is as well conditioned as a deep orthogonal fully connected net's (dynamical
+ * isometry). The centre of an even-sized kernel dimension k is tap floor(k / 2). A weight of rank 2 is read as a
+ * kernel with a single tap (a 1x1 convolution, a dense layer), for which delta-orthogonal is `orthogonal` itself.
+ *
+ * @example
+ * const w = new Float64Array(16 * 16 * 3 * 3);
+ * deltaOrthogonal()(w, [16, 16, 3, 3], rng); // w[:, :, 1, 1] orthogonal, every other tap 0
+ */
+export function deltaOrthogonal(gain = 1): Initializer {
+  checkNonNegative('delta-orthogonal', 'gain', gain);
+  const centre = orthogonal(gain);
+  return (out: Buffer, shape: Shape, rng: Rng): void => {
+    if (shape.length < 2) {
+      throw new InitError(
+        'invalid_shape',
+        `delta-orthogonal needs a convolution kernel [out, in, kh, kw] (or a 2-D weight), got ${formatShape(shape)}; ` +
+          `for a bias use a constant or { normal: std } instead.`,
+      );
+    }
+    checkTarget('delta-orthogonal', out, shape);
+    if (out.length === 0) return;
+    const rows = shape[0] as number;
+    const cols = shape[1] as number;
+    const matrix = new Float64Array(rows * cols);
+    centre(matrix, [rows, cols], rng);
+    // Row-major offset of the centre tap within one [k_1, k_2, ...] block.
+    let taps = 1;
+    let offset = 0;
+    for (let d = 2; d < shape.length; d++) {
+      const k = shape[d] as number;
+      offset = offset * k + Math.floor(k / 2);
+      taps *= k;
+    }
+    out.fill(0);
+    for (let i = 0; i < rows * cols; i++) out[i * taps + offset] = matrix[i] as number;
+  };
+}

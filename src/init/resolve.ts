@@ -11,7 +11,7 @@ import type { Shape } from '../tensor/tensor.js';
 import { constant, normal, uniform } from './distributions.js';
 import { gainFor } from './gain.js';
 import { checkShape, formatShape, InitError, type Initializer } from './initializer.js';
-import { identity, orthogonal } from './orthogonal.js';
+import { deltaOrthogonal, identity, orthogonal } from './orthogonal.js';
 import {
   fanFor,
   presetOptions,
@@ -35,6 +35,7 @@ export interface InitContext {
 export type InitPlan =
   | { readonly kind: 'variance-scaling'; readonly label: string; readonly options: VarianceScalingOptions }
   | { readonly kind: 'orthogonal'; readonly label: string; readonly gain: number }
+  | { readonly kind: 'delta-orthogonal'; readonly label: string; readonly gain: number }
   | { readonly kind: 'identity'; readonly label: string; readonly gain: number }
   | { readonly kind: 'normal'; readonly label: string; readonly std: number }
   | { readonly kind: 'uniform'; readonly label: string; readonly limit: number }
@@ -62,6 +63,7 @@ const bases: { readonly [K in InitName]: (g: number, context: InitContext, label
   'he-normal': (g, context, label) => presetPlan('he-normal', g * heGain(context), label),
   'lecun-normal': (g, _context, label) => presetPlan('lecun-normal', g, label),
   orthogonal: (g, _context, label) => ({ kind: 'orthogonal', label, gain: g }),
+  'delta-orthogonal': (g, _context, label) => ({ kind: 'delta-orthogonal', label, gain: g }),
   identity: (g, _context, label) => ({ kind: 'identity', label, gain: g }),
   zeros: (_g, _context, label) => ({ kind: 'constant', label, value: 0 }),
 };
@@ -108,6 +110,8 @@ export function buildPlan(plan: InitPlan): Initializer {
       return varianceScaling(plan.options);
     case 'orthogonal':
       return orthogonal(plan.gain);
+    case 'delta-orthogonal':
+      return deltaOrthogonal(plan.gain);
     case 'identity':
       return identity(plan.gain);
     case 'normal':
@@ -136,7 +140,8 @@ export function resolveBias(spec: BiasSpec, path = 'bias'): Initializer {
 /**
  * The root-mean-square of the entries `spec` gives a weight of `shape`: the standard deviation for the zero-mean
  * random forms; gain / sqrt(max(rows, cols)) for orthogonal (each unit row or column spreads over the longer side);
- * gain sqrt(min / (rows cols)) for identity; |value| for a constant.
+ * gain sqrt(min / (rows cols)) for identity; for delta-orthogonal gain sqrt(min(C_out, C_in) / size) (only the centre
+ * tap's C_out x C_in orthogonal matrix is non-zero); |value| for a constant.
  *
  * @example
  * expectedRms('he-normal', { activation: 'relu' }, [128, 256]); // sqrt(2/256) = 0.0884
@@ -156,6 +161,8 @@ function planRms(plan: InitPlan, shape: Shape): number {
       return plan.gain / Math.sqrt(Math.max(rows, cols));
     case 'identity':
       return plan.gain * Math.sqrt(Math.min(rows, cols) / size);
+    case 'delta-orthogonal':
+      return size === 0 ? 0 : plan.gain * Math.sqrt(Math.min(rows, shape[1] ?? 1) / size);
     case 'normal':
       return plan.std;
     case 'uniform':
@@ -190,6 +197,7 @@ export function describeInit(
       return `${plan.label} (${limit}std ${round(std)} at ${mode} ${fan})`;
     }
     case 'orthogonal':
+    case 'delta-orthogonal':
     case 'identity': {
       const rms = shape === undefined ? '' : `, rms ${round(planRms(plan, shape))} at ${formatShape(shape)}`;
       return `${plan.label} (gain ${round(plan.gain)}${rms})`;

@@ -1,5 +1,6 @@
 /** The records of a run directory (docs/DOCTOR.md, README): one `MetricsRecord` per logged step, and the summary. */
 import type { BriefFinding, Finding, Verdict } from '../doctor/findings.js';
+import type { HistogramRecord } from '../monitor/histogram.js';
 
 export interface ParamRecord {
   name: string;
@@ -19,6 +20,22 @@ export interface ActivationRecord {
   std: number;
   saturated: number;
   dead: number;
+  /** Conv layers (NCHW outputs): per channel the fraction of its entries dead / saturated (`dead` and `saturated`
+   * are then fractions of channels dead or saturated at every example and position). */
+  channelDead?: number[];
+  channelSaturated?: number[];
+}
+
+/**
+ * A residual block on a logged step: the mean squares of its shortcut and of its scaled branch at the sum, and their
+ * ratio (monitor/stats `branchShortcutRatio`).
+ */
+export interface ResidualRecord {
+  name: string;
+  layer: number;
+  shortcut: number;
+  branch: number;
+  ratio: number;
 }
 
 /**
@@ -55,8 +72,15 @@ export interface MetricsRecord {
   timeGradFactor?: number;
   /** Stacked recurrent models: the same for every recurrent layer, input side first. */
   timeGradByLayer?: number[][];
+  /** Models with residual blocks: one record per block, input side first. */
+  residual?: ResidualRecord[];
   /** Attention models (nn/transformer): per block, input side first, what `AttentionRecord` says. */
   attention?: AttentionRecord;
+  /**
+   * On the logged steps `monitor.histograms` selects: per weight tensor, input side first, the histogram of its
+   * values and of its gradient (monitor/histogram). Absent elsewhere and in logs written before the field.
+   */
+  histograms?: HistogramRecord[];
   /** The doctor's online findings at this step, in brief (summary.json carries the full ones). */
   findings: BriefFinding[];
   /** Set on the step where the guard acted: what was non-finite first. */

@@ -192,3 +192,72 @@ export function slopeOfLog(y: ArrayLike<number>): number {
   const denominator = n * sxx - sx * sx;
   return n >= 2 && denominator > 0 ? (n * sxy - sx * sy) / denominator : NaN;
 }
+
+export interface ChannelStats {
+  /** Fraction of channels dead at every example and position (the layer's `dead` for a conv output). */
+  dead: number;
+  /** Fraction of channels saturated at every example and position. */
+  saturated: number;
+  /** Per channel: the fraction of its entries (examples x positions) that are dead. */
+  channelDead: number[];
+  /** Per channel: the fraction of its entries that are saturated. */
+  channelSaturated: number[];
+}
+
+/**
+ * Dead and saturated fractions of a conv layer's output [N, C, ...spatial] (NCHW), channel by channel: a channel
+ * is one unit whose value is read at every position, so "dead" means dead for every example and position (the
+ * per-unit rule of `activationStats`, with positions counted as examples). One pass; non-finite entries count as
+ * neither.
+ *
+ * @example
+ * channelStats(y.data, y.shape, 'relu').channelDead; // [0.48, 1, 0.51, ...]: channel 1 never fires
+ */
+export function channelStats(y: Buffer, shape: readonly number[], activation: ActivationName): ChannelStats {
+  const kern = activationKernels[activation];
+  const examples = shape[0] ?? 0;
+  const channels = shape[1] ?? 0;
+  let positions = 1;
+  for (let d = 2; d < shape.length; d++) positions *= shape[d] as number;
+  const channelDead = new Array<number>(channels).fill(0);
+  const channelSaturated = new Array<number>(channels).fill(0);
+  const entries = examples * positions;
+  for (let n = 0; n < examples; n++) {
+    for (let c = 0; c < channels; c++) {
+      const start = (n * channels + c) * positions;
+      let dead = 0;
+      let saturated = 0;
+      for (let k = 0; k < positions; k++) {
+        const v = y[start + k] as number;
+        if (kern.isDead(v)) dead++;
+        if (kern.isSaturated(v)) saturated++;
+      }
+      channelDead[c] = (channelDead[c] as number) + dead;
+      channelSaturated[c] = (channelSaturated[c] as number) + saturated;
+    }
+  }
+  let allDead = 0;
+  let allSaturated = 0;
+  for (let c = 0; c < channels; c++) {
+    if (entries > 0 && channelDead[c] === entries) allDead++;
+    if (entries > 0 && channelSaturated[c] === entries) allSaturated++;
+    channelDead[c] = entries > 0 ? (channelDead[c] as number) / entries : 0;
+    channelSaturated[c] = entries > 0 ? (channelSaturated[c] as number) / entries : 0;
+  }
+  return {
+    dead: channels > 0 ? allDead / channels : 0,
+    saturated: channels > 0 ? allSaturated / channels : 0,
+    channelDead,
+    channelSaturated,
+  };
+}
+
+/**
+ * The branch/shortcut variance ratio of a residual block y = shortcut + s F(x): mean square of s F over that of
+ * the shortcut, at the sum. 0 for a zero branch (ReZero, SkipInit, Fixup at initialisation); about 1 or more per block
+ * and the stream's variance compounds with depth, which is what normalisation or a scaled branch prevents (De &
+ * Smith 2020 read batch norm's benefit in residual nets as this ratio shrinking ~1/depth). NaN when the shortcut is 0.
+ */
+export function branchShortcutRatio(variances: { shortcut: number; branch: number }): number {
+  return variances.shortcut > 0 ? variances.branch / variances.shortcut : NaN;
+}

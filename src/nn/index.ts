@@ -21,7 +21,7 @@ export {
   type ResidualOrder,
   type ResidualScale,
 } from './residual.js';
-export { Mlp, type MlpOptions, type LayeredModel } from './mlp.js';
+export { Mlp, type MlpOptions, type MlpResidual, type LayeredModel } from './mlp.js';
 export {
   RecurrentLayer,
   RecurrentNet,

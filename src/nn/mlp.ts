@@ -2,7 +2,9 @@
  * The multi-layer perceptron of the config: hidden Dense layers from the input side, then a linear output layer.
  * Parameters are `layers.<i>.weight`, `layers.<i>.bias` (and `layers.<i>.norm.*`, `layers.<i>.slope`), where i is
  * the layer index the run log reports. A residual connection wraps every hidden layer whose input and output widths
- * match (the first layer changes width, so it has none).
+ * match (the first layer changes width, so it has none): `residual: true` is x + phi(W x + b) around the layer
+ * itself (its parameters keep their names); an `MlpResidual` makes each such layer one `ResidualBlock` of that form,
+ * its weights under `layers.<i>.branch.<k>` (and `layers.<i>.scale` when the scale is learnable).
  */
 import type { AttentionRecord } from '../io/runlog.js';
 import type { ActivationName } from '../kernels/activations.js';
@@ -10,7 +12,17 @@ import type { Rng } from '../tensor/rng.js';
 import type { DType, Tensor } from '../tensor/tensor.js';
 import { Dense, type Initializer } from './dense.js';
 import { Module, Sequential } from './module.js';
-import { Residual } from './residual.js';
+import { Residual, ResidualBlock, type ResidualOrder, type ResidualScale } from './residual.js';
+
+/** The residual block around each equal-width hidden layer (nn/residual.ts has the forms). */
+export interface MlpResidual {
+  order: ResidualOrder;
+  /** weight layers per block, 1 or 2 */
+  layers: number;
+  /** default a constant 1 (with Fixup, a learnable multiplier starting at 1) */
+  scale?: ResidualScale;
+  fixup: boolean;
+}
 
 export interface MlpOptions {
   inputSize: number;
@@ -19,7 +31,8 @@ export interface MlpOptions {
   activation: ActivationName;
   alpha?: number;
   norm: 'none' | 'batch' | 'layer';
-  residual: boolean;
+  /** true: x + phi(W x + b) around each equal-width layer; an `MlpResidual`: a `ResidualBlock` of that form. */
+  residual: boolean | MlpResidual;
   dropout: number;
   /** The initialiser for a hidden layer's weight (its activation decides the gain) and for the output layer's. */
   weightInit: (activation: ActivationName) => Initializer;
@@ -48,16 +61,41 @@ export interface LayeredModel extends Module {
 
 export class Mlp extends Module implements LayeredModel {
   readonly blocks: readonly Module[];
-  readonly observed: readonly Dense[];
+  /** Per layer the module whose output the monitor reads: the Dense, or the residual block that holds it. */
+  readonly observed: readonly Module[];
   private readonly stack: Sequential;
 
   constructor(options: MlpOptions) {
     super();
     const widths = [options.inputSize, ...options.hidden];
-    const dense: Dense[] = [];
+    const observed: Module[] = [];
     const blocks: Module[] = [];
+    const residual = options.residual;
+    const wrapped = options.hidden.filter((width, i) => widths[i] === width).length;
     options.hidden.forEach((width, i) => {
       const fanIn = widths[i] as number;
+      if (typeof residual === 'object' && fanIn === width) {
+        const block = new ResidualBlock({
+          kind: 'dense',
+          inSize: fanIn,
+          outSize: width,
+          layers: residual.layers,
+          order: residual.order,
+          activation: options.activation,
+          ...(options.alpha === undefined ? {} : { alpha: options.alpha }),
+          norm: options.norm,
+          dropout: options.dropout,
+          ...(residual.scale ? { scale: residual.scale } : {}),
+          ...(residual.fixup ? { fixup: { branches: wrapped } } : {}),
+          weightInit: options.weightInit,
+          biasInit: options.biasInit,
+          rng: options.rng.fork(`layers.${i}`),
+          ...(options.dtype ? { dtype: options.dtype } : {}),
+        });
+        observed.push(block);
+        blocks.push(block);
+        return;
+      }
       const layer = new Dense(fanIn, width, {
         activation: options.activation,
         ...(options.alpha === undefined ? {} : { alpha: options.alpha }),
@@ -68,8 +106,8 @@ export class Mlp extends Module implements LayeredModel {
         rng: options.rng.fork(`layers.${i}`),
         ...(options.dtype ? { dtype: options.dtype } : {}),
       });
-      dense.push(layer);
-      blocks.push(options.residual && fanIn === width ? new Residual(layer) : layer);
+      observed.push(layer);
+      blocks.push(residual === true && fanIn === width ? new Residual(layer) : layer);
     });
     const last = widths[widths.length - 1] as number;
     const output = new Dense(last, options.outputSize, {
@@ -79,10 +117,10 @@ export class Mlp extends Module implements LayeredModel {
       rng: options.rng.fork(`layers.${options.hidden.length}`),
       ...(options.dtype ? { dtype: options.dtype } : {}),
     });
-    dense.push(output);
+    observed.push(output);
     blocks.push(output);
     this.blocks = blocks;
-    this.observed = dense;
+    this.observed = observed;
     this.stack = this.registerModule('layers', new Sequential(blocks));
   }
 

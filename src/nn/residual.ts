@@ -46,6 +46,8 @@ export interface ResidualBlockOptions {
   activation: ActivationName;
   alpha?: number;
   norm: 'none' | 'batch' | 'layer';
+  /** dense branches: dropout after each branch layer (default 0) */
+  dropout?: number;
   /** conv: the branch's kernel (default 3, padded to keep the size) */
   kernel?: number;
   /** conv: the first layer's stride (default 1); a stride other than 1 needs a projection shortcut */
@@ -136,7 +138,7 @@ export class ResidualBlock extends Module {
             padding: Math.floor(kernel / 2),
             stride: i === 0 ? stride : 1,
           })
-        : new Dense(inSize, outSize, { ...common, norm });
+        : new Dense(inSize, outSize, { ...common, norm, ...(o.dropout ? { dropout: o.dropout } : {}) });
     };
     const layers: BranchLayer[] = [];
     const preNorms: Array<Module | null> = [];

@@ -17,13 +17,7 @@ import { describeInit, expectedRms, planInit } from '../init/index.js';
 import { activationKernels, type ActivationName } from '../kernels/activations.js';
 import type { JacobianOptions, JacobianStats } from './jacobian.js';
 import { transformerReport, type TransformerPreflight } from './transformer.js';
-import {
-  probeMlp,
-  probeRecurrent,
-  type MlpProbe,
-  type RecurrentBound,
-  type RecurrentProbe,
-} from './probe.js';
+import { probeMlp, probeRecurrent, type RecurrentBound, type RecurrentProbe } from './probe.js';
 import {
   chi1At,
   criticalSigmaW2,
@@ -36,6 +30,9 @@ import {
   type MeanFieldNetwork,
   type Phase,
 } from './theory.js';
+
+import { layeredConfigReport, type BranchVariance } from './layered.js';
+import { residualReport, type ResidualPreflight } from './residual.js';
 
 export { formatReport } from './format.js';
 
@@ -141,6 +138,10 @@ export interface PreflightReport {
   recurrent: RecurrentReport | null;
   /** Transformers: the last block's gradient by depth beside Xiong et al. 2020 (./transformer.ts). */
   transformer?: TransformerPreflight;
+  /** Residual MLPs: the stream beside the residual mean-field recursion (./residual.ts). */
+  residual?: ResidualPreflight;
+  /** Residual blocks of conv/residual kinds: shortcut and branch mean squares at the sum (./layered.ts). */
+  branchVariance?: BranchVariance[];
 }
 
 /**
@@ -155,9 +156,14 @@ export function preflight(config: ResolvedConfig, options: PreflightOptions = {}
   const task = createTask(config.task, config.seed);
   const data = options.data ?? false;
   const jacobian = options.jacobian ? { jacobian: options.jacobian } : {};
+  if (config.model.kind === 'mlp' && config.model.residual)
+    return residualReport(config, config.model, task, { networks, data, ...jacobian });
   if (config.model.kind === 'mlp') return mlpReport(config, config.model, task, networks, data, jacobian);
   if (config.model.kind === 'transformer') return transformerReport(config, task, networks, verdictOf);
   if (!preflightProbes(config)) throw transformerNotProbed(config.model.kind);
+  // Kinds that build a conv or residual LayeredModel: the generic per-layer probe (./layered.ts).
+  if (!RECURRENT_KINDS.has(config.model.kind))
+    return layeredConfigReport(config, task, { networks, data, ...jacobian });
   return recurrentReport(
     config,
     probeRecurrent(config, task, { networks, targetQ: null, data, ...jacobian }),
@@ -289,7 +295,7 @@ function mlpReport(
       activation: model.activation,
       init: describeInit(model.init, { activation: model.activation }),
       norm: model.norm,
-      residual: model.residual,
+      residual: model.residual !== false,
     },
     inputs: data ? 'task' : targetQ !== null ? 'gaussian-fixed-point' : 'gaussian-unit',
     gradRatio,
@@ -305,14 +311,17 @@ function mlpReport(
   return report;
 }
 
-function spreadOf(probe: MlpProbe | RecurrentProbe): { varLogGrad: number; varLogSignal: number } {
+export function spreadOf(probe: { networks: ReadonlyArray<{ gradNorm2: Float64Array; signal: number }> }): {
+  varLogGrad: number;
+  varLogSignal: number;
+} {
   return {
     varLogGrad: sampleVariance(probe.networks.map((n) => Math.log(n.gradNorm2[0] as number))),
     varLogSignal: sampleVariance(probe.networks.map((n) => Math.log(n.signal))),
   };
 }
 
-function jacobianSummary(stats: JacobianStats[]): PreflightJacobian {
+export function jacobianSummary(stats: JacobianStats[]): PreflightJacobian {
   const mean = (pick: (s: JacobianStats) => number): number =>
     stats.reduce((s, x) => s + pick(x), 0) / stats.length;
   const methods = new Set(stats.map((s) => s.method));
@@ -335,10 +344,11 @@ export function verdictOf(gradRatio: number, measured: readonly number[]): Verdi
 // ---------------------------------------------------------------------------------------------------------------
 // Recurrent report
 
+const RECURRENT_KINDS: ReadonlySet<string> = new Set(['rnn', 'lstm', 'gru']);
+
 /** Whether preflight probes this model (MLPs and recurrent cells do; a run skips the panel quietly otherwise). */
 export function preflightProbes(config: ResolvedConfig): boolean {
-  const kind = config.model.kind;
-  return kind !== 'seq2seq' && kind !== 'cnn' && kind !== 'resnet';
+  return config.model.kind !== 'seq2seq';
 }
 
 /** Preflight's probes cover MLPs, recurrent cells and transformers; another model is refused by name (exit 2). */

@@ -126,17 +126,22 @@ export function sampleMlp(config: ResolvedConfig, task: Task, index: number): Ml
     throw new Error(`sampleMlp needs an mlp config, got model.kind "${config.model.kind}".`);
   for (const p of model.parameters()) p.requiresGrad = false;
   model.setTraining(true);
-  model.observed.forEach((dense) => {
+  model.observed.forEach((layer) => {
+    if (!(layer instanceof Dense)) return;
     // Dense's own flag only switches dropout; its norm keeps training mode (batch statistics).
-    dense.training = false;
-    dense.capturePreActivation = true;
+    layer.training = false;
+    layer.capturePreActivation = true;
   });
   return model;
 }
 
-/** The hidden layers (every observed Dense but the output head). */
+/** The hidden layers (every observed Dense but the output head); residual blocks are probed by ./residual.ts. */
 export function hiddenLayers(model: Mlp): Dense[] {
-  return model.observed.slice(0, -1);
+  return model.observed.slice(0, -1).map((layer, l) => {
+    if (!(layer instanceof Dense))
+      throw new Error(`layer ${l} is a residual block; probe it with probeResidual.`);
+    return layer;
+  });
 }
 
 /** Examples per probe for this model. */

@@ -147,6 +147,20 @@ export function lengthMap(activation: ActivationSpec, sigmaW2: number, bias: Bia
   return sigmaW2 * second + bias.variance + bias.mean * bias.mean;
 }
 
+/** E[phi(h)^2] and E[phi'(h)^2] for h ~ N(mean, variance) (closed forms for rectifiers, else quadrature). */
+export function activationMoments(
+  activation: ActivationSpec,
+  mean: number,
+  variance: number,
+): { second: number; derivativeSecond: number } {
+  const moments = MOMENTS[activation.name];
+  const alpha = alphaOf(activation);
+  return {
+    second: moments.second(mean, variance, alpha),
+    derivativeSecond: moments.derivativeSecond(mean, variance, alpha),
+  };
+}
+
 /** E[phi'(h)^2] for a layer with mean squared pre-activation q. */
 export function derivativeMoment(activation: ActivationSpec, bias: BiasMoments, q: number): number {
   return MOMENTS[activation.name].derivativeSecond(bias.mean, variancePart(q, bias), alphaOf(activation));

@@ -70,7 +70,7 @@ export function sampleRun(options: SampleRunOptions = {}): RunData {
     clip: recurrent ? { name: 'norm', max: 1 } : { name: 'none' },
     guard: 'skip',
     train: { steps: (logged - 1) * every, batchSize: 32, bptt: 0, checkpointEvery: 0, guardPatience: 10 },
-    monitor: { every, timesteps: true },
+    monitor: { every, timesteps: true, histograms: false },
   };
   const records: MetricsRecord[] = [];
   for (let i = 0; i < logged; i++) {

@@ -261,14 +261,19 @@ export function estimateMemory(config: ResolvedConfig): MemoryEstimate {
       const fanIn = widths[l] as number;
       const fanOut = widths[l + 1] as number;
       const norm = model.norm !== 'none' && l < model.hidden.length;
-      params += fanIn * fanOut + fanOut + (norm ? 2 * fanOut : 0);
-      tensors += norm ? 4 : 2;
+      // A residual block of two weight layers holds a second fanOut x fanOut layer (and norm).
+      const copies =
+        model.residual && model.residual.layers === 2 && fanIn === fanOut && l < model.hidden.length ? 2 : 1;
+      params += copies * (fanIn * fanOut + fanOut + (norm ? 2 * fanOut : 0));
+      tensors += copies * (norm ? 4 : 2);
       largest = Math.max(largest, fanIn * fanOut);
     }
     // Kept per unit and row: pre-activation and output (+ normalised values and statistics, dropout mask,
     // residual sum), each with its gradient in backward.
     const perUnit =
-      2 + (model.norm !== 'none' ? 2 : 0) + (model.dropout > 0 ? 1 : 0) + (model.residual ? 1 : 0);
+      (2 + (model.norm !== 'none' ? 2 : 0) + (model.dropout > 0 ? 1 : 0)) *
+        (model.residual ? model.residual.layers : 1) +
+      (model.residual ? 1 : 0);
     const units = model.hidden.reduce((sum, w) => sum + w, 0) + 3 * task.outputs;
     trainFloats = batch * (units * perUnit * 2 + task.inputs);
     evalFloats = task.evalRows * (units * perUnit + task.inputs);

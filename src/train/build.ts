@@ -2,6 +2,8 @@
 import type {
   CnnModelConfig,
   MlpModelConfig,
+  MlpResidualConfig,
+  MlpResidualForm,
   ModelConfig,
   RecurrentModelConfig,
   ResNetModelConfig,
@@ -12,8 +14,8 @@ import type {
 import type { Task } from '../data/task.js';
 import { resolveBias, resolveInit } from '../init/index.js';
 import { ConvNet } from '../nn/conv.js';
-import { Mlp, RecurrentNet, type LayeredModel } from '../nn/index.js';
-import { ResNet, type ResidualScale } from '../nn/residual.js';
+import { Mlp, RecurrentNet, type LayeredModel, type MlpResidual } from '../nn/index.js';
+import { ResNet, type ResidualOrder, type ResidualScale } from '../nn/residual.js';
 import { Seq2Seq } from '../nn/seq2seq.js';
 import { Transformer } from '../nn/transformer.js';
 import { GradscopeError } from '../util/errors.js';
@@ -150,7 +152,7 @@ function buildMlp(model: MlpModelConfig, task: Task, rng: Rng, dtype: DType): Ml
     outputSize: task.outputSize,
     activation: model.activation,
     norm: model.norm,
-    residual: model.residual,
+    residual: mlpResidual(model.residual),
     dropout: model.dropout,
     weightInit: (activation) => resolveInit(model.init, { activation }),
     biasInit: resolveBias(model.bias),
@@ -217,4 +219,28 @@ function buildResNet(model: ResNetModelConfig, task: Task, rng: Rng, dtype: DTyp
     rng,
     dtype,
   });
+}
+
+/** Each config form is an order of the one ResidualBlock; linear-out is pre without a norm (a schema rule). */
+const RESIDUAL_ORDER: { readonly [F in MlpResidualForm]: ResidualOrder } = {
+  activated: 'branch',
+  post: 'post',
+  pre: 'pre',
+  'linear-out': 'pre',
+};
+
+/**
+ * The Mlp's residual setting: today's block (`true`) as the x + phi(W x + b) shorthand around the layer itself,
+ * every other form as a ResidualBlock.
+ */
+export function mlpResidual(residual: false | MlpResidualConfig): boolean | MlpResidual {
+  if (residual === false) return false;
+  const { form, layers, scale, fixup } = residual;
+  if (form === 'activated' && layers === 1 && scale === 1 && !fixup) return true;
+  return {
+    order: RESIDUAL_ORDER[form],
+    layers,
+    ...(scale === 1 ? {} : { scale: branchScale(scale) as ResidualScale }),
+    fixup,
+  };
 }

@@ -10,7 +10,15 @@ import type { Batch, Task } from '../data/task.js';
 import { diagnose, diagnoseOnline } from '../doctor/diagnosis.js';
 import { briefFindings } from '../doctor/findings.js';
 import type { ActivationRecord, MetricsRecord, ParamRecord, Summary } from '../io/runlog.js';
-import { activationStats, firstNonFinite, fitDecayFactor, paramStats } from '../monitor/stats.js';
+import { histogramsDue, weightHistograms } from '../monitor/histogram.js';
+import { residualBlocks, measureBranches, residualRecords, type WatchedBlock } from '../monitor/residual.js';
+import {
+  activationStats,
+  channelStats,
+  firstNonFinite,
+  fitDecayFactor,
+  paramStats,
+} from '../monitor/stats.js';
 import type { LayeredModel } from '../nn/index.js';
 import { crossEntropy, mse } from '../ops/index.js';
 import {
@@ -223,6 +231,7 @@ export class TrainingSession {
   private snapshot: Snapshot | null = null;
   private readonly arena = new BufferArena();
   private readonly observedOutputs: Array<Tensor | null>;
+  private readonly watchedBlocks: WatchedBlock[];
   private readonly inject: ReadonlySet<number>;
   private readonly onRecord: SessionOptions['onRecord'];
 
@@ -243,6 +252,7 @@ export class TrainingSession {
     this.transform = chain(clipFromConfig(config.clip), optimizerFromConfig(config.optimizer, this.schedule));
     this.state = this.transform.init(this.values, info);
     this.observedOutputs = this.model.observed.map(() => null);
+    this.watchedBlocks = residualBlocks(this.model);
     this.inject = new Set(options.injectNonFiniteAt ?? []);
     this.onRecord = options.onRecord;
     // Rollback keeps the last weights and optimiser state known to be good.
@@ -296,10 +306,12 @@ export class TrainingSession {
     if (monitored) model.observed.forEach((m, i) => (m.observer = (y) => (observedOutputs[i] = y)));
     if (traceTime) model.setTraceTimeGrad?.(true);
     if (monitored) model.setRecordAttention?.(true);
+    if (monitored) measureBranches(this.watchedBlocks, true);
     const batch = task.trainBatch(config.train.batchSize, this.dataRng);
     model.zeroGrad();
     model.setTargets?.(batch.labels);
     const output = model.forward(batch.x);
+    if (monitored) measureBranches(this.watchedBlocks, false);
     const lossTensor = computeLoss(task, output, batch);
     const loss = lossTensor.item();
     const lossFinite = Number.isFinite(loss);
@@ -365,16 +377,27 @@ export class TrainingSession {
         const y = observedOutputs[i];
         const facts = m.facts();
         if (!y || !facts) return;
-        const s = activationStats(y.data, y.shape[y.rank - 1] as number, facts.activation);
+        // Conv outputs (NCHW): a channel is the unit, read at every position.
+        const image = y.rank === 4;
+        const s = activationStats(
+          y.data,
+          image ? y.size / (y.shape[0] as number) : (y.shape[y.rank - 1] as number),
+          facts.activation,
+        );
+        const c = image ? channelStats(y.data, y.shape, facts.activation) : null;
         activations.push({
           name: `layers.${i}`,
           layer: i,
           mean: s.mean,
           std: s.std,
-          saturated: s.saturated,
-          dead: s.dead,
+          saturated: c ? c.saturated : s.saturated,
+          dead: c ? c.dead : s.dead,
+          ...(c ? { channelDead: c.channelDead, channelSaturated: c.channelSaturated } : {}),
         });
       });
+      const residual = monitored ? residualRecords(this.watchedBlocks) : [];
+      const histograms =
+        monitored && histogramsDue(step, config.monitor, steps) ? weightHistograms(tensors, info) : null;
       const timeGradByLayer = traceTime ? (model.timeGrad?.() ?? []) : [];
       const top = timeGradByLayer[timeGradByLayer.length - 1];
       record = {
@@ -389,7 +412,9 @@ export class TrainingSession {
         activations,
         ...(top ? { timeGrad: top, timeGradFactor: fitDecayFactor(top) } : {}),
         ...(timeGradByLayer.length > 1 ? { timeGradByLayer } : {}),
+        ...(residual.length > 0 ? { residual } : {}),
         ...(attention ? { attention } : {}),
+        ...(histograms ? { histograms } : {}),
         findings: [],
         ...(nonFiniteSource ? { nonFiniteSource } : {}),
         ...(rolledBack ? { rolledBack: true } : {}),

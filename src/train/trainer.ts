@@ -343,6 +343,10 @@ function writeEvents(
   }
   events.scalars(scalars, record.step);
   for (const t of tensors) if (t.grad) events.histogram(`grad/${t.name}`, t.grad, record.step);
+  // Weights on the steps whose record carries histograms (monitor.histograms), tagged by the parameter's name as
+  // PyTorch's `add_histogram(name, param)` is (the doctor's TensorBoard reader takes that tag as the weights).
+  const weights = new Set(record.histograms?.map((h) => h.name));
+  for (const t of tensors) if (weights.has(t.name)) events.histogram(t.name, t.data, record.step);
   outputs.forEach((y, i) => {
     if (y) events.histogram(`activation/layers.${i}`, y.data, record.step);
   });

@@ -21,7 +21,30 @@ describe('lab address options', () => {
       smoothing: DEFAULT_SMOOTHING,
       log: false,
       metric: 'loss',
+      histogram: null,
+      histogramOf: 'weight',
     });
+  });
+
+  it('reads and writes the distributions panel’s tensor and kind', () => {
+    const { options, problems } = parseLabQuery('?hist=layers.3.weight_hh&histOf=grad');
+    assert.deepEqual(problems, []);
+    assert.deepEqual([options.histogram, options.histogramOf], ['layers.3.weight_hh', 'grad']);
+    const query = stateQuery({
+      preset: null,
+      runs: [],
+      view: null,
+      smoothing: DEFAULT_SMOOTHING,
+      log: false,
+      histogram: 'dense_1/kernel_0',
+      histogramOf: 'grad',
+    });
+    assert.equal(query, '?hist=dense_1%2Fkernel_0&histOf=grad');
+    const back = parseLabQuery(query).options;
+    assert.deepEqual([back.histogram, back.histogramOf], ['dense_1/kernel_0', 'grad']);
+    const bad = parseLabQuery('?hist=%3Cimg%3E&histOf=bias');
+    assert.deepEqual([bad.options.histogram, bad.options.histogramOf], [null, 'weight']);
+    assert.equal(bad.problems.length, 2);
   });
 
   it('defaults, and reports (then ignores) values it cannot use', () => {

@@ -11,6 +11,7 @@
  *   detail panels show (`A`, `B` for the page's own runs).
  * - `smooth=0.6`: the smoothing weight of the line charts (0 to 0.99); `log=1`: logarithmic y axes.
  * - `metric=loss|gradNorm|inputGradNorm|lr`: the metric overlaid across runs.
+ * - `hist=<parameter>`, `histOf=weight|grad`: the weight tensor and the kind the distributions panel shows.
  *
  * @example parseLabQuery('?preset=adding-rnn&steps=60&autorun=1').options.steps // 60
  */
@@ -46,7 +47,17 @@ export interface LabOptions {
   log: boolean;
   /** The metric overlaid across runs. */
   metric: MetricName;
+  /** The parameter whose distribution is shown (its first when null or absent from the run). */
+  histogram: string | null;
+  /** Weights or their gradients in the distributions panel. */
+  histogramOf: HistogramOf;
 }
+
+export const HISTOGRAM_KINDS = ['weight', 'grad'] as const;
+export type HistogramOf = (typeof HISTOGRAM_KINDS)[number];
+
+/** A parameter name as writers spell them (`layers.0.weight`, `dense_1/kernel_0`): no spaces, quotes or markup. */
+const PARAMETER_NAME = /^[\w.:/-]{1,200}$/;
 
 /** TensorBoard's default smoothing weight. */
 export const DEFAULT_SMOOTHING = 0.6;
@@ -118,6 +129,24 @@ export function parseLabQuery(search: string): { options: LabOptions; problems: 
         `metric=${metricText} in the address is ignored: expected ${Object.keys(METRICS).join(', ')}.`,
       );
   }
+  const histText = params.get('hist');
+  let histogram: string | null = null;
+  if (histText !== null && histText !== '') {
+    if (PARAMETER_NAME.test(histText)) histogram = histText;
+    else
+      problems.push(
+        `hist=${histText} in the address is ignored: expected a parameter name (letters, digits, . _ - / :).`,
+      );
+  }
+  const histOfText = params.get('histOf');
+  let histogramOf: HistogramOf = 'weight';
+  if (histOfText !== null && histOfText !== '') {
+    if ((HISTOGRAM_KINDS as readonly string[]).includes(histOfText)) histogramOf = histOfText as HistogramOf;
+    else
+      problems.push(
+        `histOf=${histOfText} in the address is ignored: expected ${HISTOGRAM_KINDS.join(' or ')}.`,
+      );
+  }
   return {
     options: {
       preset: params.get('preset') || DEFAULT_PRESET,
@@ -132,6 +161,8 @@ export function parseLabQuery(search: string): { options: LabOptions; problems: 
       smoothing,
       log: log !== null && log !== '0' && log !== 'false',
       metric,
+      histogram,
+      histogramOf,
     },
     problems,
   };
@@ -166,6 +197,8 @@ export function stateQuery(state: {
   smoothing: number;
   log: boolean;
   metric?: MetricName;
+  histogram?: string | null;
+  histogramOf?: HistogramOf;
 }): string {
   const params = new URLSearchParams();
   if (state.preset !== null) params.set('preset', state.preset);
@@ -175,6 +208,9 @@ export function stateQuery(state: {
   if (state.smoothing !== DEFAULT_SMOOTHING) params.set('smooth', String(state.smoothing));
   if (state.log) params.set('log', '1');
   if (state.metric !== undefined && state.metric !== 'loss') params.set('metric', state.metric);
+  if (state.histogram) params.set('hist', state.histogram);
+  if (state.histogramOf !== undefined && state.histogramOf !== 'weight')
+    params.set('histOf', state.histogramOf);
   const text = params.toString();
   return text === '' ? '?' : `?${text}`;
 }

@@ -15,6 +15,7 @@ import { describeClip, describeModel, describeOptimizer, isRecurrent } from '../
 import { escapeHtml, formatNumber, formatPercent, formatRanges } from '../report/format.js';
 import { VERDICT_TEXT } from '../report/page.js';
 import { ChartGroup, LineChart, type LineSeries } from './charts.js';
+import { DistributionsPanel } from './distributions.js';
 import { RunFolder } from './folder.js';
 import { HeatMap } from './heatmap.js';
 import {
@@ -102,6 +103,9 @@ const state = {
   smoothing: options.smoothing,
   log: options.log,
   metric: options.metric,
+  /** The distributions panel's parameter and kind. */
+  histogram: options.histogram,
+  histogramOf: options.histogramOf,
   /** The config text run A was built from: editing it means Start builds a new run. */
   builtFrom: '',
   findingsKey: '',
@@ -375,6 +379,8 @@ function writeAddress(): void {
       smoothing: state.smoothing,
       log: state.log,
       metric: state.metric,
+      histogram: state.histogram,
+      histogramOf: state.histogramOf,
     }),
   );
 }
@@ -428,6 +434,17 @@ const layerChart = new LineChart(
 const heatMap = new HeatMap(chart('chart-heatmap'));
 group.zoomListeners.push((range) => heatMap.setRange(range));
 group.cursorListeners.push((step) => heatMap.setCursor(step));
+const distributions = new DistributionsPanel(chart('chart-distributions'), {
+  name: state.histogram,
+  of: state.histogramOf,
+  onChange: (pick) => {
+    state.histogram = pick.name;
+    state.histogramOf = pick.of;
+    writeAddress();
+  },
+});
+group.zoomListeners.push((range) => distributions.setRange(range));
+group.cursorListeners.push((step) => distributions.setCursor(step));
 
 /** Redraws at most this often for data arriving (training, streams); a user's action redraws at the next frame. */
 const DATA_RENDER_MS = 250;
@@ -663,6 +680,7 @@ function renderPanels(): void {
   chart('chart-update').innerHTML = updateRatioPanel(records);
   chart('chart-saturated').innerHTML = activationPanel(records, 'saturated');
   chart('chart-dead').innerHTML = activationPanel(records, 'dead');
+  distributions.update(records);
   const recurrent = records.some((r) => (r.timeGrad?.length ?? 0) > 0);
   ui.timeFigure.hidden = !recurrent;
   if (recurrent) chart('chart-time').innerHTML = timePanel(records);

@@ -28,10 +28,11 @@ import { join, sep } from 'node:path';
 import { isTorchRunConfig } from '../adapters/torch-run.js';
 import { isRunName, RUN_NAME_ACCEPTED, resolveConfig } from '../config/index.js';
 import { readMetricsText } from '../doctor/diagnose.js';
-import { eventsToRecords } from '../doctor/tensorboard.js';
+import { eventsToRecords, TAG_RULES } from '../doctor/tensorboard.js';
 import { parseFinite } from '../io/json.js';
 import type { MetricsRecord } from '../io/runlog.js';
-import { readEventDir } from '../io/tfevents.js';
+import { readEventDir, type ParsedEvent } from '../io/tfevents.js';
+import { rebinHistogram, type HistogramRecord } from '../monitor/histogram.js';
 import { describeModel } from '../report/data.js';
 import { GradscopeError, type ErrorCode, type ErrorDetails } from '../util/errors.js';
 
@@ -301,7 +302,44 @@ function tensorboardRecords(root: string, dir: string): { records: MetricsRecord
   const problems = files.flatMap((file) =>
     file.errors.map((e) => `${file.path} byte ${e.offset}: ${e.message}`),
   );
-  return { records: eventsToRecords(files.flatMap((file) => file.events)).records, problems };
+  const events = files.flatMap((file) => file.events);
+  const records = eventsToRecords(events).records;
+  attachHistograms(records, events);
+  return { records, problems };
+}
+
+/**
+ * The weight and gradient histograms of a TensorBoard log, re-binned into the monitor's equal-width buckets (as
+ * TensorBoard's dashboard draws them) and put on the record of their step, so the lab's distributions panel shows
+ * them as it shows a gradscope run's. Tags are read by the doctor's tag table (`layers.0.weight`, `grad/<param>`,
+ * `<param>.grad`, `<layer>/kernel_0`, ...); a parameter's layer is its record's, else its order of appearance.
+ */
+export function attachHistograms(records: MetricsRecord[], events: readonly ParsedEvent[]): void {
+  const byStep = new Map(records.map((r) => [r.step, r]));
+  // One layer per parameter for the whole log: its record's where it has one, else its order of appearance.
+  const layerOf = new Map<string, number>();
+  for (const event of events) {
+    const record = byStep.get(event.step);
+    if (!record) continue;
+    for (const value of event.values) {
+      if (value.kind !== 'histogram') continue;
+      const rule = TAG_RULES.find((r) => r.pattern.test(value.tag));
+      if (rule?.role !== 'weight' && rule?.role !== 'grad') continue;
+      const name = rule.pattern.exec(value.tag)?.[1] ?? value.tag;
+      let layer = layerOf.get(name);
+      if (layer === undefined) {
+        layer = record.params.find((p) => p.name === name)?.layer ?? layerOf.size;
+        layerOf.set(name, layer);
+      }
+      const entry: HistogramRecord = {
+        name,
+        layer,
+        of: rule.role === 'weight' ? 'weight' : 'grad',
+        ...rebinHistogram(value.histogram),
+      };
+      (record.histograms ??= []).push(entry);
+    }
+  }
 }
 
 function relative(dir: string, path: string): string {

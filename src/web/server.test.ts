@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -429,6 +429,107 @@ describe('lab server: the run folder API', () => {
     );
     assert.deepEqual([...new Set(replies.map((r) => r.status))], [200]);
     assert.equal((await get('/')).status, 200);
+  });
+
+  it('past its connection and stream limits, 200 concurrent clients are each served or refused cleanly', async () => {
+    // A second server with small limits: 40 connections, 6 streams; 100 page/API requests and 100 live streams.
+    const small = await startLabServer({
+      root,
+      port: 0,
+      runsDir: folder.dir,
+      limits: { streamCheckMs: 100_000, heartbeatMs: 100_000, streams: 6, connections: 40 },
+    });
+    const open: Array<{ destroy(): void }> = [];
+    try {
+      const outcome = (path: string, stream: boolean): Promise<string> =>
+        new Promise((resolve) => {
+          const req = request({ host: '127.0.0.1', port: small.port, path, agent: false }, (res) => {
+            const status = String(res.statusCode ?? 0);
+            if (stream && res.statusCode === 200) {
+              open.push(req);
+              res.resume();
+              resolve(`${status} stream`);
+              return;
+            }
+            res.resume();
+            res.on('end', () => resolve(status));
+            res.on('error', () => resolve(`${status} cut`));
+          });
+          // Beyond `connections` Node closes the socket at once: the client sees a reset or a hang-up.
+          req.on('error', (error: NodeJS.ErrnoException) =>
+            resolve(
+              ['ECONNRESET', 'EPIPE'].includes(error.code ?? '') || /socket hang up/.test(error.message)
+                ? 'refused'
+                : `error ${error.code ?? error.message}`,
+            ),
+          );
+          req.end();
+        });
+      const outcomes = await Promise.all(
+        Array.from({ length: 200 }, (_, i) =>
+          i % 2 === 0
+            ? outcome(i % 4 === 0 ? '/api/runs' : '/lab.css', false)
+            : outcome(`/api/stream?name=live-one&n=${i}`, true),
+        ),
+      );
+      const counts = new Map<string, number>();
+      for (const o of outcomes) counts.set(o, (counts.get(o) ?? 0) + 1);
+      console.log(`# 200 clients against 40 connections / 6 streams: ${JSON.stringify([...counts])}`);
+      const unexpected = outcomes.filter((o) => !['200', '200 stream', '503', 'refused'].includes(o));
+      assert.deepEqual(unexpected, [], 'each is a reply or a clean refusal');
+      assert.ok((counts.get('200 stream') ?? 0) <= 6, 'never more live streams than the limit');
+      assert.ok((counts.get('200') ?? 0) > 0, 'requests within the limits are served');
+      for (const req of open) req.destroy();
+      open.length = 0;
+      await new Promise((r) => setTimeout(r, 100));
+      // 200 sockets held open at once, then each sends its request: 40 are served, the server closes the rest.
+      const sockets = await Promise.all(
+        Array.from(
+          { length: 200 },
+          () =>
+            new Promise<Socket>((resolve) => {
+              const socket = connect(small.port, '127.0.0.1', () => resolve(socket));
+              socket.on('error', () => resolve(socket));
+            }),
+        ),
+      );
+      await new Promise((r) => setTimeout(r, 200));
+      const held = await Promise.all(
+        sockets.map(
+          (socket) =>
+            new Promise<string>((resolve) => {
+              let reply = '';
+              socket.setEncoding('utf8').on('data', (chunk: string) => (reply += chunk));
+              const done = (): void => resolve(reply.split('\r\n')[0] || 'refused');
+              socket.on('close', done);
+              socket.on('error', done);
+              if (socket.destroyed) done();
+              else
+                socket.write(
+                  `GET /api/runs HTTP/1.1\r\nHost: 127.0.0.1:${small.port}\r\nConnection: close\r\n\r\n`,
+                );
+            }),
+        ),
+      );
+      const heldCounts = new Map<string, number>();
+      for (const o of held) heldCounts.set(o, (heldCounts.get(o) ?? 0) + 1);
+      console.log(`# 200 sockets held against 40 connections: ${JSON.stringify([...heldCounts])}`);
+      assert.deepEqual(
+        held.filter((o) => o !== 'HTTP/1.1 200 OK' && o !== 'refused'),
+        [],
+        'served or closed, nothing else',
+      );
+      const served = heldCounts.get('HTTP/1.1 200 OK') ?? 0;
+      // At most the limit (fewer while the first crowd's sockets are still being closed on the server's side).
+      assert.ok(served > 0 && served <= 40, `${served} served at once with connections = 40`);
+      // Nothing crashed: once the crowd is gone the server answers again, streams included.
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal((await fetchRaw(small.port, '/api/runs')).status, 200);
+      assert.equal((await fetchRaw(small.port, '/')).status, 200);
+    } finally {
+      for (const req of open) req.destroy();
+      await small.close();
+    }
   });
 
   it('frames events exactly', () => {
