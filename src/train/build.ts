@@ -45,9 +45,14 @@ function buildTransformer(model: TransformerModelConfig, task: Task, rng: Rng, d
     );
   }
   if (task.sequence.length > model.maxLength) {
-    throw new Error(
-      `task "${task.name}" has ${task.sequence.length} steps but model.maxLength is ${model.maxLength}; raise model.maxLength.`,
-    );
+    throw new GradscopeError({
+      code: 'conflict',
+      path: 'model.maxLength',
+      value: model.maxLength,
+      problem: `the positional table has ${model.maxLength} positions but task "${task.name}" has sequences of ${task.sequence.length} steps`,
+      accepted: `an integer >= ${task.sequence.length}`,
+      hint: `raise model.maxLength to at least ${task.sequence.length} or shorten the task's sequences`,
+    });
   }
   const tokens = (task as { tokens?: boolean }).tokens === true;
   return new Transformer({
