@@ -304,7 +304,19 @@ export const TASKS = {
   'char-lm': {
     input: 'sequence',
     description: 'next-character prediction on the bundled Shakespeare excerpt, every position scored',
-    fields: { length: taskInteger(1, 64, 'characters of context per example (the sequence length)') },
+    fields: {
+      length: taskInteger(1, 64, 'characters of context per example (the sequence length)'),
+      path: accepting(
+        z
+          .string({ error: () => 'the path of a text file' })
+          .min(1, { error: () => 'the path of a text file' }),
+        'the path of a text file',
+      )
+        .optional()
+        .describe(
+          'a UTF-8 corpus of your own instead of the bundled one; a relative path is read from the working directory',
+        ),
+    },
   },
   reverse: {
     input: 'sequence',

@@ -27,6 +27,56 @@ export interface CharLmOptions {
   length: number;
   /** The corpus; default the bundled Shakespeare excerpt. */
   text?: string;
+  /** The file `text` was read from (`task.path`), so a refusal names the field and the file. */
+  textFile?: string;
+}
+
+/** The largest corpus file `task.path` reads; the text is held in memory as one id per character. */
+export const CHAR_LM_MAX_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The text of `task.path`, a UTF-8 file of the user's own (relative to the working directory). Node's file system
+ * is fetched at run time, as the csv task does, so this module still loads in a browser, where only `path` is
+ * unavailable. An unreadable or too large file is a `TaskConfigError` naming task.path; an empty one is refused
+ * by the task itself (its length check), naming task.path too.
+ *
+ * @example new CharLmTask({ length: 32, text: readCorpus('poems.txt'), textFile: 'poems.txt' })
+ */
+export function readCorpus(path: string): string {
+  const get = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process
+    ?.getBuiltinModule;
+  if (typeof get !== 'function')
+    throw new TaskConfigError(
+      'not_applicable',
+      'task.path',
+      path,
+      'no task.path in a browser',
+      'task.path: a char-lm reads its corpus file from disk, which needs Node (20.16 or newer); in a browser omit task.path for the bundled Shakespeare.',
+    );
+  const fs = get('node:fs') as typeof import('node:fs');
+  let size: number;
+  try {
+    const stat = fs.statSync(path);
+    if (!stat.isFile()) throw new Error('not a file');
+    size = stat.size;
+  } catch (error) {
+    throw new TaskConfigError(
+      'invalid_value',
+      'task.path',
+      path,
+      'the path of a readable text file',
+      `task.path: cannot read ${JSON.stringify(path)} (${error instanceof Error ? error.message : String(error)}); give the path of a UTF-8 text file (a relative path is read from the working directory), or omit task.path for the bundled corpus.`,
+    );
+  }
+  if (size > CHAR_LM_MAX_BYTES)
+    throw new TaskConfigError(
+      'invalid_value',
+      'task.path',
+      path,
+      `a file of at most ${CHAR_LM_MAX_BYTES / (1024 * 1024)} MB`,
+      `task.path: ${JSON.stringify(path)} is ${(size / (1024 * 1024)).toFixed(1)} MB; a char-lm reads at most ${CHAR_LM_MAX_BYTES / (1024 * 1024)} MB. Use an excerpt.`,
+    );
+  return fs.readFileSync(path, 'utf8');
 }
 
 /** The share of the text held out for evaluation (its end). */
@@ -54,12 +104,14 @@ export class CharLmTask implements Task {
     const chars = Array.from(text);
     const needed = Math.ceil((T + 1) / CHAR_LM_EVAL_SHARE);
     if (chars.length < needed) {
+      const field = options.textFile === undefined ? 'task.text' : 'task.path';
+      const what = options.textFile === undefined ? field : `${field} ${JSON.stringify(options.textFile)}`;
       throw new TaskConfigError(
         'invalid_value',
-        'task.text',
+        field,
         chars.length === 0 ? '' : `${chars.length} characters`,
         `at least ${needed} characters`,
-        `task.text ${chars.length === 0 ? 'is empty' : `has ${chars.length} characters`}; a char-lm with task.length ${T} needs at least ${needed} (the last 10% is held out, and each part needs a window of ${T + 1}). Give a longer text, lower task.length, or omit task.text for the bundled corpus. Got ${formatValue(chars.length === 0 ? '' : `${chars.slice(0, 20).join('')}…`)}.`,
+        `${what} ${chars.length === 0 ? 'is empty' : `has ${chars.length} characters`}; a char-lm with task.length ${T} needs at least ${needed} (the last 10% is held out, and each part needs a window of ${T + 1}). Give a longer text, lower task.length, or omit ${field} for the bundled corpus. Got ${formatValue(chars.length === 0 ? '' : `${chars.slice(0, 20).join('')}…`)}.`,
       );
     }
     this.vocabulary = [...new Set(chars)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));

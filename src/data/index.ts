@@ -12,7 +12,7 @@ import { createAddingTask, type AddingOptions } from './adding.js';
 import { createCopyTask, type CopyOptions } from './copy.js';
 import { createImagesTask, type ImagesOptions } from './images.js';
 import { CSV_TASK_ENTRY } from './csv.js';
-import { createCharLmTask, type CharLmOptions } from './char-lm.js';
+import { CharLmTask, createCharLmTask, readCorpus, type CharLmOptions } from './char-lm.js';
 import { createTransductionTask, type TransductionOptions } from './transduction.js';
 import { choiceField, defineTask, integerField, type TaskEntry } from './definition.js';
 import { TaskConfigError, closestName, formatValue } from './errors.js';
@@ -47,6 +47,30 @@ export type TaskName =
   | 'reverse'
   | 'sort'
   | 'csv';
+
+/**
+ * The char-lm entry with its optional `task.path`, a corpus file of the user's own: the length is checked by the
+ * declared fields as for every task, the path read here (a string, which the declared fields do not describe).
+ */
+function withCorpusPath(entry: TaskEntry): TaskEntry {
+  const split = (cfg: TaskConfig): { path: string | undefined; rest: TaskConfig } => {
+    const { path, ...rest } = cfg;
+    return { path, rest };
+  };
+  return {
+    ...entry,
+    resolve: (cfg) => {
+      const { path, rest } = split(cfg);
+      return { ...entry.resolve(rest), ...(path !== undefined ? { path } : {}) };
+    },
+    create: (cfg, seed) => {
+      const { path, rest } = split(cfg);
+      if (path === undefined) return entry.create(rest, seed);
+      const { length } = entry.resolve(rest) as { length: number };
+      return new CharLmTask({ length, text: readCorpus(path), textFile: path });
+    },
+  };
+}
 
 /** Every task with its description and fields (defaults, accepted ranges), e.g. for `gradscope presets`. */
 export const TASKS: { readonly [K in TaskName]: TaskEntry } = {
@@ -97,12 +121,14 @@ export const TASKS: { readonly [K in TaskName]: TaskEntry } = {
     },
     create: (options) => createSeqMnistTask(options),
   }),
-  'char-lm': defineTask<Pick<CharLmOptions, 'length'>>('char-lm', {
-    description:
-      'next-character prediction on the bundled Shakespeare excerpt (Coriolanus), every position scored; baseline: unigram',
-    fields: { length: integerField('characters of context per example', 64, 1) },
-    create: (options, seed) => createCharLmTask(options, seed),
-  }),
+  'char-lm': withCorpusPath(
+    defineTask<Pick<CharLmOptions, 'length'>>('char-lm', {
+      description:
+        'next-character prediction on the bundled Shakespeare excerpt (Coriolanus) or task.path, every position scored; baseline: unigram',
+      fields: { length: integerField('characters of context per example', 64, 1) },
+      create: (options, seed) => createCharLmTask(options, seed),
+    }),
+  ),
   reverse: defineTask<TransductionOptions>('reverse', {
     description: 'read n symbols, then write them reversed (2n + 1 steps, the answer half scored)',
     fields: {
