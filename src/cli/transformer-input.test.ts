@@ -52,8 +52,8 @@ describe('transformer bad input (end to end)', () => {
     const r = corpusRun(empty);
     assert.equal(r.status, 2, r.stderr);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
-    assert.ok(r.stderr.includes(`task.path ${JSON.stringify(empty)} is empty`), r.stderr);
-    assert.match(r.stderr, /needs at least 90 .*Give a longer text, lower task\.length, or omit task\.path/);
+    assert.ok(r.stderr.includes(`task.path: ${JSON.stringify(empty)} is empty`), r.stderr);
+    assert.match(r.stderr, /needs at least 90 .*give a longer text, lower task\.length, or omit task\.path/);
   });
 
   it('a corpus file that is not there: exit 2 naming task.path and the path', () => {

@@ -28,7 +28,6 @@ export {
   SCHEDULE_NAMES,
   SEQ_MNIST_MODES,
   TASK_NAMES,
-  TASK_SPECS,
   TRAIN_DEFAULTS,
   defaultInitFor,
   isRunName,
@@ -39,6 +38,7 @@ export {
   readBiasSpec,
   readInitSpec,
   resolveConfig,
+  resolveTask,
   type Config,
   type CnnModelInput,
   type MlpModelInput,
@@ -48,8 +48,6 @@ export {
   type SeqMnistMode,
   type TaskInput,
   type TaskName,
-  type TaskNumberField,
-  type TaskSpec,
 } from './resolve.js';
 export { PRESETS, findPreset, requirePreset, type Preset } from './presets.js';
 export {

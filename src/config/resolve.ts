@@ -42,7 +42,6 @@ import {
   num,
   type Fields,
   type ModelKind,
-  type SeqMnistMode,
   type TaskName,
 } from './schema.js';
 import type {
@@ -102,30 +101,6 @@ export interface ResolveOptions {
   /** Command-line values that replace the config's (`--steps`, `--seed`); validated like the config's. */
   overrides?: { steps?: number; seed?: number };
 }
-
-/** The fields each task takes with their minimum and default (read from the schema; `src/data` agrees, tested). */
-const TASK_NUMBER_FIELDS = ['inputs', 'classes', 'size', 'length'] as const;
-export type TaskNumberField = (typeof TASK_NUMBER_FIELDS)[number];
-export interface TaskSpec {
-  readonly numbers: { readonly [K in TaskNumberField]?: { readonly min: number; readonly fallback: number } };
-  readonly mode?: SeqMnistMode;
-}
-export const TASK_SPECS = Object.fromEntries(
-  TASK_NAMES.map((name) => {
-    const fields: Fields = TASKS[name].fields;
-    const numbers: Record<string, { min: number; fallback: number }> = {};
-    let mode: SeqMnistMode | undefined;
-    for (const [key, schema] of Object.entries(fields)) {
-      if (!(TASK_NUMBER_FIELDS as readonly string[]).includes(key) && key !== 'mode') continue; // csv's own fields
-      const fallback: unknown = schema.parse(undefined);
-      if (typeof fallback === 'number' && schema instanceof z.ZodDefault) {
-        const inner = schema.unwrap() as z.ZodNumber;
-        numbers[key] = { min: inner.minValue ?? -Infinity, fallback };
-      } else mode = fallback as SeqMnistMode;
-    }
-    return [name, mode === undefined ? { numbers } : { numbers, mode }];
-  }),
-) as { readonly [K in TaskName]: TaskSpec };
 
 // ---------------------------------------------------------------------------------------------------------------
 // Resolution
@@ -224,7 +199,14 @@ export function toRunName(text: string): string {
   return isRunName(name) ? name : 'run';
 }
 
-function resolveTask(raw: unknown): TaskConfig {
+/**
+ * The `task` section alone, checked and filled as `resolveConfig` does it (the data factories use it to refuse a
+ * direct call with the config's own error).
+ *
+ * @example
+ * resolveTask({ name: 'teacher', classes: 4 }); // { name: 'teacher', inputs: 32, classes: 4, size: 10000 }
+ */
+export function resolveTask(raw: unknown): TaskConfig {
   const task =
     raw === undefined ? { name: 'spirals' } : asNamed(raw, 'task', 'a task name or {"name": <task>, ...}');
   if (!Object.hasOwn(task, 'name')) {

@@ -253,7 +253,7 @@ function taskInteger(min: number, fallback: number, meaning: string): z.ZodDefau
   return num({ integer: true, min }).default(fallback).describe(meaning);
 }
 
-/** Every task with the fields it takes (mirrors `src/data`'s registry; a test checks they agree). */
+/** Every task with the fields it takes; `src/data`'s registry has one factory per name and parses with these. */
 export const TASKS = {
   spirals: {
     input: 'vector',

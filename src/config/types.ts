@@ -282,3 +282,6 @@ export interface Config extends Input<typeof ROOT_FIELDS> {
   train?: Input<typeof TRAIN_FIELDS>;
   monitor?: Input<typeof MONITOR_FIELDS>;
 }
+
+/** One task's fields as resolved, defaults filled (what its factory in `src/data` receives). */
+export type TaskFields<N extends keyof typeof TASKS> = Output<(typeof TASKS)[N]['fields']>;

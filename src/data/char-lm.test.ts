@@ -65,7 +65,9 @@ describe('char-lm task', () => {
       (e: unknown) =>
         e instanceof TaskConfigError &&
         e.path === 'task.text' &&
-        /task\.text is empty; a char-lm with task\.length 64 needs at least 650/.test(e.message),
+        /^task\.text: is empty; a char-lm with task\.length 64 needs at least 650 .*; expected at least 650 characters; give a longer text/.test(
+          e.message,
+        ),
     );
     assert.throws(
       () => createCharLmTask({ length: 10, text: 'short text' }),

@@ -72,10 +72,10 @@ describe('task csv from the CLI', () => {
       'text-in-number',
       /text-in-number\.csv line 3, column "b": "four" is not a number; feature columns must be numeric \(encode a category as numbers\)/,
     ],
-    ['empty', /empty\.csv is empty; the csv task needs a header row naming the columns/],
+    ['empty', /empty\.csv: is empty; the csv task needs a header row naming the columns/],
     [
       'no-target',
-      /task\.target: "label" is not a column of fixtures\/csv\/no-target\.csv.*Its columns: a, b, class/,
+      /task\.target: "label" is not a column of fixtures\/csv\/no-target\.csv; expected a column of the file: a, b, class/,
     ],
   ] as const) {
     it(`a malformed file (${file}) exits 2 naming where and the fix, once`, () => {

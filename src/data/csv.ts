@@ -18,28 +18,18 @@
 import { Rng } from '../tensor/rng.js';
 import { Tensor } from '../tensor/tensor.js';
 import { checkBatchSize, majorityAccuracy, oneHot } from './batch.js';
-import { closestName, formatValue, TaskConfigError } from './errors.js';
-import type { TaskConfig } from '../config/types.js';
-import { choiceField, type TaskEntry } from './definition.js';
+import { nearest } from '../util/nearest.js';
+import { TaskConfigError } from './errors.js';
+import { resolveTask } from '../config/resolve.js';
+import type { TaskConfig, TaskFields, TaskInput } from '../config/types.js';
 import type { Baseline, Batch, LossKind, Task } from './task.js';
 
-export const CSV_KINDS = ['classification', 'regression'] as const;
-export type CsvKind = (typeof CSV_KINDS)[number];
+/** The csv task's config fields as resolved (the schema's `TASKS.csv`: kinds, the split's range, the defaults). */
+export type CsvTaskFields = TaskFields<'csv'>;
+export type CsvKind = CsvTaskFields['kind'];
 
-/** The csv task's config fields, as `task: { "name": "csv", ... }` holds them. */
-export interface CsvTaskOptions {
-  /** The CSV file; a relative path is read from `baseDir` (the config file's folder) or the working directory. */
-  path: string;
-  /** The column to predict. */
-  target: string;
-  kind: CsvKind;
-  /** Shift and scale each feature to zero mean and unit variance over the training rows (default false). */
-  standardize?: boolean;
-  /** The fraction of rows held out for evaluation, 0 < split < 1 (default 0.2). */
-  split?: number;
-}
-
-export const CSV_DEFAULTS = { standardize: false, split: 0.2 } as const;
+/** The csv task's config fields, as `task: { "name": "csv", ... }` holds them (`standardize`, `split` optional). */
+export type CsvTaskOptions = Omit<Extract<TaskInput, { name: 'csv' }>, 'name'>;
 
 /** Settings of the factory that are not config fields. */
 export interface CsvReadOptions {
@@ -71,51 +61,9 @@ export interface FeatureScale {
   standardized: boolean;
 }
 
-function fail(path: string, value: unknown, accepted: string, message: string): TaskConfigError {
-  return new TaskConfigError('invalid_value', path, value, accepted, message);
-}
-
-/** The options with defaults filled in; throws `TaskConfigError` naming the field, the value and the fix. */
-export function resolveCsvOptions(options: CsvTaskOptions): Required<CsvTaskOptions> {
-  const { path, target, kind } = options;
-  if (typeof path !== 'string' || path.trim() === '')
-    throw fail(
-      'task.path',
-      path,
-      'a file path',
-      `task.path must be the path of a CSV file, got ${formatValue(path)}.`,
-    );
-  if (typeof target !== 'string' || target === '')
-    throw fail(
-      'task.target',
-      target,
-      'a column name',
-      `task.target must name the column to predict, got ${formatValue(target)}.`,
-    );
-  if (!(CSV_KINDS as readonly string[]).includes(kind))
-    throw fail(
-      'task.kind',
-      kind,
-      CSV_KINDS.join(' or '),
-      `task.kind must be "classification" or "regression", got ${formatValue(kind)} (classification: cross-entropy over the target's distinct values; regression: mean squared error).`,
-    );
-  const standardize = options.standardize ?? CSV_DEFAULTS.standardize;
-  if (typeof standardize !== 'boolean')
-    throw fail(
-      'task.standardize',
-      standardize,
-      'true or false',
-      `task.standardize must be true or false, got ${formatValue(standardize)} (true: zero mean, unit variance per feature; default false).`,
-    );
-  const split = options.split ?? CSV_DEFAULTS.split;
-  if (typeof split !== 'number' || !(split > 0 && split < 1))
-    throw fail(
-      'task.split',
-      split,
-      'a number between 0 and 1 (exclusive)',
-      `task.split must be a number with 0 < split < 1, got ${formatValue(split)} (the fraction of rows held out for evaluation; default 0.2).`,
-    );
-  return { path, target, kind, standardize, split };
+/** A CSV file (or a csv field) that cannot be used: `path` is the field or the place in the file. */
+function fail(details: Omit<ConstructorParameters<typeof TaskConfigError>[0], 'code'>): TaskConfigError {
+  return new TaskConfigError({ code: 'invalid_value', ...details });
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -168,12 +116,11 @@ export function parseCsv(text: string, file: string): CsvTable {
     }
     if (c === '"') {
       if (field.trim() !== '')
-        throw fail(
-          'task.path',
-          file,
-          'RFC 4180 CSV',
-          `${file} line ${line}: a quote inside an unquoted field; quote the whole field and write "" for a quote inside it.`,
-        );
+        throw fail({
+          path: `${file} line ${line}`,
+          problem: 'a quote inside an unquoted field',
+          hint: 'quote the whole field and write "" for a quote inside it (RFC 4180)',
+        });
       field = '';
       quoted = true;
       quoteLine = line;
@@ -193,52 +140,47 @@ export function parseCsv(text: string, file: string): CsvTable {
     }
   }
   if (quoted)
-    throw fail(
-      'task.path',
-      file,
-      'RFC 4180 CSV',
-      `${file} line ${quoteLine}: a quoted field is never closed; end it with " (write "" for a quote inside a field).`,
-    );
+    throw fail({
+      path: `${file} line ${quoteLine}`,
+      problem: 'a quoted field is never closed',
+      hint: 'end it with " (write "" for a quote inside a field)',
+    });
   endRecord();
   if (records.length === 0)
-    throw fail(
-      'task.path',
-      file,
-      'a CSV file with a header row and data rows',
-      `${file} is empty; the csv task needs a header row naming the columns and at least 2 data rows.`,
-    );
+    throw fail({
+      path: file,
+      problem: 'is empty',
+      hint: 'the csv task needs a header row naming the columns and at least 2 data rows',
+    });
   const header = (records[0] as { fields: string[] }).fields.map((name) => name.trim());
   header.forEach((name, column) => {
     if (name === '')
-      throw fail(
-        'task.path',
-        file,
-        'a header row naming every column',
-        `${file} line 1: column ${column + 1} of the header has no name; the first row must name every column.`,
-      );
+      throw fail({
+        path: `${file} line 1`,
+        problem: `column ${column + 1} of the header has no name`,
+        hint: 'the first row must name every column',
+      });
     const first = header.indexOf(name);
     if (first !== column)
-      throw fail(
-        'task.path',
-        file,
-        'distinct column names',
-        `${file} line 1: the header names column ${first + 1} and column ${column + 1} both "${name}"; rename one.`,
-      );
+      throw fail({
+        path: `${file} line 1`,
+        problem: `the header names column ${first + 1} and column ${column + 1} both "${name}"`,
+        hint: 'rename one',
+      });
   });
   const rows: string[][] = [];
   const lines: number[] = [];
   for (const record of records.slice(1)) {
     if (record.fields.length !== header.length)
-      throw fail(
-        'task.path',
-        file,
-        `${header.length} fields per row`,
-        `${file} line ${record.line}: ${record.fields.length} field${record.fields.length === 1 ? '' : 's'} where the header has ${header.length} (${
+      throw fail({
+        path: `${file} line ${record.line}`,
+        problem: `${record.fields.length} field${record.fields.length === 1 ? '' : 's'} where the header has ${header.length} (${
           record.fields.length < header.length
             ? `column ${record.fields.length + 1} "${header[record.fields.length] ?? ''}" is missing`
             : `column ${header.length + 1} has no header`
-        }); every row needs one value per column (quote a field that contains a comma).`,
-      );
+        })`,
+        hint: 'every row needs one value per column (quote a field that contains a comma)',
+      });
     rows.push(record.fields);
     lines.push(record.line);
   }
@@ -251,20 +193,19 @@ const NUMBER = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
 function numberAt(text: string, file: string, line: number, column: string, role: string): number {
   const value = text.trim();
   if (value === '')
-    throw fail(
-      'task.path',
-      file,
-      'a number in every field',
-      `${file} line ${line}, column "${column}": missing value; fill it in or drop the row (the csv task does not impute missing values).`,
-    );
+    throw fail({
+      path: `${file} line ${line}, column "${column}"`,
+      problem: 'missing value',
+      hint: 'fill it in or drop the row (the csv task does not impute missing values)',
+    });
   const parsed = NUMBER.test(value) ? Number(value) : NaN;
   if (!Number.isFinite(parsed))
-    throw fail(
-      'task.path',
-      file,
-      'a number in every field',
-      `${file} line ${line}, column "${column}": ${JSON.stringify(value)} is not a number; ${role} (or drop the column from the file).`,
-    );
+    throw fail({
+      path: `${file} line ${line}, column "${column}"`,
+      value,
+      problem: `${JSON.stringify(value)} is not a number`,
+      hint: `${role} (or drop the column from the file)`,
+    });
   return parsed;
 }
 
@@ -276,12 +217,13 @@ function nodeFiles(): { fs: typeof import('node:fs'); path: typeof import('node:
   const get = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process
     ?.getBuiltinModule;
   if (typeof get !== 'function')
-    throw fail(
-      'task.name',
-      'csv',
-      'a task of the browser (spirals, xor, teacher, adding, copy)',
-      'the csv task reads a file from disk, so it needs Node (20.16 or newer); in a browser use spirals, xor, teacher, adding or copy.',
-    );
+    throw new TaskConfigError({
+      code: 'not_applicable',
+      path: 'task.name',
+      value: 'csv',
+      problem: 'the csv task reads a file from disk, so it needs Node (20.16 or newer)',
+      hint: 'in a browser use spirals, xor, teacher, adding or copy',
+    });
   return {
     fs: get('node:fs') as typeof import('node:fs'),
     path: get('node:path') as typeof import('node:path'),
@@ -298,20 +240,22 @@ function readTable(path: string, options: CsvReadOptions): { table: CsvTable; fi
     if (!stat.isFile()) throw new Error('not a file');
     size = stat.size;
   } catch (error) {
-    throw fail(
-      'task.path',
-      path,
-      'the path of a readable CSV file',
-      `task.path: cannot read ${JSON.stringify(path)} (${error instanceof Error ? error.message : String(error)}); give the path of a CSV file (relative paths are read from ${options.baseDir ?? 'the working directory'}).`,
-    );
+    throw new TaskConfigError({
+      code: 'unreadable',
+      path: 'task.path',
+      value: path,
+      problem: `cannot read ${JSON.stringify(path)} (${error instanceof Error ? error.message : String(error)})`,
+      hint: `give the path of a CSV file (relative paths are read from ${options.baseDir ?? 'the working directory'})`,
+    });
   }
   if (size > maxBytes)
-    throw fail(
-      'task.path',
-      path,
-      `a file of at most ${megabytes(maxBytes)}`,
-      `task.path: ${JSON.stringify(path)} is ${megabytes(size)}; the csv task reads files up to ${megabytes(maxBytes)}. Sample its rows into a smaller file.`,
-    );
+    throw fail({
+      path: 'task.path',
+      value: path,
+      problem: `${JSON.stringify(path)} is ${megabytes(size)}`,
+      accepted: `a file of at most ${megabytes(maxBytes)}, what the csv task reads`,
+      hint: 'sample its rows into a smaller file',
+    });
   return { table: parseCsv(fs.readFileSync(file, 'utf8'), path), file };
 }
 
@@ -382,35 +326,34 @@ export class CsvTask implements Task {
   private readonly held: Int32Array;
   private cachedEval: Batch | null = null;
 
-  constructor(options: Required<CsvTaskOptions>, seed: number, readOptions: CsvReadOptions = {}) {
+  constructor(options: CsvTaskFields, seed: number, readOptions: CsvReadOptions = {}) {
     const { table } = readTable(options.path, readOptions);
     const file = options.path;
     const targetColumn = table.header.indexOf(options.target);
     if (targetColumn < 0) {
-      const guess = closestName(options.target, table.header);
-      throw fail(
-        'task.target',
-        options.target,
-        table.header.join(', '),
-        `task.target: ${JSON.stringify(options.target)} is not a column of ${file}${guess ? `; did you mean ${JSON.stringify(guess)}?` : ''} Its columns: ${table.header.join(', ')}.`,
-      );
+      const guess = nearest(options.target, table.header);
+      throw fail({
+        path: 'task.target',
+        value: options.target,
+        problem: `${JSON.stringify(options.target)} is not a column of ${file}`,
+        accepted: `a column of the file: ${table.header.join(', ')}`,
+        ...(guess ? { suggestion: guess } : {}),
+      });
     }
     const featureColumns = table.header.map((_, j) => j).filter((j) => j !== targetColumn);
     if (featureColumns.length === 0)
-      throw fail(
-        'task.path',
-        file,
-        'at least one feature column besides the target',
-        `${file} has only the target column ${JSON.stringify(options.target)}; add at least one feature column.`,
-      );
+      throw fail({
+        path: file,
+        problem: `has only the target column ${JSON.stringify(options.target)}`,
+        hint: 'add at least one feature column',
+      });
     const count = table.rows.length;
     if (count < 2)
-      throw fail(
-        'task.path',
-        file,
-        'at least 2 data rows',
-        `${file} has ${count} data row${count === 1 ? '' : 's'}; the csv task needs at least 2 (one to train on, one to evaluate).`,
-      );
+      throw fail({
+        path: file,
+        problem: `has ${count} data row${count === 1 ? '' : 's'}`,
+        hint: 'the csv task needs at least 2 (one to train on, one to evaluate)',
+      });
     this.features = featureColumns.map((j) => table.header[j] as string);
     const features = featureColumns.length;
     const raw = new Float64Array(count * features);
@@ -432,23 +375,22 @@ export class CsvTask implements Task {
       const names = table.rows.map((row) => (row[targetColumn] as string).trim());
       names.forEach((name, r) => {
         if (name === '')
-          throw fail(
-            'task.path',
-            file,
-            'a class in every row',
-            `${file} line ${table.lines[r]}, column "${options.target}": missing class; fill it in or drop the row.`,
-          );
+          throw fail({
+            path: `${file} line ${table.lines[r]}, column "${options.target}"`,
+            problem: 'missing class',
+            hint: 'fill it in or drop the row',
+          });
       });
       const distinct = [...new Set(names)];
       const numeric = distinct.every((n) => NUMBER.test(n));
       distinct.sort(numeric ? (a, b) => Number(a) - Number(b) : undefined);
       if (distinct.length < 2)
-        throw fail(
-          'task.target',
-          options.target,
-          'a column with at least 2 classes',
-          `task.target ${JSON.stringify(options.target)} holds a single class (${JSON.stringify(distinct[0])}) in ${file}; classification needs at least 2, or use "kind": "regression".`,
-        );
+        throw fail({
+          path: 'task.target',
+          value: options.target,
+          problem: `${JSON.stringify(options.target)} holds a single class (${JSON.stringify(distinct[0])}) in ${file}`,
+          hint: 'classification needs at least 2, or use "kind": "regression"',
+        });
       const index = new Map(distinct.map((name, i) => [name, i]));
       this.labels = Int32Array.from(names, (name) => index.get(name) as number);
       this.classes = distinct;
@@ -546,8 +488,9 @@ export class CsvTask implements Task {
 }
 
 /**
- * The csv task from its config fields (validated, defaults filled) and the run's seed (which fixes the split).
- * Throws `TaskConfigError` naming the field, or the file's line and column, and the fix.
+ * The csv task from its config fields and the run's seed (which fixes the split). The fields are checked by the
+ * schema's parser (the config's own error: path, value, what is accepted) and their defaults filled; a file that
+ * cannot be used is a `TaskConfigError` naming the file's line and column and the fix.
  *
  * @example
  * createCsvTask({ path: 'iris.csv', target: 'species', kind: 'classification' }, 0).classes;
@@ -558,45 +501,10 @@ export function createCsvTask(
   seed: number,
   readOptions: CsvReadOptions = {},
 ): CsvTask {
-  return new CsvTask(resolveCsvOptions(options), seed, readOptions);
+  const fields: Partial<TaskConfig> = { ...resolveTask({ ...options, name: 'csv' }) };
+  delete fields.name;
+  return new CsvTask(fields as CsvTaskFields, seed, readOptions);
 }
-
-/** The csv fields of a task config (the rest of `TaskConfig` belongs to other tasks). */
-function csvOptions(cfg: TaskConfig): CsvTaskOptions {
-  const { path, target, kind, standardize, split, ...rest } = cfg as TaskConfig & Record<string, unknown>;
-  const extra = Object.keys(rest).filter((k) => k !== 'name' && rest[k] !== undefined);
-  if (extra.length > 0)
-    throw new TaskConfigError(
-      'unknown_key',
-      `task.${extra[0] as string}`,
-      rest[extra[0] as string],
-      'name, path, target, kind, standardize, split',
-      `task.${extra[0] as string} does not apply to task csv; csv accepts: name, path, target, kind, standardize, split. Remove the key.`,
-    );
-  return {
-    path: path as string,
-    target: target as string,
-    kind: kind as CsvKind,
-    ...(standardize !== undefined ? { standardize } : {}),
-    ...(split !== undefined ? { split } : {}),
-  };
-}
-
-/** The registry entry of `task: { "name": "csv", ... }` (its fields are strings and a boolean, checked here). */
-export const CSV_TASK_ENTRY: TaskEntry = {
-  name: 'csv',
-  description:
-    'your own table: a CSV file with a header row, numeric features and a target column (classification or regression)',
-  fields: {
-    kind: choiceField<CsvKind>(
-      "classification: cross-entropy over the target's distinct values; regression: mean squared error",
-      'classification',
-      CSV_KINDS,
-    ),
-  },
-  resolve: (cfg) => ({ name: 'csv', ...resolveCsvOptions(csvOptions(cfg)) }),
-  create: (cfg, seed) => createCsvTask(csvOptions(cfg), seed),
-};
 
 /**
  * A cheap upper-side size of a CSV task without reading the whole file (for the memory budget): the header's

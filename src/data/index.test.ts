@@ -1,16 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { resolveConfig } from '../config/resolve.js';
 import type { TaskConfig } from '../config/types.js';
+import { GradscopeError } from '../util/errors.js';
 import { Rng } from '../tensor/rng.js';
-import {
-  TASKS,
-  TASK_NAMES,
-  TaskConfigError,
-  createTask,
-  resolveTaskConfig,
-  type Batch,
-  type Task,
-} from './index.js';
+import { TASKS, TASK_NAMES, createTask, resolveTaskConfig, type Batch, type Task } from './index.js';
 
 /** Small settings so the whole suite stays fast; each still exercises the task's real code path. */
 const SMALL: Record<string, TaskConfig> = {
@@ -86,7 +80,7 @@ describe('every task', () => {
         'sort',
       ].sort(),
     );
-    for (const name of TASK_NAMES) assert.ok(TASKS[name].description.length > 10, name);
+    for (const name of TASK_NAMES) assert.equal(TASKS[name].name, name);
   });
 
   for (const name of TASK_NAMES) {
@@ -177,7 +171,7 @@ describe('task config', () => {
     assert.throws(
       () => createTask(cfg as TaskConfig, 0),
       (error: unknown) => {
-        assert.ok(error instanceof TaskConfigError, `expected a TaskConfigError, got ${String(error)}`);
+        assert.ok(error instanceof GradscopeError, `expected a GradscopeError, got ${String(error)}`);
         assert.equal(error.code, code);
         assert.equal(error.path, path);
         assert.match(error.message, message);
@@ -204,25 +198,32 @@ describe('task config', () => {
     assert.equal(createTask({ name: 'seq-mnist', mode: 'pixel' }, 0).sequence?.length, 784);
   });
 
+  it('resolves every task exactly as resolveConfig does (one parser, the schema)', () => {
+    for (const name of TASK_NAMES) {
+      const cfg = small(name);
+      assert.deepEqual(resolveTaskConfig(cfg), resolveConfig({ task: cfg }, { defaultName: 'x' }).task, name);
+    }
+  });
+
   it('names an unknown task, suggests the closest and lists the accepted ones', () => {
     rejects(
       { name: 'spiralz' },
       'invalid_value',
       'task.name',
-      /^unknown task `spiralz`, did you mean `spirals`\? accepted: spirals, xor, teacher, mnist, images, adding, copy, seq-mnist, char-lm, reverse, sort, csv\.$/,
+      /^task\.name: "spiralz" is not accepted; expected one of spirals\|xor\|teacher\|mnist\|images\|adding\|copy\|seq-mnist\|char-lm\|reverse\|sort\|csv; did you mean "spirals"\?$/,
     );
-    rejects({ name: 'seqmnist' }, 'invalid_value', 'task.name', /did you mean `seq-mnist`/);
+    rejects({ name: 'seqmnist' }, 'invalid_value', 'task.name', /did you mean "seq-mnist"/);
     rejects(
       { name: 'imagenet' },
       'invalid_value',
       'task.name',
-      /^unknown task `imagenet`; accepted: spirals/,
+      /^task\.name: "imagenet" is not accepted; expected one of spirals\|[^;]*$/,
     );
   });
 
   it('requires a name', () => {
-    rejects({}, 'missing', 'task.name', /task.name must be a task name, got nothing; accepted: spirals/);
-    rejects({ name: 3 }, 'missing', 'task.name', /got 3/);
+    rejects({}, 'missing', 'task.name', /^task\.name: missing; expected one of spirals/);
+    rejects({ name: 3 }, 'invalid_value', 'task.name', /3 is not accepted/);
   });
 
   it('rejects bad integer fields, naming the field, the value and the accepted range', () => {
@@ -230,15 +231,30 @@ describe('task config', () => {
       { name: 'adding', length: 1.5 },
       'invalid_value',
       'task.length',
-      /^task.length must be an integer >= 2, got 1.5/,
+      /^task\.length: 1\.5 is not accepted; expected an integer >= 2/,
     );
-    rejects({ name: 'adding', length: 1 }, 'invalid_value', 'task.length', /integer >= 2, got 1/);
-    rejects({ name: 'copy', length: 0 }, 'invalid_value', 'task.length', /integer >= 1, got 0/);
-    rejects({ name: 'adding', length: '50' }, 'invalid_value', 'task.length', /got "50"/);
-    rejects({ name: 'teacher', classes: 1 }, 'invalid_value', 'task.classes', /integer >= 2, got 1/);
-    rejects({ name: 'teacher', inputs: -3 }, 'invalid_value', 'task.inputs', /got -3/);
-    rejects({ name: 'teacher', size: Number.NaN }, 'invalid_value', 'task.size', /got NaN/);
-    rejects({ name: 'spirals', size: 1 }, 'invalid_value', 'task.size', /integer >= 2, got 1/);
+    rejects(
+      { name: 'adding', length: 1 },
+      'invalid_value',
+      'task.length',
+      /1 is not accepted; expected an integer >= 2/,
+    );
+    rejects(
+      { name: 'copy', length: 0 },
+      'invalid_value',
+      'task.length',
+      /0 is not accepted; expected an integer >= 1/,
+    );
+    rejects(
+      { name: 'adding', length: '50' },
+      'invalid_value',
+      'task.length',
+      /"50" is not accepted.*without quotes: 50/,
+    );
+    rejects({ name: 'teacher', classes: 1 }, 'invalid_value', 'task.classes', /expected an integer >= 2/);
+    rejects({ name: 'teacher', inputs: -3 }, 'invalid_value', 'task.inputs', /-3 is not accepted/);
+    rejects({ name: 'teacher', size: Number.NaN }, 'invalid_value', 'task.size', /NaN is not accepted/);
+    rejects({ name: 'spirals', size: 1 }, 'invalid_value', 'task.size', /expected an integer >= 2/);
   });
 
   it('rejects a bad choice', () => {
@@ -246,7 +262,7 @@ describe('task config', () => {
       { name: 'seq-mnist', mode: 'column' },
       'invalid_value',
       'task.mode',
-      /must be 'row' or 'pixel', got "column"/,
+      /^task\.mode: "column" is not accepted; expected one of row\|pixel/,
     );
   });
 
@@ -255,14 +271,21 @@ describe('task config', () => {
       { name: 'spirals', length: 3 },
       'not_applicable',
       'task.length',
-      /does not apply to task spirals; spirals accepts: name, size/,
+      /not to task "spirals"; expected a key of task "spirals": name\|size/,
     );
-    rejects({ name: 'mnist', mode: 'row' }, 'not_applicable', 'task.mode', /mnist accepts: name only/);
-    rejects({ name: 'copy', lenght: 3 }, 'unknown_key', 'task.lenght', /Did you mean task.length\?/);
-    rejects({ name: 'teacher', clases: 3 }, 'unknown_key', 'task.clases', /Did you mean task.classes\?/);
+    rejects({ name: 'mnist', mode: 'row' }, 'not_applicable', 'task.mode', /a key of task "mnist": name$/);
+    rejects({ name: 'copy', lenght: 3 }, 'unknown_key', 'task.lenght', /did you mean "length"\?/);
+    rejects({ name: 'teacher', clases: 3 }, 'unknown_key', 'task.clases', /did you mean "classes"\?/);
   });
 
-  it('rejects a non-finite seed', () => {
-    assert.throws(() => createTask({ name: 'xor' }, Number.NaN), /seed must be a finite number, got NaN/);
+  it("a factory refuses another task's config, and a non-finite seed", () => {
+    assert.throws(
+      () => TASKS.spirals.create({ name: 'xor' }, 0),
+      /task\.name: "xor" is not accepted; expected "spirals"/,
+    );
+    assert.throws(
+      () => createTask({ name: 'xor' }, Number.NaN),
+      /seed: NaN is not accepted; expected a finite number$/,
+    );
   });
 });

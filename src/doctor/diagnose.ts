@@ -399,6 +399,23 @@ function normalise(r: Record<string, unknown>): MetricsRecord {
   if (r['rolledBack'] === true) record.rolledBack = true;
   const histograms = readHistogramRecords(r['histograms']);
   if (histograms) record.histograms = histograms;
+  // Residual blocks' shortcut and branch mean squares, kept only where every field is what the monitor writes.
+  if (Array.isArray(r['residual'])) {
+    const blocks = r['residual'].filter(isObject).map((raw) => raw as Record<string, unknown>);
+    const valid = blocks.filter(
+      (b) =>
+        typeof b['name'] === 'string' &&
+        ['layer', 'shortcut', 'branch', 'ratio'].every((k) => typeof b[k] === 'number'),
+    );
+    if (valid.length > 0)
+      record.residual = valid.map((b) => ({
+        name: b['name'] as string,
+        layer: b['layer'] as number,
+        shortcut: b['shortcut'] as number,
+        branch: b['branch'] as number,
+        ratio: b['ratio'] as number,
+      }));
+  }
   return record;
 }
 

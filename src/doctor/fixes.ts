@@ -90,6 +90,39 @@ export function residual(): Fix {
   };
 }
 
+/** The plain twin's shortcuts back (model kind resnet, `shortcut: false`). */
+export function shortcuts(): Fix {
+  return {
+    change: 'model.shortcut true',
+    patch: { model: { shortcut: true } },
+    why:
+      'identity shortcuts (He et al. 2016a) carry the signal and the gradient around every block, so a deep conv net ' +
+      'trains where its plain twin degrades; pair them with batch norm',
+  };
+}
+
+/** Fixup (Zhang et al. 2019): each branch's last layer starts at zero, so every block starts as the identity. */
+export function fixup(): Fix {
+  return {
+    change: 'model.fixup true',
+    patch: { model: { fixup: true } },
+    why:
+      "Fixup zero-initialises each residual branch's last layer and rescales the others by L^(-1/(2m-2)) (Zhang et al. " +
+      '2019): each block starts as the identity, so the stream no longer doubles its variance per block without a norm',
+  };
+}
+
+/** ReZero (Bachlechner et al. 2020): x + a F(x) with a learnable a starting at 0. */
+export function rezero(): Fix {
+  return {
+    change: 'model.scale "rezero"',
+    patch: { model: { scale: 'rezero' } },
+    why:
+      'ReZero scales each residual branch by a learnable a that starts at 0 (Bachlechner et al. 2020): the net starts ' +
+      'as the identity and lets each block grow in as it learns, without a norm',
+  };
+}
+
 /**
  * Adam at `lr` (its usual 1e-3 by default). `adam(f, adamStepFor(f))` keeps the run's own step where SGD was merely
  * slow: on 16 runs of spirals and teacher (width 32/64, batch 32/128, 300/500 steps, SGD 0.01, healthy gradients)

@@ -3,7 +3,7 @@
  * its cause in this model's terms and the ranked fixes with the exact config change. Plain text; colour only when
  * asked (the CLI asks when stdout is a TTY).
  */
-import type { Finding, JsonObject, JsonValue, Severity, Verdict } from './findings.js';
+import type { Finding, Fix, JsonObject, JsonValue, Severity, Verdict } from './findings.js';
 import type { DoctorReport } from './diagnose.js';
 import { ranges } from './stats.js';
 import { torchFixText } from '../adapters/torch-run.js';
@@ -134,12 +134,10 @@ export function formatDiagnosis(report: DoctorReport, options: FormatOptions = {
             `     ${k + 1}) ${paint('bold', wrap(torchFixText(fix, input.torch), width - 9, '        '))}`,
           );
           out.push(`        in gradscope config terms: ${fix.change}`);
+          out.push(`        why: ${wrap(fix.why, width - 13, '             ')}`);
         } else {
-          out.push(`     ${k + 1}) ${paint('bold', fix.change)}`);
-          out.push(`        patch: ${JSON.stringify(fix.patch)}`);
-          out.push(`        flags: ${fixFlags(fix.patch)}`);
+          out.push(...fixLines(fix, k + 1, '     ', { width, bold: (text) => paint('bold', text) }));
         }
-        out.push(`        why: ${wrap(fix.why, width - 13, '             ')}`);
       });
       if (finding.fixes.length > maxFixes)
         out.push(paint('dim', `     (${finding.fixes.length - maxFixes} more with --json)`));
@@ -156,6 +154,31 @@ export function formatDiagnosis(report: DoctorReport, options: FormatOptions = {
     );
   }
   return out.join('\n') + '\n';
+}
+
+/**
+ * One fix as the doctor prints it, numbered and indented by `indent`: the change, its JSON merge patch, the
+ * `--set`/`--patch` flags that apply it, and why it helps (preflight prints its fixes the same way).
+ *
+ * @example
+ * fixLines(fix, 1, '  ').join('\n');
+ * // '  1) model.init "he-normal"\n     patch: {"model":{"init":"he-normal"}}\n     flags: --set model.init=he-normal\n     why: ...'
+ */
+export function fixLines(
+  fix: Fix,
+  number: number,
+  indent: string,
+  options: { width?: number; bold?: (text: string) => string } = {},
+): string[] {
+  const width = options.width ?? 100;
+  const inner = `${indent}   `;
+  const bold = options.bold ?? ((text: string): string => text);
+  return [
+    `${indent}${number}) ${bold(fix.change)}`,
+    `${inner}patch: ${JSON.stringify(fix.patch)}`,
+    `${inner}flags: ${fixFlags(fix.patch)}`,
+    `${inner}why: ${wrap(fix.why, width - inner.length - 5, `${inner}     `)}`,
+  ];
 }
 
 function dirnameOf(path: string): string {

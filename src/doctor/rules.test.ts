@@ -543,3 +543,60 @@ describe('thresholds', () => {
     assert.equal(THRESHOLDS.unitFraction, 0.5);
   });
 });
+
+describe('conv and residual nets', () => {
+  // Dead channels deep in a 25-layer conv stack, at every logged step.
+  const deadDeep = (): MetricsRecord[] =>
+    craftRun(12, 10, () => ({
+      layers: healthyLayers(),
+      activations: [{ dead: 0.1 }, { dead: 0.5 }, { dead: 0.9 }, { dead: 0.92 }],
+    }));
+
+  it('dead units in an unnormalised plain conv net: the missing norm, batch norm then shortcuts first', () => {
+    const f = run('dead_units', { records: deadDeep(), config: preset('plain-cnn-deep') });
+    assert.ok(f);
+    assert.equal(f.causeKind, 'normalisation');
+    assert.deepEqual(
+      f.fixes.slice(0, 2).map((x) => x.patch),
+      [{ model: { norm: 'batch' } }, { model: { shortcut: true } }],
+    );
+    // the same symptom in an MLP keeps the rectifier's own fixes
+    const mlp = run('dead_units', { records: deadDeep(), config: preset('deep-relu-he') });
+    assert.notEqual(mlp?.causeKind, 'normalisation');
+    // a ResNet with batch norm and shortcuts is offered neither
+    const bn = run('dead_units', { records: deadDeep(), config: preset('resnet-deep') });
+    assert.ok(!bn?.fixes.some((x) => 'norm' in ((x.patch['model'] as object | undefined) ?? {})));
+  });
+
+  it("a BN-free ResNet's stream that grows far beyond linearly at step 1 names the missing normalisation", () => {
+    // mean squares of the stream doubling per block (x2048 over 12 blocks, a normalised stream grows ~13x)
+    const residual = Array.from({ length: 12 }, (_, i) => ({
+      name: `layers.${i + 1}`,
+      layer: i + 1,
+      shortcut: 0.25 * 2 ** i,
+      branch: 0.25 * 2 ** i,
+      ratio: 1,
+    }));
+    const records = craftRun(8, 1, (step) => ({
+      layers: healthyLayers().map((l) => ({ ...l, ...(step >= 4 ? { grad: NaN, nonFinite: 10 } : {}) })),
+      ...(step >= 4 ? { loss: NaN, skipped: true } : {}),
+    }));
+    (records[0] as MetricsRecord).residual = residual;
+    const nobn = diagnose({ records, config: preset('resnet-nobn') });
+    const lead = nobn.findings.find((x) => x.severity !== 'info');
+    assert.equal(lead?.causeKind, 'normalisation');
+    assert.deepEqual(
+      lead?.fixes.slice(0, 3).map((x) => x.patch),
+      [{ model: { norm: 'batch' } }, { model: { fixup: true } }, { model: { scale: 'rezero' } }],
+    );
+    assert.match(lead?.cause ?? '', /residual stream's mean square grows from 0\.25 at block 1 to 512/);
+    // Fixup already there: the stream is not the cause the doctor names
+    const fixup = diagnose({ records, config: preset('resnet-fixup') });
+    assert.ok(!fixup.findings.some((x) => /residual stream's mean square/.test(x.cause)));
+    // linear growth (what batch norm gives) is no cause either
+    const linear = residual.map((b, i) => ({ ...b, shortcut: 0.25 * (i + 1) }));
+    (records[0] as MetricsRecord).residual = linear;
+    const calm = diagnose({ records, config: preset('resnet-nobn') });
+    assert.ok(!calm.findings.some((x) => /residual stream's mean square/.test(x.cause)));
+  });
+});

@@ -238,6 +238,22 @@ function initTooLarge(facts: ModelFacts, factor = 1.5): boolean {
  * run did not start healthy even when no signal crossed its threshold at step 1 (tanh bounds its outputs, so a
  * chaotic init shows no whole-batch saturation; Poole et al. 2016). One rule for the root cause and not_learning.
  */
+/** Model kinds whose weight layers are convolutions: their norm is per-channel batch norm (BatchNorm2d). */
+function convKind(f: ModelFacts): boolean {
+  return f.kind === 'cnn' || f.kind === 'resnet';
+}
+
+/** A model that takes `model.norm "batch"` (mlp, cnn, resnet) and has no norm. */
+function unnormalised(f: ModelFacts): boolean {
+  return (f.kind === 'mlp' || convKind(f)) && f.norm === 'none';
+}
+
+/** A BN-free ResNet whose branches are neither zero-initialised (Fixup) nor scaled from 0 (ReZero, SkipInit). */
+function unscaledResidual(f: ModelFacts): boolean {
+  const m = f.config?.model;
+  return m?.kind === 'resnet' && m.shortcut && m.norm === 'none' && !m.fixup && m.scale === 'none';
+}
+
 /** Optimisers whose step does not scale with the gradient's magnitude (per-weight second-moment normalisation). */
 const ADAPTIVE = new Set(['adagrad', 'rmsprop', 'adam', 'adamw']);
 
@@ -361,6 +377,23 @@ const vanishingGradient: Rule<'vanishing_gradient'> = (ctx) => {
       f.family !== 'rectifier' && fix.reluHe(f),
       f.norm === 'none' && fix.batchNorm(),
       !f.residual && fix.residual(),
+      f.optimizer === 'sgd' && fix.adam(f),
+    ]);
+  } else if (convKind(f)) {
+    const plain =
+      f.config?.model.kind === 'cnn' || (f.config?.model.kind === 'resnet' && !f.config.model.shortcut);
+    const init = initSentence(f);
+    cause =
+      `${describeModel(f)}: the gradient shrinks by ${num(perLayer)} per layer over ${f.depth} conv layers` +
+      `${init ? `; ${init}` : ''}` +
+      `${f.norm === 'none' ? '; no batch norm resets the scale of each layer' : ''}` +
+      `${plain ? '; no shortcut lets it bypass the layers, the degradation He et al. 2016a show for plain nets this deep' : ''}.`;
+    fixes = dedupe([
+      negativeBias(f) && fix.zeroBias(),
+      initTooSmall(f) && fix.preservingInit(f),
+      unnormalised(f) && fix.batchNorm(),
+      f.config?.model.kind === 'resnet' && !f.config.model.shortcut && fix.shortcuts(),
+      f.family === 'saturating' && fix.reluHe(f),
       f.optimizer === 'sgd' && fix.adam(f),
     ]);
   } else if (f.kind === 'transformer') {
@@ -494,7 +527,9 @@ const explodingGradient: Rule<'exploding_gradient'> = (ctx) => {
     initTooLarge(f) && fix.preservingInit(f),
     (f.clip === null || f.clip.name === 'none') && fix.clipNorm(f, 1),
     fix.lowerLearningRate(f),
-    f.kind === 'mlp' && f.norm === 'none' && fix.batchNorm(),
+    unnormalised(f) && fix.batchNorm(),
+    unscaledResidual(f) && fix.fixup(),
+    unscaledResidual(f) && fix.rezero(),
     fix.warmup(f),
   ]);
   return {
@@ -570,7 +605,7 @@ const tinyUpdates: Rule<'tiny_updates'> = (ctx) => {
     ? dedupe([fix.raiseLearningRate(f, factor), f.optimizer === 'sgd' && fix.adam(f)])
     : dedupe([
         initTooSmall(f) && fix.preservingInit(f),
-        f.kind === 'mlp' && f.norm === 'none' && fix.batchNorm(),
+        unnormalised(f) && fix.batchNorm(),
         f.optimizer === 'sgd' && fix.adam(f),
         f.config === null && fix.reluHe(f),
       ]);
@@ -850,7 +885,7 @@ const poorInitialization: Rule<'poor_initialization'> = (ctx) => {
     negativeBias(f) && fix.zeroBias(),
     ((collapsing && initTooSmall(f)) || (growing && initTooLarge(f)) || f.config === null) &&
       fix.preservingInit(f),
-    f.kind === 'mlp' && f.norm === 'none' && fix.batchNorm(),
+    unnormalised(f) && fix.batchNorm(),
     growing && (f.clip === null || f.clip.name === 'none') && fix.clipNorm(f, 1),
     collapsing && f.family === 'saturating' && fix.reluHe(f),
     f.kind === 'mlp' && f.norm === 'none' && fix.layerNorm(),
@@ -922,7 +957,7 @@ function unitRule<C extends 'saturated_activation' | 'dead_units'>(
             : `${describeModel(f)}: pre-activations are large enough that ${f.activation} units sit at their asymptotes for every input, where the slope, and so the gradient, is almost 0` +
               `${initTooLarge(f) ? `; ${initSentence(f)}` : ''}${f.norm === 'none' ? '; nothing normalises the pre-activations' : ''}.`,
         fixes: dedupe([
-          f.kind === 'mlp' && f.norm === 'none' && fix.batchNorm(),
+          unnormalised(f) && fix.batchNorm(),
           (f.kind === 'mlp' || f.config === null) && fix.reluHe(f),
           initTooLarge(f) && fix.preservingInit(f),
           fix.lowerLearningRate(f),
@@ -930,8 +965,13 @@ function unitRule<C extends 'saturated_activation' | 'dead_units'>(
       };
       return finding as RuleFinding<C>;
     }
+    // A deep conv stack without normalisation: each layer's pre-activation scale and mean drift with depth and with
+    // every step, so whole channels end negative for every input; batch norm re-centres them (Ioffe & Szegedy
+    // 2015). On plain-cnn-deep and two variants (2026-12-04) batch norm cured 3/3, leaky ReLU 0/3.
+    const drifting = convKind(f) && f.norm === 'none' && !negativeBias(f) && !initTooSmall(f);
     const finding = {
       code,
+      ...(drifting ? { causeKind: 'normalisation' } : {}),
       severity,
       title: `Dead units: up to ${pct(worst.fraction)} of the units of a layer output 0 for every input`,
       where: { layers, steps },
@@ -940,12 +980,16 @@ function unitRule<C extends 'saturated_activation' | 'dead_units'>(
         f.config === null
           ? 'Rectifier units whose pre-activation is negative for every input output 0 and get no gradient, so they cannot recover: usually a collapsing signal (init too small) or a step that pushed their biases far negative.'
           : `${describeModel(f)}: ${f.activation} units whose pre-activation is negative for every input output 0 and pass no gradient, so they never recover` +
-            `${initTooSmall(f) ? `; ${initSentence(f)}, so deep layers see almost no signal` : '; a large step can push their biases negative'}.`,
+            (drifting
+              ? `; with no normalisation in ${f.depth} conv layers the scale and mean of each layer's pre-activations drift, so whole channels end below 0.`
+              : `${initTooSmall(f) ? `; ${initSentence(f)}, so deep layers see almost no signal` : '; a large step can push their biases negative'}.`),
       fixes: dedupe([
         negativeBias(f) && fix.zeroBias(),
         initTooSmall(f) && fix.preservingInit(f),
+        drifting && fix.batchNorm(),
+        drifting && f.config?.model.kind === 'resnet' && !f.config.model.shortcut && fix.shortcuts(),
         fix.leakyRelu(f),
-        f.kind === 'mlp' && f.norm === 'none' && fix.batchNorm(),
+        unnormalised(f) && fix.batchNorm(),
         fix.lowerLearningRate(f),
       ]),
     };
@@ -1197,7 +1241,7 @@ const notLearning: Rule<'not_learning'> = (ctx) => {
   if (initFarOff(f)) {
     causeKind = 'initialisation';
     cause = `${model}${initSentence(f)}: the signal ${initTooSmall(f) ? 'fades' : 'saturates or blows up'} before the loss can shape it.`;
-    fixes = dedupe([fix.preservingInit(f), f.kind === 'mlp' && f.norm === 'none' && fix.batchNorm()]);
+    fixes = dedupe([fix.preservingInit(f), unnormalised(f) && fix.batchNorm()]);
   } else if (ratio < THRESHOLDS.updateRatioSmall) {
     causeKind = 'learning-rate';
     const factor = 10 ** Math.min(3, Math.max(1, Math.round(Math.log10(1e-3 / ratio))));

@@ -54,6 +54,15 @@ function assertContractShape(report: Json, recurrent: boolean): void {
   assert.ok(['healthy', 'vanishing', 'exploding'].includes(report['verdict'] as string));
   const advice = report['advice'] as unknown[];
   assert.ok(Array.isArray(advice) && advice.length > 0 && advice.every((a) => typeof a === 'string'));
+  // Beyond the contract: the fixes, each the doctor's Fix (a change, a JSON merge patch, why).
+  const fixes = report['fixes'] as Json[];
+  assert.ok(Array.isArray(fixes));
+  for (const fix of fixes) {
+    assert.equal(typeof fix['change'], 'string');
+    assert.equal(typeof fix['why'], 'string');
+    assert.ok(typeof fix['patch'] === 'object' && fix['patch'] !== null && !Array.isArray(fix['patch']));
+  }
+  assert.equal(fixes.length === 0, report['verdict'] === 'healthy');
 }
 
 describe('gradscope preflight --json', () => {
@@ -96,13 +105,22 @@ describe('gradscope preflight --json', () => {
     const report = parseFinite(out) as Json;
     assertContractShape(report, false);
     assert.equal(report['verdict'], 'exploding');
-    assert.match((report['advice'] as string[])[0] as string, /^values overflow float64 by layer 5/);
+    assert.match(
+      (report['advice'] as string[])[0] as string,
+      /^values overflow float64 by layer 5 \(chi_1 = [^)]+\): gradients explode; to reach the critical line use model\.init "he-normal"$/,
+    );
   });
 
   it('prints readable text without --json', () => {
     const { out } = run(['deep-relu-he', '--networks', '1']);
     assert.match(out, /^preflight deep-relu-he: 1 network of 20 x 64 relu/);
     assert.match(out, /verdict: healthy/);
+    assert.doesNotMatch(out, /fixes, best first/);
+    const sick = run(['deep-sigmoid', '--networks', '1']).out;
+    assert.match(
+      sick,
+      /\nfixes, best first:\n {2}1\) model\.init .*\n {5}patch: .*\n {5}flags: --set model\.init\.gain=/,
+    );
   });
 });
 

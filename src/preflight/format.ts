@@ -1,7 +1,8 @@
 /**
  * The preflight report as terminal text: a per-layer table of measured beside predicted values, the Jacobian, the
- * theory line, the verdict and the advice. Plain text only (no colour codes), so it reads the same in a log.
+ * theory line, the verdict, the advice and the fixes (printed as the doctor prints them, with their flags). Plain text only (no colour codes), so it reads the same in a log.
  */
+import { fixLines } from '../doctor/format.js';
 import type { PreflightReport } from './index.js';
 
 /** Rows shown of a long table: the first and last few and evenly spaced ones between. */
@@ -71,6 +72,11 @@ export function formatReport(report: PreflightReport): string {
   lines.push('');
   lines.push(`verdict: ${report.verdict}`);
   for (const line of report.advice) lines.push(`  - ${line}`);
+  if (report.fixes.length > 0) {
+    // As the doctor prints its fixes: the change, its merge patch, the flags to paste after `gradscope run`, why.
+    lines.push('fixes, best first:');
+    report.fixes.forEach((fix, k) => lines.push(...fixLines(fix, k + 1, '  ')));
+  }
   return lines.join('\n') + '\n';
 }
 

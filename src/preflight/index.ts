@@ -13,6 +13,10 @@ import { slopeOfLog } from '../monitor/stats.js';
 import { createTask } from '../data/index.js';
 import { GradscopeError } from '../util/errors.js';
 import type { Task } from '../data/task.js';
+import { modelFacts } from '../doctor/facts.js';
+import type { Fix, Verdict } from '../doctor/findings.js';
+import * as fix from '../doctor/fixes.js';
+import { remedy, usefulFixes } from './fixes.js';
 import { describeInit, expectedRms, planInit } from '../init/index.js';
 import { activationKernels, type ActivationName } from '../kernels/activations.js';
 import type { JacobianOptions, JacobianStats } from './jacobian.js';
@@ -45,7 +49,8 @@ export const DEFAULT_NETWORKS = 8;
  */
 export const GRADIENT_RATIO_LIMIT = 100;
 
-export type Verdict = 'healthy' | 'vanishing' | 'exploding';
+/** The doctor's verdicts that a probe at initialisation can reach (one `Verdict` type, the doctor's). */
+export type PreflightVerdict = Extract<Verdict, 'healthy' | 'vanishing' | 'exploding'>;
 
 export interface PreflightOptions {
   /** Networks to sample (default 8). */
@@ -113,8 +118,14 @@ export interface PreflightReport {
   theory: PreflightTheory | null;
   /** Recurrent models: mean ||dL/dh_t||, t = 1..T, of the top layer for a loss on the last step; [] for MLPs. */
   timeGrad: number[];
-  verdict: Verdict;
+  verdict: PreflightVerdict;
+  /** What the probe saw and what it means, in words; a remedy names the fixes by their `change`. */
   advice: string[];
+  /**
+   * The config changes that address the verdict, best first, as the doctor's `Fix`es (a JSON merge patch each, so
+   * `--patch`, `--set` and the lab apply them); [] when healthy.
+   */
+  fixes: Fix[];
   // Beyond the contract:
   name: string;
   model: {
@@ -288,6 +299,7 @@ function mlpReport(
     timeGrad: [],
     verdict,
     advice: [],
+    fixes: [],
     name: config.name,
     model: {
       kind: 'mlp',
@@ -307,6 +319,7 @@ function mlpReport(
         : null,
     recurrent: null,
   };
+  report.fixes = mlpFixes(report, config, model);
   report.advice = mlpAdvice(report, model);
   return report;
 }
@@ -335,7 +348,7 @@ export function jacobianSummary(stats: JacobianStats[]): PreflightJacobian {
 }
 
 /** healthy | vanishing | exploding from the measured change of the squared gradient norm across the stack. */
-export function verdictOf(gradRatio: number, measured: readonly number[]): Verdict {
+export function verdictOf(gradRatio: number, measured: readonly number[]): PreflightVerdict {
   if (measured.some((x) => !Number.isFinite(x))) return 'exploding';
   if (Number.isNaN(gradRatio) || gradRatio < 1 / GRADIENT_RATIO_LIMIT) return 'vanishing';
   return gradRatio > GRADIENT_RATIO_LIMIT ? 'exploding' : 'healthy';
@@ -404,6 +417,7 @@ function recurrentReport(config: ResolvedConfig, probe: RecurrentProbe, data: bo
     timeGrad,
     verdict: verdictOf(gradRatio, [...q, ...gradNorm2, ...timeGrad]),
     advice: [],
+    fixes: [],
     name: config.name,
     model: {
       kind: model.kind,
@@ -420,6 +434,7 @@ function recurrentReport(config: ResolvedConfig, probe: RecurrentProbe, data: bo
     theoryNote: 'no exact mean-field theory covers recurrent cells; only the measurement is shown',
     recurrent: { steps: T, timeGradByLayer, bounds, bptt: config.train.bptt },
   };
+  report.fixes = recurrentFixes(report, config, model);
   report.advice = recurrentAdvice(report, model);
   return report;
 }
@@ -438,9 +453,82 @@ function meanBound(bounds: Array<RecurrentBound | null>): RecurrentBound | null 
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Advice
+// Fixes: which changes address the verdict (the doctor's fixes where it has them), best first
 
 const RECTIFIERS: ReadonlySet<ActivationName> = new Set<ActivationName>(['relu', 'leaky-relu', 'prelu']);
+
+/** Where mean-field theory says gradients keep their scale at any depth. */
+const CRITICAL_LINE =
+  'the critical line chi_1 = 1, where gradients neither shrink nor grow with depth (Poole et al. 2016; Schoenholz et al. 2017)';
+
+/** The init on the critical line for this activation and bias, or null when no sigma_w^2 in [1e-3, 1e4] reaches it. */
+function criticalInit(theory: PreflightTheory): Fix | null {
+  const critical = theory.criticalSigmaW2;
+  if (critical === null) return null;
+  if (RECTIFIERS.has(theory.activation)) {
+    return {
+      change: 'model.init "he-normal"',
+      patch: { model: { init: 'he-normal' } },
+      why: `He-normal (variance 2/fan-in, He et al. 2015) puts ${theory.activation} at sigma_w^2 = 2, on ${CRITICAL_LINE} (there at sigma_w^2 = ${fmt(critical)})`,
+    };
+  }
+  const gain = Number(Math.sqrt(critical).toPrecision(4));
+  const bias = theory.biasMean === 0 ? `sigma_b^2 = ${fmt(theory.sigmaB2)}` : `bias ${fmt(theory.biasMean)}`;
+  return {
+    change: `model.init {"gain": ${gain}, "base": "lecun-normal"}`,
+    patch: { model: { init: { gain, base: 'lecun-normal' } } },
+    why: `variance gain^2/fan-in gives sigma_w^2 = ${fmt(critical)}, which puts ${theory.activation} with ${bias} on ${CRITICAL_LINE}`,
+  };
+}
+
+/** Batch norm's explosion at initialisation is the batch's doing; layer norm normalises each example instead. */
+function layerNormForDepth(): Fix {
+  return {
+    ...fix.layerNorm(),
+    why: 'batch norm makes gradients explode with depth at initialisation (Yang et al. 2019), an effect of normalising over the batch; layer norm (Ba et al. 2016) normalises each example over its own units',
+  };
+}
+
+/** An orthogonal W_hh scaled below 1: every singular value 0.9 (Saxe et al. 2014). */
+function contractingRecurrent(): Fix {
+  return {
+    change: 'model.recurrentInit {"gain": 0.9, "base": "orthogonal"}',
+    patch: { model: { recurrentInit: { gain: 0.9, base: 'orthogonal' } } },
+    why: 'an orthogonal W_hh scaled by 0.9 has every singular value 0.9, so a step multiplies the gradient by at most 0.9 times the slope of the non-linearity (Pascanu et al. 2013)',
+  };
+}
+
+function mlpFixes(report: PreflightReport, config: ResolvedConfig, model: MlpModelConfig): Fix[] {
+  if (report.verdict === 'healthy') return [];
+  const facts = modelFacts(config);
+  const theory = report.theory;
+  // A residual connection needs hidden layers of one width (the schema's cross rule).
+  const residual =
+    !model.residual && model.hidden.every((width) => width === model.hidden[0]) ? fix.residual() : null;
+  if (theory) return usefulFixes(config, [criticalInit(theory), fix.reluHe(facts)]);
+  if (report.verdict === 'exploding' && model.norm === 'batch')
+    return usefulFixes(config, [layerNormForDepth(), residual]);
+  if (report.verdict === 'vanishing') return usefulFixes(config, [fix.reluHe(facts), residual]);
+  return usefulFixes(config, [fix.preservingInit(facts), fix.clipNorm(facts)]);
+}
+
+function recurrentFixes(report: PreflightReport, config: ResolvedConfig, model: RecurrentModelConfig): Fix[] {
+  const facts = modelFacts(config);
+  if (report.verdict === 'exploding')
+    return usefulFixes(config, [fix.clipNorm(facts), contractingRecurrent()]);
+  if (report.verdict === 'healthy') return [];
+  const spec = model.recurrentInit;
+  const base = typeof spec === 'string' ? spec : 'base' in spec ? spec.base : null;
+  const vanishing: { readonly [K in RecurrentModelConfig['kind']]: ReadonlyArray<Fix | null> } = {
+    rnn: [base === 'orthogonal' || base === 'identity' ? null : fix.orthogonalRecurrent(), fix.lstm()],
+    lstm: [fix.forgetBias(model.forgetBias < 1 ? 1 : model.forgetBias + 1)],
+    gru: [fix.lstm()],
+  };
+  return usefulFixes(config, vanishing[model.kind]);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Advice
 
 function mlpAdvice(report: PreflightReport, model: MlpModelConfig): string[] {
   const advice: string[] = [];
@@ -449,14 +537,13 @@ function mlpAdvice(report: PreflightReport, model: MlpModelConfig): string[] {
   const measured = report.gradRatio;
   const change = (ratio: number): string =>
     ratio < 1 ? `shrink about ${about(ratio)}` : `grow about ${about(ratio)}`;
+  const use = remedy(report.fixes);
   if (report.theoryNote) advice.push(report.theoryNote);
   const overflow = report.layers.findIndex((l) => !Number.isFinite(l.q) || !Number.isFinite(l.gradNorm2));
   if (overflow >= 0) {
-    const fix = theory
-      ? `to reach the critical line use ${criticalAdvice(theory)}`
-      : measuredFix(report, model);
     const chi = theory ? ` (chi_1 = ${fmt(theory.chi1)}, ${theory.activation})` : '';
-    advice.push(`values overflow float64 by layer ${overflow}${chi}: gradients explode; ${fix}`);
+    const toCritical = theory ? 'to reach the critical line ' : '';
+    advice.push(`values overflow float64 by layer ${overflow}${chi}: gradients explode; ${toCritical}${use}`);
   } else if (theory) {
     const where = `over ${L} layers (chi_1 = ${fmt(theory.chi1)}, ${theory.activation}`;
     if (report.verdict === 'healthy') {
@@ -472,7 +559,7 @@ function mlpAdvice(report: PreflightReport, model: MlpModelConfig): string[] {
       }
     } else {
       advice.push(
-        `gradients will ${change(theory.gradRatio)} ${where}; measured ${about(measured)}); to reach the critical line use ${criticalAdvice(theory)}`,
+        `gradients will ${change(theory.gradRatio)} ${where}; measured ${about(measured)}); to reach the critical line ${use}`,
       );
     }
   } else if (report.verdict === 'healthy') {
@@ -480,7 +567,11 @@ function mlpAdvice(report: PreflightReport, model: MlpModelConfig): string[] {
       `gradients keep their scale over ${L} layers (measured change ${about(measured)}); nothing to change`,
     );
   } else {
-    advice.push(`gradients ${change(measured)} over ${L} layers (measured); ${measuredFix(report, model)}`);
+    const batch =
+      report.verdict === 'exploding' && model.norm === 'batch'
+        ? 'batch norm makes gradients explode with depth at initialisation (Yang et al. 2019); '
+        : '';
+    advice.push(`gradients ${change(measured)} over ${L} layers (measured); ${batch}${use}`);
   }
   const whereLine = overflow >= 0 ? null : whereItCrosses(report);
   if (whereLine) advice.push(whereLine);
@@ -523,36 +614,6 @@ function mlpAdvice(report: PreflightReport, model: MlpModelConfig): string[] {
   return advice;
 }
 
-/** The critical-line advice: the sigma_w^2 for this activation and bias, or ReLU + He. */
-function criticalAdvice(theory: PreflightTheory): string {
-  const he = `ReLU + He (activation "relu", init "he-normal")`;
-  const critical = theory.criticalSigmaW2;
-  if (RECTIFIERS.has(theory.activation)) {
-    return critical === null
-      ? he
-      : `init "he-normal" (sigma_w^2 = ${fmt(critical)} for ${theory.activation})`;
-  }
-  if (critical === null)
-    return `${he}; no sigma_w^2 in [1e-3, 1e4] reaches it for ${theory.activation} with this bias`;
-  const bias = theory.biasMean === 0 ? `sigma_b^2 = ${fmt(theory.sigmaB2)}` : `bias ${fmt(theory.biasMean)}`;
-  return (
-    `sigma_w^2 = ${fmt(critical)} for ${theory.activation} with ${bias} ` +
-    `(init { "gain": ${fmt(Math.sqrt(critical))}, "base": "lecun-normal" }), or ${he}`
-  );
-}
-
-function measuredFix(report: PreflightReport, model: MlpModelConfig): string {
-  if (report.verdict === 'exploding' && model.norm === 'batch') {
-    return 'batch norm makes gradients explode with depth at initialisation (Yang et al. 2019); use fewer layers, layer norm or residual connections';
-  }
-  if (report.verdict === 'vanishing') {
-    return model.residual
-      ? 'use ReLU + He (activation "relu", init "he-normal")'
-      : 'use ReLU + He (activation "relu", init "he-normal") or residual connections';
-  }
-  return 'scale the initialisation down (he-normal for ReLU, xavier-uniform for tanh) or clip the gradient norm';
-}
-
 /** The first layer, counted back from the top, where the squared gradient norm leaves the factor-100 band. */
 function whereItCrosses(report: PreflightReport): string | null {
   if (report.verdict === 'healthy') return null;
@@ -580,26 +641,14 @@ function recurrentAdvice(report: PreflightReport, model: RecurrentModelConfig): 
   if (report.theoryNote) advice.push(report.theoryNote);
   const factor = perStep === null ? '' : ` (fitted factor ${fmt(perStep)} per step back in time)`;
   if (!Number.isFinite(total)) {
-    advice.push(
-      `||dL/dh_t|| overflows float64 within ${T} steps; clip the gradient norm (clip { "name": "norm", "max": 1 }) and scale the recurrent weights down`,
-    );
+    advice.push(`||dL/dh_t|| overflows float64 within ${T} steps; ${remedy(report.fixes)}`);
   } else if (report.verdict === 'vanishing') {
-    const spec = model.recurrentInit;
-    const orthogonal = typeof spec === 'string' ? spec : 'base' in spec ? spec.base : null;
-    const fixes: { readonly [K in RecurrentModelConfig['kind']]: string } = {
-      rnn:
-        orthogonal === 'orthogonal' || orthogonal === 'identity'
-          ? 'use an LSTM or GRU (model.kind "lstm"), or shorter sequences'
-          : 'use recurrentInit "orthogonal", an LSTM or GRU (model.kind "lstm"), or shorter sequences',
-      lstm: `raise forgetBias (now ${model.forgetBias}; Gers et al. 2000, Jozefowicz et al. 2015) or use shorter sequences`,
-      gru: 'use shorter sequences, or an LSTM with forgetBias 1 or more',
-    };
-    advice.push(`||dL/dh_t|| shrinks about ${about(total)} over ${T} steps${factor}; ${fixes[kind]}`);
-  } else if (report.verdict === 'exploding') {
+    const now = kind === 'lstm' ? ` (forgetBias now ${model.forgetBias})` : '';
     advice.push(
-      `||dL/dh_t|| grows about ${about(total)} over ${T} steps${factor}; clip the gradient norm (clip { "name": "norm", "max": 1 }) ` +
-        `or scale the recurrent weights down (recurrentInit { "gain": 0.9, "base": "orthogonal" })`,
+      `||dL/dh_t|| shrinks about ${about(total)} over ${T} steps${factor}; ${remedy(report.fixes, 'shorter sequences')}${now}`,
     );
+  } else if (report.verdict === 'exploding') {
+    advice.push(`||dL/dh_t|| grows about ${about(total)} over ${T} steps${factor}; ${remedy(report.fixes)}`);
   } else {
     advice.push(
       `||dL/dh_t|| keeps its scale over ${T} steps (change ${about(total)}${factor}); nothing to change`,

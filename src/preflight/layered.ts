@@ -22,6 +22,10 @@ import type { JacobianOperator, JacobianOptions, JacobianStats } from './jacobia
 import { jacobianStats } from './jacobian.js';
 import { jacobianSummary, spreadOf, verdictOf, type PreflightReport } from './index.js';
 import { networkRng, probeRng } from './probe.js';
+import { usefulFixes } from './fixes.js';
+import { modelFacts } from '../doctor/facts.js';
+import type { Fix } from '../doctor/findings.js';
+import * as fix from '../doctor/fixes.js';
 
 /** Examples per probe when a batch norm needs batch statistics. */
 const BATCH_NORM_BATCH = 32;
@@ -350,6 +354,8 @@ export function layeredReport(
     timeGrad: [],
     verdict,
     advice: [],
+    // The config's fixes are added by `layeredConfigReport`, which has the config to patch.
+    fixes: [],
     name,
     model: {
       kind,
@@ -405,12 +411,39 @@ export function layeredConfigReport(
   const facts = model.blocks.map((b) => b.facts()).find((f) => f !== null) ?? null;
   const activation = (facts?.activation ?? config.model.activation) as ActivationName;
   const spec = (config.model as { init?: InitSpec }).init;
-  return layeredReport(config.name, config.model.kind, probes, {
+  const report = layeredReport(config.name, config.model.kind, probes, {
     activation,
     init: spec === undefined ? 'default' : describeInit(spec, { activation }),
     norm: facts?.norm ?? 'none',
     inputs: options.data ? 'task' : 'gaussian-unit',
   });
+  report.fixes = layeredFixes(report, config);
+  return report;
+}
+
+/**
+ * The doctor's fixes that this kind's schema accepts: batch norm and ReLU + He when vanishing; a zero branch
+ * (ReZero, Fixup) for residual stacks, the variance-preserving init and batch norm when exploding.
+ */
+function layeredFixes(report: PreflightReport, config: ResolvedConfig): Fix[] {
+  const facts = modelFacts(config);
+  if (report.verdict === 'vanishing') return usefulFixes(config, [fix.batchNorm(), fix.reluHe(facts)]);
+  if (report.verdict !== 'exploding') return [];
+  const zeroBranch: Fix[] = report.model.residual
+    ? [
+        {
+          change: 'model.scale "rezero"',
+          patch: { model: { scale: 'rezero' } },
+          why: 'a learnable branch scale starting at 0 makes every block the identity at initialisation, so the stream cannot compound (ReZero, Bachlechner et al. 2020)',
+        },
+        {
+          change: 'model.fixup true',
+          patch: { model: { fixup: true } },
+          why: "Fixup zeroes each branch's last layer and rescales the others by depth, so the network starts as the identity (Zhang et al. 2019)",
+        },
+      ]
+    : [];
+  return usefulFixes(config, [...zeroBranch, fix.preservingInit(facts), fix.batchNorm()]);
 }
 
 function about(x: number): string {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { requirePreset, resolveConfig, type Config } from '../config/index.js';
 import type { ResolvedConfig } from '../config/types.js';
+import { applyMergePatch, type JsonObject } from '../doctor/findings.js';
 import { formatReport, meanFieldModel, preflight, verdictOf } from './index.js';
 
 function preset(name: string): ResolvedConfig {
@@ -13,7 +14,7 @@ function config(raw: Config): ResolvedConfig {
 }
 
 describe('verdicts and advice on the flagship presets', () => {
-  it('deep-sigmoid: vanishing, chi_1 = 0.056, advice with the critical sigma_w^2 and ReLU + He', () => {
+  it('deep-sigmoid: vanishing, chi_1 = 0.056, fixes: the critical sigma_w^2, then ReLU + He', () => {
     const report = preflight(preset('deep-sigmoid'), { networks: 4 });
     assert.equal(report.verdict, 'vanishing');
     const theory = report.theory;
@@ -22,9 +23,19 @@ describe('verdicts and advice on the flagship presets', () => {
     assert.equal(theory.phase, 'ordered');
     assert.match(
       report.advice[0] as string,
-      /^gradients will shrink about 1e-2\d over 20 layers \(chi_1 = 0\.0557, sigmoid; measured 1e-2\d\); to reach the critical line use sigma_w\^2 = \d+/,
+      /^gradients will shrink about 1e-2\d over 20 layers \(chi_1 = 0\.0557, sigmoid; measured 1e-2\d\); to reach the critical line use model\.init \{"gain": [\d.]+, "base": "lecun-normal"\}, or model\.activation "relu" \+ model\.init "he-normal"$/,
     );
-    assert.match(report.advice[0] as string, /or ReLU \+ He/);
+    assert.deepEqual(
+      report.fixes.map((f) => f.change),
+      [
+        `model.init {"gain": ${Number(Math.sqrt(theory.criticalSigmaW2 as number).toPrecision(4))}, "base": "lecun-normal"}`,
+        'model.activation "relu" + model.init "he-normal"',
+      ],
+    );
+    assert.match(
+      report.fixes[0]?.why as string,
+      /critical line chi_1 = 1.*Poole et al\. 2016; Schoenholz et al\. 2017/,
+    );
     assert.ok(
       report.advice.some((a) => /falls below 1\/100 of the last hidden layer's at layer \d+/.test(a)),
     );
@@ -41,7 +52,12 @@ describe('verdicts and advice on the flagship presets', () => {
     assert.equal(report.theory?.phase, 'chaotic');
     assert.match(
       report.advice[0] as string,
-      /gradients will grow about 1e\d+ over 10 layers .*init "he-normal" \(sigma_w\^2 = 2 for relu\)/,
+      /gradients will grow about 1e\d+ over 10 layers .*; to reach the critical line use model\.init "he-normal"$/,
+    );
+    assert.deepEqual(
+      report.fixes.map((f) => f.patch),
+      [{ model: { init: 'he-normal' } }],
+      'ReLU + He changes only the init here: the activation is already relu',
     );
   });
 
@@ -50,6 +66,7 @@ describe('verdicts and advice on the flagship presets', () => {
     assert.equal(report.verdict, 'healthy');
     assert.equal(report.theory?.phase, 'critical');
     assert.match(report.advice[0] as string, /nothing to change/);
+    assert.deepEqual(report.fixes, []);
   });
 
   it('batch norm: only the measurement, which explodes with depth (Yang et al. 2019)', () => {
@@ -62,6 +79,11 @@ describe('verdicts and advice on the flagship presets', () => {
     );
     assert.equal(report.verdict, 'exploding');
     assert.ok(report.advice.some((a) => a.includes('Yang et al. 2019')));
+    assert.deepEqual(
+      report.fixes.map((f) => f.patch),
+      [{ model: { norm: 'layer' } }, { model: { residual: true } }],
+    );
+    assert.match(report.fixes[0]?.why as string, /Yang et al\. 2019/);
   });
 
   it('adding-rnn: vanishing through time, with the Pascanu bound beside the measured factor', () => {
@@ -75,6 +97,11 @@ describe('verdicts and advice on the flagship presets', () => {
       'the measured factor respects the bound',
     );
     assert.ok(report.advice.some((a) => a.startsWith('Pascanu et al. 2013')));
+    assert.equal(report.fixes.at(-1)?.change, 'model.kind "lstm" + model.forgetBias 1');
+    assert.match(
+      report.advice[1] as string,
+      /; use .*model\.kind "lstm" \+ model\.forgetBias 1, or shorter sequences$/,
+    );
   });
 
   it('an LSTM reports no bound (gated cells) and one time trace per layer', () => {
@@ -144,12 +171,53 @@ describe('verdictOf', () => {
   });
 });
 
+describe('fixes are config patches that apply, and the critical-line ones cure what they say', () => {
+  it('every fix of the flagship presets applies to the preset as written and resolves', () => {
+    for (const name of [
+      'deep-sigmoid',
+      'relu-normal1',
+      'deep-sigmoid-batchnorm',
+      'adding-rnn',
+      'deep-tanh-xavier',
+    ]) {
+      const raw = requirePreset(name).config as unknown as JsonObject;
+      const report = preflight(preset(name), { networks: 1 });
+      if (report.verdict !== 'healthy') assert.ok(report.fixes.length > 0, name);
+      for (const fix of report.fixes)
+        assert.doesNotThrow(
+          () => resolveConfig(applyMergePatch(raw, fix.patch), { defaultName: name }),
+          fix.change,
+        );
+    }
+  });
+
+  it('deep-sigmoid and relu-normal1 are healthy at initialisation once their first fix is applied', () => {
+    for (const name of ['deep-sigmoid', 'relu-normal1']) {
+      const fix = preflight(preset(name), { networks: 1 }).fixes[0];
+      assert.ok(fix, name);
+      const raw = applyMergePatch(requirePreset(name).config as unknown as JsonObject, fix.patch);
+      const cured = preflight(resolveConfig(raw, { defaultName: name }), { networks: 2 });
+      assert.equal(cured.verdict, 'healthy', `${name} with ${fix.change}`);
+      assert.deepEqual(cured.fixes, []);
+    }
+  });
+});
+
 describe('formatReport', () => {
   it('prints the per-layer table with theory, the verdict and the advice', () => {
     const text = formatReport(preflight(preset('deep-sigmoid'), { networks: 2 }));
     assert.match(text, /layer\s+width\s+q\s+q theory\s+\|\|dL\/dh\|\|\^2\s+theory/);
     assert.match(text, /theory \(mean field\): q\* = 0\.2647, chi_1 = 0\.05572/);
     assert.match(text, /verdict: vanishing\n {2}- gradients will shrink/);
+    // The fixes as the doctor prints them: the change, the patch, the flags to paste, why.
+    assert.match(
+      text,
+      /fixes, best first:\n {2}1\) model\.init \{"gain": [\d.]+, "base": "lecun-normal"\}\n {5}patch: \{"model":\{"init":\{"gain":[\d.]+,"base":"lecun-normal"\}\}\}\n {5}flags: --set model\.init\.gain=[\d.]+ --set model\.init\.base=lecun-normal\n {5}why: /,
+    );
+    assert.match(
+      text,
+      /\n {2}2\) model\.activation "relu" \+ model\.init "he-normal"\n {5}patch: .*\n {5}flags: --set model\.activation=relu --set model\.init=he-normal\n/,
+    );
   });
 
   it('shortens long tables and prints the time trace of recurrent models', () => {

@@ -102,6 +102,25 @@ describe('preflight of residual MLPs: the probe beside the recursion', () => {
       report.advice.some((line) => /rezero/.test(line) && /fixup/.test(line)),
       report.advice.join('\n'),
     );
+    // The fixes are merge patches of the block alone, best first: ReZero, Fixup, 1/sqrt(blocks), Pre-LN form.
+    assert.deepEqual(
+      report.fixes.map((f) => f.patch),
+      [
+        { model: { residual: { scale: 'rezero' } } },
+        { model: { residual: { fixup: true } } },
+        { model: { residual: { scale: 0.378 } } },
+        { model: { residual: { form: 'pre' }, norm: 'layer' } },
+      ],
+    );
+  });
+
+  it('the zero-branch fix cures the explosion it names', () => {
+    const raw = { depth: 8, activation: 'relu', residual: true } as const;
+    const fix = preflight(config(raw), { networks: 2 }).fixes[0];
+    assert.equal(fix?.change, 'model.residual.scale "rezero"');
+    const cured = preflight(config({ ...raw, residual: { scale: 'rezero' } }), { networks: 2 });
+    assert.equal(cured.verdict, 'healthy');
+    assert.deepEqual(cured.fixes, []);
   });
 
   it('tanh linear-out blocks: the stream grows as the recursion says', () => {

@@ -32,6 +32,7 @@
 import { backward } from '../autograd/tape.js';
 import type { MlpModelConfig, MlpResidualConfig, ResolvedConfig } from '../config/types.js';
 import type { Task } from '../data/task.js';
+import type { Fix, JsonValue } from '../doctor/findings.js';
 import { describeInit, expectedRms, planInit } from '../init/index.js';
 import { activationKernels, type ActivationName } from '../kernels/activations.js';
 import { Dense, Mlp, ResidualBlock, type Module } from '../nn/index.js';
@@ -46,6 +47,7 @@ import {
   type PreflightReport,
 } from './index.js';
 import { jacobianStats, type JacobianStats } from './jacobian.js';
+import { remedy, usefulFixes } from './fixes.js';
 import { forwardJacobian, prepareForProbe } from './layered.js';
 import { BATCH_NORM_PROBE_BATCH, networkRng, probeRng, randomUnit } from './probe.js';
 import { gaussianExpectation } from './quadrature.js';
@@ -517,6 +519,7 @@ export function residualReport(
     timeGrad: [],
     verdict,
     advice: [],
+    fixes: [],
     name: config.name,
     model: {
       kind: 'mlp',
@@ -547,8 +550,63 @@ export function residualReport(
       theory,
     },
   };
+  report.fixes = residualFixes(report, config);
   report.advice = residualAdvice(report, residual);
   return report;
+}
+
+/** A change of the residual block only: the other block settings stay (a merge patch of `model.residual`). */
+function blockFix(change: string, residual: Partial<MlpResidualConfig>, why: string, norm?: 'layer'): Fix {
+  const model: { [key: string]: JsonValue } = { residual };
+  if (norm !== undefined) model['norm'] = norm;
+  return { change, patch: { model }, why };
+}
+
+/**
+ * Exploding: the branch starts at zero (ReZero, Fixup), is scaled down by 1/sqrt(blocks), or is normalised (Pre-LN
+ * form); vanishing: a form that keeps the stream linear. The branch-variance argument is Yang & Schoenholz 2017's.
+ */
+function residualFixes(report: PreflightReport, config: ResolvedConfig): Fix[] {
+  const blocks = Math.max(1, report.residual?.blocks.length ?? report.layers.length);
+  const scale = Number((1 / Math.sqrt(blocks)).toPrecision(3));
+  if (report.verdict === 'exploding')
+    return usefulFixes(config, [
+      blockFix(
+        'model.residual.scale "rezero"',
+        { scale: 'rezero' },
+        "a learnable branch scale starting at 0 makes every block the identity at initialisation, so the stream's variance cannot compound (ReZero, Bachlechner et al. 2020)",
+      ),
+      blockFix(
+        'model.residual.fixup true',
+        { fixup: true },
+        "Fixup zeroes each branch's last layer and rescales the others by depth, so the network starts as the identity and trains without normalisation (Zhang et al. 2019)",
+      ),
+      blockFix(
+        `model.residual.scale ${scale}`,
+        { scale },
+        `a branch scaled by 1/sqrt(blocks) = ${scale} keeps the stream's variance growth bounded over ${blocks} blocks (Yang & Schoenholz 2017)`,
+      ),
+      blockFix(
+        'model.residual.form "pre" + model.norm "layer"',
+        { form: 'pre' },
+        'a pre-activation block with layer norm normalises what each branch reads, so the branch adds a bounded amount to the stream (He et al. 2016b; Ba et al. 2016)',
+        'layer',
+      ),
+    ]);
+  if (report.verdict === 'vanishing')
+    return usefulFixes(config, [
+      blockFix(
+        'model.residual.form "linear-out"',
+        { form: 'linear-out' },
+        'no non-linearity after the addition: the identity path carries the gradient back unchanged (He et al. 2016b)',
+      ),
+      blockFix(
+        'model.residual.form "pre"',
+        { form: 'pre' },
+        'a pre-activation block keeps the stream free of non-linearities, so nothing saturates on the identity path (He et al. 2016b)',
+      ),
+    ]);
+  return [];
 }
 
 function residualAdvice(report: PreflightReport, residual: MlpResidualConfig): string[] {
@@ -562,14 +620,13 @@ function residualAdvice(report: PreflightReport, residual: MlpResidualConfig): s
   if (report.verdict === 'exploding') {
     advice.push(
       `gradients grow about ${about(measured)} over ${L} layers${predicted}: every block adds its branch to the stream, ` +
-        `so the stream's variance and the gradient compound (Yang & Schoenholz 2017); start the branch at zero ` +
-        `(model.residual.scale "rezero": Bachlechner et al. 2020; or fixup true: Zhang et al. 2019), scale it down ` +
-        `(scale ${fmt(1 / Math.sqrt(Math.max(1, report.residual?.blocks.length ?? L)))} = 1/sqrt(blocks)), or normalise it (form "pre" with model.norm "layer")`,
+        `so the stream's variance and the gradient compound (Yang & Schoenholz 2017); start the branch at zero, ` +
+        `scale it down by 1/sqrt(blocks) or normalise it: ${remedy(report.fixes)}`,
     );
   } else if (report.verdict === 'vanishing') {
     advice.push(
       `gradients shrink about ${about(measured)} over ${L} layers${predicted}; the identity path should carry them: ` +
-        `check the first layer's init and use form "linear-out" or "pre" so nothing saturates on the stream`,
+        `check the first layer's init, and keep the stream free of non-linearities: ${remedy(report.fixes)}`,
     );
   } else {
     advice.push(

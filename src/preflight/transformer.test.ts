@@ -63,8 +63,16 @@ describe('transformer preflight (Xiong et al. 2020)', () => {
     assert.equal(post.theory, null);
     assert.equal(post.jacobian.method, 'none');
     assert.match(post.advice.join(' '), /warm-up/);
+    // Post-LN's fixes: Pre-LN, then a warm-up (the doctor's own fixes, as merge patches).
+    assert.equal(post.fixes[0]?.change, 'model.norm "pre"');
+    assert.match(
+      post.fixes[1]?.change ?? '',
+      /^schedule\.name "warmup-cosine" \+ schedule\.warmupSteps \d+$/,
+    );
+    assert.equal(post.fixes.length, 2);
     const pre = preflight(config('pre', 3), { networks: 2 });
     assert.match(pre.advice.join(' '), /Theorem 2/);
     assert.equal(pre.model.norm, 'pre-LN layer');
+    assert.deepEqual(pre.fixes, []);
   });
 });

@@ -27,7 +27,10 @@ import { Transformer } from '../nn/transformer.js';
 import { Rng } from '../tensor/rng.js';
 import { Tensor } from '../tensor/tensor.js';
 import { buildModel } from '../train/build.js';
-import type { PreflightLayer, PreflightReport, Verdict } from './index.js';
+import { modelFacts } from '../doctor/facts.js';
+import * as fix from '../doctor/fixes.js';
+import { remedy, usefulFixes } from './fixes.js';
+import type { PreflightLayer, PreflightReport, PreflightVerdict } from './index.js';
 
 /** Sequences per probed network: the gradient scales compared here are per-example averages already. */
 const PROBE_BATCH = 4;
@@ -132,7 +135,7 @@ export function transformerReport(
   config: ResolvedConfig,
   task: Task,
   networks: number,
-  verdictOf: (gradRatio: number, measured: readonly number[]) => Verdict,
+  verdictOf: (gradRatio: number, measured: readonly number[]) => PreflightVerdict,
 ): PreflightReport {
   const model = config.model;
   if (model.kind !== 'transformer') throw new Error('transformerReport needs a transformer config.');
@@ -158,10 +161,13 @@ export function transformerReport(
     ? "Post-LN: the last block's gradient stays the same as the stack deepens (Xiong et al. 2020, Theorem 1)"
     : "Pre-LN: the last block's gradient shrinks as 1/sqrt(layers) (Xiong et al. 2020, Theorem 2)";
   const scan = depthScan.map((d) => `${d.layers} layers ${fmt(d.lastWeightGrad)}`).join(', ');
+  // Post-LN's large output-side gradients call for Pre-LN or a warm-up (Xiong et al. 2020); Pre-LN needs neither.
+  const facts = modelFacts(config);
+  const fixes = post ? usefulFixes(config, [fix.preLayerNorm(), fix.warmup(facts)]) : [];
   const advice = [
     `${expectation}; measured ||dL/dW2|| of the last block: ${scan}.`,
     post
-      ? 'Post-LN puts the largest gradients next to the output from the first step, so Adam at a fixed learning rate takes large steps there: add a warm-up ("schedule": {"name": "warmup-cosine", "warmupSteps": 100}) or use "norm": "pre".'
+      ? `Post-LN puts the largest gradients next to the output from the first step, so Adam at a fixed learning rate takes large steps there; Pre-LN or a learning-rate warm-up avoids them: ${remedy(fixes)}.`
       : 'Pre-LN keeps the output-side gradients small at initialisation, so it trains without a learning-rate warm-up.',
   ];
   return {
@@ -182,6 +188,7 @@ export function transformerReport(
     timeGrad: [],
     verdict: verdictOf(gradRatio, [...q, ...gradNorm2]),
     advice,
+    fixes,
     name: config.name,
     model: {
       kind: 'transformer',

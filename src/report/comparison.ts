@@ -3,22 +3,18 @@
  * through time, a table of outcomes, each run's most serious finding) and `comparison.json` naming the best run.
  */
 import { join } from 'node:path';
-import type { MetricsRecord } from '../io/runlog.js';
 import {
   describeClip,
   describeModel,
   describeOptimizer,
   layerGradNorm,
-  paramLayers,
   readFindings,
-  startAndEnd,
-  timeGradRecords,
   type ReportFinding,
   type RunData,
 } from './data.js';
 import { escapeHtml, formatNumber, formatPercent } from './format.js';
 import { figure, htmlPage, verdictBadge } from './page.js';
-import { timeGradRatio } from './run-report.js';
+import { depthProfile, edgeLayerLines, lossLine, perStep, timeGradRatio, timeProfile } from './figures.js';
 import { lineChart, PALETTE, type Series } from './svg.js';
 
 /** One run's line in comparison.json. */
@@ -82,24 +78,20 @@ export function compareRuns(runs: readonly RunData[]): Comparison {
 }
 
 function firstLayerSeries(runs: readonly RunData[]): Series[] {
-  return runs.map((run, i) => {
-    const first = paramLayers(run.records)[0];
-    return {
-      name: run.summary.name || run.config.name,
-      points: run.records.map((r) => [r.step, first === undefined ? NaN : layerGradNorm(r, first)] as const),
-      color: colorOf(i),
-    };
-  });
+  return runs.map((run, i) => ({
+    name: run.summary.name || run.config.name,
+    points: edgeLayerLines(run.records).first?.points ?? perStep(run.records, () => NaN),
+    color: colorOf(i),
+  }));
 }
 
+/** Each run's depth profile at its last logged step the guard did not skip (its first, when there is no other). */
 function flowSeries(runs: readonly RunData[]): Series[] {
   return runs.map((run, i) => {
-    const { end, start } = startAndEnd(run.records);
-    const record: MetricsRecord | null = end ?? start;
-    const layers = paramLayers(run.records);
+    const line = depthProfile(run.records, layerGradNorm).at(-1);
     return {
-      name: `${run.summary.name || run.config.name}${record ? ` (step ${record.step})` : ''}`,
-      points: record ? layers.map((l) => [l, layerGradNorm(record, l)] as const) : [],
+      name: `${run.summary.name || run.config.name}${line ? ` (step ${line.step})` : ''}`,
+      points: line?.points ?? [],
       color: colorOf(i),
       dots: true,
     };
@@ -216,21 +208,20 @@ export function renderComparison(runs: readonly RunData[]): { html: string; comp
 
   const lossSeries: Series[] = runs.map((run, i) => ({
     name: runName(run),
-    points: run.records.map((r) => [r.step, r.loss] as const),
+    points: lossLine(run.records),
     color: colorOf(i),
   }));
 
-  const recurrent = runs
-    .map((run, i) => ({ run, i, picks: timeGradRecords(run.records) }))
-    .filter((x) => x.picks.length > 0);
-  const timeSeries: Series[] = recurrent.map(({ run, i, picks }) => {
-    const last = picks[picks.length - 1] as MetricsRecord;
-    return {
-      name: `${runName(run)} (step ${last.step})`,
-      points: (last.timeGrad ?? []).map((g, t) => [t + 1, g] as const),
-      color: colorOf(i),
-    };
+  // Each recurrent run's time profile at its last logged step with per-time-step gradients.
+  const recurrent = runs.flatMap((run, i) => {
+    const last = timeProfile(run.records).at(-1);
+    return last ? [{ run, i, last }] : [];
   });
+  const timeSeries: Series[] = recurrent.map(({ run, i, last }) => ({
+    name: `${runName(run)} (step ${last.step})`,
+    points: last.points,
+    color: colorOf(i),
+  }));
 
   const charts =
     '<section id="charts"><h2>Side by side</h2><div class="grid2">' +
@@ -282,8 +273,8 @@ export function renderComparison(runs: readonly RunData[]): { html: string; comp
           '‖∂L/∂hₜ‖ per time step at each recurrent run’s last logged step. ‖∂L/∂h₁‖ / ‖∂L/∂h_T‖: ' +
             recurrent
               .map(
-                ({ run, picks }) =>
-                  `${runName(run)} ${formatNumber(timeGradRatio((picks[picks.length - 1] as MetricsRecord).timeGrad ?? []))}`,
+                ({ run, last }) =>
+                  `${runName(run)} ${formatNumber(timeGradRatio(last.points.map(([, g]) => g)))}`,
               )
               .join(', ') +
             '.',

@@ -42,7 +42,10 @@ describe('loadRun', () => {
       (error: unknown) =>
         error instanceof RunLoadError && error.code === 'not_found' && /summary\.json/.test(error.message),
     );
-    assert.throws(() => loadRun(join(root, 'nowhere')), /run directory .*nowhere does not exist/);
+    assert.throws(
+      () => loadRun(join(root, 'nowhere')),
+      /nowhere: does not exist; a run directory holds config\.json/,
+    );
   });
 
   it('names a file that is not JSON', () => {

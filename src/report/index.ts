@@ -15,7 +15,8 @@ import { renderComparison, type Comparison } from './comparison.js';
 import type { PreflightData, RunData } from './data.js';
 import { renderRunReport } from './run-report.js';
 
-export { renderRunReport, timeGradRatio, versusBaseline } from './run-report.js';
+export { renderRunReport, versusBaseline } from './run-report.js';
+export { timeGradRatio } from './figures.js';
 export { compareRuns, renderComparison, type ComparedRun, type Comparison } from './comparison.js';
 export { type PreflightData } from './data.js';
 export { readFindings, type ReportFinding, type ReportFix, type RunData, type Severity } from './data.js';
@@ -35,9 +36,10 @@ export class RunLoadError extends GradscopeError {
   constructor(
     code: Extract<ErrorCode, 'not_found' | 'unreadable' | 'invalid_json' | 'invalid_value'>,
     path: string,
-    message: string,
+    problem: string,
+    hint?: string,
   ) {
-    super({ code, path, message });
+    super({ code, path, problem, ...(hint === undefined ? {} : { hint }) });
   }
 }
 
@@ -47,7 +49,7 @@ const RUN_FILES =
 function readText(dir: string, file: string): string {
   const path = join(dir, file);
   if (!existsSync(path)) {
-    throw new RunLoadError('not_found', path, `${path} is missing; ${RUN_FILES}.`);
+    throw new RunLoadError('not_found', path, 'is missing', RUN_FILES);
   }
   try {
     return readFileSync(path, 'utf8');
@@ -55,7 +57,7 @@ function readText(dir: string, file: string): string {
     throw new RunLoadError(
       'unreadable',
       path,
-      `cannot read ${path}: ${error instanceof Error ? error.message : String(error)}.`,
+      `cannot be read (${error instanceof Error ? error.message : String(error)})`,
     );
   }
 }
@@ -70,14 +72,14 @@ function readObject(dir: string, file: string): Record<string, unknown> {
     throw new RunLoadError(
       'invalid_json',
       path,
-      `${path} is not valid JSON: ${error instanceof Error ? error.message : String(error)}.`,
+      `is not valid JSON (${error instanceof Error ? error.message : String(error)})`,
     );
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new RunLoadError(
       'invalid_value',
       path,
-      `${path} should hold a JSON object, found ${Array.isArray(value) ? 'an array' : String(value)}.`,
+      `holds ${Array.isArray(value) ? 'an array' : String(value)}, not a JSON object`,
     );
   }
   return value as Record<string, unknown>;
@@ -92,7 +94,7 @@ function readObject(dir: string, file: string): Record<string, unknown> {
  */
 export function loadRun(dir: string): RunData {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-    throw new RunLoadError('not_found', dir, `run directory ${dir} does not exist; ${RUN_FILES}.`);
+    throw new RunLoadError('not_found', dir, 'does not exist', RUN_FILES);
   }
   const config = readObject(dir, 'config.json') as unknown as ResolvedConfig;
   const { records, errors } = parseJsonl<MetricsRecord>(readText(dir, 'metrics.jsonl'));

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { renderRunReport, timeGradRatio } from './run-report.js';
+import { timeGradRatio } from './figures.js';
+import { renderRunReport } from './run-report.js';
 import { sampleRun } from './sample-runs.js';
 
 const count = (text: string, needle: string): number => text.split(needle).length - 1;

@@ -5,8 +5,6 @@
  */
 import type { MetricsRecord } from '../io/runlog.js';
 import {
-  activationFraction,
-  activationLayers,
   describeClip,
   describeModel,
   describeOptimizer,
@@ -14,13 +12,21 @@ import {
   layerGradNorm,
   layerParamNames,
   layerUpdateRatio,
-  paramLayers,
   readFindings,
-  startAndEnd,
-  stepLabel,
   timeGradRecords,
   type RunData,
 } from './data.js';
+import {
+  activationProfile,
+  depthProfile,
+  gradientGrid,
+  gradNormLines,
+  lossLine,
+  timeGrid,
+  timeGradRatio,
+  timeProfile,
+  type Moment,
+} from './figures.js';
 import type { PreflightData } from './data.js';
 import { escapeHtml, formatDuration, formatNumber, formatPercent, readableJson } from './format.js';
 import { cards, figure, htmlPage, renderFinding, VERDICT_TEXT, verdictBadge, type Card } from './page.js';
@@ -127,7 +133,7 @@ function keyNumbers(run: RunData): Card[] {
 }
 
 function lossChart(run: RunData): string {
-  const points = run.records.map((r) => [r.step, r.loss] as const);
+  const points = lossLine(run.records);
   const baseline = run.summary.baseline?.loss;
   return lineChart({
     id: 'loss-chart',
@@ -147,17 +153,12 @@ function lossChart(run: RunData): string {
 
 function gradNormChart(run: RunData): string {
   const clipping = run.config.clip?.name !== undefined && run.config.clip.name !== 'none';
-  const series: Series[] = [
-    {
-      name: 'before clipping',
-      points: run.records.map((r) => [r.step, r.gradNorm] as const),
-      color: PALETTE[3] as string,
-    },
-  ];
+  const { before, after } = gradNormLines(run.records);
+  const series: Series[] = [{ name: 'before clipping', points: before, color: PALETTE[3] as string }];
   if (clipping || run.records.some((r) => r.clipped)) {
     series.push({
       name: 'after clipping',
-      points: run.records.map((r) => [r.step, r.gradNormClipped] as const),
+      points: after,
       color: PALETTE[0] as string,
       dashed: true,
     });
@@ -188,14 +189,14 @@ export function gradientHeatMap(
   records: readonly MetricsRecord[],
   options: { id?: string; maxColumns?: number; width?: number } = {},
 ): string {
-  const layers = paramLayers(records);
+  const grid = gradientGrid(records);
   return heatMap({
     id: options.id ?? 'grad-heatmap',
     title: 'log10 gradient norm per layer and step',
-    rowLabels: layerRowLabels(layers),
-    rowTitles: layers.map((l) => `layer ${l}: ${layerParamNames(records, l).join(', ')}`),
-    columns: records.map((r) => r.step),
-    values: layers.map((l) => records.map((r) => layerGradNorm(r, l))),
+    rowLabels: layerRowLabels(grid.layers),
+    rowTitles: grid.layers.map((l) => `layer ${l}: ${layerParamNames(records, l).join(', ')}`),
+    columns: grid.steps,
+    values: grid.values,
     flaggedColumns: records.flatMap((r, i) =>
       r.skipped ? [{ column: i, label: `step ${r.step} skipped` }] : [],
     ),
@@ -207,50 +208,41 @@ export function gradientHeatMap(
   });
 }
 
+const MOMENT_COLOR: { readonly [M in Moment]: string } = { start: START, middle: MIDDLE, end: END };
+
+/** The depth profile at the first and the last (not skipped) logged step, drawn as dotted lines. */
 function depthSeries(
   records: readonly MetricsRecord[],
-  layers: readonly number[],
   value: (r: MetricsRecord, layer: number) => number,
 ): Series[] {
-  const { start, end } = startAndEnd(records);
-  const series: Series[] = [];
-  if (start)
-    series.push({
-      name: stepLabel(start, records),
-      points: layers.map((l) => [l, value(start, l)] as const),
-      color: START,
-      dots: true,
-    });
-  if (end)
-    series.push({
-      name: stepLabel(end, records),
-      points: layers.map((l) => [l, value(end, l)] as const),
-      color: END,
-      dots: true,
-    });
-  return series;
+  return depthProfile(records, value).map((line) => ({
+    name: line.name,
+    points: line.points,
+    color: MOMENT_COLOR[line.moment],
+    dots: true,
+  }));
 }
 
-function flowChart(run: RunData, layers: readonly number[]): string {
+function flowChart(run: RunData): string {
   return lineChart({
     id: 'flow-chart',
     title: 'Gradient norm over depth',
     xLabel: 'layer (0 = input side)',
     yLabel: '‖g‖ per layer',
     integerX: true,
-    series: depthSeries(run.records, layers, layerGradNorm),
+    series: depthSeries(run.records, layerGradNorm),
     yScale: 'log',
   });
 }
 
-function updateRatioChart(run: RunData, layers: readonly number[]): string {
+function updateRatioChart(run: RunData): string {
   return lineChart({
     id: 'update-ratio-chart',
     title: 'Update to weight ratio per layer',
     xLabel: 'layer (0 = input side)',
     yLabel: '‖Δw‖ / ‖w‖',
     integerX: true,
-    series: depthSeries(run.records, layers, layerUpdateRatio),
+    series: depthSeries(run.records, layerUpdateRatio),
     references: [{ y: 1e-3, label: '10⁻³ (rule of thumb)' }],
     yScale: 'log',
   });
@@ -264,35 +256,12 @@ const MAX_TIME_ROWS = 60;
  * their geometric mean (the mean of log10) when the sequence is long; a non-finite value makes its block non-finite.
  */
 function timeHeatMap(records: readonly MetricsRecord[]): string {
-  const length = records.reduce((n, r) => Math.max(n, r.timeGrad?.length ?? 0), 0);
-  const block = Math.max(1, Math.ceil(length / MAX_TIME_ROWS));
-  const rows = Math.ceil(length / block);
-  const rowLabels: string[] = [];
-  const values: number[][] = [];
-  for (let row = 0; row < rows; row++) {
-    const first = row * block;
-    const last = Math.min(length, first + block) - 1;
-    rowLabels.push(first === last ? `t ${first + 1}` : `t ${first + 1}–${last + 1}`);
-    values.push(
-      records.map((r) => {
-        let sum = 0;
-        let count = 0;
-        for (let t = first; t <= last; t++) {
-          const g = r.timeGrad?.[t] ?? NaN;
-          if (!Number.isFinite(g) || g < 0) return NaN;
-          if (g === 0) return 0;
-          sum += Math.log10(g);
-          count++;
-        }
-        return count ? 10 ** (sum / count) : NaN;
-      }),
-    );
-  }
+  const { rowLabels, steps, values } = timeGrid(records, MAX_TIME_ROWS);
   return heatMap({
     id: 'time-heatmap',
     title: 'log10 gradient norm per time step and training step',
     rowLabels,
-    columns: records.map((r) => r.step),
+    columns: steps,
     values,
     flaggedColumns: records.flatMap((r, i) =>
       r.skipped ? [{ column: i, label: `step ${r.step} skipped` }] : [],
@@ -304,8 +273,7 @@ function timeHeatMap(records: readonly MetricsRecord[]): string {
   });
 }
 
-function timeChart(picks: readonly MetricsRecord[]): string {
-  const colors = picks.length === 3 ? [START, MIDDLE, END] : picks.length === 2 ? [START, END] : [END];
+function timeChart(records: readonly MetricsRecord[]): string {
   return lineChart({
     id: 'time-chart',
     title: 'Gradient through time',
@@ -314,42 +282,28 @@ function timeChart(picks: readonly MetricsRecord[]): string {
     integerX: true,
     width: 1100,
     height: 320,
-    series: picks.map((r, i) => ({
-      name: `step ${r.step}`,
-      points: (r.timeGrad ?? []).map((g, t) => [t + 1, g] as const),
-      color: colors[i] ?? END,
+    series: timeProfile(records).map((line) => ({
+      name: line.name,
+      points: line.points,
+      color: MOMENT_COLOR[line.moment],
     })),
     yScale: 'log',
   });
 }
 
-/** ‖∂L/∂h_1‖ / ‖∂L/∂h_T‖: how much of the gradient entering at the end reaches the start. */
-export function timeGradRatio(timeGrad: readonly number[]): number {
-  const first = timeGrad[0];
-  const last = timeGrad[timeGrad.length - 1];
-  if (first === undefined || last === undefined) return NaN;
-  return first / last;
-}
-
 function activationCharts(run: RunData): string {
-  const layers = activationLayers(run.records);
-  const { start, end } = startAndEnd(run.records);
-  const picks = [start, end].filter((r): r is MetricsRecord => r !== null);
-  const colors = [START, END];
-  const chart = (field: 'saturated' | 'dead', title: string): string =>
-    barChart({
+  const chart = (field: 'saturated' | 'dead', title: string): string => {
+    const { layers, bars } = activationProfile(run.records, field);
+    return barChart({
       id: `${field}-chart`,
       title,
       groups: layers.map(String),
-      series: picks.map((r, i) => ({
-        name: stepLabel(r, run.records),
-        values: layers.map((l) => activationFraction(r, l, field)),
-        color: colors[i] ?? END,
-      })),
+      series: bars.map((bar) => ({ name: bar.name, values: bar.values, color: MOMENT_COLOR[bar.moment] })),
       xLabel: 'layer (0 = input side)',
       yLabel: field === 'saturated' ? 'saturated units' : 'dead units',
       height: 250,
     });
+  };
   return (
     '<div class="grid2">' +
     figure(
@@ -470,7 +424,6 @@ export function renderRunReport(run: RunData): string {
   const { config, records, summary } = run;
   const name = summary.name || config.name || 'run';
   const findings = readFindings(summary.findings);
-  const layers = paramLayers(records);
   const timePicks = firstMiddleLast(timeGradRecords(records));
   const verdict = summary.verdict;
 
@@ -583,14 +536,14 @@ export function renderRunReport(run: RunData): string {
       'Gradient flow over depth',
       'Each layer’s gradient norm at the first logged step and at the last one, input on the left. ' +
         'Roughly flat is healthy; falling toward the input means vanishing, rising means exploding.',
-      flowChart(run, layers),
+      flowChart(run),
     ) +
     figure(
       'chart-update-ratio',
       'Update / weight ratio',
       'How far one optimiser step moves each layer’s weights, ‖Δw‖ / ‖w‖. About 10⁻³ is the usual rule of thumb ' +
         '(CS231n); far below, the layer barely learns; near 1, each step rewrites it.',
-      updateRatioChart(run, layers),
+      updateRatioChart(run),
     ) +
     '</div></section>';
 
@@ -607,7 +560,7 @@ export function renderRunReport(run: RunData): string {
         'The gradient of the loss with respect to the hidden state at each time step, at the first, middle and last ' +
           'logged steps. The loss is read at the end, so the gradient enters on the right and flows back to t = 1; a line ' +
           `that falls to the left is a gradient vanishing through time. ‖∂L/∂h₁‖ / ‖∂L/∂h_T‖: ${ratios}.`,
-        timeChart(timePicks),
+        timeChart(records),
         true,
       ) +
       figure(

@@ -39,6 +39,7 @@ import {
   updateRatioPanel,
 } from './panels.js';
 import { ageText, depthColor, layerGradSeries, METRICS, runColor, type MetricName } from './series.js';
+import { gradNormLines, perStep } from '../report/figures.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Elements
@@ -654,7 +655,7 @@ function renderCharts(): void {
     shownRuns().map((s) => ({
       label: s.label,
       color: s.color,
-      points: s.records.map((r) => [r.step, metric.value(r)] as const),
+      points: perStep(s.records, metric.value),
     })),
     view,
   );
@@ -670,7 +671,7 @@ function renderCharts(): void {
       label: 'all layers (global norm)',
       color: '#000000',
       dash: true,
-      points: records.map((r) => [r.step, r.gradNorm] as const),
+      points: gradNormLines(records).before,
     });
   layerChart.update(series, view);
   heatMap.update(records);

@@ -7,15 +7,16 @@
  */
 import type { MetricsRecord } from '../io/runlog.js';
 import {
-  activationFraction,
-  activationLayers,
-  firstMiddleLast,
-  layerGradNorm,
-  layerUpdateRatio,
-  paramLayers,
-  stepLabel,
-  timeGradRecords,
-} from '../report/data.js';
+  activationProfile,
+  depthProfile,
+  edgeLayerLines,
+  lossLine,
+  skippedSteps,
+  timeProfile,
+  timeReachLine,
+  type Moment,
+} from '../report/figures.js';
+import { layerGradNorm, layerUpdateRatio } from '../report/data.js';
 import { formatNumber } from '../report/format.js';
 import { gradientHeatMap } from '../report/run-report.js';
 import { barChart, lineChart, type Series, type XMarker } from '../report/svg.js';
@@ -41,16 +42,18 @@ export interface PlottedRun {
 }
 
 function skippedMarkers(records: readonly MetricsRecord[]): XMarker[] {
-  return records.filter((r) => r.skipped).map((r) => ({ x: r.step, kind: 'skipped' as const }));
+  return skippedSteps(records).map((step) => ({ x: step, kind: 'skipped' as const }));
 }
 
-/** The latest record the guard did not skip (a skipped step's gradients are not a picture of training). */
-function latest(records: readonly MetricsRecord[]): MetricsRecord | null {
-  for (let i = records.length - 1; i >= 0; i--) {
-    const r = records[i] as MetricsRecord;
-    if (!r.skipped) return r;
-  }
-  return null;
+const MOMENT_COLOR: { readonly [M in Moment]: string } = { start: START, middle: MIDDLE, end: LATEST };
+
+/** A profile's legend in the lab, where the last record of a live run is "the latest". */
+function labName(
+  line: { moment: Moment; step: number; name: string },
+  records: readonly MetricsRecord[],
+): string {
+  if (line.moment !== 'end') return line.name;
+  return `step ${line.step}${line.step === records[records.length - 1]?.step ? ' (latest)' : ' (latest not skipped)'}`;
 }
 
 /** Loss at each logged step, one line per run, with the baseline loss when there is one. */
@@ -69,7 +72,7 @@ export function lossPanel(
     height: HEIGHT,
     series: runs.map((run) => ({
       name: `run ${run.label}`,
-      points: run.records.map((r) => [r.step, r.loss] as const),
+      points: lossLine(run.records),
       color: RUN_COLORS[run.label],
     })),
     markers: runs.flatMap((run) => skippedMarkers(run.records)),
@@ -89,19 +92,17 @@ export function lossPanel(
 export function firstLayerPanel(runs: readonly PlottedRun[], options: { id?: string } = {}): string {
   const series: Series[] = [];
   for (const run of runs) {
-    const layers = paramLayers(run.records);
-    const first = layers[0];
-    const last = layers[layers.length - 1];
-    if (first === undefined || last === undefined) continue;
+    const { first, last } = edgeLayerLines(run.records);
+    if (first === null) continue;
     series.push({
-      name: `${run.label}: layer ${first} (input)`,
-      points: run.records.map((r) => [r.step, layerGradNorm(r, first)] as const),
+      name: `${run.label}: layer ${first.layer} (input)`,
+      points: first.points,
       color: RUN_COLORS[run.label],
     });
-    if (last !== first)
+    if (last !== null)
       series.push({
-        name: `${run.label}: layer ${last} (output)`,
-        points: run.records.map((r) => [r.step, layerGradNorm(r, last)] as const),
+        name: `${run.label}: layer ${last.layer} (output)`,
+        points: last.points,
         color: RUN_COLORS[run.label],
         dashed: true,
       });
@@ -136,10 +137,7 @@ export function timeReachPanel(runs: readonly PlottedRun[], options: { id?: stri
     height: HEIGHT,
     series: runs.map((run) => ({
       name: `run ${run.label}`,
-      points: timeGradRecords(run.records).map((r) => {
-        const g = r.timeGrad ?? [];
-        return [r.step, (g[0] ?? NaN) / (g[g.length - 1] ?? NaN)] as const;
-      }),
+      points: timeReachLine(run.records),
       color: RUN_COLORS[run.label],
     })),
     references: [{ y: 0.01, label: '1% (vanishing below)' }],
@@ -157,25 +155,12 @@ function depthSeries(
   records: readonly MetricsRecord[],
   value: (r: MetricsRecord, layer: number) => number,
 ): Series[] {
-  const layers = paramLayers(records);
-  const start = records[0];
-  const end = latest(records);
-  const series: Series[] = [];
-  if (start)
-    series.push({
-      name: stepLabel(start, records),
-      points: layers.map((l) => [l, value(start, l)] as const),
-      color: START,
-      dots: true,
-    });
-  if (end && end !== start)
-    series.push({
-      name: `step ${end.step}${end === records[records.length - 1] ? ' (latest)' : ' (latest not skipped)'}`,
-      points: layers.map((l) => [l, value(end, l)] as const),
-      color: LATEST,
-      dots: true,
-    });
-  return series;
+  return depthProfile(records, value).map((line) => ({
+    name: labName(line, records),
+    points: line.points,
+    color: MOMENT_COLOR[line.moment],
+    dots: true,
+  }));
 }
 
 /** Each layer's gradient norm at initialisation and at the latest logged step. */
@@ -217,18 +202,15 @@ export function activationPanel(
   field: 'saturated' | 'dead',
   options: { id?: string } = {},
 ): string {
-  const layers = activationLayers(records);
-  const start = records[0];
-  const end = latest(records);
-  const picks = [start, end !== start ? end : null].filter((r): r is MetricsRecord => r != null);
+  const { layers, bars } = activationProfile(records, field);
   return barChart({
     id: options.id ?? `lab-${field}`,
     title: field === 'saturated' ? 'Saturated units per layer' : 'Dead units per layer',
     groups: layers.map(String),
-    series: picks.map((r, i) => ({
-      name: i === 0 ? stepLabel(r, records) : `step ${r.step} (latest)`,
-      values: layers.map((l) => activationFraction(r, l, field)),
-      color: i === 0 ? START : LATEST,
+    series: bars.map((bar) => ({
+      name: labName(bar, records),
+      values: bar.values,
+      color: MOMENT_COLOR[bar.moment],
     })),
     xLabel: 'layer (0 = input side)',
     yLabel: field === 'saturated' ? 'saturated units' : 'dead units',
@@ -239,9 +221,6 @@ export function activationPanel(
 
 /** ‖∂L/∂h_t‖ over the time steps at the first, a middle and the latest logged step (recurrent models). */
 export function timePanel(records: readonly MetricsRecord[], options: { id?: string } = {}): string {
-  const picks = firstMiddleLast(timeGradRecords(records));
-  const colors =
-    picks.length === 3 ? [START, MIDDLE, LATEST] : picks.length === 2 ? [START, LATEST] : [LATEST];
   return lineChart({
     id: options.id ?? 'lab-time',
     title: 'Gradient through time',
@@ -250,10 +229,10 @@ export function timePanel(records: readonly MetricsRecord[], options: { id?: str
     integerX: true,
     width: WIDE,
     height: HEIGHT,
-    series: picks.map((r, i) => ({
-      name: `step ${r.step}`,
-      points: (r.timeGrad ?? []).map((g, t) => [t + 1, g] as const),
-      color: colors[i] ?? LATEST,
+    series: timeProfile(records).map((line) => ({
+      name: line.name,
+      points: line.points,
+      color: MOMENT_COLOR[line.moment],
     })),
     yScale: 'log',
     emptyMessage: 'no per-time-step gradients logged yet',

@@ -9,7 +9,8 @@
  * smooth([1, 1, 4], 0.5); // [1, 1, 2.714...]
  */
 import type { MetricsRecord } from '../io/runlog.js';
-import { layerGradNorm, paramLayers } from '../report/data.js';
+import { layerGradNorm } from '../report/data.js';
+import { gradientGrid, type LayerGrid } from '../report/figures.js';
 
 /**
  * Okabe and Ito's colour-blind-safe palette ("Color Universal Design", 2008), black left out: every run in the lab
@@ -80,18 +81,7 @@ export function alignRuns(runs: ReadonlyArray<{ points: ReadonlyArray<readonly [
 }
 
 /** Each layer's gradient norm (all its parameters together) at every record, one series per layer, input first. */
-export function layerGradSeries(records: readonly MetricsRecord[]): {
-  steps: number[];
-  layers: number[];
-  values: number[][];
-} {
-  const layers = paramLayers(records);
-  return {
-    steps: records.map((r) => r.step),
-    layers,
-    values: layers.map((layer) => records.map((r) => layerGradNorm(r, layer))),
-  };
-}
+export const layerGradSeries = gradientGrid;
 
 /** The metrics the overlay chart can show for every run, keyed by their address name (`metric=`). */
 export const METRICS = {
@@ -163,16 +153,10 @@ export function depthColor(index: number, count: number): string {
 }
 
 /** The heat map's grid: `values[layer][column]`, columns in step order, layers input side first. */
-export interface HeatGrid {
-  steps: number[];
-  layers: number[];
-  values: number[][];
-}
+export type HeatGrid = LayerGrid;
 
-/** The layer x step grid of gradient norms (NaN where a layer has no parameter gradient at a step). */
-export function heatGrid(records: readonly MetricsRecord[]): HeatGrid {
-  return layerGradSeries(records);
-}
+/** The layer x step grid of gradient norms (NaN where a layer has no parameter gradient at a step): the report's. */
+export const heatGrid = gradientGrid;
 
 /**
  * The column of the grid under a horizontal position, for the tooltip: `fraction` of the width, 0 to 1.
