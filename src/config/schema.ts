@@ -334,6 +334,15 @@ export const TASKS = {
       classes: taskInteger(2, 8, 'distinct symbols'),
     },
   },
+  translate: {
+    input: 'sequence',
+    description:
+      'a toy translation with reordering: read n words, then write each through a fixed dictionary with every pair of words swapped',
+    fields: {
+      length: taskInteger(1, 10, 'words to read, n (the sequence has 2n + 1 steps)'),
+      classes: taskInteger(2, 8, 'distinct words'),
+    },
+  },
   csv: {
     input: 'vector',
     description: 'your own table: a CSV file with a header row, numeric features and a target column',
@@ -1000,7 +1009,7 @@ export const SEQ2SEQ_DEFAULTS = {
   norm: 'pre',
 } as const;
 /** The tasks that present a source and a target on one time axis (`data/transduction.ts`). */
-export const SEQ2SEQ_TASKS = ['reverse', 'sort'] as const;
+export const SEQ2SEQ_TASKS = ['reverse', 'sort', 'translate'] as const;
 
 const seq2seq = defineKind({
   takes: ['sequence'],
