@@ -1015,7 +1015,7 @@ const seq2seq = defineKind({
   takes: ['sequence'],
   bptt: false,
   description:
-    'an encoder-decoder (Sutskever et al. 2014) with or without attention (Bahdanau et al. 2015, Luong et al. 2015), or a Transformer encoder-decoder, for the transduction tasks (reverse, sort)',
+    'an encoder-decoder (Sutskever et al. 2014) with or without attention (Bahdanau et al. 2015, Luong et al. 2015), or a Transformer encoder-decoder, for the transduction tasks (reverse, sort, translate)',
   fields: {
     kind: z.literal('seq2seq'),
     architecture: names(SEQ2SEQ_ARCHITECTURES)
