@@ -39,6 +39,24 @@ function transformerPreset(
   };
 }
 
+/**
+ * The healthy baseline pair on the bundled Shakespeare (32 characters of context, batch 16, Adam 0.01, 300 steps):
+ * a small Pre-LN Transformer LM (Vaswani et al. 2017, with the Pre-LN placement of Xiong et al. 2020) and, on the
+ * same corpus, a character-level LSTM LM (Karpathy's char-rnn; Sutskever et al. 2011 for character-level LMs;
+ * the LSTM of Hochreiter & Schmidhuber 1997), clipped at global norm 1 as recurrent nets usually are (Pascanu et
+ * al. 2013). Measured 2026-12-04 (seed 0): eval loss 2.26 (Transformer) and 2.08 (LSTM) against the unigram
+ * baseline 3.16; both healthy.
+ */
+function charLmPreset(model: NonNullable<Config['model']>): Config {
+  return {
+    task: { name: 'char-lm', length: 32 },
+    model,
+    optimizer: { name: 'adam', learningRate: 0.01 },
+    ...(model.kind === 'lstm' ? { clip: { name: 'norm', max: 1 } } : {}),
+    train: { steps: 300, batchSize: 16 },
+  };
+}
+
 /** The 12-layer stacks of the Post-LN / Pre-LN contrast: twice as deep, dModel 16 so a run stays within minutes. */
 const TWELVE_LAYERS = { layers: 12, dModel: 16, heads: 2 } as const;
 
@@ -57,6 +75,15 @@ function reversalPreset(attention: 'none' | 'additive'): Config {
     optimizer: { name: 'adam', learningRate: 0.01 },
     train: { steps: 400, batchSize: 32 },
   };
+}
+
+/**
+ * The reversal contrast's setup on the toy translation (`translate`: a fixed dictionary, each pair of words swapped)
+ * of 20 words. Measured 2026-12-04 (seed 0, 400 steps): eval accuracy over all 41 steps 0.596 plain, 0.842 with
+ * additive attention, baseline 0.573 (Bahdanau et al. 2015).
+ */
+function translationPreset(attention: 'none' | 'additive'): Config {
+  return { ...reversalPreset(attention), task: { name: 'translate', length: 20, classes: 8 } };
 }
 
 /** The adding problem (Hochreiter & Schmidhuber 1997) as set up for the recurrent comparisons. */
@@ -224,6 +251,18 @@ const presets: Preset[] = [
     config: transformerPreset('pre', false, TWELVE_LAYERS),
   },
   {
+    name: 'char-lm-transformer',
+    description:
+      'a healthy baseline: 2-layer Pre-LN Transformer char LM (dModel 32), well below unigram (Xiong et al. 2020)',
+    config: charLmPreset({ kind: 'transformer', layers: 2, dModel: 32, heads: 4, norm: 'pre' }),
+  },
+  {
+    name: 'char-lm-lstm',
+    description:
+      'char-lm-transformer’s corpus with an LSTM LM (hidden 64, char-rnn): healthy, well below unigram',
+    config: charLmPreset({ kind: 'lstm', hidden: 64 }),
+  },
+  {
     name: 'seq2seq-reverse-plain',
     description:
       "GRU encoder-decoder reversing 20 symbols from the encoder's final state only: near chance (Bahdanau 2015)",
@@ -234,6 +273,18 @@ const presets: Preset[] = [
     description:
       'seq2seq-reverse-plain with additive attention (Bahdanau et al. 2015): reverses the 20 symbols',
     config: reversalPreset('additive'),
+  },
+  {
+    name: 'seq2seq-translate-plain',
+    description:
+      'toy translation with reordering, 20 words, GRU encoder-decoder without attention: near chance (Bahdanau 2015)',
+    config: translationPreset('none'),
+  },
+  {
+    name: 'seq2seq-translate-attention',
+    description:
+      'seq2seq-translate-plain with additive attention (Bahdanau et al. 2015): translates the 20 words',
+    config: translationPreset('additive'),
   },
   {
     name: 'spirals-mlp',

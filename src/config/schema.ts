@@ -304,7 +304,19 @@ export const TASKS = {
   'char-lm': {
     input: 'sequence',
     description: 'next-character prediction on the bundled Shakespeare excerpt, every position scored',
-    fields: { length: taskInteger(1, 64, 'characters of context per example (the sequence length)') },
+    fields: {
+      length: taskInteger(1, 64, 'characters of context per example (the sequence length)'),
+      path: accepting(
+        z
+          .string({ error: () => 'the path of a text file' })
+          .min(1, { error: () => 'the path of a text file' }),
+        'the path of a text file',
+      )
+        .optional()
+        .describe(
+          'a UTF-8 corpus of your own instead of the bundled one; a relative path is read from the working directory',
+        ),
+    },
   },
   reverse: {
     input: 'sequence',
@@ -320,6 +332,15 @@ export const TASKS = {
     fields: {
       length: taskInteger(1, 10, 'symbols to read, n (the sequence has 2n + 1 steps)'),
       classes: taskInteger(2, 8, 'distinct symbols'),
+    },
+  },
+  translate: {
+    input: 'sequence',
+    description:
+      'a toy translation with reordering: read n words, then write each through a fixed dictionary with every pair of words swapped',
+    fields: {
+      length: taskInteger(1, 10, 'words to read, n (the sequence has 2n + 1 steps)'),
+      classes: taskInteger(2, 8, 'distinct words'),
     },
   },
   csv: {
@@ -985,13 +1006,13 @@ export const SEQ2SEQ_DEFAULTS = {
   norm: 'pre',
 } as const;
 /** The tasks that present a source and a target on one time axis (`data/transduction.ts`). */
-export const SEQ2SEQ_TASKS = ['reverse', 'sort'] as const;
+export const SEQ2SEQ_TASKS = ['reverse', 'sort', 'translate'] as const;
 
 const seq2seq = defineKind({
   takes: ['sequence'],
   bptt: false,
   description:
-    'an encoder-decoder (Sutskever et al. 2014) with or without attention (Bahdanau et al. 2015, Luong et al. 2015), or a Transformer encoder-decoder, for the transduction tasks (reverse, sort)',
+    'an encoder-decoder (Sutskever et al. 2014) with or without attention (Bahdanau et al. 2015, Luong et al. 2015), or a Transformer encoder-decoder, for the transduction tasks (reverse, sort, translate)',
   fields: {
     kind: z.literal('seq2seq'),
     architecture: names(SEQ2SEQ_ARCHITECTURES)

@@ -27,6 +27,60 @@ export interface CharLmOptions {
   length: number;
   /** The corpus; default the bundled Shakespeare excerpt. */
   text?: string;
+  /** `task.path`: a UTF-8 file of the user's own to read the corpus from (Node only; see `readCorpus`). */
+  path?: string | undefined;
+  /** The file `text` was read from, so a refusal names `task.path` and the file rather than `task.text`. */
+  textFile?: string;
+}
+
+/** The largest corpus file `task.path` reads; the text is held in memory as one id per character. */
+export const CHAR_LM_MAX_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The text of `task.path`, a UTF-8 file of the user's own (relative to the working directory). Node's file system
+ * is fetched at run time, as the csv task does, so this module still loads in a browser, where only `path` is
+ * unavailable. An unreadable or too large file is a `TaskConfigError` naming task.path; an empty one is refused
+ * by the task itself (its length check), naming task.path and the file too.
+ *
+ * @example createCharLmTask({ length: 32, path: 'poems.txt' })
+ */
+export function readCorpus(path: string): string {
+  const get = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process
+    ?.getBuiltinModule;
+  if (typeof get !== 'function')
+    throw new TaskConfigError({
+      code: 'not_applicable',
+      path: 'task.path',
+      value: path,
+      problem: 'a char-lm reads task.path from disk, which needs Node (20.16 or newer)',
+      hint: 'in a browser omit task.path for the bundled Shakespeare',
+    });
+  const fs = get('node:fs') as typeof import('node:fs');
+  let size: number;
+  try {
+    const stat = fs.statSync(path);
+    if (!stat.isFile()) throw new Error('not a file');
+    size = stat.size;
+  } catch (error) {
+    throw new TaskConfigError({
+      code: 'unreadable',
+      path: 'task.path',
+      value: path,
+      problem: `cannot read ${JSON.stringify(path)} (${error instanceof Error ? error.message : String(error)})`,
+      accepted: 'the path of a readable UTF-8 text file (a relative path is read from the working directory)',
+      hint: 'or omit task.path for the bundled corpus',
+    });
+  }
+  if (size > CHAR_LM_MAX_BYTES)
+    throw new TaskConfigError({
+      code: 'invalid_value',
+      path: 'task.path',
+      value: path,
+      problem: `${JSON.stringify(path)} is ${(size / (1024 * 1024)).toFixed(1)} MB`,
+      accepted: `a file of at most ${CHAR_LM_MAX_BYTES / (1024 * 1024)} MB`,
+      hint: 'use an excerpt',
+    });
+  return fs.readFileSync(path, 'utf8');
 }
 
 /** The share of the text held out for evaluation (its end). */
@@ -54,15 +108,17 @@ export class CharLmTask implements Task {
     const chars = Array.from(text);
     const needed = Math.ceil((T + 1) / CHAR_LM_EVAL_SHARE);
     if (chars.length < needed) {
+      const file = options.textFile;
+      const field = file === undefined ? 'task.text' : 'task.path';
       throw new TaskConfigError({
         code: 'invalid_value',
-        path: 'task.text',
-        value: chars.length === 0 ? '' : `${chars.slice(0, 20).join('')}…`,
+        path: field,
+        value: file ?? (chars.length === 0 ? '' : `${chars.slice(0, 20).join('')}…`),
         accepted: `at least ${needed} characters`,
         problem:
-          `${chars.length === 0 ? 'is empty' : `has ${chars.length} characters`}; a char-lm with task.length ${T} needs ` +
+          `${file === undefined ? '' : `${JSON.stringify(file)} `}${chars.length === 0 ? 'is empty' : `has ${chars.length} characters`}; a char-lm with task.length ${T} needs ` +
           `at least ${needed} (the last 10% is held out, and each part needs a window of ${T + 1})`,
-        hint: 'give a longer text, lower task.length, or omit task.text for the bundled corpus',
+        hint: `give a longer text, lower task.length, or omit ${field} for the bundled corpus`,
       });
     }
     this.vocabulary = [...new Set(chars)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
@@ -132,5 +188,6 @@ export class CharLmTask implements Task {
 }
 
 export function createCharLmTask(options: CharLmOptions, _seed?: number): CharLmTask {
-  return new CharLmTask(options);
+  if (options.path === undefined) return new CharLmTask(options);
+  return new CharLmTask({ length: options.length, text: readCorpus(options.path), textFile: options.path });
 }

@@ -19,6 +19,7 @@ const SMALL: Record<string, TaskConfig> = {
   'char-lm': { name: 'char-lm', length: 16 },
   reverse: { name: 'reverse', length: 4, classes: 5 },
   sort: { name: 'sort', length: 4, classes: 5 },
+  translate: { name: 'translate', length: 4, classes: 5 },
   csv: { name: 'csv', path: 'fixtures/csv/scaled.csv', target: 'label', kind: 'classification' },
 };
 
@@ -78,6 +79,7 @@ describe('every task', () => {
         'char-lm',
         'reverse',
         'sort',
+        'translate',
       ].sort(),
     );
     for (const name of TASK_NAMES) assert.equal(TASKS[name].name, name);
@@ -210,7 +212,7 @@ describe('task config', () => {
       { name: 'spiralz' },
       'invalid_value',
       'task.name',
-      /^task\.name: "spiralz" is not accepted; expected one of spirals\|xor\|teacher\|mnist\|images\|adding\|copy\|seq-mnist\|char-lm\|reverse\|sort\|csv; did you mean "spirals"\?$/,
+      /^task\.name: "spiralz" is not accepted; expected one of spirals\|xor\|teacher\|mnist\|images\|adding\|copy\|seq-mnist\|char-lm\|reverse\|sort\|translate\|csv; did you mean "spirals"\?$/,
     );
     rejects({ name: 'seqmnist' }, 'invalid_value', 'task.name', /did you mean "seq-mnist"/);
     rejects(

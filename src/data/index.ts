@@ -55,6 +55,9 @@ export const TASKS: { readonly [K in TaskName]: TaskEntry } = {
     create: (options, seed) => createTransductionTask('reverse', options, seed),
   }),
   sort: defineTask('sort', { create: (options, seed) => createTransductionTask('sort', options, seed) }),
+  translate: defineTask('translate', {
+    create: (options, seed) => createTransductionTask('translate', options, seed),
+  }),
   csv: defineTask('csv', { create: (options, seed) => createCsvTask(options, seed) }),
 };
 

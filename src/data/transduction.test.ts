@@ -31,6 +31,26 @@ describe('reverse and sort tasks', () => {
     });
   }
 
+  it('translate: each word through the dictionary v -> v mod C + 1, pairs swapped, an odd last word in place', () => {
+    const task = createTransductionTask('translate', { length: 5, classes: 6 }, 0);
+    assert.equal(task.name, 'translate');
+    const { x, labels } = task.trainBatch(8, new Rng(3));
+    for (let b = 0; b < 8; b++) {
+      const read = ids(x.data, 11, 8, 8, b).slice(0, 5) as [number, number, number, number, number];
+      const word = (v: number): number => (v % 6) + 1;
+      const expected = [read[1], read[0], read[3], read[2], read[4]].map(word);
+      const target = Array.from({ length: 11 }, (_, t) => labels![t * 8 + b]);
+      assert.deepEqual(target, [0, 0, 0, 0, 0, 0, ...expected]);
+      // The dictionary is a permutation with no fixed point: a copied word is always wrong.
+      assert.ok(expected.every((w, k) => w !== [read[1], read[0], read[3], read[2], read[4]][k]));
+    }
+    // Uniform words stay uniform through a permutation: the same baseline as reverse.
+    assert.deepEqual(
+      positionOnlyBaseline('translate', 7, 5).loss,
+      positionOnlyBaseline('reverse', 7, 5).loss,
+    );
+  });
+
   it('the evaluation set is fixed by the seed', () => {
     const a = createTransductionTask('reverse', { length: 4, classes: 5 }, 3).evalSet();
     const b = createTransductionTask('reverse', { length: 4, classes: 5 }, 3).evalSet();

@@ -10,7 +10,12 @@
  *   input:  s_0 .. s_(n-1) (uniform over 1..C, with replacement) | delimiter | n blanks
  *   target: n + 1 blanks                                                     | a_0 .. a_(n-1)
  *
- * where a is s reversed or sorted ascending. Answer a_k is due at step n + 1 + k; for `reverse` it was read at step
+ * where a is s reversed, sorted ascending, or translated (`translate`, a toy translation with reordering: each
+ * symbol through a fixed dictionary, v -> v mod C + 1, and each consecutive pair of words swapped, as an
+ * adjective-noun pair changes order between English and French; an odd last word stays in place). The
+ * plain encoder-decoder must hold the whole source in one state, which fails as n grows (Sutskever et al. 2014;
+ * Bahdanau et al. 2015), while attention reads each source word where the reordering puts it. Answer a_k is due
+ * at step n + 1 + k; for `reverse` it was read at step
  * n - 1 - k, so the gap grows from 2 to 2n steps: what a recurrent encoder must carry, and what attention reads
  * directly (Bahdanau et al. 2015). Inputs and outputs are one-hot over the C + 2 categories; every step is scored.
  *
@@ -23,7 +28,7 @@ import { Rng } from '../tensor/rng.js';
 import { checkBatchSize, oneHot } from './batch.js';
 import type { Baseline, Batch, LossKind, SequenceSpec, Task } from './task.js';
 
-export const TRANSDUCTIONS = ['reverse', 'sort'] as const;
+export const TRANSDUCTIONS = ['reverse', 'sort', 'translate'] as const;
 export type Transduction = (typeof TRANSDUCTIONS)[number];
 
 export interface TransductionOptions {
@@ -88,13 +93,28 @@ export class TransductionTask implements Task {
         inputs[k * batch + b] = read[k] as number;
       }
       inputs[n * batch + b] = this.delimiter;
-      const answer = this.name === 'reverse' ? read.slice().reverse() : read.slice().sort();
+      const answer = ANSWERS[this.name](read, C);
       for (let k = 0; k < n; k++) labels[(n + 1 + k) * batch + b] = answer[k] as number;
     }
     const K = C + 2;
     return { x: oneHot(inputs, K, [T, batch, K]), y: oneHot(labels, K, [T, batch, K]), labels };
   }
 }
+
+/** What each task writes for the symbols it read (1..C): one rule per task, keyed so none can be missing. */
+const ANSWERS: { readonly [K in Transduction]: (read: Int32Array, C: number) => Int32Array } = {
+  reverse: (read) => read.slice().reverse(),
+  sort: (read) => read.slice().sort(),
+  translate: (read, C) => {
+    const out = new Int32Array(read.length);
+    for (let k = 0; k < read.length; k++) {
+      // Pairs (0 1), (2 3), ... swapped; an odd last word keeps its place.
+      const from = k % 2 === 0 ? (k + 1 < read.length ? k + 1 : k) : k - 1;
+      out[k] = ((read[from] as number) % C) + 1;
+    }
+    return out;
+  },
+};
 
 /** log C(n, j), exact enough for the n of these tasks. */
 function logChoose(n: number, j: number): number {
@@ -120,7 +140,8 @@ export function positionOnlyBaseline(order: Transduction, n: number, C: number):
   let entropy = 0;
   let best = n + 1; // the blank steps are certain
   for (let k = 0; k < n; k++) {
-    if (order === 'reverse') {
+    // A dictionary permutes uniform symbols into uniform symbols: translate's answers are uniform as reverse's are.
+    if (order === 'reverse' || order === 'translate') {
       entropy += Math.log(C);
       best += 1 / C;
       continue;
@@ -137,14 +158,14 @@ export function positionOnlyBaseline(order: Transduction, n: number, C: number):
     loss: entropy / T,
     accuracy: best / T,
     description:
-      order === 'reverse'
+      order !== 'sort'
         ? `no memory of the input: blanks, then a uniform guess among ${C} symbols (loss ${n} ln ${C} / ${T})`
         : `no memory of the input: blanks, then each sorted position's order-statistic distribution over ${C} symbols`,
   };
 }
 
 /**
- * A reversal or sorting task; the seed fixes the 512 evaluation sequences.
+ * A reversal, sorting or toy translation task; the seed fixes the 512 evaluation sequences.
  * @example
  * const task = createTransductionTask('reverse', { length: 10, classes: 8 }, 0);
  * task.trainBatch(32, new Rng(1)).x.shape; // [21, 32, 10]

@@ -46,6 +46,11 @@ export interface ResidualRecord {
 export interface AttentionRecord {
   entropy: number[][];
   tokenSimilarity: number[];
+  /**
+   * ||dL/dx_l|| of each block's output x_l, the residual stream (Xiong et al. 2020: grows towards the output for
+   * Post-LN at initialisation, even for Pre-LN); absent in logs written before it was recorded.
+   */
+  streamGrad?: number[];
 }
 
 export interface MetricsRecord {

@@ -130,7 +130,7 @@ export function oneHotIds(x: Tensor, from: number, to: number): Int32Array {
       for (let v = 0; v < V; v++) if ((d[o + v] as number) === 1) id = v;
       if (id < 0)
         throw new RangeError(
-          `seq2seq: input row t=${t}, b=${b} is not one-hot over ${V} symbols; a sequence-to-sequence model reads token tasks (reverse, sort).`,
+          `seq2seq: input row t=${t}, b=${b} is not one-hot over ${V} symbols; a sequence-to-sequence model reads token tasks (reverse, sort, translate).`,
         );
       ids[(t - from) * B + b] = id;
     }

@@ -206,6 +206,47 @@ describe('Transformer', () => {
     assert.deepEqual(model.attentionRecord().entropy, [[], []]);
   });
 
+  for (const norm of ['post', 'pre'] as const) {
+    it(`${norm}-LN: each block's streamGrad is ||dL/dx_l||, as central differences along the gradient measure it`, () => {
+      const model = lm({ norm, dtype: 'float64' });
+      const { x, ids } = tokens(6, 2, 5, 'float64');
+      const labels = Int32Array.from(ids.map((id) => (id + 1) % V));
+      const loss = (): Tensor => crossEntropy(model.forward(x), labels);
+      const directions: Float64Array[] = [];
+      model.layers.forEach((block, i) => {
+        block.observer = (y) => y.onGrad((g) => (directions[i] = Float64Array.from(g)));
+      });
+      model.setRecordAttention(true);
+      model.zeroGrad();
+      backward(loss());
+      const { streamGrad } = model.attentionRecord();
+      model.setRecordAttention(false);
+      assert.equal(streamGrad?.length, 2);
+      const h = 1e-5;
+      model.layers.forEach((block, i) => {
+        const g = directions[i] as Float64Array;
+        const norm2 = Math.sqrt(g.reduce((a, v) => a + v * v, 0));
+        // L(x_l + h u) with u = g / ||g||: its slope along u is ||g|| exactly when g is the true gradient.
+        const lossWith = (shift: number): number => {
+          block.observer = (y) =>
+            y.data.forEach((v, j, a) => (a[j] = v + (shift * (g[j] as number)) / norm2));
+          const value = noGrad(loss).item();
+          block.observer = null;
+          return value;
+        };
+        const slope = (lossWith(h) - lossWith(-h)) / (2 * h);
+        const recorded = streamGrad?.[i] as number;
+        assert.ok(recorded > 0, `block ${i + 1}: ${recorded}`);
+        assert.ok(Math.abs(recorded - norm2) < 1e-12 * norm2, `block ${i + 1}: hook ${recorded} vs ${norm2}`);
+        assert.ok(
+          Math.abs(slope - recorded) < 1e-6 * recorded,
+          `block ${i + 1}: slope ${slope} vs ${recorded}`,
+        );
+      });
+      model.layers.forEach((block) => (block.observer = null));
+    });
+  }
+
   it('token similarity: 1 for identical directions, 0 for orthogonal tokens, -1/(T-1) for a balanced set', () => {
     assert.equal(tokenSimilarity([1, 2, 2, 4, 3, 6], 1, 3, 2), 1);
     assert.equal(tokenSimilarity([1, 0, 0, 1], 1, 2, 2), 0);

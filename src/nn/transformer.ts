@@ -351,6 +351,8 @@ export class TransformerBlock extends Module {
   private readonly alpha: number;
   /** Set with the attention's entropy: the mean cosine similarity of this block's output tokens. */
   lastTokenSimilarity: number | null = null;
+  /** Set with the attention's entropy, once backward reaches it: ||dL/dx_l|| of this block's output (the stream). */
+  lastStreamGrad: number | null = null;
 
   constructor(
     private readonly o: TransformerOptions,
@@ -459,7 +461,15 @@ export class TransformerBlock extends Module {
       y = add(scaled(h), this.drop(feed(this.feedForwardNorm.forward(h))));
     }
     const out = reshape(y, [B, T, D]);
-    if (this.attention.recordEntropy) this.lastTokenSimilarity = tokenSimilarity(out.data, B, T, D);
+    if (this.attention.recordEntropy) {
+      this.lastTokenSimilarity = tokenSimilarity(out.data, B, T, D);
+      // The residual stream's gradient, the quantity of Xiong et al. (2020) Theorems 1-2: read only, never changed.
+      out.onGrad((g) => {
+        let squared = 0;
+        for (let i = 0; i < g.length; i++) squared += (g[i] as number) ** 2;
+        this.lastStreamGrad = Math.sqrt(squared);
+      });
+    }
     out.name = `layers.${this.index}`;
     this.observe(out);
     return out;
@@ -570,14 +580,19 @@ export class Transformer extends Module implements LayeredModel {
       if (!on) continue;
       block.attention.lastEntropy = null;
       block.lastTokenSimilarity = null;
+      block.lastStreamGrad = null;
     }
   }
 
-  /** The last measured per-head attention entropy (nats) and token similarity of each block, input side first. */
+  /**
+   * The last measured per-head attention entropy (nats), token similarity and residual-stream gradient norm of each
+   * block, input side first.
+   */
   attentionRecord(): AttentionRecord {
     return {
       entropy: this.layers.map((block) => block.attention.lastEntropy ?? []),
       tokenSimilarity: this.layers.map((block) => block.lastTokenSimilarity ?? NaN),
+      streamGrad: this.layers.map((block) => block.lastStreamGrad ?? NaN),
     };
   }
 }

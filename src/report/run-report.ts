@@ -31,6 +31,7 @@ import type { PreflightData } from './data.js';
 import { escapeHtml, formatDuration, formatNumber, formatPercent, readableJson } from './format.js';
 import { cards, figure, htmlPage, renderFinding, VERDICT_TEXT, verdictBadge, type Card } from './page.js';
 import { barChart, heatMap, lineChart, PALETTE, type Series, type XMarker } from './svg.js';
+import { entropyChart, hasTransformerData, sublayerHeatMap, tokenSimilarityChart } from './transformer.js';
 
 /** Colours for "start" and "end" (and "middle") in the depth and time profiles. */
 const START = '#9aa5b1';
@@ -385,6 +386,40 @@ function verifiedLine(summary: object): string {
     : '';
 }
 
+/** The Transformer section: gradients per sublayer and the residual stream, attention entropy, token similarity. */
+function renderTransformerSection(records: readonly MetricsRecord[]): string {
+  return (
+    '<section id="transformer"><h2>Inside the Transformer blocks</h2>' +
+    figure(
+      'chart-sublayer-heatmap',
+      'Gradient norm per sublayer over training (log10)',
+      'Each block’s attention, cross-attention and feed-forward sublayers (parameters with their LayerNorm) and ' +
+        '‖∂L/∂x‖ of its output, the residual stream; the input at the bottom. At initialisation a Post-LN stack’s ' +
+        'gradients are largest near the output, while a Pre-LN stack’s shrink towards the output (Xiong et al. 2020, ' +
+        'Theorems 1 and 2).',
+      sublayerHeatMap(records),
+      true,
+    ) +
+    '<div class="grid2">' +
+    figure(
+      'chart-attention-entropy',
+      'Attention entropy per head',
+      'Mean entropy of each head’s attention weights in nats, coloured by block (dashed: every other head). ' +
+        'ln T is uniform attention; a head falling towards 0 attends to one key, and such a collapse precedes ' +
+        'instability (Zhai et al. 2023).',
+      entropyChart(records),
+    ) +
+    figure(
+      'chart-token-similarity',
+      'Token similarity per block',
+      'Mean cosine similarity of the token representations a block outputs within a sequence. Near 1 the tokens ' +
+        'share one direction, rank collapse (Noci et al. 2022), and the query and key gradients vanish.',
+      tokenSimilarityChart(records),
+    ) +
+    '</div></section>'
+  );
+}
+
 export function renderRunReport(run: RunData): string {
   const { config, records, summary } = run;
   const name = summary.name || config.name || 'run';
@@ -442,6 +477,7 @@ export function renderRunReport(run: RunData): string {
     ['diagnosis', 'Diagnosis'],
     ['training', 'Training'],
     ['layers', 'Gradients by layer'],
+    ...(hasTransformerData(records) ? [['transformer', 'Inside the blocks']] : []),
     ...(run.preflight ? [['preflight', 'At initialisation']] : []),
     ...(timePicks.length ? [['time', 'Through time']] : []),
     ['activations', 'Activations'],
@@ -540,6 +576,8 @@ export function renderRunReport(run: RunData): string {
 
   const preflightSection = run.preflight ? renderPreflight(run.preflight) : '';
 
+  const transformerSection = hasTransformerData(records) ? renderTransformerSection(records) : '';
+
   const activations = `<section id="activations"><h2>Activations</h2>${activationCharts(run)}</section>`;
 
   const configSection =
@@ -558,6 +596,7 @@ export function renderRunReport(run: RunData): string {
       diagnosis +
       training +
       layerSection +
+      transformerSection +
       preflightSection +
       timeSection +
       activations +

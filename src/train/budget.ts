@@ -191,6 +191,7 @@ const TASK_SHAPES: { readonly [K in TaskName]: (task: TaskConfig) => TaskShape }
   },
   reverse: (t) => transductionShape(t),
   sort: (t) => transductionShape(t),
+  translate: (t) => transductionShape(t),
   'seq-mnist': (t) => {
     const pixel = t.mode === 'pixel';
     return {
@@ -204,7 +205,7 @@ const TASK_SHAPES: { readonly [K in TaskName]: (task: TaskConfig) => TaskShape }
   },
 };
 
-/** reverse / sort: 2n + 1 one-hot steps over classes + 2 categories, 512 evaluation sequences. */
+/** reverse / sort / translate: 2n + 1 one-hot steps over classes + 2 categories, 512 evaluation sequences. */
 function transductionShape(t: TaskConfig): TaskShape {
   const steps = 2 * (t.length ?? 10) + 1;
   const symbols = (t.classes ?? 8) + 2;

@@ -41,13 +41,18 @@ export function buildModel(
 function buildTransformer(model: TransformerModelConfig, task: Task, rng: Rng, dtype: DType): Transformer {
   if (!task.sequence) {
     throw new Error(
-      `task "${task.name}" has no time axis; a transformer needs a sequence task (char-lm, reverse, sort, adding, copy, seq-mnist). Use model.kind "mlp".`,
+      `task "${task.name}" has no time axis; a transformer needs a sequence task (char-lm, reverse, sort, translate, adding, copy, seq-mnist). Use model.kind "mlp".`,
     );
   }
   if (task.sequence.length > model.maxLength) {
-    throw new Error(
-      `task "${task.name}" has ${task.sequence.length} steps but model.maxLength is ${model.maxLength}; raise model.maxLength.`,
-    );
+    throw new GradscopeError({
+      code: 'conflict',
+      path: 'model.maxLength',
+      value: model.maxLength,
+      problem: `the positional table has ${model.maxLength} positions but task "${task.name}" has sequences of ${task.sequence.length} steps`,
+      accepted: `an integer >= ${task.sequence.length}`,
+      hint: `raise model.maxLength to at least ${task.sequence.length} or shorten the task's sequences`,
+    });
   }
   const tokens = (task as { tokens?: boolean }).tokens === true;
   return new Transformer({
@@ -78,9 +83,9 @@ function buildSeq2Seq(model: Seq2SeqModelConfig, task: Task, rng: Rng, dtype: DT
       code: 'conflict',
       path: 'model.kind',
       value: 'seq2seq',
-      accepted: 'a transduction task (reverse, sort) for model kind seq2seq',
+      accepted: 'a transduction task (reverse, sort, translate) for model kind seq2seq',
       problem: `task "${task.name}" has no source and target for an encoder and a decoder`,
-      hint: 'use task reverse or sort, or model kind lstm or transformer for this task',
+      hint: 'use task reverse, sort or translate, or model kind lstm or transformer for this task',
     });
   }
   return new Seq2Seq({

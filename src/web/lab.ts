@@ -16,6 +16,7 @@ import { escapeHtml, formatNumber, formatPercent, formatRanges } from '../report
 import { VERDICT_TEXT } from '../report/page.js';
 import { ChartGroup, LineChart, type LineSeries } from './charts.js';
 import { DistributionsPanel } from './distributions.js';
+import { entropyPanel, isTransformerRun, similarityPanel, sublayerPanel } from './transformer-panels.js';
 import { RunFolder } from './folder.js';
 import { HeatMap } from './heatmap.js';
 import {
@@ -87,6 +88,7 @@ const ui = {
   compareHeads: element('compare-heads', HTMLElement),
   viewSelect: element('view-select', HTMLSelectElement),
   timeFigure: element('panel-time', HTMLElement),
+  transformerFigure: element('panel-transformer', HTMLElement),
   compareTimeFigure: element('compare-time', HTMLElement),
   verdict: element('doctor-verdict', HTMLElement),
   findings: element('findings', HTMLElement),
@@ -814,6 +816,13 @@ function renderPanels(): void {
   const recurrent = records.some((r) => (r.timeGrad?.length ?? 0) > 0);
   ui.timeFigure.hidden = !recurrent;
   if (recurrent) chart('chart-time').innerHTML = timePanel(records);
+  const transformer = isTransformerRun(records);
+  ui.transformerFigure.hidden = !transformer;
+  if (transformer) {
+    chart('chart-sublayers').innerHTML = sublayerPanel(records);
+    chart('chart-entropy').innerHTML = entropyPanel(records);
+    chart('chart-similarity').innerHTML = similarityPanel(records);
+  }
 }
 
 function whereText(finding: Pick<Finding, 'where'>): string {

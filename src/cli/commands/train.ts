@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ResolvedConfig } from '../../config/types.js';
 import { TaskConfigError } from '../../data/errors.js';
+import { GradscopeError } from '../../util/errors.js';
 import type { Finding } from '../../doctor/findings.js';
 import { fixFlags } from '../../doctor/format.js';
 import { stringifyFinite, writeJson } from '../../io/jsonl.js';
@@ -80,8 +81,10 @@ async function trainRun(config: ResolvedConfig, outDir: string, options: RunOpti
     try {
       writeJson(join(outDir, 'preflight.json'), preflight(config, { networks: 4 }));
     } catch (error) {
-      // A bad task (an unreadable CSV file) stops the run too: say it once, as the run's error.
-      if (error instanceof TaskConfigError) throw error;
+      // A bad task (an unreadable CSV file) or settings that contradict it (a sequence longer than the positional
+      // table) stop the run too: say it once, as the run's error.
+      if (error instanceof TaskConfigError || (error instanceof GradscopeError && error.code === 'conflict'))
+        throw error;
       // The run does not depend on it: train anyway, and say why the panel is missing.
       process.stderr.write(
         `gradscope: no preflight for ${config.name}: ${error instanceof Error ? error.message : String(error)}\n`,
