@@ -198,8 +198,13 @@ export function longerTraining(facts: ModelFacts): Fix {
   };
 }
 
+/**
+ * A linear warm-up over a third of the run. Measured 2026-12-04 on two Post-LN char LMs (6 layers, 150 and 300
+ * steps): warm-up over 1/20 of the run cured neither, 1/6 both, 1/3 both and best (+11 and +17 points of accuracy);
+ * the post-ln-6-warmup preset (Xiong et al. 2020's remedy) uses 100 of 300 steps.
+ */
 export function warmup(facts: ModelFacts): Fix {
-  const steps = facts.config ? Math.max(1, Math.round(facts.config.train.steps / 20)) : 100;
+  const steps = facts.config ? Math.max(1, Math.round(facts.config.train.steps / 3)) : 100;
   return {
     change: `schedule.name "warmup-cosine" + schedule.warmupSteps ${steps}`,
     patch: { schedule: replacing(facts.config?.schedule, { name: 'warmup-cosine', warmupSteps: steps }) },
