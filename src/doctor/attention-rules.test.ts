@@ -47,6 +47,21 @@ describe('rank collapse (Noci et al. 2022)', () => {
     );
   });
 
+  it('the same similarity in a run whose loss fell below half the baseline is information only', () => {
+    const records = run(
+      (step) => ({
+        entropy: healthy().entropy,
+        tokenSimilarity: step === 1 ? [0.5, 0.8, 0.9] : [0.98, 0.999, 0.9999],
+      }),
+      (step) => (step === 1 ? 0.17 : 0.015),
+    );
+    const { findings, verdict } = diagnose({ records, config: null, summary: { baselineLoss: 0.167 } });
+    const finding = findings.find((f) => f.code === 'rank_collapse');
+    assert.equal(finding?.severity, 'info');
+    assert.match(finding?.evidence.at(-1) ?? '', /below half of the task's baseline 0\.17: the run learns/);
+    assert.equal(verdict, 'healthy');
+  });
+
   it('healthy similarities, or no attention records at all, raise nothing', () => {
     assert.equal(rankCollapsed(run(healthy)), null);
     assert.equal(rankCollapsed(craftRun(5, 10, () => ({ layers: [{ grad: 0.1 }, { grad: 0.2 }] }))), null);
