@@ -3,8 +3,9 @@
  * or warm-up (Xiong et al. 2020). A 6-layer Post-LN char LM (dModel 16, 2 heads, 16 characters of context, Adam
  * 0.01, 150 steps) stays near the unigram loss and its input-side gradient vanishes; `gradscope fix --top 2
  * --budget 150` then trains the doctor's two first fixes beside the unchanged config from the same seed.
- * Measured 2026-12-04 (seed 0): control accuracy 16.5%, verdict vanishing; Pre-LN 27.7%, healthy; the 8-step warm-up
- * the doctor offers second does not cure it in 150 steps (16.5%). About 70 s on a loaded two-core machine.
+ * Measured 2026-12-04 (seed 0): control accuracy 16.5%, verdict vanishing; Pre-LN 27.7%, healthy; a warm-up over a
+ * third of the run 27.9% (an 8-step one, as the doctor offered before, 16.5%). About 70 s on a loaded two-core
+ * machine, 25 s on an idle one.
  */
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -72,7 +73,9 @@ describe('the doctor on a Post-LN transformer without warm-up (end to end)', () 
     assert.ok(best, `best ${fixes.best}`);
     assert.ok(isPreLnOrWarmup(best.patch), JSON.stringify(best.patch));
     assert.equal(best.cures, true);
-    assert.equal(best.outcome.verdict, 'healthy');
+    // Pre-LN also leaves a healthy run (a warm-up cures by accuracy while the Post-LN stack keeps its profile)
+    const preLn = fixes.trials.find((t) => t.patch?.model?.norm === 'pre');
+    assert.equal(preLn?.outcome.verdict, 'healthy', JSON.stringify(preLn?.outcome));
     assert.ok(
       best.outcome.accuracy > fixes.control.outcome.accuracy + 0.05,
       `${best.outcome.accuracy} vs control ${fixes.control.outcome.accuracy}`,

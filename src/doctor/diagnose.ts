@@ -83,9 +83,9 @@ export const MAX_LINE_BYTES = 16 * 1024 ** 2;
  * Bytes of line text the reader keeps as records, thinned evenly when a log is larger (a parsed record takes a
  * few times its text): the last records in full, every non-finite or skipped step, an even sample of the rest.
  */
-const KEPT_SAMPLE_BYTES = 3 * 1024 ** 2;
-const KEPT_TAIL_BYTES = 1.5 * 1024 ** 2;
-const KEPT_SPECIAL_BYTES = 1.5 * 1024 ** 2;
+const KEPT_SAMPLE_BYTES = 2 * 1024 ** 2;
+const KEPT_TAIL_BYTES = 1024 ** 2;
+const KEPT_SPECIAL_BYTES = 1024 ** 2;
 /** Problems named one by one; beyond this they are counted. */
 const MAX_PROBLEMS = 20;
 const READ_CHUNK_BYTES = 1024 ** 2;
@@ -207,7 +207,15 @@ export function readMetricsText(
   path: string,
 ): { records: MetricsRecord[]; problems: string[] } {
   const collector = new MetricsCollector(path);
-  text.split('\n').forEach((line, i) => collector.line(line, i + 1));
+  // The same tail as the file reader's: offsets in UTF-16 units here, bytes there (equal for ASCII logs).
+  const tailFrom = text.length - KEPT_TAIL_BYTES;
+  let offset = 0;
+  const lines = text.split('\n');
+  if (text.endsWith('\n')) lines.pop(); // the newline ends the last line; it does not start another
+  lines.forEach((line, i) => {
+    collector.line(line, i + 1, offset < tailFrom);
+    offset += line.length + 1;
+  });
   return collector.result();
 }
 
