@@ -3,6 +3,7 @@
  * showing, and the doctor's findings read structurally (so the report renders whatever version wrote them).
  */
 import type { ResolvedConfig } from '../config/types.js';
+import type { Severity } from '../doctor/findings.js';
 import type { MetricsRecord, Summary } from '../io/runlog.js';
 
 /** One run as the reports take it: the three files of a run directory. */
@@ -29,7 +30,7 @@ export interface PreflightData {
   theoryNote?: string | null;
 }
 
-export type Severity = 'info' | 'warning' | 'critical';
+export type { Severity };
 
 export interface ReportFix {
   change: string;
@@ -37,7 +38,11 @@ export interface ReportFix {
   why: string;
 }
 
-/** The doctor's finding as the report reads it (src/doctor writes it; this is only the shape we rely on). */
+/**
+ * The doctor's `Finding` as the report reads it from any summary.json: the same fields, but `code`, `causeKind`
+ * and the fixes' patches left open, because older gradscope versions and other writers (the PyTorch watcher, a
+ * hand-edited file) put values there the current unions do not have; `readFinding` fills what is missing.
+ */
 export interface ReportFinding {
   code: string;
   severity: Severity;
