@@ -20,6 +20,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { checkBatchSize } from './batch.js';
 import { SHAKESPEARE_CORIOLANUS } from './corpus-text.js';
 import { TaskConfigError } from './errors.js';
+import { nodeFiles, readUserFile } from './user-file.js';
 import type { Baseline, Batch, LossKind, SequenceSpec, Task } from './task.js';
 
 export interface CharLmOptions {
@@ -45,42 +46,25 @@ export const CHAR_LM_MAX_BYTES = 16 * 1024 * 1024;
  * @example createCharLmTask({ length: 32, path: 'poems.txt' })
  */
 export function readCorpus(path: string): string {
-  const get = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process
-    ?.getBuiltinModule;
-  if (typeof get !== 'function')
-    throw new TaskConfigError({
-      code: 'not_applicable',
-      path: 'task.path',
-      value: path,
-      problem: 'a char-lm reads task.path from disk, which needs Node (20.16 or newer)',
-      hint: 'in a browser omit task.path for the bundled Shakespeare',
-    });
-  const fs = get('node:fs') as typeof import('node:fs');
-  let size: number;
-  try {
-    const stat = fs.statSync(path);
-    if (!stat.isFile()) throw new Error('not a file');
-    size = stat.size;
-  } catch (error) {
-    throw new TaskConfigError({
-      code: 'unreadable',
-      path: 'task.path',
-      value: path,
-      problem: `cannot read ${JSON.stringify(path)} (${error instanceof Error ? error.message : String(error)})`,
+  const { fs } = nodeFiles({
+    path: 'task.path',
+    value: path,
+    problem: 'a char-lm reads task.path from disk, which needs Node (20.16 or newer)',
+    hint: 'in a browser omit task.path for the bundled Shakespeare',
+  });
+  return readUserFile(fs, {
+    path,
+    file: path,
+    maxBytes: CHAR_LM_MAX_BYTES,
+    unreadable: {
       accepted: 'the path of a readable UTF-8 text file (a relative path is read from the working directory)',
       hint: 'or omit task.path for the bundled corpus',
-    });
-  }
-  if (size > CHAR_LM_MAX_BYTES)
-    throw new TaskConfigError({
-      code: 'invalid_value',
-      path: 'task.path',
-      value: path,
-      problem: `${JSON.stringify(path)} is ${(size / (1024 * 1024)).toFixed(1)} MB`,
+    },
+    tooLarge: {
       accepted: `a file of at most ${CHAR_LM_MAX_BYTES / (1024 * 1024)} MB`,
       hint: 'use an excerpt',
-    });
-  return fs.readFileSync(path, 'utf8');
+    },
+  });
 }
 
 /** The share of the text held out for evaluation (its end). */

@@ -20,6 +20,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { checkBatchSize, majorityAccuracy, oneHot } from './batch.js';
 import { nearest } from '../util/nearest.js';
 import { TaskConfigError } from './errors.js';
+import { nodeFiles, readUserFile } from './user-file.js';
 import { resolveTask } from '../config/resolve.js';
 import type { TaskConfig, TaskFields, TaskInput } from '../config/types.js';
 import type { Baseline, Batch, LossKind, Task } from './task.js';
@@ -213,50 +214,32 @@ function numberAt(text: string, file: string, line: number, column: string, role
  * Node's file system and paths, fetched at run time (as the mnist digits do) so that this module, and the task
  * registry that lists it, also load in a browser, where only the csv task is unavailable.
  */
-function nodeFiles(): { fs: typeof import('node:fs'); path: typeof import('node:path') } {
-  const get = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process
-    ?.getBuiltinModule;
-  if (typeof get !== 'function')
-    throw new TaskConfigError({
-      code: 'not_applicable',
-      path: 'task.name',
-      value: 'csv',
-      problem: 'the csv task reads a file from disk, so it needs Node (20.16 or newer)',
-      hint: 'in a browser use spirals, xor, teacher, adding or copy',
-    });
-  return {
-    fs: get('node:fs') as typeof import('node:fs'),
-    path: get('node:path') as typeof import('node:path'),
-  };
+/** Node's files, or the csv task's refusal in a browser. */
+function csvFiles(): ReturnType<typeof nodeFiles> {
+  return nodeFiles({
+    path: 'task.name',
+    value: 'csv',
+    problem: 'the csv task reads a file from disk, so it needs Node (20.16 or newer)',
+    hint: 'in a browser use spirals, xor, teacher, adding or copy',
+  });
 }
 
 function readTable(path: string, options: CsvReadOptions): { table: CsvTable; file: string } {
-  const { fs, path: paths } = nodeFiles();
+  const { fs, path: paths } = csvFiles();
   const file = paths.resolve(options.baseDir ?? process.cwd(), path);
-  const maxBytes = options.maxBytes ?? CSV_MAX_BYTES;
-  let size: number;
-  try {
-    const stat = fs.statSync(file);
-    if (!stat.isFile()) throw new Error('not a file');
-    size = stat.size;
-  } catch (error) {
-    throw new TaskConfigError({
-      code: 'unreadable',
-      path: 'task.path',
-      value: path,
-      problem: `cannot read ${JSON.stringify(path)} (${error instanceof Error ? error.message : String(error)})`,
+  const text = readUserFile(fs, {
+    path,
+    file,
+    maxBytes: options.maxBytes ?? CSV_MAX_BYTES,
+    unreadable: {
       hint: `give the path of a CSV file (relative paths are read from ${options.baseDir ?? 'the working directory'})`,
-    });
-  }
-  if (size > maxBytes)
-    throw fail({
-      path: 'task.path',
-      value: path,
-      problem: `${JSON.stringify(path)} is ${megabytes(size)}`,
-      accepted: `a file of at most ${megabytes(maxBytes)}, what the csv task reads`,
+    },
+    tooLarge: {
+      accepted: `a file of at most ${megabytes(options.maxBytes ?? CSV_MAX_BYTES)}, what the csv task reads`,
       hint: 'sample its rows into a smaller file',
-    });
-  return { table: parseCsv(fs.readFileSync(file, 'utf8'), path), file };
+    },
+  });
+  return { table: parseCsv(text, path), file };
 }
 
 function megabytes(bytes: number): string {
@@ -514,7 +497,7 @@ export function createCsvTask(
 export function csvSizeEstimate(path: string | undefined): { columns: number; values: number } {
   if (typeof path !== 'string') return { columns: 1, values: 0 };
   try {
-    const { fs, path: paths } = nodeFiles();
+    const { fs, path: paths } = csvFiles();
     const file = paths.resolve(path);
     const bytes = fs.statSync(file).size;
     const fd = fs.openSync(file, 'r');
