@@ -30,6 +30,7 @@ import {
 import type { PreflightData } from './data.js';
 import { escapeHtml, formatDuration, formatNumber, formatPercent, readableJson } from './format.js';
 import { cards, figure, htmlPage, renderFinding, VERDICT_TEXT, verdictBadge, type Card } from './page.js';
+import { branchRatioHeatMap, hasResidualData, streamHeatMap } from './residual.js';
 import { barChart, heatMap, lineChart, PALETTE, type Series, type XMarker } from './svg.js';
 import { entropyChart, hasTransformerData, sublayerHeatMap, tokenSimilarityChart } from './transformer.js';
 
@@ -578,6 +579,26 @@ export function renderRunReport(run: RunData): string {
 
   const transformerSection = hasTransformerData(records) ? renderTransformerSection(records) : '';
 
+  const residualSection = hasResidualData(records)
+    ? '<section id="residual"><h2>Residual blocks</h2><div class="grid2">' +
+      figure(
+        'chart-residual-stream',
+        'The residual stream per block (log10 mean square)',
+        'The mean square of the stream arriving at each block’s sum x + F(x), the input at the bottom. Without a ' +
+          'norm each block adds its branch’s variance, so the stream grows geometrically with depth (Yang & ' +
+          'Schoenholz 2017); with batch norm in the branch about linearly.',
+        streamHeatMap(records),
+      ) +
+      figure(
+        'chart-residual-ratio',
+        'Branch / shortcut ratio per block (log10)',
+        'How much each branch adds against what the shortcut carries. Fixup, ReZero and SkipInit start it at 0 ' +
+          '(every block the identity, Zhang et al. 2019; Bachlechner et al. 2020); near 1 every block doubles the stream.',
+        branchRatioHeatMap(records),
+      ) +
+      '</div></section>'
+    : '';
+
   const activations = `<section id="activations"><h2>Activations</h2>${activationCharts(run)}</section>`;
 
   const configSection =
@@ -597,6 +618,7 @@ export function renderRunReport(run: RunData): string {
       training +
       layerSection +
       transformerSection +
+      residualSection +
       preflightSection +
       timeSection +
       activations +

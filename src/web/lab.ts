@@ -17,6 +17,7 @@ import { VERDICT_TEXT } from '../report/page.js';
 import { ChartGroup, LineChart, type LineSeries } from './charts.js';
 import { DistributionsPanel } from './distributions.js';
 import { entropyPanel, isTransformerRun, similarityPanel, sublayerPanel } from './transformer-panels.js';
+import { branchRatioHeatMap, hasResidualData, streamHeatMap } from '../report/residual.js';
 import { RunFolder } from './folder.js';
 import { HeatMap } from './heatmap.js';
 import {
@@ -89,6 +90,7 @@ const ui = {
   viewSelect: element('view-select', HTMLSelectElement),
   timeFigure: element('panel-time', HTMLElement),
   transformerFigure: element('panel-transformer', HTMLElement),
+  residualFigure: element('panel-residual', HTMLElement),
   compareTimeFigure: element('compare-time', HTMLElement),
   verdict: element('doctor-verdict', HTMLElement),
   findings: element('findings', HTMLElement),
@@ -822,6 +824,21 @@ function renderPanels(): void {
     chart('chart-sublayers').innerHTML = sublayerPanel(records);
     chart('chart-entropy').innerHTML = entropyPanel(records);
     chart('chart-similarity').innerHTML = similarityPanel(records);
+  }
+  // Residual nets: the report's stream and branch/shortcut heat maps (src/report/residual.ts).
+  const residual = hasResidualData(records);
+  ui.residualFigure.hidden = !residual;
+  if (residual) {
+    chart('chart-residual-stream').innerHTML = streamHeatMap(records, {
+      id: 'lab-residual-stream',
+      maxColumns: 200,
+      width: 1000,
+    });
+    chart('chart-residual-ratio').innerHTML = branchRatioHeatMap(records, {
+      id: 'lab-residual-ratio',
+      maxColumns: 200,
+      width: 1000,
+    });
   }
 }
 
