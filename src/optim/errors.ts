@@ -1,4 +1,4 @@
-import { GradscopeError, type ErrorCode } from '../util/errors.js';
+import { GradscopeError, showValue, type ErrorCode } from '../util/errors.js';
 import { nearest } from '../util/nearest.js';
 /**
  * The one error type `src/optim` raises. Callers branch on `code`, never on message text; the message names the
@@ -16,16 +16,12 @@ export class OptimError extends GradscopeError {
   }
 }
 
-function show(value: unknown): string {
-  return typeof value === 'string' ? `'${value}'` : String(value);
-}
-
 /** `name` must be a finite number > 0. */
 export function checkPositive(name: string, value: number, suggestion: number | string): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
     throw new OptimError(
       'invalid_value',
-      `${name} must be a positive finite number, got ${show(value)}; try ${suggestion}`,
+      `${name} must be a positive finite number, got ${showValue(value)}; try ${suggestion}`,
     );
   }
   return value;
@@ -36,7 +32,7 @@ export function checkNonNegative(name: string, value: number, suggestion: number
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
     throw new OptimError(
       'invalid_value',
-      `${name} must be a finite number >= 0, got ${show(value)}; try ${suggestion}`,
+      `${name} must be a finite number >= 0, got ${showValue(value)}; try ${suggestion}`,
     );
   }
   return value;
@@ -45,7 +41,10 @@ export function checkNonNegative(name: string, value: number, suggestion: number
 /** `name` must lie in [0, 1) (betas and decay rates: 1 would never forget, and never learn). */
 export function checkUnitInterval(name: string, value: number, suggestion: number | string): number {
   if (typeof value !== 'number' || !(value >= 0 && value < 1)) {
-    throw new OptimError('invalid_value', `${name} must be in [0, 1), got ${show(value)}; try ${suggestion}`);
+    throw new OptimError(
+      'invalid_value',
+      `${name} must be in [0, 1), got ${showValue(value)}; try ${suggestion}`,
+    );
   }
   return value;
 }
@@ -61,7 +60,7 @@ export function checkRange(
   if (typeof value !== 'number' || !(value >= low && value <= high)) {
     throw new OptimError(
       'invalid_value',
-      `${name} must be in [${low}, ${high}], got ${show(value)}; try ${suggestion}`,
+      `${name} must be in [${low}, ${high}], got ${showValue(value)}; try ${suggestion}`,
     );
   }
   return value;
@@ -72,7 +71,7 @@ export function checkInteger(name: string, value: number, min: number, suggestio
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
     throw new OptimError(
       'invalid_value',
-      `${name} must be an integer >= ${min}, got ${show(value)}; try ${suggestion}`,
+      `${name} must be an integer >= ${min}, got ${showValue(value)}; try ${suggestion}`,
     );
   }
   return value;
@@ -83,6 +82,6 @@ export function checkName<K extends string>(path: string, value: string, accepte
   if ((accepted as readonly string[]).includes(value)) return value as K;
   throw new OptimError(
     'invalid_value',
-    `${path} must be one of ${accepted.join('|')}, got ${show(value)}; try '${nearest(value, accepted) ?? accepted[0]}'`,
+    `${path} must be one of ${accepted.join('|')}, got ${showValue(value)}; try '${nearest(value, accepted) ?? accepted[0]}'`,
   );
 }
