@@ -688,6 +688,11 @@ const transformer = defineKind({
     tiedEmbeddings: bool()
       .default(TRANSFORMER_DEFAULTS.tiedEmbeddings)
       .describe('the output layer reuses the token embedding (Press & Wolf 2017)'),
+    deepNorm: bool()
+      .default(false)
+      .describe(
+        'DeepNorm (Wang et al. 2022): the residual scaled by (2 layers)^(1/4), the feed-forward, value and output weights initialised x (8 layers)^(-1/4)',
+      ),
     maxLength: num(WIDTH_RULE)
       .default(TRANSFORMER_DEFAULTS.maxLength)
       .describe('the longest sequence the positional table holds'),
@@ -704,6 +709,7 @@ const transformer = defineKind({
       dropout,
       positions,
       tiedEmbeddings,
+      deepNorm,
       maxLength,
       init,
       bias,
@@ -730,6 +736,7 @@ const transformer = defineKind({
       dropout,
       positions,
       tiedEmbeddings,
+      deepNorm,
       maxLength,
       init,
       bias,

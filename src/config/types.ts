@@ -121,6 +121,8 @@ export interface TransformerModelConfig {
   dropout: number;
   positions: 'sinusoidal' | 'learned';
   tiedEmbeddings: boolean;
+  /** DeepNorm (Wang et al. 2022): residual scale (2N)^(1/4), init scale (8N)^(-1/4). */
+  deepNorm: boolean;
   maxLength: number;
   init: InitSpec;
   bias: BiasSpec;

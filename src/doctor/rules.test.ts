@@ -1,5 +1,8 @@
 /** Each rule on crafted records, positive and negative, with and without a config. */
 import assert from 'node:assert/strict';
+import { createTask } from '../data/index.js';
+import { Rng } from '../tensor/rng.js';
+import { buildModel } from '../train/build.js';
 import { describe, it } from 'node:test';
 import { findPreset, resolveConfig } from '../config/index.js';
 import type { Config } from '../config/resolve.js';
@@ -605,5 +608,47 @@ describe('conv and residual nets', () => {
     (records[0] as MetricsRecord).residual = linear;
     const calm = diagnose({ records, config: preset('resnet-nobn') });
     assert.ok(!calm.findings.some((x) => /residual stream's mean square/.test(x.cause)));
+  });
+});
+
+describe('Post-LN transformers', () => {
+  it('a vanishing Post-LN stack is offered Pre-LN, warm-up, then DeepNorm; a Pre-LN or DeepNorm one no DeepNorm', () => {
+    const records = craftRun(10, 10, () => ({
+      layers: [{ grad: 1e-9 }, { grad: 1e-7 }, { grad: 1e-5 }, { grad: 1e-3 }, { grad: 0.1 }],
+    }));
+    const post = run('vanishing_gradient', { records, config: preset('post-ln-6') });
+    assert.deepEqual(
+      post?.fixes.slice(0, 3).map((f) => f.change.split(' ')[0]),
+      ['model.norm', 'schedule.name', 'model.deepNorm'],
+    );
+    for (const config of [preset('pre-ln-6'), preset('post-ln-6', { model: { deepNorm: true } })]) {
+      const f = run('vanishing_gradient', { records, config });
+      assert.ok(!f?.fixes.some((x) => x.change.startsWith('model.deepNorm')), JSON.stringify(f?.fixes));
+    }
+  });
+
+  it('model.deepNorm builds the stack with DeepNorm scales (Wang et al. 2022)', () => {
+    const norms = (deepNorm: boolean): Map<string, number> => {
+      const config = preset('post-ln-6', { model: { deepNorm } });
+      const model = buildModel(config.model, createTask(config.task, config.seed), new Rng(1));
+      return new Map(
+        model
+          .namedParameters()
+          .map(({ name, tensor }) => [
+            name,
+            Math.sqrt(Array.from(tensor.data).reduce((a, v) => a + v * v, 0)),
+          ]),
+      );
+    };
+    const plain = norms(false);
+    const deep = norms(true);
+    const beta = (8 * 6) ** -0.25;
+    const ff = [...plain.keys()].filter((name) => /\.feedForward\..*weight$/.test(name));
+    assert.ok(ff.length > 0, [...plain.keys()].join(', '));
+    for (const name of ff)
+      assert.ok(
+        Math.abs((deep.get(name) as number) / (plain.get(name) as number) - beta) < 1e-3,
+        `${name}: ${deep.get(name)} vs ${plain.get(name)} x ${beta}`,
+      );
   });
 });

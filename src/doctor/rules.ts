@@ -407,6 +407,7 @@ const vanishingGradient: Rule<'vanishing_gradient'> = (ctx) => {
     fixes = dedupe([
       isPostLn(f) && fix.preLayerNorm(),
       post !== null && fix.warmup(f),
+      deepNormable(f) && fix.deepNorm(),
       fix.lowerLearningRate(f),
     ]);
   } else {
@@ -1294,6 +1295,12 @@ function isPostLn(facts: ModelFacts): boolean {
 }
 
 /** The cause and fixes of an attention pathology: Post-LN without warm-up names itself, else the step size. */
+/** A Post-LN transformer model kind without DeepNorm (the setting exists for kind transformer only). */
+function deepNormable(f: ModelFacts): boolean {
+  const m = f.config?.model;
+  return m?.kind === 'transformer' && m.norm === 'post' && !m.deepNorm;
+}
+
 function attentionCause(f: ModelFacts, what: string): { cause: string; fixes: Fix[] } {
   const post = postLnWithoutWarmup(f);
   if (post) {
@@ -1302,7 +1309,12 @@ function attentionCause(f: ModelFacts, what: string): { cause: string; fixes: Fi
         `a ${post.layers}-layer Post-LN Transformer${lrText(f)} without learning-rate warm-up: with the LayerNorm after each residual sum, ` +
         `the gradient of the layers near the output is large at initialisation and does not shrink with depth (Xiong et al. 2020, Theorem 1), ` +
         `so the first full-size steps throw those weights far, and ${what}.`,
-      fixes: dedupe([fix.warmup(f), fix.preLayerNorm(), fix.lowerLearningRate(f)]),
+      fixes: dedupe([
+        fix.warmup(f),
+        fix.preLayerNorm(),
+        deepNormable(f) && fix.deepNorm(),
+        fix.lowerLearningRate(f),
+      ]),
     };
   }
   return {

@@ -17,7 +17,7 @@ import { ConvNet } from '../nn/conv.js';
 import { Mlp, RecurrentNet, type LayeredModel, type MlpResidual } from '../nn/index.js';
 import { ResNet, type ResidualOrder, type ResidualScale } from '../nn/residual.js';
 import { Seq2Seq } from '../nn/seq2seq.js';
-import { Transformer } from '../nn/transformer.js';
+import { deepNormScales, Transformer } from '../nn/transformer.js';
 import { GradscopeError } from '../util/errors.js';
 import type { Rng } from '../tensor/rng.js';
 import type { DType } from '../tensor/tensor.js';
@@ -70,6 +70,7 @@ function buildTransformer(model: TransformerModelConfig, task: Task, rng: Rng, d
     dropout: model.dropout,
     positions: model.positions,
     tiedEmbeddings: model.tiedEmbeddings,
+    ...(model.deepNorm ? deepNormScales(model.layers) : {}),
     weightInit: (activation) => resolveInit(model.init, { activation }),
     biasInit: resolveBias(model.bias),
     rng,
