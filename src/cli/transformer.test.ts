@@ -50,6 +50,35 @@ describe('transformer from the config (end to end)', () => {
     assert.ok(existsSync(join(dir, 'tiny', 'metrics.jsonl')));
   });
 
+  it('a Pre-LN transformer learns the adding problem (T = 20) and is read as healthy', () => {
+    // Measured 2026-12-04: eval MSE 0.015 against the baseline's 1/6 in 300 steps (about 11 s); its tokens stay
+    // similar (0.98), which the doctor keeps as information for a run that learns.
+    const config = {
+      task: { name: 'adding', length: 20 },
+      model: { kind: 'transformer', layers: 2, dModel: 32, heads: 4, norm: 'pre' },
+      optimizer: { name: 'adam', learningRate: 0.003 },
+      train: { steps: 300, batchSize: 32 },
+    };
+    const r = gradscope([
+      'run',
+      writeConfig(dir, 'adding.json', config),
+      '--out',
+      join(dir, 'adding'),
+      '--json',
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+    const summary = JSON.parse(r.stdout) as {
+      verdict: string;
+      eval: { loss: number };
+      baseline: { loss: number };
+    };
+    assert.ok(
+      summary.eval.loss < summary.baseline.loss / 4,
+      `eval ${summary.eval.loss} vs ${summary.baseline.loss}`,
+    );
+    assert.equal(summary.verdict, 'healthy');
+  });
+
   it('dModel not divisible by heads: exit 2 naming model.heads, before any run directory is made', () => {
     const bad = { ...TINY, model: { ...TINY.model, dModel: 30 } };
     const out = join(dir, 'bad');

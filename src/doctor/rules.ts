@@ -1359,7 +1359,11 @@ const rankCollapse: Rule<'rank_collapse'> = (ctx) => {
   // tokens keep (a regression read off a few marked positions needs little token diversity): information only.
   // Seen on a Pre-LN Transformer on adding (eval MSE 0.015 against a baseline of 0.167, similarity 0.98).
   const baseline = ctx.summary?.baselineLoss;
-  const losses = ctx.window.map((r) => r.loss).filter((l) => Number.isFinite(l));
+  // the loss where the run ends (the last three logged steps): a run that learns late is still learning
+  const losses = ctx.window
+    .map((r) => r.loss)
+    .filter((l) => Number.isFinite(l))
+    .slice(-3);
   const now = losses.length > 0 ? median(losses) : NaN;
   const learning = baseline !== undefined && baseline > 0 && now < baseline / 2;
   if (learning)
