@@ -11,7 +11,7 @@ import type { MetricsRecord } from '../io/runlog.js';
 import type { ModelFacts } from './facts.js';
 import type { CauseKind, Finding, FindingCode, Fix, TimelineEvent } from './findings.js';
 import * as fix from './fixes.js';
-import { THRESHOLDS, initFarOff, type DoctorContext, type RuleFinding } from './rules.js';
+import { THRESHOLDS, initFarOff, unscaledResidual, type DoctorContext, type RuleFinding } from './rules.js';
 import {
   firstLastRatio,
   hiddenActivations,
@@ -398,10 +398,7 @@ const STREAM_GROWTH_BEYOND_LINEAR = 4;
  * records). Null otherwise, and for models the monitor records no blocks of.
  */
 export function residualStreamCause(ctx: DoctorContext): RootCause | null {
-  const m = ctx.facts.config?.model;
-  const unscaled =
-    m?.kind === 'resnet' ? m.shortcut && m.norm === 'none' && !m.fixup && m.scale === 'none' : false;
-  if (!unscaled) return null;
+  if (!unscaledResidual(ctx.facts)) return null;
   const blocks = (ctx.records[0]?.residual ?? []).filter(
     (b) => Number.isFinite(b.shortcut) && b.shortcut > 0,
   );

@@ -249,9 +249,15 @@ function unnormalised(f: ModelFacts): boolean {
 }
 
 /** A BN-free ResNet whose branches are neither zero-initialised (Fixup) nor scaled from 0 (ReZero, SkipInit). */
-function unscaledResidual(f: ModelFacts): boolean {
+export function unscaledResidual(f: ModelFacts): boolean {
   const m = f.config?.model;
   return m?.kind === 'resnet' && m.shortcut && m.norm === 'none' && !m.fixup && m.scale === 'none';
+}
+
+/** A ResNet built without its shortcuts (`shortcut: false`, He et al. 2016a's plain twin). */
+function plainTwin(f: ModelFacts): boolean {
+  const m = f.config?.model;
+  return m?.kind === 'resnet' && !m.shortcut;
 }
 
 /** Optimisers whose step does not scale with the gradient's magnitude (per-weight second-moment normalisation). */
@@ -380,8 +386,7 @@ const vanishingGradient: Rule<'vanishing_gradient'> = (ctx) => {
       f.optimizer === 'sgd' && fix.adam(f),
     ]);
   } else if (convKind(f)) {
-    const plain =
-      f.config?.model.kind === 'cnn' || (f.config?.model.kind === 'resnet' && !f.config.model.shortcut);
+    const plain = f.config?.model.kind === 'cnn' || plainTwin(f);
     const init = initSentence(f);
     cause =
       `${describeModel(f)}: the gradient shrinks by ${num(perLayer)} per layer over ${f.depth} conv layers` +
@@ -392,7 +397,7 @@ const vanishingGradient: Rule<'vanishing_gradient'> = (ctx) => {
       negativeBias(f) && fix.zeroBias(),
       initTooSmall(f) && fix.preservingInit(f),
       unnormalised(f) && fix.batchNorm(),
-      f.config?.model.kind === 'resnet' && !f.config.model.shortcut && fix.shortcuts(),
+      plainTwin(f) && fix.shortcuts(),
       f.family === 'saturating' && fix.reluHe(f),
       f.optimizer === 'sgd' && fix.adam(f),
     ]);
@@ -988,7 +993,7 @@ function unitRule<C extends 'saturated_activation' | 'dead_units'>(
         negativeBias(f) && fix.zeroBias(),
         initTooSmall(f) && fix.preservingInit(f),
         drifting && fix.batchNorm(),
-        drifting && f.config?.model.kind === 'resnet' && !f.config.model.shortcut && fix.shortcuts(),
+        drifting && plainTwin(f) && fix.shortcuts(),
         fix.leakyRelu(f),
         unnormalised(f) && fix.batchNorm(),
         fix.lowerLearningRate(f),
