@@ -23,7 +23,7 @@ function mlp(spec) {
   const s = spec.shapes.mlp;
   const rng = makeRandom(spec.seed);
   const widths = [s.input, ...new Array(s.depth).fill(s.width), s.classes];
-  let params = [];
+  const params = [];
   for (let l = 0; l + 1 < widths.length; l++) {
     const i = widths[l];
     const o = widths[l + 1];
@@ -43,16 +43,7 @@ function mlp(spec) {
       .sum()
       .mul(-1 / s.batch);
   };
-  const lr = s.learningRate;
-  const update = jit((p, xs, ys) => {
-    const [value, grads] = valueAndGrad(loss)(tree.ref(p), xs, ys);
-    return [tree.map((w, g) => w.sub(g.mul(lr)), p, grads), value];
-  });
-  return () => {
-    const [next, value] = update(params, x.ref, y.ref);
-    params = next;
-    return value.item();
-  };
+  return sgdStep(loss, params, [x, y], s.learningRate);
 }
 
 /**
@@ -65,7 +56,7 @@ function lstm(spec) {
   const H = s.hidden;
   const rng = makeRandom(spec.seed);
   const k = 1 / Math.sqrt(H);
-  let params = {
+  const params = {
     wih: np.array(rng.fillUniform(s.input * 4 * H, -k, k)).reshape([s.input, 4 * H]),
     whh: np.array(rng.fillUniform(H * 4 * H, -k, k)).reshape([H, 4 * H]),
     bih: np.array(rng.fillUniform(4 * H, -k, k)),
@@ -101,16 +92,7 @@ function lstm(spec) {
     const diff = prediction.sub(ys);
     return diff.ref.mul(diff).mean();
   };
-  const lr = s.learningRate;
-  const update = jit((p, xs, ys) => {
-    const [value, grads] = valueAndGrad(loss)(tree.ref(p), xs, ys);
-    return [tree.map((w, g) => w.sub(g.mul(lr)), p, grads), value];
-  });
-  return () => {
-    const [next, value] = update(params, x.ref, y.ref);
-    params = next;
-    return value.item();
-  };
+  return sgdStep(loss, params, [x, y], s.learningRate);
 }
 
 /** Mean softmax cross-entropy of logits [B, classes] against one-hot rows. */
@@ -144,7 +126,8 @@ function laxConv3x3(x, w) {
 /**
  * The same convolution as one product: the nine shifted views of the zero-padded input stacked into columns
  * [B, C 9, S S] (im2col), then W [O, C 9] times the columns. Same sums as `lax.conv` (bit for bit here), but its
- * backward runs through jax-js's matmul kernels: about 7x faster on W5's second layer than `lax.conv`.
+ * backward runs through jax-js's matmul kernels: W5's second layer's forward 7x faster than by `lax.conv`, the whole
+ * W5 step 13.7x (docs/PERFORMANCE.md).
  */
 function im2colConv3x3(x, w) {
   const [B, C, S] = x.shape;
