@@ -261,7 +261,6 @@ function plainTwin(f: ModelFacts): boolean {
 }
 
 /** Optimisers whose step does not scale with the gradient's magnitude (per-weight second-moment normalisation). */
-const ADAPTIVE = new Set(['adagrad', 'rmsprop', 'adam', 'adamw']);
 
 export function initFarOff(facts: ModelFacts): boolean {
   return initTooSmall(facts, 1 / THRESHOLDS.initFarOff) || initTooLarge(facts, THRESHOLDS.initFarOff);
@@ -599,7 +598,7 @@ const tinyUpdates: Rule<'tiny_updates'> = (ctx) => {
   // rate beyond any a user would try means the gradients themselves are too small (initialisation, depth).
   // Adaptive optimisers divide the gradient's scale out (Kingma & Ba 2015, sec. 2.1: the step is about the learning
   // rate per weight), so their tiny steps are the learning rate's.
-  const adaptive = f.optimizer !== null && ADAPTIVE.has(f.optimizer);
+  const adaptive = fix.isAdaptive(f);
   const neededLr = 1e-3 / relGrad;
   const lrCause =
     f.learningRate !== null &&
