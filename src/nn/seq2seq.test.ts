@@ -4,7 +4,8 @@ import { backward, noGrad } from '../autograd/tape.js';
 import { resolveConfig } from '../config/resolve.js';
 import { SEQ2SEQ_TASKS } from '../config/schema.js';
 import { createTransductionTask, TRANSDUCTIONS } from '../data/transduction.js';
-import { orthogonal, xavierNormal, zeros } from '../init/index.js';
+import { normal, orthogonal, xavierNormal, zeros, type Initializer } from '../init/index.js';
+import type { AttentionRecord } from '../io/runlog.js';
 import { crossEntropy, mul, sum } from '../ops/index.js';
 import { assertClose, loadFixture, tensor } from '../testing/fixtures.js';
 import { Rng } from '../tensor/rng.js';
@@ -331,5 +332,53 @@ describe('model kind seq2seq in the config', () => {
       () => resolve({}, { name: 'copy', length: 5 }),
       /model\.kind: task "copy" has no source and target/,
     );
+  });
+});
+
+describe('Seq2Seq attention entropy', () => {
+  const n = 6;
+  const S = n + 1;
+  const tiny = (): Initializer => normal(1e-3);
+  /** The record of one forward pass under teacher forcing (or greedy, in eval mode). */
+  const measure = (m: Seq2Seq, training = true): AttentionRecord => {
+    const { x, labels } = reversal(n, 4, 8);
+    m.setTraining(training);
+    m.setTargets(labels);
+    m.setRecordAttention?.(true);
+    noGrad(() => m.forward(x));
+    const record = m.attentionRecord?.();
+    m.setRecordAttention?.(false);
+    assert.ok(record, 'an attention model records its attention');
+    return record;
+  };
+
+  for (const attention of ['additive', 'dot'] as const) {
+    it(`is ln(S) for near-uniform attention at a tiny initialisation: ${attention}`, () => {
+      const m = model({ attention, hidden: 8, weightInit: tiny, recurrentInit: tiny }, n, 4);
+      const record = measure(m);
+      assert.equal(record.entropy.length, 1, 'one block');
+      assert.equal(record.entropy[0]?.length, 1, 'one head');
+      assert.deepEqual(record.tokenSimilarity, [], 'no token stream to compare');
+      const entropy = record.entropy[0]?.[0] as number;
+      assert.ok(Math.abs(entropy - Math.log(S)) < 1e-4, `entropy ${entropy} vs ln ${S} = ${Math.log(S)}`);
+    });
+  }
+
+  it('falls below ln(S) when the scores are sharp, and greedy decoding averages every step', () => {
+    const m = model({ attention: 'additive', hidden: 8 }, n, 4, 'float32');
+    const start = measure(m).entropy[0]?.[0] as number;
+    assert.ok(start > 0 && start < Math.log(S), `entropy ${start} within (0, ln ${S})`);
+    const score = (m.attention as NonNullable<Seq2Seq['attention']>).score as Tensor;
+    score.data.forEach((v, i, a) => (a[i] = v * 50));
+    const sharp = measure(m).entropy[0]?.[0] as number;
+    assert.ok(sharp < 0.5 * start, `scores x50: entropy ${sharp} vs ${start}`);
+    const greedy = measure(m, false).entropy[0]?.[0] as number;
+    assert.ok(Number.isFinite(greedy) && greedy >= 0 && greedy < Math.log(S), `greedy: ${greedy}`);
+  });
+
+  it('is absent without attention, so the plain model logs no attention record', () => {
+    const m = model({ attention: 'none' }, n, 4);
+    assert.equal(m.setRecordAttention, undefined);
+    assert.equal(m.attentionRecord, undefined);
   });
 });

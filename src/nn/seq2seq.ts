@@ -31,10 +31,12 @@
  * decoder blocks, head.
  */
 import type { Seq2SeqModelConfig } from '../config/types.js';
+import type { AttentionRecord } from '../io/runlog.js';
 import { activationKernels, type ActivationName } from '../kernels/activations.js';
 import {
   activation as applyActivation,
   add,
+  attentionEntropy,
   bmm,
   embedding,
   linear,
@@ -220,6 +222,10 @@ export class Seq2SeqAttentionLayer extends Module {
   readonly score: Tensor | null;
   readonly combineContext: Dense;
   readonly combineState: Dense;
+  /** When set, each `attend` adds its rows' attention entropy to the running mean `meanEntropy` reads. */
+  recordEntropy = false;
+  private entropySum = 0;
+  private entropyRows = 0;
 
   constructor(
     readonly kind: 'additive' | 'dot',
@@ -291,6 +297,12 @@ export class Seq2SeqAttentionLayer extends Module {
       scores = reshape(linear(reshape(e, [B * Tq * S, H]), this.score as Tensor, null), [B, Tq, S]);
     }
     const weights = maskedSoftmax(scores);
+    if (this.recordEntropy) {
+      // One head; greedy decoding attends one step at a time, so the mean is over every row of every call.
+      const entropy = attentionEntropy(weights.data, B, 1, Tq, S)[0] as number;
+      this.entropySum += entropy * B * Tq;
+      this.entropyRows += B * Tq;
+    }
     const context = reshape(bmm(weights, memory), [B * Tq, H]);
     const states = applyActivation(
       add(this.combineContext.forward(context), this.combineState.forward(rows)),
@@ -298,6 +310,21 @@ export class Seq2SeqAttentionLayer extends Module {
     );
     this.observe(states);
     return { states, weights };
+  }
+
+  /** Starts a new mean of the attention entropy. */
+  resetEntropy(): void {
+    this.entropySum = 0;
+    this.entropyRows = 0;
+  }
+
+  /**
+   * The mean entropy -sum_j a_ij ln a_ij (nats) of the decoder's attention over the source positions, over the
+   * decoder steps and examples attended since `resetEntropy`; ln S for uniform attention over S source steps, NaN
+   * when nothing was recorded.
+   */
+  meanEntropy(): number {
+    return this.entropyRows > 0 ? this.entropySum / this.entropyRows : NaN;
   }
 
   forward(x: Tensor): Tensor {
@@ -334,6 +361,16 @@ export class Seq2Seq extends Module implements LayeredModel {
     decoder: TransformerBlock[];
     head: TransformerHead;
   } | null;
+  /**
+   * Attention models only (rnn with attention): measure the decoder's attention entropy in the next forward passes.
+   * Absent on the plain encoder-decoder, so its run log carries no attention record.
+   */
+  readonly setRecordAttention?: (on: boolean) => void;
+  /**
+   * Attention models only: the record in the Transformer's shape (`io/runlog` `AttentionRecord`), one block with one
+   * head, the mean entropy of the decoder's attention over the source; no token similarity (no token stream).
+   */
+  readonly attentionRecord?: () => AttentionRecord;
   private targets: Int32Array | null = null;
 
   constructor(readonly options: Seq2SeqOptions) {
@@ -402,6 +439,14 @@ export class Seq2Seq extends Module implements LayeredModel {
         ...(this.attention ? [this.attention] : []),
         this.output,
       ];
+      const attention = this.attention;
+      if (attention) {
+        this.setRecordAttention = (on) => {
+          attention.recordEntropy = on;
+          if (on) attention.resetEntropy();
+        };
+        this.attentionRecord = () => ({ entropy: [[attention.meanEntropy()]], tokenSimilarity: [] });
+      }
     }
     this.observed = this.blocks;
     this.registerModule('layers', new Sequential(this.blocks));
