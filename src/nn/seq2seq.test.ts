@@ -5,11 +5,13 @@ import { resolveConfig } from '../config/resolve.js';
 import { SEQ2SEQ_TASKS } from '../config/schema.js';
 import { createTransductionTask, TRANSDUCTIONS } from '../data/transduction.js';
 import { normal, orthogonal, xavierNormal, zeros, type Initializer } from '../init/index.js';
+import { diagnoseOnline } from '../doctor/diagnosis.js';
 import type { AttentionRecord } from '../io/runlog.js';
 import { crossEntropy, mul, sum } from '../ops/index.js';
 import { assertClose, loadFixture, tensor } from '../testing/fixtures.js';
 import { Rng } from '../tensor/rng.js';
 import { Tensor, type DType } from '../tensor/tensor.js';
+import { TrainingSession } from '../train/session.js';
 import { Seq2Seq, type Seq2SeqOptions } from './seq2seq.js';
 import { TransformerBlock } from './transformer.js';
 
@@ -380,5 +382,35 @@ describe('Seq2Seq attention entropy', () => {
     const m = model({ attention: 'none' }, n, 4);
     assert.equal(m.setRecordAttention, undefined);
     assert.equal(m.attentionRecord, undefined);
+  });
+});
+
+describe('Seq2Seq attention entropy in the run log', () => {
+  it("is the doctor's record: a session logs it and the entropy rule reads it unchanged", () => {
+    const config = resolveConfig(
+      {
+        task: { name: 'reverse', length: 6, classes: 4 },
+        model: { kind: 'seq2seq', cell: 'gru', hidden: 8, attention: 'dot' },
+        train: { steps: 4, batchSize: 4 },
+        monitor: { every: 1 },
+      },
+      { defaultName: 'entropy' },
+    );
+    const session = new TrainingSession(config);
+    while (!session.done) session.step();
+    const logged = session.history.map((r) => r.attention?.entropy[0]?.[0] ?? NaN);
+    assert.equal(logged.length, 4);
+    for (const e of logged) assert.ok(e > 0 && e <= Math.log(7) + 1e-9, `entropy ${e} within (0, ln 7]`);
+    assert.equal(
+      diagnoseOnline(session.history, config).filter((f) => f.code === 'attention_entropy_collapse').length,
+      0,
+    );
+    // The same records with the entropy collapsed after the first step: the Transformer's rule names block 1 head 0.
+    const collapsed = session.history.map((r, i) =>
+      i === 0 ? r : { ...r, attention: { entropy: [[0.01]], tokenSimilarity: [] } },
+    );
+    const finding = diagnoseOnline(collapsed, config).find((f) => f.code === 'attention_entropy_collapse');
+    assert.ok(finding, 'the entropy rule reads the seq2seq record');
+    assert.match(finding.evidence.join('\n'), /block 1 head 0: mean attention entropy 0\.01/);
   });
 });
