@@ -413,4 +413,35 @@ describe('Seq2Seq attention entropy in the run log', () => {
     assert.ok(finding, 'the entropy rule reads the seq2seq record');
     assert.match(finding.evidence.join('\n'), /block 1 head 0: mean attention entropy 0\.01/);
   });
+
+  it('the transformer architecture: per layer, self-attention heads, then cross-attention heads in the decoder', () => {
+    for (const norm of ['pre', 'post'] as const) {
+      const config = resolveConfig(
+        {
+          task: { name: 'reverse', length: 6, classes: 4 },
+          model: { kind: 'seq2seq', architecture: 'transformer', hidden: 8, heads: 2, layers: 2, norm },
+          train: { steps: 2, batchSize: 4 },
+          monitor: { every: 1 },
+        },
+        { defaultName: 'entropy' },
+      );
+      const session = new TrainingSession(config);
+      session.step();
+      const entropy = session.history[0]?.attention?.entropy ?? [];
+      // Layers 1-2 encoder blocks, then the encoder's final norm (pre only) and the target input, then the decoder.
+      const gap = norm === 'pre' ? 2 : 1;
+      assert.deepEqual(
+        entropy.map((heads) => heads.length),
+        [2, 2, ...Array<number>(gap).fill(0), 4, 4],
+        norm,
+      );
+      const names = session.model.namedParameters().map((p) => p.name);
+      assert.ok(names.includes(`layers.${3 + gap}.crossAttention.inProj.weight`), 'block k is layers.k');
+      const S = 7;
+      for (const heads of entropy)
+        for (const e of heads)
+          assert.ok(e >= 0 && e <= Math.log(S) + 1e-6, `${norm}: entropy ${e} <= ln ${S}`);
+      assert.deepEqual(session.history[0]?.attention?.tokenSimilarity, []);
+    }
+  });
 });

@@ -362,13 +362,16 @@ export class Seq2Seq extends Module implements LayeredModel {
     head: TransformerHead;
   } | null;
   /**
-   * Attention models only (rnn with attention): measure the decoder's attention entropy in the next forward passes.
+   * Attention models only (rnn with attention, transformer): measure attention entropy in the next forward passes.
    * Absent on the plain encoder-decoder, so its run log carries no attention record.
    */
   readonly setRecordAttention?: (on: boolean) => void;
   /**
-   * Attention models only: the record in the Transformer's shape (`io/runlog` `AttentionRecord`), one block with one
-   * head, the mean entropy of the decoder's attention over the source; no token similarity (no token stream).
+   * Attention models only: the record in the Transformer's shape (`io/runlog` `AttentionRecord`). rnn: one block
+   * with one head, the mean entropy of the decoder's attention over the source. transformer: one entry per layer
+   * from layer 1 (so "block k" is layers.k, as the sublayer heat map names it): an encoder block's self-attention
+   * heads, a decoder block's self-attention heads then its cross-attention heads, none for the layers between the
+   * stacks. No token similarity or stream gradient: the encoder's and the decoder's streams are not one sequence.
    */
   readonly attentionRecord?: () => AttentionRecord;
   private targets: Int32Array | null = null;
@@ -387,6 +390,25 @@ export class Seq2Seq extends Module implements LayeredModel {
       this.output = null;
       this.transformer = buildTransformerParts(o, dtype);
       const t = this.transformer;
+      const attentions = [...t.encoder, ...t.decoder].flatMap((block) =>
+        block.crossAttention ? [block.attention, block.crossAttention] : [block.attention],
+      );
+      this.setRecordAttention = (on) => {
+        for (const a of attentions) {
+          a.recordEntropy = on;
+          if (on) a.lastEntropy = null;
+        }
+      };
+      this.attentionRecord = () => {
+        const entropy: number[][] = Array.from({ length: t.decoder.at(-1)?.index ?? 0 }, () => []);
+        for (const block of [...t.encoder, ...t.decoder]) {
+          entropy[block.index - 1] = [
+            ...(block.attention.lastEntropy ?? []),
+            ...(block.crossAttention?.lastEntropy ?? []),
+          ];
+        }
+        return { entropy, tokenSimilarity: [] };
+      };
       this.blocks = [
         t.sourceInput,
         ...t.encoder,
