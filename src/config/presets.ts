@@ -222,6 +222,21 @@ const presets: Preset[] = [
     },
   },
   {
+    // Attention reads the symbol seen D + 10 steps back in one step (Vaswani et al. 2017), where the LSTM must carry
+    // it through every step between. Measured 2026-12-04 (seed 0, 250 steps): eval loss 0.0062, accuracy 0.9999,
+    // healthy; copy-lstm on the same task, 600 steps: eval loss 0.508 against the memoryless baseline 0.520, not
+    // learning.
+    name: 'copy-transformer',
+    description:
+      "copy-lstm's task with a 2-layer Pre-LN Transformer LM: attention looks back directly, solved (Vaswani 2017)",
+    config: {
+      task: { name: 'copy', length: 20 },
+      model: { kind: 'transformer', layers: 2, dModel: 32, heads: 4, norm: 'pre' },
+      optimizer: { name: 'adam', learningRate: 0.003 },
+      train: { steps: 250, batchSize: 32 },
+    },
+  },
+  {
     name: 'post-ln-6',
     description:
       '6-layer Post-LN Transformer char LM, Adam 0.01, no warm-up: stuck near unigram (Xiong et al. 2020)',
