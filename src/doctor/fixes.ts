@@ -360,10 +360,10 @@ export function deepNorm(): Fix {
 /**
  * QK normalisation (Henry et al. 2020; the LayerNorm form of Dehghani et al. 2023): each head's queries and keys
  * layer-normalised with a learnable gain, so every attention logit is at most sqrt(d_head) times the gains and a head
- * cannot sharpen to one key by growing its logits. Measured 2026-12-04 on five char-LM Transformers whose entropy
- * collapsed at Adam 0.05-0.1 (docs/DOCTOR.md): it kept every head's entropy up in all five but cured (by accuracy,
- * over 150 steps) 4 of the 4 Pre-LN stacks and 0 of 1 Post-LN, where warm-up and a 10x lower learning rate cured
- * 5 of 5, each with more accuracy; so the doctor offers it after them.
+ * cannot sharpen to one key by growing its logits. Measured 2026-12-04 on six char-LM Transformers whose entropy
+ * collapsed at Adam 0.05-0.1 (docs/DOCTOR.md): it kept every head's entropy up in all six but cured (by accuracy,
+ * over 150 steps) 4 of the 5 Pre-LN stacks and 0 of 1 Post-LN, where warm-up and a 10x lower learning rate cured
+ * 6 of 6, each with more accuracy; so the doctor offers it after them.
  */
 export function qkNorm(): Fix {
   return {
