@@ -4,7 +4,7 @@
  * `gradscope fix --top 1` trains the doctor's first fix beside it from the same seed and it cures the run; the
  * qkNorm twin keeps every head's entropy up. Measured 2026-12-04 (seed 0): control 26.4% accuracy, 5 of 8 heads
  * collapsed; the first fix (warm-up over a third of the run) 30.6%; the qkNorm twin 28.7% with no head collapsed.
- * About 55 s on a loaded two-core machine (three 150-step runs), 15 s on an idle one.
+ * Three 150-step runs: 43-63 s on a loaded two-core machine, about 20 s of CPU.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
