@@ -154,6 +154,19 @@ export const ARCH_CLINIC: readonly ClinicCase[] = [
     UNSTABLE,
     'learning-rate',
   ),
+  sick(
+    'transformer-entropy-collapse-lr',
+    'a 2-layer Pre-LN char LM (dModel 32, 4 heads) at Adam 0.08: the attention logits grow until every head attends to one key (Zhai et al. 2023)',
+    {
+      task: charLm,
+      model: transformer({ layers: 2, dModel: 32, heads: 4, norm: 'pre' }),
+      optimizer: { name: 'adam', learningRate: 0.08 },
+      train: lmTrain,
+      seed: 29,
+    },
+    UNSTABLE,
+    'learning-rate',
+  ),
   healthy('cnn-adam', '3 ReLU conv layers with He init, Adam 3e-3', {
     task: images,
     model: cnn(3),

@@ -371,6 +371,22 @@ export function deepNorm(): Fix {
   };
 }
 
+/**
+ * QK normalisation (Henry et al. 2020; the LayerNorm form of Dehghani et al. 2023): each head's queries and keys
+ * layer-normalised with a learnable gain, so every attention logit is at most sqrt(d_head) times the gains and a head
+ * cannot sharpen to one key by growing its logits. Measured 2026-12-04 on six char-LM Transformers whose entropy
+ * collapsed at Adam 0.05-0.1 (docs/DOCTOR.md): it kept every head's entropy up in all six but cured (by accuracy,
+ * over 150 steps) 4 of the 5 Pre-LN stacks and 0 of 1 Post-LN, where warm-up and a 10x lower learning rate cured
+ * 6 of 6, each with more accuracy; so the doctor offers it after them.
+ */
+export function qkNorm(): Fix {
+  return {
+    change: 'model.qkNorm true',
+    patch: { model: { qkNorm: true } },
+    why: "a LayerNorm of each head's queries and keys (QK normalisation: Henry et al. 2020, Dehghani et al. 2023) bounds every attention logit by sqrt(d_head) times the norms' gains, so the logits cannot grow until a head attends to a single key (Zhai et al. 2023's entropy collapse); it keeps the step size, so it keeps the heads' entropy up without slowing the run",
+  };
+}
+
 /** Inputs on one scale: the csv task's `standardize` (LeCun et al. 1998, "Efficient BackProp" §4.3). */
 export function standardizeInputs(): Fix {
   return {

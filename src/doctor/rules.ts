@@ -1317,6 +1317,12 @@ function deepNormable(f: ModelFacts): boolean {
   return m?.kind === 'transformer' && m.norm === 'post' && !m.deepNorm;
 }
 
+/** A transformer model kind without QK normalisation (the setting exists for kind transformer only). */
+function qkNormable(f: ModelFacts): boolean {
+  const m = f.config?.model;
+  return m?.kind === 'transformer' && !m.qkNorm;
+}
+
 function attentionCause(f: ModelFacts, what: string): { cause: string; fixes: Fix[] } {
   const post = postLnWithoutWarmup(f);
   if (post) {
@@ -1429,6 +1435,9 @@ const attentionEntropyCollapse: Rule<'attention_entropy_collapse'> = (ctx) => {
     ctx.facts,
     'the attention logits grow until each collapsed head puts nearly all its weight on one key: its softmax saturates and passes almost no gradient',
   );
+  // QK normalisation bounds the logits themselves; it cured fewer runs than the step-size fixes (fixes.qkNorm), so it
+  // comes after them.
+  const ranked = dedupe([...fixes, qkNormable(ctx.facts) && fix.qkNorm()]);
   return {
     code: 'attention_entropy_collapse',
     severity: sev(collapsed.length > heads / 2),
@@ -1443,7 +1452,7 @@ const attentionEntropyCollapse: Rule<'attention_entropy_collapse'> = (ctx) => {
         ),
     ],
     cause: capitalise(cause),
-    fixes,
+    fixes: ranked,
   };
 };
 
