@@ -427,6 +427,9 @@ const vanishingGradient: Rule<'vanishing_gradient'> = (ctx) => {
   }
   return {
     code: 'vanishing_gradient',
+    // A Post-LN stack's vanishing lower blocks are the norm's placement (Xiong et al. 2020), whatever the init:
+    // its first fix is Pre-LN, and the cause kind says the same.
+    ...(f.kind === 'transformer' && isPostLn(f) ? { causeKind: 'normalisation' as const } : {}),
     severity: sev(byMagnitude || ratio < THRESHOLDS.vanishingRatioCritical),
     title: `Vanishing gradient: layer 0 receives ${num(ratio)} of the output layer's gradient`,
     where: {
@@ -555,6 +558,17 @@ const explodingGradient: Rule<'exploding_gradient'> = (ctx) => {
 // ---------------------------------------------------------------------------------------------------------
 // Updates
 
+/**
+ * The power of ten that takes a run's largest update/weight ratio to at least the healthy 1e-3 (Karpathy's rule of
+ * thumb; an LR range test, Smith 2017, finds it exactly), between 10x and 1000x. Rounded up, not to the nearest:
+ * rounded to the nearest, the cure lands anywhere from 0.3x to 3x of a healthy step, and below it a run that was
+ * too slow stays too slow (measured on the conv ward, docs/DOCTOR.md); a step up to 10x too large is what
+ * `gradscope fix` verifies and the instability rules catch.
+ */
+export function healthyStepFactor(ratio: number): number {
+  return 10 ** Math.min(3, Math.max(1, Math.ceil(Math.log10(1e-3 / ratio) - 1e-9)));
+}
+
 const tinyUpdates: Rule<'tiny_updates'> = (ctx) => {
   const judged = finite(ctx.window).filter((r) => r.step > 0 && !r.skipped);
   const windowMax = logMedian(judged.map(maxUpdateRatio));
@@ -598,9 +612,7 @@ const tinyUpdates: Rule<'tiny_updates'> = (ctx) => {
         ? `${f.optimizer} scales each step to about the learning rate ${num(f.learningRate ?? NaN)} per weight, whatever the gradient`
         : `with these gradients a learning rate of about ${num(neededLr)} would move the weights by 1e-3 of their norm per step`,
     );
-  const factor = lrCause
-    ? 10 ** Math.min(3, Math.max(1, Math.round(Math.log10(1e-3 / (atInit ? initialMax : windowMax)))))
-    : 1;
+  const factor = lrCause ? healthyStepFactor(atInit ? initialMax : windowMax) : 1;
   const cause = lrCause
     ? `${describeModel(f)}: the learning rate ${num(f.learningRate ?? NaN)} is too small for any weight to move${adaptive ? '' : `: the gradients are ${num(relGrad)} of the weights' norm, which a learning rate of about ${num(neededLr)} would turn into healthy steps`}.`
     : f.config === null
@@ -1250,7 +1262,7 @@ const notLearning: Rule<'not_learning'> = (ctx) => {
     fixes = dedupe([fix.preservingInit(f), unnormalised(f) && fix.batchNorm()]);
   } else if (ratio < THRESHOLDS.updateRatioSmall) {
     causeKind = 'learning-rate';
-    const factor = 10 ** Math.min(3, Math.max(1, Math.round(Math.log10(1e-3 / ratio))));
+    const factor = healthyStepFactor(ratio);
     cause = `${model}each step moves the weights by ${num(ratio)} of their norm, ${num(1e-3 / ratio)}x less than a healthy step: the learning rate is too small for the run to learn in ${ctx.summary?.steps ?? 'its'} steps.`;
     fixes = dedupe([fix.raiseLearningRate(f, factor), f.optimizer === 'sgd' && fix.adam(f)]);
   } else if (ratio > THRESHOLDS.updateRatioLarge) {
