@@ -59,7 +59,7 @@ function k(index: i32): v128 {
 /** e^x per lane, for x clamped to [-87, 88] (so the result is a finite normal float). */
 // @ts-ignore: decorator
 @inline
-function expV(x: v128): v128 {
+export function expV(x: v128): v128 {
   const xc = f32x4.pmax(f32x4.pmin(x, k(EXP_HI)), k(EXP_LO));
   const t = f32x4.add(f32x4.mul(xc, k(LOG2E)), k(ROUNDER));
   const n = f32x4.sub(t, k(ROUNDER));

@@ -1,6 +1,7 @@
 // Entry point of the WebAssembly kernels; scripts/build-wasm.mjs compiles this file. Only its exports are visible.
 export { heapBase, matmul, workBytes } from './matmul';
 export { sigmoidForward, tanhForward } from './elementwise';
+export { geluBackward, geluForward } from './gelu';
 export { lstmBackward, lstmForward } from './lstm';
 export { simdPeak, simdPeakFlopsPerIteration } from './peak';
 export { addInPlace, scaleInPlace, sumOfSquares } from './vector';

@@ -57,8 +57,29 @@ export function activationForward(
   if (x instanceof Float32Array && y instanceof Float32Array) {
     if (name === 'tanh' && k.tanh) return k.tanh(x, y, n);
     if (name === 'sigmoid' && k.sigmoid) return k.sigmoid(x, y, n);
+    if (name === 'gelu' && k.gelu) return k.gelu(x, y, n);
   }
   activationKernels[name].forward(x, y, n, alpha);
+}
+
+/**
+ * gx += gy * phi'(x) for the first n values (`y` = phi(x), which some derivatives read): the backend's vectorised
+ * GELU backward for float32 where it has one (the erfc and two exps per value were a fifth of a Transformer step,
+ * W6), else the activation table's loop.
+ */
+export function activationBackward(
+  name: ActivationName,
+  x: Buffer,
+  y: Buffer,
+  gy: Buffer,
+  gx: Buffer,
+  n: number,
+  alpha: number,
+): void {
+  const k = kernels();
+  if (name === 'gelu' && k.geluBackward && x instanceof Float32Array && gx instanceof Float32Array)
+    return k.geluBackward(x, gy, gx, n);
+  activationKernels[name].backward(x, y, gy, gx, n, alpha);
 }
 
 /** Sum of b[j]^2 in float64 (the global norm's pass): the backend's vectorised pass where it has one. */

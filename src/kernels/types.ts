@@ -62,6 +62,10 @@ export interface Kernels {
   tanh?(x: Buffer, y: Buffer, n: number): void;
   /** Optional vectorised y = 1 / (1 + e^-x) (float32; x and y may be the same array); see `activationForward`. */
   sigmoid?(x: Buffer, y: Buffer, n: number): void;
+  /** Optional vectorised GELU y = x Phi(x) (float32; x and y may be the same array); see `activationForward`. */
+  gelu?(x: Buffer, y: Buffer, n: number): void;
+  /** Optional vectorised GELU backward gx += gy GELU'(x) (float32); see `activationBackward`. */
+  geluBackward?(x: Buffer, gy: Buffer, gx: Buffer, n: number): void;
   /**
    * Optional passes over whole parameter and gradient vectors, used by `src/optim` through `sumOfSquares`,
    * `scaleInPlace` and `addInPlace` in `kernels/index.ts`. Each must give the same bits as the TypeScript

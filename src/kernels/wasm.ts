@@ -29,6 +29,8 @@ import { WASM_KERNELS_BASE64, WASM_KERNELS_RELAXED_BASE64 } from './wasm-module.
 type OptionalKernel =
   | 'tanh'
   | 'sigmoid'
+  | 'gelu'
+  | 'geluBackward'
   | 'lstmGates'
   | 'lstmGatesBackward'
   | 'sumOfSquares'
@@ -112,6 +114,8 @@ interface ModuleExports {
   readonly simdPeakFlopsPerIteration: () => number;
   readonly tanhForward: (x: number, y: number, n: number) => void;
   readonly sigmoidForward: (x: number, y: number, n: number) => void;
+  readonly geluForward: (x: number, y: number, n: number) => void;
+  readonly geluBackward: (x: number, gy: number, gx: number, n: number) => void;
   readonly lstmForward: (
     p: number,
     hh: number,
@@ -317,6 +321,37 @@ function kernelsFrom(instance: WebAssembly.Instance, fusedMultiplyAdd: boolean):
       ]);
       if (x instanceof Float32Array && y instanceof Float32Array) unary(wasm.sigmoidForward, x, y, n);
       else activationKernels.sigmoid.forward(x, y, n, 0);
+    },
+
+    gelu(x, y, n) {
+      checkLengths('gelu', [
+        ['x', x, n],
+        ['y', y, n],
+      ]);
+      if (x instanceof Float32Array && y instanceof Float32Array) unary(wasm.geluForward, x, y, n);
+      else activationKernels.gelu.forward(x, y, n, 0);
+    },
+
+    geluBackward(x, gy, gx, n) {
+      checkLengths('geluBackward', [
+        ['x', x, n],
+        ['gy', gy, n],
+        ['gx', gx, n],
+      ]);
+      if (!(x instanceof Float32Array && gy instanceof Float32Array && gx instanceof Float32Array)) {
+        activationKernels.gelu.backward(x, x, gy, gx, n, 0);
+        return;
+      }
+      top = dataStart;
+      const xAt = take(n);
+      const gyAt = take(n);
+      const gxAt = take(n);
+      commit();
+      copyIn(x, 0, n, xAt);
+      copyIn(gy, 0, n, gyAt);
+      copyIn(gx, 0, n, gxAt);
+      wasm.geluBackward(xAt, gyAt, gxAt, n);
+      copyOut(gxAt, n, gx);
     },
 
     // The vector passes: below VECTOR_MIN values the call and the copies cost more than the JavaScript loop.
@@ -670,6 +705,8 @@ function moduleExports(instance: WebAssembly.Instance): ModuleExports {
     simdPeakFlopsPerIteration: exportedFunction(exported, 'simdPeakFlopsPerIteration'),
     tanhForward: exportedFunction(exported, 'tanhForward'),
     sigmoidForward: exportedFunction(exported, 'sigmoidForward'),
+    geluForward: exportedFunction(exported, 'geluForward'),
+    geluBackward: exportedFunction(exported, 'geluBackward'),
     lstmForward: exportedFunction(exported, 'lstmForward'),
     lstmBackward: exportedFunction(exported, 'lstmBackward'),
     conv2dForward: exportedFunction(exported, 'conv2dForward'),

@@ -1,6 +1,6 @@
 /** Activation ops: one op over the activation table (variants are settings), and PReLU with a learnable slope. */
 import { gradTarget, makeResult } from '../autograd/tape.js';
-import { activationForward } from '../kernels/index.js';
+import { activationBackward, activationForward } from '../kernels/index.js';
 import { activationKernels, type ActivationName } from '../kernels/activations.js';
 import { allocBuffer, formatShape, type Buffer, type Tensor } from '../tensor/tensor.js';
 
@@ -16,7 +16,7 @@ export function activation(x: Tensor, name: ActivationName, alpha?: number): Ten
   activationForward(name, x.data, y, n, a);
   return makeResult(name, y, x.shape, [x], (result) => {
     const gx = gradTarget(x);
-    if (gx) kern.backward(x.data, y, result.grad as Buffer, gx, n, a);
+    if (gx) activationBackward(name, x.data, y, result.grad as Buffer, gx, n, a);
   });
 }
 

@@ -1,7 +1,7 @@
 /** Matrix products and the fused dense layer op. Transposed operands are read in place, never copied. */
 import { gradTarget, makeResult } from '../autograd/tape.js';
 import { activationKernels, type ActivationName } from '../kernels/activations.js';
-import { activationForward, kernels } from '../kernels/index.js';
+import { activationBackward, activationForward, kernels } from '../kernels/index.js';
 import { allocBuffer, formatShape, type Buffer, type Tensor } from '../tensor/tensor.js';
 
 /**
@@ -95,7 +95,7 @@ export function linear(
     let gz: Buffer = g;
     if (activation !== 'linear') {
       gz = allocBuffer(n, x.dtype);
-      kern.backward(z, y, g, gz, n, a);
+      activationBackward(activation, z, y, g, gz, n, a);
     }
     const gw = gradTarget(weight);
     const gx = gradTarget(x);
