@@ -15,7 +15,9 @@ import asc from 'assemblyscript/asc';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const entry = 'asm/index.ts';
 const target = join(root, 'src/kernels/wasm-module.ts');
-const compilerVersion = JSON.parse(readFileSync(join(root, 'node_modules/assemblyscript/package.json'), 'utf8')).version;
+const compilerVersion = JSON.parse(
+  readFileSync(join(root, 'node_modules/assemblyscript/package.json'), 'utf8'),
+).version;
 
 // -O3 for speed; --noAssert because the JavaScript side validates shapes; the stub runtime because the kernels
 // never allocate (the JavaScript side lays out the memory).
@@ -32,7 +34,11 @@ const flags = ['--enable', 'simd', '-O3', '--noAssert', '--runtime', 'stub', '--
 const shared = ['--enable', 'threads', '--importMemory', '--sharedMemory', '--maximumMemory', '65536'];
 const variants = [
   { constant: 'WASM_KERNELS_BASE64', extra: [], what: 'WebAssembly SIMD' },
-  { constant: 'WASM_KERNELS_RELAXED_BASE64', extra: ['--enable', 'relaxed-simd'], what: 'WebAssembly relaxed SIMD' },
+  {
+    constant: 'WASM_KERNELS_RELAXED_BASE64',
+    extra: ['--enable', 'relaxed-simd'],
+    what: 'WebAssembly relaxed SIMD',
+  },
   { constant: 'WASM_KERNELS_SHARED_BASE64', extra: shared, what: 'WebAssembly SIMD over a shared memory' },
   {
     constant: 'WASM_KERNELS_SHARED_RELAXED_BASE64',

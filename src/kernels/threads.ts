@@ -24,13 +24,7 @@
  */
 import { kernels, setKernels, type Kernels } from './index.js';
 import { WASM_KERNELS_SHARED_BASE64, WASM_KERNELS_SHARED_RELAXED_BASE64 } from './wasm-module.js';
-import {
-  alignUp,
-  checkLengths,
-  decodeBase64,
-  wasmSupported,
-  type WasmKernels,
-} from './wasm.js';
+import { alignUp, checkLengths, decodeBase64, wasmSupported, type WasmKernels } from './wasm.js';
 
 /** The most threads a pool takes (the default is also capped at 4: the bench's machines have 2 to 16 cores). */
 export const MAX_THREADS = 64;
@@ -61,7 +55,7 @@ const MESSAGE_BYTES = 512;
  * block to take (10 bits), so a thread can only take a block of the job whose parameters it read: the parameters
  * are guarded by `paramGen` (a sequence lock: -1 while the caller rewrites them).
  */
-const SLOT = {
+export const SLOT = {
   wake: 0,
   stop: 1,
   next: 2,
@@ -241,10 +235,12 @@ export function threadsUnavailableReason(): string | null {
   if (!WebAssembly.validate(decodeBase64(WASM_KERNELS_SHARED_BASE64))) {
     return 'this runtime does not validate WebAssembly shared memory (threads)';
   }
-  if (!mayWait()) return "Atomics.wait is not allowed on this thread (a browser's main thread): train in a worker";
+  if (!mayWait())
+    return "Atomics.wait is not allowed on this thread (a browser's main thread): train in a worker";
   if (nodeWorkerConstructor() !== null) return null;
   if (typeof runtime.Worker === 'function' && runtime.crossOriginIsolated === true) return null;
-  if (runtime.process !== undefined) return 'this Node has no process.getBuiltinModule (Node >= 20.16 has it)';
+  if (runtime.process !== undefined)
+    return 'this Node has no process.getBuiltinModule (Node >= 20.16 has it)';
   return 'no Web Workers, or the page is not cross-origin isolated';
 }
 
@@ -337,7 +333,13 @@ export class ThreadPool {
     this.ctl = new Int32Array(control);
     Atomics.store(this.ctl, SLOT.paramGen, -1);
     for (let index = 1; index < this.threads; index++) {
-      const init: WorkerInit = { module, memory: this.memory, control, index, work: this.work + index * workBytes };
+      const init: WorkerInit = {
+        module,
+        memory: this.memory,
+        control,
+        index,
+        work: this.work + index * workBytes,
+      };
       this.stopWorkers.push(this.startWorker(init));
     }
   }
@@ -346,10 +348,12 @@ export class ThreadPool {
   private startWorker(init: WorkerInit): () => void {
     const NodeWorker = nodeWorkerConstructor();
     if (NodeWorker !== null) {
-      const source = workerSource("threadMain(require('node:worker_threads').workerData);");
+      // getBuiltinModule, not require: the eval'd source is an ES module when node runs with --input-type=module.
+      const source = workerSource("threadMain(process.getBuiltinModule('node:worker_threads').workerData);");
       const worker = new NodeWorker(source, { eval: true, workerData: init });
-      // The failure is already in the control block (threadMain's catch); an unheard 'error' would end the process.
-      worker.on('error', () => undefined);
+      // An error threadMain could not catch (its source failed to load): the next product falls back. Unheard, the
+      // 'error' event would end the process.
+      worker.on('error', (error) => this.recordFailure(init.index, error.message));
       worker.unref();
       return () => void worker.terminate();
     }
@@ -360,7 +364,7 @@ export class ThreadPool {
       new BlobType([source], { type: 'text/javascript' }),
     );
     const worker = new BrowserWorker(url);
-    worker.addEventListener('error', () => undefined);
+    worker.addEventListener('error', (event) => this.recordFailure(init.index, event.message ?? 'failed'));
     worker.postMessage(init);
     return () => worker.terminate();
   }
@@ -421,6 +425,11 @@ export class ThreadPool {
     accumulate: boolean,
   ): boolean {
     if (this.failure !== null) return false;
+    // A worker that failed between products (e.g. while it started) has said so here.
+    if (Atomics.load(this.ctl, SLOT.failed) !== 0) {
+      this.fail(this.workerMessage());
+      return false;
+    }
     const aLength = m * k;
     const bLength = k * n;
     const cLength = m * n;
@@ -484,6 +493,15 @@ export class ThreadPool {
       }
     }
     return true;
+  }
+
+  /** What a worker's catch writes, written for it (its source did not load): the next product falls back. */
+  private recordFailure(index: number, message: string): void {
+    if (Atomics.load(this.ctl, SLOT.failed) !== 0 || this.failure !== null) return;
+    const bytes = new TextEncoder().encode(`thread ${index}: ${message}`).subarray(0, MESSAGE_BYTES);
+    new Uint8Array(this.ctl.buffer, SLOT.message * 4, MESSAGE_BYTES).set(bytes);
+    Atomics.store(this.ctl, SLOT.messageLength, bytes.length);
+    Atomics.store(this.ctl, SLOT.failed, index);
   }
 
   private workerMessage(): string {
@@ -581,7 +599,8 @@ let warnedUnavailable = false;
 export function useThreads(threads: number | 'auto'): number {
   const active = kernels();
   const base = isThreaded(active) ? active.base : active;
-  const wanted = threads === 'auto' ? defaultThreads() : Math.min(MAX_THREADS, Math.max(1, Math.floor(threads)));
+  const wanted =
+    threads === 'auto' ? defaultThreads() : Math.min(MAX_THREADS, Math.max(1, Math.floor(threads)));
   if (!isWasmKernels(base) || wanted <= 1) {
     if (active !== base) setKernels(base);
     return 1;
