@@ -169,7 +169,8 @@ async function run(spec: RunSpec): Promise<RunSuccess> {
       const peaks: PeakTiming[] = [];
       const quick = spec.calibration.targetSeconds === 0;
       const peakOptions = quick ? { seconds: 0.005, repetitions: 1 } : { seconds: 0.2, repetitions: 5 };
-      if (backend !== 'typescript') {
+      // One thread's peak: the threaded runner's products are read against the single-thread runner's.
+      if (backend !== 'typescript' && threads === 1) {
         for (const fused of backend === 'wasm-relaxed' ? [false, true] : [false]) {
           const peak = measureSimdPeak({ fusedMultiplyAdd: fused, ...peakOptions });
           peaks.push({ kind: peak.kind, gflops: peak.gflops });
