@@ -592,7 +592,8 @@ let warnedUnavailable = false;
  * Run the active kernels on `threads` threads (`'auto'`: `defaultThreads()`); returns the threads now used. Only
  * the WebAssembly backends split; the TypeScript reference stays on one thread. 1 installs the single-thread
  * WebAssembly kernels exactly as without threads. Where the runtime cannot (see `threadsUnavailableReason`), one
- * line says why, once, and one thread runs.
+ * thread runs, and a count asked for explicitly gets one line saying why; after a pool failed, the process stays
+ * on one thread.
  * @example
  * useThreads(2); // kernels().matmul now splits large products across 2 threads
  */
@@ -607,20 +608,33 @@ export function useThreads(threads: number | 'auto'): number {
   }
   const key = `${wanted}/${base.fusedMultiplyAdd ? 'relaxed' : 'plain'}`;
   let threaded = pools.get(key);
-  if (threaded === undefined || !threaded.pool.running) {
-    const unavailable = threadsUnavailableReason();
-    if (unavailable !== null) {
-      if (!warnedUnavailable) {
+  // A pool that failed said so once; the process stays on one thread rather than failing again.
+  if (threaded !== undefined && !threaded.pool.running) {
+    if (active !== base) setKernels(base);
+    return 1;
+  }
+  if (threaded === undefined) {
+    let pool: ThreadPool | null = null;
+    let reason = threadsUnavailableReason();
+    if (reason === null) {
+      try {
+        pool = new ThreadPool({ threads: wanted, fusedMultiplyAdd: base.fusedMultiplyAdd });
+      } catch (error) {
+        reason = error instanceof Error ? error.message : String(error);
+      }
+    }
+    if (pool === null) {
+      // "auto" on a runtime without threads (a page that is not cross-origin isolated) is one thread, silently.
+      if (threads !== 'auto' && !warnedUnavailable) {
         warnedUnavailable = true;
-        console.warn(`gradscope: threads ${wanted} asked, running on one thread: ${unavailable}.`);
+        console.warn(
+          `gradscope: threads ${wanted} asked, running on one thread: ${reason ?? 'unavailable'}.`,
+        );
       }
       if (active !== base) setKernels(base);
       return 1;
     }
-    threaded = createThreadedKernels(
-      base,
-      new ThreadPool({ threads: wanted, fusedMultiplyAdd: base.fusedMultiplyAdd }),
-    );
+    threaded = createThreadedKernels(base, pool);
     pools.set(key, threaded);
   }
   // A pool made for another instance of the same build gives the same bits; keep this process's base.
