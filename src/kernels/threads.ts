@@ -78,22 +78,28 @@ type BlockRunner = (params: Int32Array, index: number, work: number) => void;
  * Takes and runs blocks of the current job until none is left; returns how many it ran. Shared by the caller and
  * the workers (the workers get its source text), so both follow one protocol.
  */
-function drainJobs(ctl: Int32Array, params: Int32Array, run: BlockRunner, work: number): number {
+function drainJobs(
+  ctl: Int32Array,
+  params: Int32Array,
+  run: BlockRunner,
+  work: number,
+  S: typeof SLOT,
+): number {
   let did = 0;
   for (;;) {
-    const next = Atomics.load(ctl, SLOT.next);
+    const next = Atomics.load(ctl, S.next);
     const gen = next >>> 10;
-    if (Atomics.load(ctl, SLOT.paramGen) !== gen) return did;
-    for (let i = 0; i < SLOT.paramCount; i++) params[i] = Atomics.load(ctl, SLOT.params + i);
+    if (Atomics.load(ctl, S.paramGen) !== gen) return did;
+    for (let i = 0; i < S.paramCount; i++) params[i] = Atomics.load(ctl, S.params + i);
     // Unchanged generation after the reads: the parameters are the job's (the caller rewrites them only after
     // every block of it is done, and a successful compareExchange below proves one was still left).
-    if (Atomics.load(ctl, SLOT.paramGen) !== gen) return did;
+    if (Atomics.load(ctl, S.paramGen) !== gen) return did;
     const index = next & 1023;
     if (index >= (params[11] as number)) return did;
-    if (Atomics.compareExchange(ctl, SLOT.next, next, next + 1) !== next) continue;
+    if (Atomics.compareExchange(ctl, S.next, next, next + 1) !== next) continue;
     run(params, index, work);
     did++;
-    if (Atomics.add(ctl, SLOT.done, 1) + 1 === params[11]) Atomics.notify(ctl, SLOT.done);
+    if (Atomics.add(ctl, S.done, 1) + 1 === params[11]) Atomics.notify(ctl, S.done);
   }
 }
 
@@ -132,45 +138,44 @@ interface WorkerInit {
   control: SharedArrayBuffer;
   index: number;
   work: number;
+  // The control block's layout, passed in: a minifier may rename or inline module constants.
+  slot: typeof SLOT;
+  messageBytes: number;
 }
 
 /** A worker's whole life: instantiate on the shared memory, say ready, then take blocks whenever woken. */
 function threadMain(init: WorkerInit): void {
+  const S = init.slot;
   const ctl = new Int32Array(init.control);
   try {
     const instance = new WebAssembly.Instance(init.module, { env: { memory: init.memory } });
     const run = blockRunner(instance.exports['matmulBlock'] as (...args: number[]) => void);
-    const params = new Int32Array(SLOT.paramCount);
-    Atomics.add(ctl, SLOT.ready, 1);
-    Atomics.notify(ctl, SLOT.ready);
-    let seen = Atomics.load(ctl, SLOT.wake);
-    while (Atomics.load(ctl, SLOT.stop) === 0) {
-      const did = drainJobs(ctl, params, run, init.work);
-      if (did > 0) Atomics.add(ctl, SLOT.workerBlocks, did);
-      Atomics.wait(ctl, SLOT.wake, seen);
-      seen = Atomics.load(ctl, SLOT.wake);
+    const params = new Int32Array(S.paramCount);
+    Atomics.add(ctl, S.ready, 1);
+    Atomics.notify(ctl, S.ready);
+    let seen = Atomics.load(ctl, S.wake);
+    while (Atomics.load(ctl, S.stop) === 0) {
+      const did = drainJobs(ctl, params, run, init.work, S);
+      if (did > 0) Atomics.add(ctl, S.workerBlocks, did);
+      Atomics.wait(ctl, S.wake, seen);
+      seen = Atomics.load(ctl, S.wake);
     }
   } catch (error) {
     const text = `thread ${init.index}: ${error instanceof Error ? error.message : String(error)}`;
-    const bytes = new TextEncoder().encode(text).subarray(0, MESSAGE_BYTES);
-    new Uint8Array(init.control, SLOT.message * 4, MESSAGE_BYTES).set(bytes);
-    Atomics.store(ctl, SLOT.messageLength, bytes.length);
-    Atomics.store(ctl, SLOT.failed, init.index);
-    Atomics.notify(ctl, SLOT.done);
-    Atomics.notify(ctl, SLOT.ready);
+    const bytes = new TextEncoder().encode(text).subarray(0, init.messageBytes);
+    new Uint8Array(init.control, S.message * 4, init.messageBytes).set(bytes);
+    Atomics.store(ctl, S.messageLength, bytes.length);
+    Atomics.store(ctl, S.failed, init.index);
+    Atomics.notify(ctl, S.done);
+    Atomics.notify(ctl, S.ready);
   }
 }
 
 /** The worker's source: the functions above as text, so it needs no file of its own (Node and bundled pages). */
-function workerSource(entry: string): string {
-  return [
-    `const SLOT = ${JSON.stringify(SLOT)};`,
-    `const MESSAGE_BYTES = ${MESSAGE_BYTES};`,
-    String(drainJobs),
-    String(blockRunner),
-    String(threadMain),
-    entry,
-  ].join('\n');
+function workerSource(entry: (main: string) => string): string {
+  // By their own names (a minifier renames them, consistently): the functions reach one another by those names
+  // and everything else through their parameters.
+  return [String(drainJobs), String(blockRunner), String(threadMain), entry(threadMain.name)].join('\n');
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -339,6 +344,8 @@ export class ThreadPool {
         control,
         index,
         work: this.work + index * workBytes,
+        slot: SLOT,
+        messageBytes: MESSAGE_BYTES,
       };
       this.stopWorkers.push(this.startWorker(init));
     }
@@ -349,7 +356,9 @@ export class ThreadPool {
     const NodeWorker = nodeWorkerConstructor();
     if (NodeWorker !== null) {
       // getBuiltinModule, not require: the eval'd source is an ES module when node runs with --input-type=module.
-      const source = workerSource("threadMain(process.getBuiltinModule('node:worker_threads').workerData);");
+      const source = workerSource(
+        (main) => `${main}(process.getBuiltinModule('node:worker_threads').workerData);`,
+      );
       const worker = new NodeWorker(source, { eval: true, workerData: init });
       // An error threadMain could not catch (its source failed to load): the next product falls back. Unheard, the
       // 'error' event would end the process.
@@ -359,7 +368,7 @@ export class ThreadPool {
     }
     const BrowserWorker = runtime.Worker as BrowserWorkerConstructor;
     const BlobType = runtime.Blob as NonNullable<Runtime['Blob']>;
-    const source = workerSource('self.onmessage = (event) => threadMain(event.data);');
+    const source = workerSource((main) => `self.onmessage = (event) => ${main}(event.data);`);
     const url = (runtime.URL as NonNullable<Runtime['URL']>).createObjectURL(
       new BlobType([source], { type: 'text/javascript' }),
     );
@@ -465,7 +474,7 @@ export class ThreadPool {
     Atomics.store(ctl, SLOT.next, this.gen << 10);
     Atomics.add(ctl, SLOT.wake, 1);
     Atomics.notify(ctl, SLOT.wake);
-    drainJobs(ctl, this.params, this.run, this.work);
+    drainJobs(ctl, this.params, this.run, this.work, SLOT);
     if (!this.waitForBlocks(blocks)) return false;
     this.splits++;
     c.set(view.subarray(cAt >>> 2, (cAt >>> 2) + cLength));
