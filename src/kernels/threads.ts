@@ -32,11 +32,12 @@ export const MAX_THREADS = 64;
 export const DEFAULT_THREADS_CAP = 4;
 
 /**
- * Products of fewer multiply-adds (m k n) than this stay on one thread: waking a sleeping worker and waiting for
- * it costs ~20-60 us, so below ~0.5 ms of work (at ~35 GFLOPS) two threads do not pay. Measured with
- * `threads.bench` (docs/PERFORMANCE.md, "Two threads").
+ * Products of fewer multiply-adds (m k n) than this stay on one thread. Measured (docs/PERFORMANCE.md, "Two
+ * threads"; one process, 1 and 2 threads interleaved, 2 cores at load 7-9): W1's 64 x 256 x 256 products (2^22)
+ * split gave 1.61x the steps/s, W2's 32 x 128 x 512 ones (2^21) 0.93x: waking a worker and waiting for it costs
+ * more than half of a 0.1 ms product.
  */
-export const SPLIT_MIN_MULTIPLY_ADDS = 1 << 21;
+export const SPLIT_MIN_MULTIPLY_ADDS = 1 << 22;
 
 /** Blocks of C per thread: more than one, so a thread the OS delays leaves its share to the others. */
 const BLOCKS_PER_THREAD = 2;
