@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Oracle fixtures for gradscope, computed by PyTorch in float64.
 
-Run from anywhere:  /usr/bin/python3 scripts/make_fixtures.py
-Writes one JSON file per fixture into <repo>/fixtures/ and removes stale *.json files there.
+Run from anywhere:  /usr/bin/python3 scripts/make_fixtures.py [NAME ...]
+Writes one JSON file per fixture into <repo>/fixtures/ and removes stale *.json files there; with names, writes
+only those fixtures and removes nothing (the others stay byte for byte as they are).
 
 Every file has the schema
     {"name", "description", "torch", "hyperparameters" (optional), "tensors": {name: {"shape", "data"}}}
@@ -57,11 +58,17 @@ def emit(name, description, tensors, hyperparameters=None):
     FIXTURES[name] = entry
 
 
-def write_all():
+def write_all(only=None):
     os.makedirs(OUT_DIR, exist_ok=True)
+    if only:
+        unknown = sorted(set(only) - set(FIXTURES))
+        if unknown:
+            raise SystemExit(f"unknown fixture(s) {', '.join(unknown)}; known: {', '.join(FIXTURES)}")
     written = set()
     total = 0
     for name, fx in FIXTURES.items():
+        if only and name not in only:
+            continue
         # One tensor per line keeps diffs readable and the files small.
         lines = ["{"]
         for key in ("name", "description", "torch", "hyperparameters"):
@@ -81,7 +88,7 @@ def write_all():
             f.write(text)
         written.add(f"{name}.json")
         total += len(text)
-    for stale in sorted(set(os.listdir(OUT_DIR)) - written):
+    for stale in [] if only else sorted(set(os.listdir(OUT_DIR)) - written):
         if stale.endswith(".json"):
             os.remove(os.path.join(OUT_DIR, stale))
             print(f"removed stale {stale}")
@@ -910,6 +917,79 @@ def make_attention():
         )
 
 
+def qk_norm_attention(x, in_w, in_b, out_w, out_b, heads, gq, gk, causal, eps=1e-5):
+    """Multi-head self-attention written out by hand, with QK normalisation when gains are given: each head's q and
+    k pass F.layer_norm over the head dimension with a gain and no shift (Dehghani et al. 2023), then the scaled dot
+    product of Vaswani et al. (2017)."""
+    B, T, D = x.shape
+    dk = D // heads
+    q, k, v = F.linear(x, in_w, in_b).split(D, dim=-1)
+    q, k, v = (t.reshape(B, T, heads, dk).transpose(1, 2) for t in (q, k, v))  # [B, H, T, dk]
+    if gq is not None:
+        q = F.layer_norm(q, (dk,), weight=gq, bias=None, eps=eps)
+        k = F.layer_norm(k, (dk,), weight=gk, bias=None, eps=eps)
+    scores = q @ k.transpose(-2, -1) / math.sqrt(dk)
+    if causal:
+        scores = scores.masked_fill(torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1), float("-inf"))
+    out = torch.softmax(scores, dim=-1) @ v  # [B, H, T, dk]
+    return F.linear(out.transpose(1, 2).reshape(B, T, D), out_w, out_b), scores
+
+
+def make_qk_norm():
+    name = "mha-qknorm"
+    seed_for(name)
+    D, H = 8, 2
+    mha = nn.MultiheadAttention(embed_dim=D, num_heads=H, batch_first=True)
+    # Large projection weights, so without the norms the logits would be large: the norms must do the work.
+    with torch.no_grad():
+        mha.in_proj_weight.mul_(4.0)
+        mha.in_proj_bias.copy_(0.1 * torch.randn(3 * D))
+    params = [mha.in_proj_weight, mha.in_proj_bias, mha.out_proj.weight, mha.out_proj.bias]
+    x = torch.randn(2, 5, D, requires_grad=True)
+    # Self-check: the hand-written attention without the norms is nn.MultiheadAttention.
+    causal = torch.triu(torch.ones(5, 5, dtype=torch.bool), diagonal=1)
+    reference, _ = mha(x, x, x, attn_mask=causal, need_weights=False)
+    plain, _ = qk_norm_attention(x, *params, H, None, None, True)
+    check_close(plain, reference, "hand-written attention = nn.MultiheadAttention")
+    gq = (1 + 0.3 * torch.randn(D // H)).requires_grad_()
+    gk = (1 + 0.3 * torch.randn(D // H)).requires_grad_()
+    out, scores = qk_norm_attention(x, *params, H, gq, gk, True)
+    finite = scores[torch.isfinite(scores)]
+    bound = math.sqrt(D // H) * gq.abs().max() * gk.abs().max()
+    if finite.abs().max() > bound:
+        raise AssertionError("self-check failed: a QK-normalised logit exceeds sqrt(dk) max|g_q| max|g_k|")
+    loss = (out * projection_weights(out.shape)).sum()
+    loss.backward()
+    emit(
+        name,
+        "Causal multi-head self-attention with QK normalisation, written out by hand (checked equal to "
+        "nn.MultiheadAttention without the norms): nn.MultiheadAttention(embed_dim=8, num_heads=2) parameters, "
+        "in_proj_weight x4 and in_proj_bias 0.1 N(0, 1); per head q, k = F.layer_norm(., (dk,), weight=g, bias=None, "
+        "eps=1e-5) with gains q_norm.weight, k_norm.weight = 1 + 0.3 N(0, 1) shared by the heads (Dehghani et al. "
+        "2023); scores q k^T / sqrt(dk), causal mask, softmax, times v, out_proj. x [2, 5, 8]. "
+        "loss = sum(out * w), w_i = sin(i + 1).",
+        {
+            "x": x,
+            "in_proj_weight": mha.in_proj_weight,
+            "in_proj_bias": mha.in_proj_bias,
+            "q_norm.weight": gq,
+            "k_norm.weight": gk,
+            "out_proj.weight": mha.out_proj.weight,
+            "out_proj.bias": mha.out_proj.bias,
+            "out": out,
+            "loss": loss,
+            "grad.x": x.grad,
+            "grad.in_proj_weight": mha.in_proj_weight.grad,
+            "grad.in_proj_bias": mha.in_proj_bias.grad,
+            "grad.q_norm.weight": gq.grad,
+            "grad.k_norm.weight": gk.grad,
+            "grad.out_proj.weight": mha.out_proj.weight.grad,
+            "grad.out_proj.bias": mha.out_proj.bias.grad,
+        },
+        {"heads": H, "eps": 1e-5, "causal": True},
+    )
+
+
 def make_xiong():
     """Xiong et al. 2020: the last layer's gradient norm at initialisation against depth, Post-LN and Pre-LN."""
     name = "xiong-last-layer-gradient"
@@ -1107,10 +1187,11 @@ def main():
     make_accumulate()
     make_conv()
     make_attention()
+    make_qk_norm()
     make_xiong()
     make_seq2seq()
     make_decoder_layer()
-    write_all()
+    write_all(sys.argv[1:])
 
 
 if __name__ == "__main__":

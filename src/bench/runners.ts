@@ -167,7 +167,9 @@ export async function discoverRunners(options: {
   if (!options.peers) return runners;
   runners.push(pytorchRunner());
   runners.push(pytorchRunner(BENCH_THREADS));
-  runners.push(nodePeer('jax-js', 'jax-js (wasm, jit)', 'jax-peer.mjs', ['@jax-js/jax'], ['W1', 'W2', 'W3']));
+  runners.push(
+    nodePeer('jax-js', 'jax-js (wasm, jit)', 'jax-peer.mjs', ['@jax-js/jax'], ['W1', 'W2', 'W3', 'W5', 'W6']),
+  );
   runners.push(
     nodePeer(
       'tfjs-wasm',

@@ -194,9 +194,9 @@ export class ModelTraining implements Trainable {
   private readonly scale: ReturnType<typeof scaleByLearningRate>;
 
   constructor(
-    private readonly model: Module,
-    private readonly x: Tensor,
-    private readonly labels: Int32Array,
+    readonly model: Module,
+    readonly x: Tensor,
+    readonly labels: Int32Array,
     learningRate: number,
   ) {
     this.parameters = model.parameters();

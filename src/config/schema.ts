@@ -693,6 +693,11 @@ const transformer = defineKind({
       .describe(
         'DeepNorm (Wang et al. 2022): the residual scaled by (2 layers)^(1/4), the feed-forward, value and output weights initialised x (8 layers)^(-1/4)',
       ),
+    qkNorm: bool()
+      .default(false)
+      .describe(
+        "QK normalisation: a LayerNorm with a learnable gain (no shift) over each head's queries and keys before the dot product, so the attention logits stay bounded (Henry et al. 2020; Dehghani et al. 2023)",
+      ),
     maxLength: num(WIDTH_RULE)
       .default(TRANSFORMER_DEFAULTS.maxLength)
       .describe('the longest sequence the positional table holds'),
@@ -710,6 +715,7 @@ const transformer = defineKind({
       positions,
       tiedEmbeddings,
       deepNorm,
+      qkNorm,
       maxLength,
       init,
       bias,
@@ -737,6 +743,7 @@ const transformer = defineKind({
       positions,
       tiedEmbeddings,
       deepNorm,
+      qkNorm,
       maxLength,
       init,
       bias,

@@ -123,6 +123,8 @@ export interface TransformerModelConfig {
   tiedEmbeddings: boolean;
   /** DeepNorm (Wang et al. 2022): residual scale (2N)^(1/4), init scale (8N)^(-1/4). */
   deepNorm: boolean;
+  /** QK normalisation (Henry et al. 2020; Dehghani et al. 2023): LayerNorm of each head's queries and keys. */
+  qkNorm: boolean;
   maxLength: number;
   init: InitSpec;
   bias: BiasSpec;

@@ -1,6 +1,8 @@
 /** The Transformer findings: rank collapse and attention entropy collapse, from the records' `attention`. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { findPreset } from '../config/presets.js';
+import { resolveConfig } from '../config/resolve.js';
 import type { AttentionRecord, MetricsRecord } from '../io/runlog.js';
 import { diagnose } from './diagnosis.js';
 import { rankCollapsed, THRESHOLDS } from './rules.js';
@@ -107,5 +109,48 @@ describe('attention entropy collapse (Zhai et al. 2023)', () => {
     assert.ok(
       !diagnose({ records, config: null }).findings.some((f) => f.code === 'attention_entropy_collapse'),
     );
+  });
+
+  describe('its fixes, in the order measured on five collapsed char LMs (docs/DOCTOR.md)', () => {
+    const collapsing = (): MetricsRecord[] =>
+      run((step) => {
+        const e = healthy();
+        if (step > 1) e.entropy = e.entropy.map((heads) => heads.map(() => 0.03));
+        return e;
+      });
+    const fixesFor = (patch: object): string[] => {
+      const preset = findPreset('transformer-entropy-collapse');
+      assert.ok(preset);
+      const config = resolveConfig({ ...preset.config, ...patch }, { defaultName: 'collapse' });
+      const finding = diagnose({ records: collapsing(), config }).findings.find(
+        (f) => f.code === 'attention_entropy_collapse',
+      );
+      assert.ok(finding);
+      return finding.fixes.map((f) => f.change.split(' ')[0] as string);
+    };
+
+    it('Pre-LN: warm-up, a lower learning rate, then QK normalisation', () => {
+      assert.deepEqual(fixesFor({}), ['schedule.name', 'optimizer.learningRate', 'model.qkNorm']);
+    });
+
+    it('Post-LN without warm-up: QK normalisation last, after Pre-LN and DeepNorm', () => {
+      const post = fixesFor({
+        model: { kind: 'transformer', layers: 2, dModel: 32, heads: 4, norm: 'post' },
+      });
+      assert.deepEqual(post, [
+        'schedule.name',
+        'model.norm',
+        'model.deepNorm',
+        'optimizer.learningRate',
+        'model.qkNorm',
+      ]);
+    });
+
+    it('is not offered again to a model that has it', () => {
+      const fixes = fixesFor({
+        model: { kind: 'transformer', layers: 2, dModel: 32, heads: 4, norm: 'pre', qkNorm: true },
+      });
+      assert.ok(!fixes.includes('model.qkNorm'), fixes.join(', '));
+    });
   });
 });

@@ -350,11 +350,12 @@ export function clinicTable(results: readonly ClinicResult[]): string {
   ].join('\n');
 }
 
-// `node dist/doctor/clinic.js [case ...]`: run the clinic and print the table.
+// `node dist/doctor/clinic.js [--arch] [--held-out | --held-out-2] [case ...]`: run a ward and print its table.
 if (import.meta.url === `file://${process.argv[1]}`) {
   const args = process.argv.slice(2);
   const variant = HELD_OUT_VARIANTS.find((v) => args.includes(`--${v.suffix}`));
-  const pool = variant ? CLINIC.map((c, i) => heldOut(c, i, variant)) : CLINIC;
+  const ward = args.includes('--arch') ? (await import('./clinic-arch.js')).ARCH_CLINIC : CLINIC;
+  const pool = variant ? ward.map((c, i) => heldOut(c, i, variant)) : ward;
   const names = args.filter((a) => !a.startsWith('--')).map((a) => (variant ? `${a}.${variant.suffix}` : a));
   const cases = names.length > 0 ? pool.filter((c) => names.includes(c.name)) : pool;
   const results: ClinicResult[] = [];

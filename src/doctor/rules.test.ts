@@ -10,7 +10,7 @@ import type { ResolvedConfig } from '../config/types.js';
 import type { MetricsRecord } from '../io/runlog.js';
 import { diagnose } from './diagnose.js';
 import { applyMergePatch, FINDING_CODES, verdictOf, type Finding, type FindingCode } from './findings.js';
-import { makeContext, RULES, THRESHOLDS, type DoctorInput } from './rules.js';
+import { healthyStepFactor, makeContext, RULES, THRESHOLDS, type DoctorInput } from './rules.js';
 import { craftRecord, craftRun, healthyLayers, timeProfile } from './test-records.js';
 
 function preset(name: string, patch: object = {}): ResolvedConfig {
@@ -43,6 +43,17 @@ function assertPatchesResolve(findings: readonly Finding[], config: ResolvedConf
 // A healthy run learns: its loss falls (craftRecord's default), as its gradients stay within range.
 const healthyRun = (): MetricsRecord[] =>
   craftRun(20, 10, () => ({ layers: healthyLayers(), activations: [{}, {}, {}, {}] }));
+
+describe('healthyStepFactor', () => {
+  it('takes the largest update ratio to at least 1e-3, by a power of ten in 10..1000', () => {
+    assert.equal(healthyStepFactor(6e-6), 1000); // 166x needed: rounded up, not down to 100
+    assert.equal(healthyStepFactor(2e-5), 100); // 50x
+    assert.equal(healthyStepFactor(1e-4), 10); // exactly 10x
+    assert.equal(healthyStepFactor(5e-4), 10); // at least 10x
+    assert.equal(healthyStepFactor(1e-9), 1000); // at most 1000x
+    for (const r of [3e-6, 7e-5, 2e-4]) assert.ok(r * healthyStepFactor(r) >= 1e-3 * (1 - 1e-9));
+  });
+});
 
 describe('not_learning', () => {
   const flat = (update: number): MetricsRecord[] =>

@@ -261,7 +261,6 @@ function plainTwin(f: ModelFacts): boolean {
 }
 
 /** Optimisers whose step does not scale with the gradient's magnitude (per-weight second-moment normalisation). */
-const ADAPTIVE = new Set(['adagrad', 'rmsprop', 'adam', 'adamw']);
 
 export function initFarOff(facts: ModelFacts): boolean {
   return initTooSmall(facts, 1 / THRESHOLDS.initFarOff) || initTooLarge(facts, THRESHOLDS.initFarOff);
@@ -427,6 +426,9 @@ const vanishingGradient: Rule<'vanishing_gradient'> = (ctx) => {
   }
   return {
     code: 'vanishing_gradient',
+    // A Post-LN stack's vanishing lower blocks are the norm's placement (Xiong et al. 2020), whatever the init:
+    // its first fix is Pre-LN, and the cause kind says the same.
+    ...(f.kind === 'transformer' && isPostLn(f) ? { causeKind: 'normalisation' as const } : {}),
     severity: sev(byMagnitude || ratio < THRESHOLDS.vanishingRatioCritical),
     title: `Vanishing gradient: layer 0 receives ${num(ratio)} of the output layer's gradient`,
     where: {
@@ -555,6 +557,17 @@ const explodingGradient: Rule<'exploding_gradient'> = (ctx) => {
 // ---------------------------------------------------------------------------------------------------------
 // Updates
 
+/**
+ * The power of ten that takes a run's largest update/weight ratio to at least the healthy 1e-3 (Karpathy's rule of
+ * thumb; an LR range test, Smith 2017, finds it exactly), between 10x and 1000x. Rounded up, not to the nearest:
+ * rounded to the nearest, the cure lands anywhere from 0.3x to 3x of a healthy step, and below it a run that was
+ * too slow stays too slow (measured on the conv ward, docs/DOCTOR.md); a step up to 10x too large is what
+ * `gradscope fix` verifies and the instability rules catch.
+ */
+export function healthyStepFactor(ratio: number): number {
+  return 10 ** Math.min(3, Math.max(1, Math.ceil(Math.log10(1e-3 / ratio) - 1e-9)));
+}
+
 const tinyUpdates: Rule<'tiny_updates'> = (ctx) => {
   const judged = finite(ctx.window).filter((r) => r.step > 0 && !r.skipped);
   const windowMax = logMedian(judged.map(maxUpdateRatio));
@@ -585,7 +598,7 @@ const tinyUpdates: Rule<'tiny_updates'> = (ctx) => {
   // rate beyond any a user would try means the gradients themselves are too small (initialisation, depth).
   // Adaptive optimisers divide the gradient's scale out (Kingma & Ba 2015, sec. 2.1: the step is about the learning
   // rate per weight), so their tiny steps are the learning rate's.
-  const adaptive = f.optimizer !== null && ADAPTIVE.has(f.optimizer);
+  const adaptive = fix.isAdaptive(f);
   const neededLr = 1e-3 / relGrad;
   const lrCause =
     f.learningRate !== null &&
@@ -598,9 +611,7 @@ const tinyUpdates: Rule<'tiny_updates'> = (ctx) => {
         ? `${f.optimizer} scales each step to about the learning rate ${num(f.learningRate ?? NaN)} per weight, whatever the gradient`
         : `with these gradients a learning rate of about ${num(neededLr)} would move the weights by 1e-3 of their norm per step`,
     );
-  const factor = lrCause
-    ? 10 ** Math.min(3, Math.max(1, Math.round(Math.log10(1e-3 / (atInit ? initialMax : windowMax)))))
-    : 1;
+  const factor = lrCause ? healthyStepFactor(atInit ? initialMax : windowMax) : 1;
   const cause = lrCause
     ? `${describeModel(f)}: the learning rate ${num(f.learningRate ?? NaN)} is too small for any weight to move${adaptive ? '' : `: the gradients are ${num(relGrad)} of the weights' norm, which a learning rate of about ${num(neededLr)} would turn into healthy steps`}.`
     : f.config === null
@@ -1250,7 +1261,7 @@ const notLearning: Rule<'not_learning'> = (ctx) => {
     fixes = dedupe([fix.preservingInit(f), unnormalised(f) && fix.batchNorm()]);
   } else if (ratio < THRESHOLDS.updateRatioSmall) {
     causeKind = 'learning-rate';
-    const factor = 10 ** Math.min(3, Math.max(1, Math.round(Math.log10(1e-3 / ratio))));
+    const factor = healthyStepFactor(ratio);
     cause = `${model}each step moves the weights by ${num(ratio)} of their norm, ${num(1e-3 / ratio)}x less than a healthy step: the learning rate is too small for the run to learn in ${ctx.summary?.steps ?? 'its'} steps.`;
     fixes = dedupe([fix.raiseLearningRate(f, factor), f.optimizer === 'sgd' && fix.adam(f)]);
   } else if (ratio > THRESHOLDS.updateRatioLarge) {
@@ -1304,6 +1315,12 @@ function isPostLn(facts: ModelFacts): boolean {
 function deepNormable(f: ModelFacts): boolean {
   const m = f.config?.model;
   return m?.kind === 'transformer' && m.norm === 'post' && !m.deepNorm;
+}
+
+/** A transformer model kind without QK normalisation (the setting exists for kind transformer only). */
+function qkNormable(f: ModelFacts): boolean {
+  const m = f.config?.model;
+  return m?.kind === 'transformer' && !m.qkNorm;
 }
 
 function attentionCause(f: ModelFacts, what: string): { cause: string; fixes: Fix[] } {
@@ -1418,6 +1435,9 @@ const attentionEntropyCollapse: Rule<'attention_entropy_collapse'> = (ctx) => {
     ctx.facts,
     'the attention logits grow until each collapsed head puts nearly all its weight on one key: its softmax saturates and passes almost no gradient',
   );
+  // QK normalisation bounds the logits themselves; it cured fewer runs than the step-size fixes (fixes.qkNorm), so it
+  // comes after them.
+  const ranked = dedupe([...fixes, qkNormable(ctx.facts) && fix.qkNorm()]);
   return {
     code: 'attention_entropy_collapse',
     severity: sev(collapsed.length > heads / 2),
@@ -1432,7 +1452,7 @@ const attentionEntropyCollapse: Rule<'attention_entropy_collapse'> = (ctx) => {
         ),
     ],
     cause: capitalise(cause),
-    fixes,
+    fixes: ranked,
   };
 };
 

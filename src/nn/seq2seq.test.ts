@@ -4,11 +4,14 @@ import { backward, noGrad } from '../autograd/tape.js';
 import { resolveConfig } from '../config/resolve.js';
 import { SEQ2SEQ_TASKS } from '../config/schema.js';
 import { createTransductionTask, TRANSDUCTIONS } from '../data/transduction.js';
-import { orthogonal, xavierNormal, zeros } from '../init/index.js';
+import { normal, orthogonal, xavierNormal, zeros, type Initializer } from '../init/index.js';
+import { diagnoseOnline } from '../doctor/diagnosis.js';
+import type { AttentionRecord } from '../io/runlog.js';
 import { crossEntropy, mul, sum } from '../ops/index.js';
 import { assertClose, loadFixture, tensor } from '../testing/fixtures.js';
 import { Rng } from '../tensor/rng.js';
 import { Tensor, type DType } from '../tensor/tensor.js';
+import { TrainingSession } from '../train/session.js';
 import { Seq2Seq, type Seq2SeqOptions } from './seq2seq.js';
 import { TransformerBlock } from './transformer.js';
 
@@ -331,5 +334,114 @@ describe('model kind seq2seq in the config', () => {
       () => resolve({}, { name: 'copy', length: 5 }),
       /model\.kind: task "copy" has no source and target/,
     );
+  });
+});
+
+describe('Seq2Seq attention entropy', () => {
+  const n = 6;
+  const S = n + 1;
+  const tiny = (): Initializer => normal(1e-3);
+  /** The record of one forward pass under teacher forcing (or greedy, in eval mode). */
+  const measure = (m: Seq2Seq, training = true): AttentionRecord => {
+    const { x, labels } = reversal(n, 4, 8);
+    m.setTraining(training);
+    m.setTargets(labels);
+    m.setRecordAttention?.(true);
+    noGrad(() => m.forward(x));
+    const record = m.attentionRecord?.();
+    m.setRecordAttention?.(false);
+    assert.ok(record, 'an attention model records its attention');
+    return record;
+  };
+
+  for (const attention of ['additive', 'dot'] as const) {
+    it(`is ln(S) for near-uniform attention at a tiny initialisation: ${attention}`, () => {
+      const m = model({ attention, hidden: 8, weightInit: tiny, recurrentInit: tiny }, n, 4);
+      const record = measure(m);
+      assert.equal(record.entropy.length, 1, 'one block');
+      assert.equal(record.entropy[0]?.length, 1, 'one head');
+      assert.deepEqual(record.tokenSimilarity, [], 'no token stream to compare');
+      const entropy = record.entropy[0]?.[0] as number;
+      assert.ok(Math.abs(entropy - Math.log(S)) < 1e-4, `entropy ${entropy} vs ln ${S} = ${Math.log(S)}`);
+    });
+  }
+
+  it('falls below ln(S) when the scores are sharp, and greedy decoding averages every step', () => {
+    const m = model({ attention: 'additive', hidden: 8 }, n, 4, 'float32');
+    const start = measure(m).entropy[0]?.[0] as number;
+    assert.ok(start > 0 && start < Math.log(S), `entropy ${start} within (0, ln ${S})`);
+    const score = (m.attention as NonNullable<Seq2Seq['attention']>).score as Tensor;
+    score.data.forEach((v, i, a) => (a[i] = v * 50));
+    const sharp = measure(m).entropy[0]?.[0] as number;
+    assert.ok(sharp < 0.5 * start, `scores x50: entropy ${sharp} vs ${start}`);
+    const greedy = measure(m, false).entropy[0]?.[0] as number;
+    assert.ok(Number.isFinite(greedy) && greedy >= 0 && greedy < Math.log(S), `greedy: ${greedy}`);
+  });
+
+  it('is absent without attention, so the plain model logs no attention record', () => {
+    const m = model({ attention: 'none' }, n, 4);
+    assert.equal(m.setRecordAttention, undefined);
+    assert.equal(m.attentionRecord, undefined);
+  });
+});
+
+describe('Seq2Seq attention entropy in the run log', () => {
+  it("is the doctor's record: a session logs it and the entropy rule reads it unchanged", () => {
+    const config = resolveConfig(
+      {
+        task: { name: 'reverse', length: 6, classes: 4 },
+        model: { kind: 'seq2seq', cell: 'gru', hidden: 8, attention: 'dot' },
+        train: { steps: 4, batchSize: 4 },
+        monitor: { every: 1 },
+      },
+      { defaultName: 'entropy' },
+    );
+    const session = new TrainingSession(config);
+    while (!session.done) session.step();
+    const logged = session.history.map((r) => r.attention?.entropy[0]?.[0] ?? NaN);
+    assert.equal(logged.length, 4);
+    for (const e of logged) assert.ok(e > 0 && e <= Math.log(7) + 1e-9, `entropy ${e} within (0, ln 7]`);
+    assert.equal(
+      diagnoseOnline(session.history, config).filter((f) => f.code === 'attention_entropy_collapse').length,
+      0,
+    );
+    // The same records with the entropy collapsed after the first step: the Transformer's rule names block 1 head 0.
+    const collapsed = session.history.map((r, i) =>
+      i === 0 ? r : { ...r, attention: { entropy: [[0.01]], tokenSimilarity: [] } },
+    );
+    const finding = diagnoseOnline(collapsed, config).find((f) => f.code === 'attention_entropy_collapse');
+    assert.ok(finding, 'the entropy rule reads the seq2seq record');
+    assert.match(finding.evidence.join('\n'), /block 1 head 0: mean attention entropy 0\.01/);
+  });
+
+  it('the transformer architecture: per layer, self-attention heads, then cross-attention heads in the decoder', () => {
+    for (const norm of ['pre', 'post'] as const) {
+      const config = resolveConfig(
+        {
+          task: { name: 'reverse', length: 6, classes: 4 },
+          model: { kind: 'seq2seq', architecture: 'transformer', hidden: 8, heads: 2, layers: 2, norm },
+          train: { steps: 2, batchSize: 4 },
+          monitor: { every: 1 },
+        },
+        { defaultName: 'entropy' },
+      );
+      const session = new TrainingSession(config);
+      session.step();
+      const entropy = session.history[0]?.attention?.entropy ?? [];
+      // Layers 1-2 encoder blocks, then the encoder's final norm (pre only) and the target input, then the decoder.
+      const gap = norm === 'pre' ? 2 : 1;
+      assert.deepEqual(
+        entropy.map((heads) => heads.length),
+        [2, 2, ...Array<number>(gap).fill(0), 4, 4],
+        norm,
+      );
+      const names = session.model.namedParameters().map((p) => p.name);
+      assert.ok(names.includes(`layers.${3 + gap}.crossAttention.inProj.weight`), 'block k is layers.k');
+      const S = 7;
+      for (const heads of entropy)
+        for (const e of heads)
+          assert.ok(e >= 0 && e <= Math.log(S) + 1e-6, `${norm}: entropy ${e} <= ln ${S}`);
+      assert.deepEqual(session.history[0]?.attention?.tokenSimilarity, []);
+    }
   });
 });

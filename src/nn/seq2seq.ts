@@ -31,10 +31,12 @@
  * decoder blocks, head.
  */
 import type { Seq2SeqModelConfig } from '../config/types.js';
+import type { AttentionRecord } from '../io/runlog.js';
 import { activationKernels, type ActivationName } from '../kernels/activations.js';
 import {
   activation as applyActivation,
   add,
+  attentionEntropy,
   bmm,
   embedding,
   linear,
@@ -220,6 +222,10 @@ export class Seq2SeqAttentionLayer extends Module {
   readonly score: Tensor | null;
   readonly combineContext: Dense;
   readonly combineState: Dense;
+  /** When set, each `attend` adds its rows' attention entropy to the running mean `meanEntropy` reads. */
+  recordEntropy = false;
+  private entropySum = 0;
+  private entropyRows = 0;
 
   constructor(
     readonly kind: 'additive' | 'dot',
@@ -291,6 +297,12 @@ export class Seq2SeqAttentionLayer extends Module {
       scores = reshape(linear(reshape(e, [B * Tq * S, H]), this.score as Tensor, null), [B, Tq, S]);
     }
     const weights = maskedSoftmax(scores);
+    if (this.recordEntropy) {
+      // One head; greedy decoding attends one step at a time, so the mean is over every row of every call.
+      const entropy = attentionEntropy(weights.data, B, 1, Tq, S)[0] as number;
+      this.entropySum += entropy * B * Tq;
+      this.entropyRows += B * Tq;
+    }
     const context = reshape(bmm(weights, memory), [B * Tq, H]);
     const states = applyActivation(
       add(this.combineContext.forward(context), this.combineState.forward(rows)),
@@ -298,6 +310,21 @@ export class Seq2SeqAttentionLayer extends Module {
     );
     this.observe(states);
     return { states, weights };
+  }
+
+  /** Starts a new mean of the attention entropy. */
+  resetEntropy(): void {
+    this.entropySum = 0;
+    this.entropyRows = 0;
+  }
+
+  /**
+   * The mean entropy -sum_j a_ij ln a_ij (nats) of the decoder's attention over the source positions, over the
+   * decoder steps and examples attended since `resetEntropy`; ln S for uniform attention over S source steps, NaN
+   * when nothing was recorded.
+   */
+  meanEntropy(): number {
+    return this.entropyRows > 0 ? this.entropySum / this.entropyRows : NaN;
   }
 
   forward(x: Tensor): Tensor {
@@ -334,6 +361,19 @@ export class Seq2Seq extends Module implements LayeredModel {
     decoder: TransformerBlock[];
     head: TransformerHead;
   } | null;
+  /**
+   * Attention models only (rnn with attention, transformer): measure attention entropy in the next forward passes.
+   * Absent on the plain encoder-decoder, so its run log carries no attention record.
+   */
+  readonly setRecordAttention?: (on: boolean) => void;
+  /**
+   * Attention models only: the record in the Transformer's shape (`io/runlog` `AttentionRecord`). rnn: one block
+   * with one head, the mean entropy of the decoder's attention over the source. transformer: one entry per layer
+   * from layer 1 (so "block k" is layers.k, as the sublayer heat map names it): an encoder block's self-attention
+   * heads, a decoder block's self-attention heads then its cross-attention heads, none for the layers between the
+   * stacks. No token similarity or stream gradient: the encoder's and the decoder's streams are not one sequence.
+   */
+  readonly attentionRecord?: () => AttentionRecord;
   private targets: Int32Array | null = null;
 
   constructor(readonly options: Seq2SeqOptions) {
@@ -350,6 +390,25 @@ export class Seq2Seq extends Module implements LayeredModel {
       this.output = null;
       this.transformer = buildTransformerParts(o, dtype);
       const t = this.transformer;
+      const attentions = [...t.encoder, ...t.decoder].flatMap((block) =>
+        block.crossAttention ? [block.attention, block.crossAttention] : [block.attention],
+      );
+      this.setRecordAttention = (on) => {
+        for (const a of attentions) {
+          a.recordEntropy = on;
+          if (on) a.lastEntropy = null;
+        }
+      };
+      this.attentionRecord = () => {
+        const entropy: number[][] = Array.from({ length: t.decoder.at(-1)?.index ?? 0 }, () => []);
+        for (const block of [...t.encoder, ...t.decoder]) {
+          entropy[block.index - 1] = [
+            ...(block.attention.lastEntropy ?? []),
+            ...(block.crossAttention?.lastEntropy ?? []),
+          ];
+        }
+        return { entropy, tokenSimilarity: [] };
+      };
       this.blocks = [
         t.sourceInput,
         ...t.encoder,
@@ -402,6 +461,14 @@ export class Seq2Seq extends Module implements LayeredModel {
         ...(this.attention ? [this.attention] : []),
         this.output,
       ];
+      const attention = this.attention;
+      if (attention) {
+        this.setRecordAttention = (on) => {
+          attention.recordEntropy = on;
+          if (on) attention.resetEntropy();
+        };
+        this.attentionRecord = () => ({ entropy: [[attention.meanEntropy()]], tokenSimilarity: [] });
+      }
     }
     this.observed = this.blocks;
     this.registerModule('layers', new Sequential(this.blocks));

@@ -3,12 +3,14 @@
  * every position scored) or an encoder classifier (bidirectional, pooled), from one implementation whose variants are
  * settings: norm placement `post` (the original: x = LN(alpha x + f(x))) or `pre` (x = alpha x + f(LN(x)), a final LN
  * before the head; Xiong et al. 2020), the residual scale alpha and the init scale beta of DeepNorm (Wang et al.
- * 2022), dropout on every sublayer's output, sinusoidal or learned positions, and tied input/output embeddings.
+ * 2022), QK normalisation (a LayerNorm of each head's queries and keys; Henry et al. 2020, Dehghani et al. 2023),
+ * dropout on every sublayer's output, sinusoidal or learned positions, and tied input/output embeddings.
  *
  * Layers, as the run log and the monitor index them:
  *   layers.0          the input: `embedding.weight` [vocab, dModel] (token inputs) or `projection.*` (features),
  *                     plus `position.weight` [maxLength, dModel] for learned positions;
  *   layers.1 .. L     the blocks: `attention.inProj.*` (q, k, v rows stacked, PyTorch's in_proj layout),
+ *                     `attention.queryNorm.weight` and `attention.keyNorm.weight` [dModel / heads] (qkNorm only),
  *                     `attention.outProj.*`, `attentionNorm.*`, `feedForward.0.*`, `feedForward.1.*`,
  *                     `feedForwardNorm.*`; so per-parameter gradient norms separate attention from feed-forward;
  *   layers.L+1        the head: `finalNorm.*` (pre-LN only) and `output.*` (only `output.bias` when tied).
@@ -24,6 +26,7 @@ import {
   linear,
   mean,
   mul,
+  normalize,
   permute,
   reshape,
   sinusoidalPositions,
@@ -63,6 +66,8 @@ export interface TransformerOptions {
   residualScale?: number;
   /** beta: multiplies the initial feed-forward, value and output-projection weights (DeepNorm); default 1. */
   initScale?: number;
+  /** QK normalisation: each head's queries and keys pass a LayerNorm with a learnable gain (see `MultiHeadAttention`). */
+  qkNorm?: boolean;
   dropout?: number;
   positions?: PositionKind;
   /** The output layer reuses the token embedding (Press & Wolf 2017); needs token inputs and outputSize = inputSize. */
@@ -260,10 +265,29 @@ export function tokenSimilarity(h: ArrayLike<number>, batch: number, steps: numb
   return total / batch;
 }
 
-/** Multi-head attention with PyTorch's packed in-projection [3 dModel, dModel] (q, k, v rows) and out-projection. */
+/** LayerNorm's epsilon (PyTorch's default), also for the queries' and keys' norms. */
+const QK_NORM_EPS = 1e-5;
+
+/**
+ * Multi-head attention with PyTorch's packed in-projection [3 dModel, dModel] (q, k, v rows) and out-projection.
+ *
+ * With `qkNorm`, each head's query and key vectors are layer-normalised over the head's dk features before the
+ * scaled dot product, with a learnable gain per feature shared by the heads and no shift: the LayerNorm form of
+ * Dehghani et al. (2023, "Scaling Vision Transformers to 22 Billion Parameters", QK normalisation, which stopped the
+ * attention logits of their large models from diverging) of the idea of Henry et al. (2020, "Query-Key
+ * Normalization for Transformers", who L2-normalise q and k and learn the softmax's scale). Without a shift, a
+ * normalised vector has norm at most sqrt(dk), so every logit obeys |q . k| / sqrt(dk) <= sqrt(dk) max|g_q| max|g_k|
+ * whatever the weights: the logits cannot grow until a head's attention is one-hot (Zhai et al. 2023's entropy
+ * collapse) unless the gains do.
+ */
 export class MultiHeadAttention extends Module {
   readonly inProj: Dense;
   readonly outProj: Dense;
+  /** The queries' and keys' LayerNorm gains [dModel / heads] (qkNorm), or null. */
+  readonly queryNorm: Tensor | null;
+  readonly keyNorm: Tensor | null;
+  /** The zero shift the query/key norms pass to `normalize` (not a parameter: no shift keeps the logit bound). */
+  private readonly noShift: Tensor | null;
   /** When set, `lastEntropy` receives each head's mean attention entropy (nats) at every forward. */
   recordEntropy = false;
   lastEntropy: number[] | null = null;
@@ -271,7 +295,14 @@ export class MultiHeadAttention extends Module {
   constructor(
     readonly dModel: number,
     readonly heads: number,
-    options: { weightInit: Initializer; biasInit: Initializer; rng: Rng; dtype: DType; valueScale: number },
+    options: {
+      weightInit: Initializer;
+      biasInit: Initializer;
+      rng: Rng;
+      dtype: DType;
+      valueScale: number;
+      qkNorm?: boolean;
+    },
   ) {
     super();
     const common = { biasInit: options.biasInit, dtype: options.dtype };
@@ -283,6 +314,12 @@ export class MultiHeadAttention extends Module {
         rng: options.rng.fork('inProj'),
       }),
     );
+    const dk = dModel / heads;
+    const gain = (name: string): Tensor | null =>
+      options.qkNorm ? this.registerParameter(name, Tensor.ones([dk], options.dtype), 'norm') : null;
+    this.queryNorm = gain('queryNorm.weight');
+    this.keyNorm = gain('keyNorm.weight');
+    this.noShift = options.qkNorm ? Tensor.zeros([dk], options.dtype) : null;
     this.outProj = this.registerModule(
       'outProj',
       new Dense(dModel, dModel, {
@@ -303,13 +340,20 @@ export class MultiHeadAttention extends Module {
     return this.attend(x, null, causal);
   }
 
-  /** Queries from `query` [B, Tq, dModel]; keys and values from `memory` [B, Tk, dModel] (cross) or the query (self). */
-  attend(
-    query: Tensor,
-    memory: Tensor | null,
-    causal: boolean,
-    keyLengths: Int32Array | null = null,
-  ): Tensor {
+  /** t [B, T, dModel] with each head's dk features layer-normalised and scaled by `gain` (qkNorm), else t itself. */
+  private normaliseHeads(t: Tensor, gain: Tensor | null): Tensor {
+    if (gain === null) return t;
+    const dk = this.dModel / this.heads;
+    const rows = reshape(t, [t.size / dk, dk]);
+    return reshape(normalize(rows, gain, this.noShift as Tensor, 'layer', QK_NORM_EPS).y, t.shape);
+  }
+
+  /**
+   * The queries [B, Tq, dModel] from `query`, the keys and values [B, Tk, dModel] from `memory` (cross) or the query
+   * (self), head h in columns h dk .. (h + 1) dk - 1; the queries and keys normalised per head with qkNorm. What the
+   * scaled dot product reads.
+   */
+  project(query: Tensor, memory: Tensor | null): { q: Tensor; k: Tensor; v: Tensor } {
     const D = this.dModel;
     const [B, Tq] = query.shape as [number, number];
     let q: Tensor;
@@ -332,6 +376,19 @@ export class MultiHeadAttention extends Module {
       k = reshape(slice(kv, 1, 0, D), [B, Tk, D]);
       v = reshape(slice(kv, 1, D, 2 * D), [B, Tk, D]);
     }
+    return { q: this.normaliseHeads(q, this.queryNorm), k: this.normaliseHeads(k, this.keyNorm), v };
+  }
+
+  /** Queries from `query` [B, Tq, dModel]; keys and values from `memory` [B, Tk, dModel] (cross) or the query (self). */
+  attend(
+    query: Tensor,
+    memory: Tensor | null,
+    causal: boolean,
+    keyLengths: Int32Array | null = null,
+  ): Tensor {
+    const D = this.dModel;
+    const [B, Tq] = query.shape as [number, number];
+    const { q, k, v } = this.project(query, memory);
     const { out, weights } = attention(q, k, v, { heads: this.heads, causal, keyLengths });
     if (this.recordEntropy)
       this.lastEntropy = attentionEntropy(weights, B, this.heads, Tq, k.shape[1] as number);
@@ -371,6 +428,7 @@ export class TransformerBlock extends Module {
         rng: rng.fork('attention'),
         dtype,
         valueScale: beta,
+        qkNorm: o.qkNorm ?? false,
       }),
     );
     this.attentionNorm = this.registerModule('attentionNorm', new LayerNorm(o.dModel, { dtype }));
@@ -383,6 +441,7 @@ export class TransformerBlock extends Module {
             rng: rng.fork('crossAttention'),
             dtype,
             valueScale: beta,
+            qkNorm: o.qkNorm ?? false,
           }),
         )
       : null;

@@ -37,6 +37,7 @@ import {
 
 import { layeredConfigReport, type BranchVariance } from './layered.js';
 import { residualReport, type ResidualPreflight } from './residual.js';
+import { seq2seqReport, type Seq2SeqPreflight } from './seq2seq.js';
 
 export { formatReport } from './format.js';
 
@@ -151,6 +152,8 @@ export interface PreflightReport {
   transformer?: TransformerPreflight;
   /** Residual MLPs: the stream beside the residual mean-field recursion (./residual.ts). */
   residual?: ResidualPreflight;
+  /** Seq2seq (architecture rnn): the gradient reaching each source step, beside the twin with attention switched. */
+  seq2seq?: Seq2SeqPreflight;
   /**
    * Where `gradNorm2` is measured when not at the pre-activation h_l: `stream` (residual MLPs: x_l, with `q` the
    * branch's first pre-activation) or `output` (conv and residual kinds: y_l, with `q` its mean square).
@@ -176,6 +179,7 @@ export function preflight(config: ResolvedConfig, options: PreflightOptions = {}
     return residualReport(config, config.model, task, { networks, data, ...jacobian });
   if (config.model.kind === 'mlp') return mlpReport(config, config.model, task, networks, data, jacobian);
   if (config.model.kind === 'transformer') return transformerReport(config, task, networks, verdictOf);
+  if (config.model.kind === 'seq2seq') return seq2seqReport(config, task, networks, verdictOf);
   // Conv and residual kinds build a LayeredModel: the generic per-layer probe (./layered.ts).
   if (config.model.kind === 'cnn' || config.model.kind === 'resnet')
     return layeredConfigReport(config, task, { networks, data, ...jacobian });
@@ -362,9 +366,9 @@ export function verdictOf(gradRatio: number, measured: readonly number[]): Prefl
 // ---------------------------------------------------------------------------------------------------------------
 // Recurrent report
 
-/** Whether preflight probes this model (MLPs and recurrent cells do; a run skips the panel quietly otherwise). */
+/** Whether preflight probes this model (all but the transformer seq2seq; a run skips the panel quietly otherwise). */
 export function preflightProbes(config: ResolvedConfig): boolean {
-  return config.model.kind !== 'seq2seq';
+  return config.model.kind !== 'seq2seq' || config.model.architecture === 'rnn';
 }
 
 /** Preflight's probes cover MLPs, recurrent cells and transformers; another model is refused by name (exit 2). */

@@ -71,6 +71,7 @@ function buildTransformer(model: TransformerModelConfig, task: Task, rng: Rng, d
     positions: model.positions,
     tiedEmbeddings: model.tiedEmbeddings,
     ...(model.deepNorm ? deepNormScales(model.layers) : {}),
+    qkNorm: model.qkNorm,
     weightInit: (activation) => resolveInit(model.init, { activation }),
     biasInit: resolveBias(model.bias),
     rng,

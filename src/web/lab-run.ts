@@ -11,6 +11,7 @@
 import {
   ConfigError,
   PRESETS,
+  TASK_NAMES,
   parseConfigText,
   resolveConfig,
   toRunName,
@@ -46,9 +47,37 @@ function taskOf(config: unknown): string | undefined {
   return undefined;
 }
 
-/** True when the config's task runs in a browser (everything but the tasks that read MNIST from disk). */
+/** What a Node-only task reads from disk, for the page's refusal. */
+const READS_FROM_DISK: Readonly<Record<string, string>> = {
+  mnist: 'the MNIST digits',
+  'seq-mnist': 'the MNIST digits',
+  csv: 'your own table (task.path)',
+};
+
+/** A corpus file of the user's own (`task.path` of char-lm) is read through Node's file system too. */
+function readsUserFile(config: unknown): boolean {
+  const task = (config as { task?: unknown } | null)?.task;
+  return typeof task === 'object' && task !== null && (task as { path?: unknown }).path !== undefined;
+}
+
+/**
+ * True when the config's task runs in a browser: everything but the tasks that read files from disk (MNIST, a csv
+ * table, a corpus file of the user's own); the generated tasks and the bundled char-lm corpus do.
+ */
 export function runsInBrowser(config: unknown): boolean {
-  return !NODE_ONLY_TASKS.includes(taskOf(config) ?? 'spirals');
+  return !NODE_ONLY_TASKS.includes(taskOf(config) ?? 'spirals') && !readsUserFile(config);
+}
+
+/** The page's refusal of a config whose task reads files from disk, naming what it reads and what runs here. */
+function browserRefusal(config: unknown): string {
+  const name = taskOf(config) ?? 'spirals';
+  const here = TASK_NAMES.filter((task) => !NODE_ONLY_TASKS.includes(task)).join(', ');
+  const terminal = 'or run it from a terminal: npx gradscope run <config.json>.';
+  if (!NODE_ONLY_TASKS.includes(name)) {
+    const path = String((config as { task: { path: unknown } }).task.path);
+    return `task.path: "${path}" is a file on your disk, which a browser cannot read; leave task.path out for the bundled corpus, ${terminal}`;
+  }
+  return `task: "${name}" reads ${READS_FROM_DISK[name] ?? 'files'} from disk, which a browser cannot; use ${here} here, ${terminal}`;
 }
 
 /** The presets the lab offers: those whose task runs in a browser. */
@@ -194,7 +223,7 @@ export function resolveForLab(raw: unknown, name: string): Outcome<{ config: Res
       ok: false,
       problem: {
         kind: 'config',
-        message: `task: "${taskOf(raw)}" reads the MNIST digits from disk, which a browser cannot; use spirals, xor, teacher, adding or copy here, or run it from a terminal: npx gradscope run <config.json>.`,
+        message: browserRefusal(raw),
       },
     };
   }

@@ -16,7 +16,13 @@ import { escapeHtml, formatNumber, formatPercent, formatRanges } from '../report
 import { VERDICT_TEXT } from '../report/page.js';
 import { ChartGroup, LineChart, type LineSeries } from './charts.js';
 import { DistributionsPanel } from './distributions.js';
-import { entropyPanel, isTransformerRun, similarityPanel, sublayerPanel } from './transformer-panels.js';
+import {
+  entropyPanel,
+  isTransformerRun,
+  similarityPanel,
+  sublayerPanel,
+  transformerCharts,
+} from './transformer-panels.js';
 import { branchRatioHeatMap, hasResidualData, streamHeatMap } from '../report/residual.js';
 import { RunFolder } from './folder.js';
 import { HeatMap } from './heatmap.js';
@@ -821,6 +827,11 @@ function renderPanels(): void {
   const transformer = isTransformerRun(records);
   ui.transformerFigure.hidden = !transformer;
   if (transformer) {
+    // A recurrent seq2seq model with attention has only the entropy of its decoder's attention to show.
+    const shown = transformerCharts(records);
+    chart('chart-sublayers').hidden = !shown.sublayers;
+    chart('chart-entropy').hidden = !shown.entropy;
+    chart('chart-similarity').hidden = !shown.similarity;
     chart('chart-sublayers').innerHTML = sublayerPanel(records);
     chart('chart-entropy').innerHTML = entropyPanel(records);
     chart('chart-similarity').innerHTML = similarityPanel(records);

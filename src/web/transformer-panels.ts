@@ -11,6 +11,7 @@ import {
   entropyChart,
   hasTransformerData,
   sublayerHeatMap,
+  sublayerRows,
   tokenSimilarityChart,
 } from '../report/transformer.js';
 
@@ -20,6 +21,22 @@ const WIDE = 1000;
 /** Whether the records come from an attention model, so the page shows these panels. */
 export function isTransformerRun(records: readonly MetricsRecord[]): boolean {
   return hasTransformerData(records);
+}
+
+/**
+ * Which of the panels have data: a recurrent seq2seq model with attention logs its decoder's attention entropy
+ * (one block, one head) but has no Transformer sublayers and no token stream, so only its entropy chart is shown.
+ */
+export function transformerCharts(records: readonly MetricsRecord[]): {
+  sublayers: boolean;
+  entropy: boolean;
+  similarity: boolean;
+} {
+  return {
+    sublayers: sublayerRows(records).length > 0,
+    entropy: records.some((r) => r.attention?.entropy.some((heads) => heads.length > 0) ?? false),
+    similarity: records.some((r) => (r.attention?.tokenSimilarity.length ?? 0) > 0),
+  };
 }
 
 /** log10 gradient norm per block sublayer and the residual stream, by logged step. */
