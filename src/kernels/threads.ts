@@ -26,16 +26,19 @@ import { kernels, setKernels, type Kernels } from './index.js';
 import { WASM_KERNELS_SHARED_BASE64, WASM_KERNELS_SHARED_RELAXED_BASE64 } from './wasm-module.js';
 import { alignUp, checkLengths, decodeBase64, wasmSupported, type WasmKernels } from './wasm.js';
 
-/** The most threads a pool takes (the default is also capped at 4: the bench's machines have 2 to 16 cores). */
+/** The most threads a pool takes (and the config accepts). */
 export const MAX_THREADS = 64;
-/** The default's cap: past 4 threads, the copies into WebAssembly memory and the single-thread passes dominate. */
+/**
+ * The default's cap: only the products split, about half of a W1 or W2 step (docs/PERFORMANCE.md), so by Amdahl's
+ * law 4 threads already give at most 1/(0.5 + 0.5 / 4) = 1.6x and more add little.
+ */
 export const DEFAULT_THREADS_CAP = 4;
 
 /**
- * Products of fewer multiply-adds (m k n) than this stay on one thread. Measured (docs/PERFORMANCE.md, "Two
- * threads"; one process, 1 and 2 threads interleaved, 2 cores at load 7-9): W1's 64 x 256 x 256 products (2^22)
- * split gave 1.61x the steps/s, W2's 32 x 128 x 512 ones (2^21) 0.93x: waking a worker and waiting for it costs
- * more than half of a 0.1 ms product.
+ * Products of fewer multiply-adds (m k n) than this stay on one thread: waking a worker and waiting for it costs
+ * tens of microseconds. Measured (docs/PERFORMANCE.md, "Two threads"; one process, 1 and 2 threads alternated, 2
+ * busy cores): W2, whose per-time-step products are 32 x 128 x 512 = 2^21, ran at 0.93x with those split and at
+ * 1.00x / 1.07x with them on one thread; W1's 64 x 256 x 256 = 2^22 products split.
  */
 export const SPLIT_MIN_MULTIPLY_ADDS = 1 << 22;
 
