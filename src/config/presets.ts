@@ -134,6 +134,32 @@ function resnetPreset(model: Omit<ResNetModelInput, 'kind'>): Config {
   };
 }
 
+/**
+ * A very deep plain tanh conv net (Xiao et al. 2018, "Dynamical Isometry and a Mean Field Theory of CNNs"): 34 weight
+ * layers (a 3x3 stem, 16 x 2 3x3 conv layers of 8 channels on the 12 x 12 `images`, no shortcuts, no norm, global
+ * average pooling, a linear output), the same net twice with sigma_w^2 = 1 and no bias (the critical line the paper
+ * starts from): delta-orthogonal kernels (an orthogonal centre tap, every other tap 0), or Gaussian kernels of
+ * variance 1 / fan_in (xavier-normal, as C_in = C_out). The contrast is measured at initialisation (`gradscope
+ * preflight`); see docs/PREFLIGHT.md for what training showed.
+ */
+function deepTanhConvPreset(init: 'delta-orthogonal' | 'xavier-normal'): Config {
+  return {
+    task: { name: 'images' },
+    model: {
+      kind: 'resnet',
+      width: 8,
+      stages: 1,
+      blocks: 16,
+      shortcut: false,
+      norm: 'none',
+      activation: 'tanh',
+      init,
+    },
+    optimizer: { name: 'adam', learningRate: 0.002 },
+    train: { steps: 400, batchSize: 32 },
+  };
+}
+
 const presets: Preset[] = [
   {
     name: 'deep-sigmoid',
@@ -391,6 +417,18 @@ const presets: Preset[] = [
     description:
       'resnet-nobn with ReZero (Bachlechner et al. 2020): x + a F(x), a learnable from 0; trains without BN',
     config: resnetPreset({ block: 'pre', norm: 'none', scale: 'rezero' }),
+  },
+  {
+    name: 'deep-tanh-delta-orthogonal',
+    description:
+      '34-layer plain tanh CNN, delta-orthogonal kernels: at init every net passes gradients alike (Xiao et al. 2018)',
+    config: deepTanhConvPreset('delta-orthogonal'),
+  },
+  {
+    name: 'deep-tanh-gaussian',
+    description:
+      'deep-tanh-delta-orthogonal with Gaussian kernels of the same variance: gradients decay and differ net to net',
+    config: deepTanhConvPreset('xavier-normal'),
   },
   {
     name: 'cnn-mnist',

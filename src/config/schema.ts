@@ -1071,6 +1071,11 @@ const seq2seq = defineKind({
       .describe(
         'LayerNorm placement (architecture transformer): post (Vaswani et al. 2017) or pre (Xiong et al. 2020)',
       ),
+    qkNorm: bool()
+      .default(false)
+      .describe(
+        "QK normalisation in every attention sublayer (architecture transformer): a LayerNorm with a learnable gain over each head's queries and keys (Henry et al. 2020; Dehghani et al. 2023)",
+      ),
     init: initSpec.default(RECURRENT_DEFAULTS.init).describe('initialiser of the weight matrices'),
     recurrentInit: initSpec
       .default(RECURRENT_DEFAULTS.recurrentInit)
@@ -1107,6 +1112,17 @@ const seq2seq = defineKind({
         hint: 'leave model.activation out, or use architecture "transformer"',
       });
     }
+    if (!transformerArchitecture && fields.qkNorm) {
+      throw new ConfigError({
+        code: 'not_applicable',
+        path: 'model.qkNorm',
+        value: true,
+        accepted: 'false (or leave it out) for architecture rnn',
+        problem:
+          "QK normalisation acts on the dot-product attention of a Transformer; the rnn architecture's attention has no queries and keys per head",
+        hint: 'leave model.qkNorm out, or use architecture "transformer"',
+      });
+    }
     if (transformerArchitecture && hidden % heads !== 0) {
       throw new ConfigError({
         code: 'conflict',
@@ -1128,6 +1144,7 @@ const seq2seq = defineKind({
       ffWidth: fields.ffWidth ?? 4 * hidden,
       activation,
       norm,
+      qkNorm: fields.qkNorm,
       init,
       recurrentInit,
       bias,

@@ -147,6 +147,8 @@ export interface Seq2SeqModelConfig {
   ffWidth: number;
   activation: ActivationName;
   norm: 'pre' | 'post';
+  /** QK normalisation in the transformer architecture's attention (Henry et al. 2020). */
+  qkNorm: boolean;
   init: InitSpec;
   recurrentInit: InitSpec;
   bias: BiasSpec;

@@ -46,8 +46,25 @@ function shapeOf(s: {
   };
 }
 
-/** Odd shapes: tails of 4 and 8, strides, padding wider than the kernel's reach, dilation, groups, the 1x1 path. */
+/**
+ * Odd shapes: tails of 4 and 8, strides, padding wider than the kernel's reach, dilation, groups, the 1x1 path, and
+ * the whole-row im2col of "same"-width unit-stride convs: less padding in height than in width, a dilated "same"
+ * kernel, a one-pixel-wide image whose side taps see only padding.
+ */
 const SHAPES: readonly ConvShape[] = [
+  shapeOf({ batch: 2, inChannels: 2, outChannels: 3, height: 5, width: 6, kernel: [3, 3], pad: [0, 1] }),
+  shapeOf({
+    batch: 2,
+    inChannels: 3,
+    outChannels: 4,
+    height: 9,
+    width: 8,
+    kernel: [3, 3],
+    pad: [2, 2],
+    dilation: [2, 2],
+  }),
+  shapeOf({ batch: 1, inChannels: 2, outChannels: 2, height: 4, width: 1, kernel: [3, 3], pad: [1, 1] }),
+  shapeOf({ batch: 2, inChannels: 2, outChannels: 5, height: 6, width: 7, kernel: [5, 5], pad: [3, 2] }),
   shapeOf({ batch: 2, inChannels: 3, outChannels: 5, height: 7, width: 9, kernel: [3, 3], pad: [1, 1] }),
   shapeOf({ batch: 1, inChannels: 2, outChannels: 3, height: 11, width: 6, kernel: [3, 2], stride: [2, 3] }),
   shapeOf({

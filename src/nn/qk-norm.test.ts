@@ -232,3 +232,29 @@ describe('QK normalisation', () => {
     assert.ok(maxAbs(scaled) > 0.3 * bound, `max |logit| ${maxAbs(scaled)}, bound ${bound}`);
   });
 });
+
+describe('QK normalisation in the seq2seq Transformer', () => {
+  const config = (architecture: string) => ({
+    task: { name: 'reverse', length: 4, classes: 4 },
+    model: { kind: 'seq2seq', architecture, hidden: 8, heads: 2, qkNorm: true },
+  });
+  it('puts the query and key gains in every attention sublayer of the encoder and the decoder', async () => {
+    const { resolveConfig } = await import('../config/resolve.js');
+    const { buildModel } = await import('../train/build.js');
+    const { createTask } = await import('../data/index.js');
+    const resolved = resolveConfig(config('transformer'), { defaultName: 'qk' });
+    assert.equal(resolved.model.kind === 'seq2seq' && resolved.model.qkNorm, true);
+    const model = buildModel(resolved.model, createTask(resolved.task, resolved.seed), new Rng(1));
+    const names = model.namedParameters().map((p) => p.name);
+    const gains = names.filter((n) => n.endsWith('queryNorm.weight') || n.endsWith('keyNorm.weight'));
+    // one self-attention per encoder block, self- and cross-attention per decoder block, two gains each
+    assert.equal(gains.length, 2 * (1 + 2), gains.join(', '));
+  });
+  it('is refused for the rnn architecture, naming the field and the fix', async () => {
+    const { resolveConfig } = await import('../config/resolve.js');
+    assert.throws(
+      () => resolveConfig(config('rnn'), { defaultName: 'qk' }),
+      (e: Error) => /model\.qkNorm/.test(e.message) && /architecture "transformer"/.test(e.message),
+    );
+  });
+});

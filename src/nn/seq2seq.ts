@@ -86,6 +86,8 @@ export interface Seq2SeqOptions {
   ffWidth: number;
   activation: ActivationName;
   norm: 'pre' | 'post';
+  /** transformer architecture: QK normalisation in every attention sublayer (default off). */
+  qkNorm?: boolean;
   /** The initialiser of a weight matrix, by the activation that follows it. */
   weightInit: (activation: ActivationName) => Initializer;
   /** Applied to each gate's block of weight_hh. */
@@ -670,6 +672,7 @@ function buildTransformerParts(o: Seq2SeqOptions, dtype: DType): NonNullable<Seq
     ffWidth: o.ffWidth,
     activation: o.activation,
     norm: o.norm,
+    qkNorm: o.qkNorm ?? false,
     weightInit: o.weightInit,
     biasInit: o.biasInit,
     rng,

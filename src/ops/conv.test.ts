@@ -18,7 +18,7 @@ import {
   type Conv2dOptions,
   type Pool2dOptions,
 } from './conv.js';
-import { activation, mul, sum } from './index.js';
+import { activation, add, mul, sum } from './index.js';
 
 const rng = new Rng(11);
 const f64 = (shape: number[]): Tensor => Tensor.randn(shape, rng, { dtype: 'float64' });
@@ -103,6 +103,33 @@ describe('pooling gradcheck (float64)', () => {
     assert.ok(maxError < 1e-6);
     const flat = flatten(f64([2, 3, 4, 5]));
     assert.deepEqual(flat.shape, [2, 60]);
+  });
+  it("flatten's gradient: a leaf's accumulates; an intermediate's is handed over, and later adds still land", () => {
+    // Leaf: flatten adds into the leaf's gradient (here used twice, so both paths add).
+    const leafCheck = gradcheck((t) => add(project(flatten(t[0]!)), project(t[0]!)), [f64([2, 3, 2, 2])]);
+    assert.ok(leafCheck.maxError < 1e-6, `leaf: ${leafCheck.maxError}`);
+    // Intermediate h = conv(x): flatten's backward may run before or after h's other consumer; either order
+    // gives dL/dh = both contributions, so dL/dx and dL/dw are right.
+    const w = f64([3, 2, 3, 3]);
+    for (const flattenLast of [false, true]) {
+      const { maxError } = gradcheck(
+        (t) => {
+          const h = conv2d(t[0]!, t[1]!, null, { padding: 1 });
+          const viaFlatten = project(flatten(h));
+          const direct = project(activation(h, 'tanh'));
+          return flattenLast ? add(direct, viaFlatten) : add(viaFlatten, direct);
+        },
+        [f64([2, 2, 4, 3]), w],
+      );
+      assert.ok(maxError < 1e-6, `intermediate (flatten ${flattenLast ? 'last' : 'first'}): ${maxError}`);
+    }
+    // The handed-over buffer is the input's gradient itself, no copy.
+    const x = f64([2, 2, 3, 3]);
+    x.requiresGrad = true;
+    const h = activation(x, 'tanh');
+    const y = flatten(h);
+    backward(project(y), { retainGraph: true });
+    assert.ok(h.grad !== null && h.grad === y.grad, 'the same buffer');
   });
   it('moving channels to the last axis and back', () => {
     const x = f64([2, 3, 4, 5]);

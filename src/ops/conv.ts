@@ -23,7 +23,6 @@ import { conv2dBackwardReference, conv2dReference } from '../kernels/ts.js';
 import type { ConvShape, WindowGeometry } from '../kernels/types.js';
 import { allocBuffer, formatShape, type Buffer, type Tensor } from '../tensor/tensor.js';
 import { mean } from './reduce.js';
-import { reshape } from './shape.js';
 
 /** A size on both spatial axes, or [height, width]. */
 export type Pair = number | readonly [number, number];
@@ -346,7 +345,20 @@ export function globalAvgPool2d(x: Tensor): Tensor {
 export function flatten(x: Tensor): Tensor {
   if (x.rank < 1) throw new RangeError(`flatten needs a batch axis, got a scalar ${formatShape(x.shape)}.`);
   const batch = x.shape[0] as number;
-  return reshape(x, [batch, batch === 0 ? 0 : x.size / batch]);
+  const shape = [batch, batch === 0 ? 0 : x.size / batch];
+  return makeResult('flatten', x.data, shape, [x], (result) => {
+    const g = result.grad as Buffer;
+    // The view's gradient is its input's, value for value: an intermediate input with no gradient yet takes the
+    // buffer itself (a conv stack's last activations: W5 spent 4% of its step adding it into zeros). Anything
+    // added to x's gradient later lands in a buffer nobody reads as the view's any more (its backward has run).
+    if (x.grad === null && x.backwardFn !== null && x.requiresGrad && g.constructor === x.data.constructor) {
+      x.grad = g;
+      return;
+    }
+    const gx = gradTarget(x);
+    if (!gx) return;
+    for (let i = 0; i < g.length; i++) gx[i] = (gx[i] as number) + (g[i] as number);
+  });
 }
 
 /**

@@ -104,6 +104,7 @@ function buildSeq2Seq(model: Seq2SeqModelConfig, task: Task, rng: Rng, dtype: DT
     ffWidth: model.ffWidth,
     activation: model.activation,
     norm: model.norm,
+    qkNorm: model.qkNorm,
     weightInit: (activation) => resolveInit(model.init, { activation }),
     recurrentInit: resolveInit(model.recurrentInit, { activation: 'tanh' }),
     biasInit: resolveBias(model.bias),
