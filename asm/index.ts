@@ -1,5 +1,5 @@
 // Entry point of the WebAssembly kernels; scripts/build-wasm.mjs compiles this file. Only its exports are visible.
-export { heapBase, matmul, workBytes } from './matmul';
+export { heapBase, matmul, matmulBlock, workBytes } from './matmul';
 export { sigmoidForward, tanhForward } from './elementwise';
 export { geluBackward, geluForward } from './gelu';
 export { lstmBackward, lstmForward } from './lstm';

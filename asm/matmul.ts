@@ -50,24 +50,79 @@ export function matmul(
   accumulate: i32,
   work: usize,
 ): void {
-  if (m <= 0 || n <= 0) return;
+  gemm(a, b, c, m, k, n, transA, transB, accumulate, work, 0, m, 0, n);
+}
+
+/**
+ * `matmul` restricted to the block of C in rows [rowStart, rowEnd) and columns [colStart, colEnd): what one
+ * thread of src/kernels/threads.ts computes. The k loop is blocked the same whatever the block, and each element
+ * of C is one lane of the micro-kernel, so every element gets exactly the instructions `matmul` gives it: a product
+ * split into blocks is bit-identical to the whole. Each thread passes its own `work` (packed panels).
+ */
+export function matmulBlock(
+  a: usize,
+  b: usize,
+  c: usize,
+  m: i32,
+  k: i32,
+  n: i32,
+  transA: i32,
+  transB: i32,
+  accumulate: i32,
+  work: usize,
+  rowStart: i32,
+  rowEnd: i32,
+  colStart: i32,
+  colEnd: i32,
+): void {
+  gemm(
+    a, b, c, m, k, n, transA, transB, accumulate, work,
+    max(rowStart, 0), min(rowEnd, m), max(colStart, 0), min(colEnd, n),
+  );
+}
+
+// @ts-ignore: decorator
+@inline
+function gemm(
+  a: usize,
+  b: usize,
+  c: usize,
+  m: i32,
+  k: i32,
+  n: i32,
+  transA: i32,
+  transB: i32,
+  accumulate: i32,
+  work: usize,
+  rowStart: i32,
+  rowEnd: i32,
+  colStart: i32,
+  colEnd: i32,
+): void {
+  if (rowEnd <= rowStart || colEnd <= colStart) return;
   if (k <= 0) {
-    if (accumulate == 0) memory.fill(c, 0, <usize>m * <usize>n * 4);
+    if (accumulate == 0 && colStart == 0 && colEnd == n) {
+      memory.fill(c + <usize>rowStart * <usize>n * 4, 0, <usize>(rowEnd - rowStart) * <usize>n * 4);
+    } else if (accumulate == 0) {
+      for (let i = rowStart; i < rowEnd; i++) {
+        memory.fill(c + (<usize>i * <usize>n + <usize>colStart) * 4, 0, <usize>(colEnd - colStart) * 4);
+      }
+    }
     return;
   }
   const packA = work;
   const packB = work + PACK_A_BYTES;
   const tile = packB + PACK_B_BYTES;
   const ldc = <usize>n * 4;
-  for (let jc = 0; jc < n; jc += NC) {
-    const nc = min(NC, n - jc);
+  for (let jc = colStart; jc < colEnd; jc += NC) {
+    const nc = min(NC, colEnd - jc);
     for (let pc = 0; pc < k; pc += KC) {
       const kc = min(KC, k - pc);
       const add = accumulate != 0 || pc > 0;
       if (transB != 0) packBTransposed(b, packB, k, pc, kc, jc, nc);
       else packBRows(b, packB, n, pc, kc, jc, nc);
-      for (let ic = 0; ic < m; ic += MC) {
-        const mc = min(MC, m - ic);
+      for (let ic = rowStart; ic < rowEnd; ic += MC) {
+        const mc = min(MC, rowEnd - ic);
         if (transA != 0) packATransposed(a, packA, m, ic, mc, pc, kc);
         else packARows(a, packA, k, ic, mc, pc, kc);
         for (let jr = 0; jr < nc; jr += NR) {

@@ -15,7 +15,9 @@ import asc from 'assemblyscript/asc';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const entry = 'asm/index.ts';
 const target = join(root, 'src/kernels/wasm-module.ts');
-const compilerVersion = JSON.parse(readFileSync(join(root, 'node_modules/assemblyscript/package.json'), 'utf8')).version;
+const compilerVersion = JSON.parse(
+  readFileSync(join(root, 'node_modules/assemblyscript/package.json'), 'utf8'),
+).version;
 
 // -O3 for speed; --noAssert because the JavaScript side validates shapes; the stub runtime because the kernels
 // never allocate (the JavaScript side lays out the memory).
@@ -24,9 +26,25 @@ const flags = ['--enable', 'simd', '-O3', '--noAssert', '--runtime', 'stub', '--
 // Two builds of the same sources: plain SIMD runs everywhere SIMD does and rounds the same on every machine;
 // relaxed SIMD lets `madd` in asm/matmul.ts be a fused multiply-add (about 1.3x faster, Node >= 22, Chrome >= 114,
 // Node 20 with --experimental-wasm-relaxed-simd). wasm.ts picks one at run time.
+//
+// And both again over a shared memory for src/kernels/threads.ts: the memory is imported (every thread's instance
+// gets the same `WebAssembly.Memory`), shared (a SharedArrayBuffer, so workers see one another's writes) and has a
+// maximum, which shared memories must declare: 65536 pages, the whole 4 GiB a wasm32 pointer reaches, so a shared
+// arena can grow as far as the single-thread one. The code is the same, so are the results.
+const shared = ['--enable', 'threads', '--importMemory', '--sharedMemory', '--maximumMemory', '65536'];
 const variants = [
   { constant: 'WASM_KERNELS_BASE64', extra: [], what: 'WebAssembly SIMD' },
-  { constant: 'WASM_KERNELS_RELAXED_BASE64', extra: ['--enable', 'relaxed-simd'], what: 'WebAssembly relaxed SIMD' },
+  {
+    constant: 'WASM_KERNELS_RELAXED_BASE64',
+    extra: ['--enable', 'relaxed-simd'],
+    what: 'WebAssembly relaxed SIMD',
+  },
+  { constant: 'WASM_KERNELS_SHARED_BASE64', extra: shared, what: 'WebAssembly SIMD over a shared memory' },
+  {
+    constant: 'WASM_KERNELS_SHARED_RELAXED_BASE64',
+    extra: ['--enable', 'relaxed-simd', ...shared],
+    what: 'WebAssembly relaxed SIMD over a shared memory',
+  },
 ];
 
 async function compile(extra) {
@@ -93,7 +111,7 @@ if (watIndex >= 0) {
   const dir = resolve(args[watIndex + 1] ?? 'wasm-out');
   mkdirSync(dir, { recursive: true });
   for (const { variant, wasm, wat } of builds) {
-    const name = variant.extra.length > 0 ? 'kernels-relaxed' : 'kernels';
+    const name = `kernels${variant.extra.includes('relaxed-simd') ? '-relaxed' : ''}${variant.extra.includes('--sharedMemory') ? '-shared' : ''}`;
     writeFileSync(join(dir, `${name}.wasm`), wasm);
     writeFileSync(join(dir, `${name}.wat`), wat);
   }

@@ -12,6 +12,7 @@ export * as init from './init/index.js';
 export * as optim from './optim/index.js';
 export { kernels, setKernels, type Kernels } from './kernels/index.js';
 export { ACTIVATIONS, type ActivationName } from './kernels/activations.js';
+export { defaultThreads, useThreads } from './kernels/threads.js';
 export {
   resolveConfig,
   PRESETS,

@@ -132,6 +132,8 @@ export interface RunSpec {
   calibration: { targetSeconds: number; minIterations: number; maxIterations: number };
   /** gradscope only: the kernels backend ('typescript', 'wasm' or 'wasm-relaxed'). */
   backend?: string;
+  /** gradscope only: kernel threads (`src/kernels/threads.ts`); absent = 1. */
+  threads?: number;
   /** W4 only: run the monitor-off training before the monitor-on one (alternates by round to cancel drift). */
   offFirst?: boolean;
   /** W4 only: a shorter monitor period than the trainer's default (the quick smoke test; no timing claim). */
@@ -243,4 +245,14 @@ export function chooseIterations(spec: RunSpec, key: string, secondsPerIteration
   const { targetSeconds, minIterations, maxIterations } = spec.calibration;
   const wanted = Math.ceil(targetSeconds / Math.max(secondsPerIteration, 1e-9));
   return Math.min(maxIterations, Math.max(minIterations, wanted));
+}
+
+/** The runner id of gradscope on `backend` with `threads` kernel threads: `gradscope-wasm`, `gradscope-wasm-2t`. */
+export function gradscopeRunnerId(backend: string, threads = 1): string {
+  return `gradscope-${backend}${threads > 1 ? `-${threads}t` : ''}`;
+}
+
+/** The runner id of PyTorch at `threads` threads: `pytorch`, `pytorch-2t`. */
+export function pytorchRunnerId(threads = 1): string {
+  return `pytorch${threads > 1 ? `-${threads}t` : ''}`;
 }

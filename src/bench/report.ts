@@ -4,6 +4,8 @@
  */
 import {
   PRODUCTS,
+  gradscopeRunnerId,
+  pytorchRunnerId,
   type LstmShape,
   type MonitorTiming,
   type PeakTiming,
@@ -315,7 +317,90 @@ function computeRatios(
     for (const shape of shapes.matmul)
       for (const kind of PRODUCTS) add(r.id, 'W3', 'pytorch', `${shape.name}/${kind}`);
   }
+  // N threads: gradscope against PyTorch at N threads, and each against itself at one thread (the speed-up).
+  for (const pair of threadPairs()) {
+    const compared: Array<[string, string]> = [
+      [pair.many, pair.one],
+      [pair.many, pair.peerMany],
+      [pair.peerMany, pair.peerOne],
+    ];
+    for (const [runner, other] of compared) {
+      for (const w of ['W1', 'W2'] as const) add(runner, w, other);
+      for (const shape of shapes.matmul)
+        for (const kind of PRODUCTS) add(runner, 'W3', other, `${shape.name}/${kind}`);
+    }
+  }
   return entries;
+}
+
+/** Thread counts the bench compares at, with the gradscope and PyTorch runner ids at that count and at 1. */
+const COMPARED_THREADS = [2];
+interface ThreadPair {
+  threads: number;
+  many: string;
+  one: string;
+  peerMany: string;
+  peerOne: string;
+}
+function threadPairs(): ThreadPair[] {
+  return COMPARED_THREADS.map((threads) => ({
+    threads,
+    many: gradscopeRunnerId('wasm', threads),
+    one: gradscopeRunnerId('wasm'),
+    peerMany: pytorchRunnerId(threads),
+    peerOne: pytorchRunnerId(),
+  }));
+}
+
+/** The "N threads" table: gradscope and PyTorch at one and at N threads, W1, W2 and each W3 product. */
+function threadRows(report: Report, shapes: Shapes): string[] {
+  const out: string[] = [];
+  const { summaries, ratios } = report;
+  for (const { threads: n, many, one, peerMany, peerOne } of threadPairs()) {
+    if (!summaries.some((x) => x.runner === many)) continue;
+    const rows: string[][] = [];
+    const row = (what: string, value: (id: string) => number, w: WorkloadId, product?: string): void => {
+      rows.push([
+        what,
+        fmt(value(one)),
+        fmt(value(many)),
+        times(ratioFrom(ratios, many, w, one, product)),
+        fmt(value(peerOne)),
+        fmt(value(peerMany)),
+        times(ratioFrom(ratios, peerMany, w, peerOne, product)),
+        times(ratioFrom(ratios, many, w, peerMany, product)),
+      ]);
+    };
+    row('W1 steps/s', (id) => stepsOf(summaries, id, 'W1'), 'W1');
+    row('W2 steps/s', (id) => stepsOf(summaries, id, 'W2'), 'W2');
+    for (const shape of shapes.matmul) {
+      for (const kind of PRODUCTS) {
+        row(
+          `W3 GFLOPS ${shape.name} ${kind}`,
+          (id) => gflopsOf(summaries, id, shape.name, kind),
+          'W3',
+          `${shape.name}/${kind}`,
+        );
+      }
+    }
+    out.push('', `${n} threads (gradscope's \`threads\` setting; PyTorch's torch.set_num_threads):`, '');
+    out.push(
+      table(
+        [
+          'workload',
+          'gradscope 1 thread',
+          `gradscope ${n} threads`,
+          `gradscope ×(${n} / 1)`,
+          'PyTorch 1 thread',
+          `PyTorch ${n} threads`,
+          `PyTorch ×(${n} / 1)`,
+          `gradscope ×PyTorch at ${n} threads`,
+        ],
+        rows,
+      ),
+    );
+  }
+  return out;
 }
 
 function ratioFrom(
@@ -499,6 +584,8 @@ export function formatReport(report: Report, shapes: Shapes): string {
     `Best JS peer: W1 ${bestW1 ? `${bestW1.id} (${fmt(bestW1.value)} steps/s)` : '—'}, W2 ${bestW2 ? `${bestW2.id} (${fmt(bestW2.value)} steps/s)` : '—'}. ` +
       'Steps/s and GFLOPS are medians over the rounds; a ratio is the median of the per-round ratios (each round runs every runner back to back); peak RSS is the whole child process (runtime and libraries included).',
   );
+
+  out.push(...threadRows(report, shapes));
 
   const convRows: string[][] = [];
   const bestW5 = bestJsPeer(runners, summaries, 'W5');

@@ -18,6 +18,7 @@ import { UsageError } from '../cli/args.js';
 import { GradscopeError } from '../util/errors.js';
 import {
   RESULT_MARKER,
+  gradscopeRunnerId,
   SHAPES,
   WORKLOAD_IDS,
   type RunResult,
@@ -26,7 +27,7 @@ import {
   type WorkloadId,
 } from './protocol.js';
 import { buildReport, formatReport, type Report, type RunnerInfo } from './report.js';
-import { discoverRunners, isReady, PYTORCH_HELP, type Runner } from './runners.js';
+import { BENCH_THREADS, discoverRunners, isReady, PYTORCH_HELP, type Runner } from './runners.js';
 
 export interface BenchOptions {
   json: boolean;
@@ -117,11 +118,13 @@ export function parseArgs(argv: readonly string[]): BenchOptions & { help: boole
 }
 
 /**
- * The smoke test runs the relaxed-SIMD build on W1 and W3 only (its step code is the plain build's; its kernels are
- * what differs), so `npm test` stays short.
+ * The smoke test runs the relaxed-SIMD build and the threaded runner on W1 and W3 only (their step code is the
+ * plain build's; their kernels are what differs), so `npm test` stays short.
  */
 export function quickRuns(runner: string, workload: WorkloadId): boolean {
-  return runner !== 'gradscope-wasm-relaxed' || workload === 'W1' || workload === 'W3';
+  const kernelsOnly =
+    runner === 'gradscope-wasm-relaxed' || runner === gradscopeRunnerId('wasm', BENCH_THREADS);
+  return !kernelsOnly || workload === 'W1' || workload === 'W3';
 }
 
 /** The spec of one child run; `quick` shrinks everything to a smoke test. */

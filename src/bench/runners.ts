@@ -8,7 +8,8 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { backendStatus } from './backends.js';
-import type { RunSpec, WorkloadId } from './protocol.js';
+import { threadsUnavailableReason } from '../kernels/threads.js';
+import { gradscopeRunnerId, pytorchRunnerId, type RunSpec, type WorkloadId } from './protocol.js';
 
 export type RunnerGroup = 'gradscope' | 'pytorch' | 'js-peer';
 
@@ -90,8 +91,11 @@ export const PYTORCH_HELP =
   'PyTorch not found: no python3 here can import torch. On Debian/Ubuntu: apt-get install python3-torch libopenblas0-pthread ' +
   "(without OpenBLAS, Debian's torch uses the slow reference BLAS), or pip install torch; set GRADSCOPE_PYTHON to choose the interpreter.";
 
-function pytorchRunner(): Runner | UnavailableRunner {
-  const id = 'pytorch';
+/** Threads of the bench's multi-thread runners (gradscope and PyTorch alike): the 2-core machine it reports on. */
+export const BENCH_THREADS = 2;
+
+function pytorchRunner(threads = 1): Runner | UnavailableRunner {
+  const id = pytorchRunnerId(threads);
   const script = peerScript('torch_peer.py');
   for (const python of pythonCandidates()) {
     const probe = spawnSync(python, ['-c', 'import torch; print(torch.__version__)'], {
@@ -102,25 +106,34 @@ function pytorchRunner(): Runner | UnavailableRunner {
       const version = probe.stdout.trim();
       return {
         id,
-        label: `PyTorch ${version} (1 thread)`,
+        label: `PyTorch ${version} (${threads} thread${threads > 1 ? 's' : ''})`,
         group: 'pytorch',
-        workloads: ['W1', 'W2', 'W3', 'W5', 'W6'],
+        // At N threads the workloads gradscope splits: W1, W2 and W3 (its conv and attention stay on one thread).
+        workloads: threads > 1 ? ['W1', 'W2', 'W3'] : ['W1', 'W2', 'W3', 'W5', 'W6'],
         command: (spec) => ({
           file: python,
           args: [script, JSON.stringify(spec)],
-          // One thread, and OpenMP's workers sleep instead of spinning (they would steal the other core).
+          // `threads` threads (torch.set_num_threads in the peer), and OpenMP's workers sleep instead of spinning
+          // (spinning, they would steal the core another runner's process needs).
           env: {
             ...process.env,
-            OMP_NUM_THREADS: '1',
-            MKL_NUM_THREADS: '1',
-            OPENBLAS_NUM_THREADS: '1',
+            GRADSCOPE_TORCH_THREADS: String(threads),
+            GRADSCOPE_TORCH_RUNNER: id,
+            OMP_NUM_THREADS: String(threads),
+            MKL_NUM_THREADS: String(threads),
+            OPENBLAS_NUM_THREADS: String(threads),
             OMP_WAIT_POLICY: 'PASSIVE',
           },
         }),
       };
     }
   }
-  return { id, label: 'PyTorch', group: 'pytorch', reason: PYTORCH_HELP };
+  return {
+    id,
+    label: threads > 1 ? `PyTorch (${threads} threads)` : 'PyTorch',
+    group: 'pytorch',
+    reason: PYTORCH_HELP,
+  };
 }
 
 /** Every runner, in table order, each either ready or with the reason it is not. */
@@ -129,7 +142,7 @@ export async function discoverRunners(options: {
 }): Promise<Array<Runner | UnavailableRunner>> {
   const runners: Array<Runner | UnavailableRunner> = [];
   for (const backend of await backendStatus()) {
-    const id = `gradscope-${backend.name}`;
+    const id = gradscopeRunnerId(backend.name);
     const label = `gradscope (${backend.name})`;
     if (!backend.available) {
       runners.push({ id, label, group: 'gradscope', reason: backend.detail });
@@ -146,12 +159,14 @@ export async function discoverRunners(options: {
           : ['W1', 'W2', 'W3', 'W4-W1', 'W4-W2', 'W5', 'W6'],
       command: (spec) => ({
         file: process.execPath,
-        args: ['--expose-gc', workerPath, JSON.stringify({ ...spec, backend: backend.name })],
+        args: ['--expose-gc', workerPath, JSON.stringify({ ...spec, backend: backend.name, threads: 1 })],
       }),
     });
   }
+  runners.push(threadedRunner(BENCH_THREADS));
   if (!options.peers) return runners;
   runners.push(pytorchRunner());
+  runners.push(pytorchRunner(BENCH_THREADS));
   runners.push(
     nodePeer('jax-js', 'jax-js (wasm, jit)', 'jax-peer.mjs', ['@jax-js/jax'], ['W1', 'W2', 'W3', 'W5', 'W6']),
   );
@@ -179,6 +194,27 @@ export async function discoverRunners(options: {
   );
   runners.push(nodePeer('brain.js', 'brain.js (per sample)', 'brain-peer.mjs', ['brain.js'], ['W1', 'W2']));
   return runners;
+}
+
+/**
+ * gradscope on the plain WebAssembly kernels with `threads` kernel threads (src/kernels/threads.ts), on the
+ * workloads whose products it splits; compared with PyTorch at the same thread count.
+ */
+function threadedRunner(threads: number): Runner | UnavailableRunner {
+  const id = gradscopeRunnerId('wasm', threads);
+  const label = `gradscope (wasm, ${threads} threads)`;
+  const unavailable = threadsUnavailableReason();
+  if (unavailable !== null) return { id, label, group: 'gradscope', reason: unavailable };
+  return {
+    id,
+    label,
+    group: 'gradscope',
+    workloads: ['W1', 'W2', 'W3'],
+    command: (spec) => ({
+      file: process.execPath,
+      args: ['--expose-gc', workerPath, JSON.stringify({ ...spec, backend: 'wasm', threads })],
+    }),
+  };
 }
 
 export function isReady(runner: Runner | UnavailableRunner): runner is Runner {

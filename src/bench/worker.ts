@@ -4,11 +4,13 @@
  * workload's memory is its own.
  */
 import { kernels } from '../kernels/index.js';
+import { useThreads, type ThreadedKernels } from '../kernels/threads.js';
 import { measureSimdPeak } from '../kernels/wasm.js';
 import { installBackend, isBackendName } from './backends.js';
 import { measureMonitorOverhead } from './monitor-overhead.js';
 import {
   PRODUCTS,
+  gradscopeRunnerId,
   chooseIterations,
   emitResult,
   type MemoryUse,
@@ -137,8 +139,14 @@ async function run(spec: RunSpec): Promise<RunSuccess> {
   if (!isBackendName(backend))
     throw new Error(`unknown kernels backend "${backend}"; use typescript, wasm or wasm-relaxed.`);
   const installed = await installBackend(backend);
-  const runner = `gradscope-${backend}`;
-  const version = `gradscope, ${installed.name} kernels, Node ${process.version}`;
+  // Every session sets the kernels' threads from its config, whose default follows GRADSCOPE_THREADS.
+  process.env['GRADSCOPE_THREADS'] = String(spec.threads ?? 1);
+  const threads = useThreads(spec.threads ?? 1);
+  const pool = (kernels() as Partial<ThreadedKernels>).pool;
+  if (pool !== undefined && !pool.waitUntilReady(60_000))
+    throw new Error('the kernel threads did not start in 60 s');
+  const runner = gradscopeRunnerId(backend, spec.threads);
+  const version = `gradscope, ${installed.name} kernels, ${threads} thread${threads > 1 ? 's' : ''}, Node ${process.version}`;
   const base = { ok: true as const, runner, workload: spec.workload, version, notes: [] as string[] };
   switch (spec.workload) {
     case 'W1':
@@ -161,7 +169,8 @@ async function run(spec: RunSpec): Promise<RunSuccess> {
       const peaks: PeakTiming[] = [];
       const quick = spec.calibration.targetSeconds === 0;
       const peakOptions = quick ? { seconds: 0.005, repetitions: 1 } : { seconds: 0.2, repetitions: 5 };
-      if (backend !== 'typescript') {
+      // One thread's peak: the threaded runner's products are read against the single-thread runner's.
+      if (backend !== 'typescript' && threads === 1) {
         for (const fused of backend === 'wasm-relaxed' ? [false, true] : [false]) {
           const peak = measureSimdPeak({ fusedMultiplyAdd: fused, ...peakOptions });
           peaks.push({ kind: peak.kind, gflops: peak.gflops });
@@ -220,7 +229,7 @@ async function main(): Promise<void> {
     const message = error instanceof Error ? `${error.message}\n${error.stack ?? ''}` : String(error);
     emitResult({
       ok: false,
-      runner: `gradscope-${spec.backend ?? 'typescript'}`,
+      runner: gradscopeRunnerId(spec.backend ?? 'typescript', spec.threads),
       workload: spec.workload,
       error: message,
     });

@@ -59,6 +59,7 @@ describe('resolveConfig defaults', () => {
       schedule: { name: 'constant' },
       clip: { name: 'none' },
       guard: 'skip',
+      threads: 'auto',
       train: { steps: 1000, batchSize: 64, bptt: 0, checkpointEvery: 0, guardPatience: 10 },
       monitor: { every: 10, timesteps: true, histograms: 5 },
     });

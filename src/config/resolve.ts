@@ -115,6 +115,7 @@ const ROOT_KEYS = [
   'schedule',
   'clip',
   'guard',
+  'threads',
   'train',
   'monitor',
 ];
@@ -158,6 +159,7 @@ export function resolveConfig(raw: unknown, options: ResolveOptions): ResolvedCo
   ) as unknown as ScheduleConfig;
   const clip = readVariant(field(root, 'clip'), 'clip', CLIPS, 'none') as unknown as ClipConfig;
   const guard = readField(root, '', 'guard', ROOT_FIELDS.guard) as GuardMode;
+  const threads = readField(root, '', 'threads', ROOT_FIELDS.threads) as 'auto' | number;
   const monitor = readSection(
     field(root, 'monitor'),
     'monitor',
@@ -173,6 +175,7 @@ export function resolveConfig(raw: unknown, options: ResolveOptions): ResolvedCo
     schedule,
     clip,
     guard,
+    threads,
     train,
     monitor,
   };

@@ -1418,6 +1418,8 @@ export const CLIP_NAMES = keysOf(CLIPS);
 export const RUN_NAME_ACCEPTED = '1 to 100 letters, digits, ".", "_" or "-", not "." or ".."';
 export const SEED_RULE: NumberRule = { integer: true, min: 0, max: 2 ** 32 - 1 };
 export const STEPS_RULE: NumberRule = { integer: true, min: 1 };
+export const THREADS_RULE: NumberRule = { integer: true, min: 1, max: 64 };
+const THREADS_ACCEPTED = '"auto" or an integer in [1, 64] (threads, the calling one included)';
 
 export const ROOT_FIELDS = {
   $schema: accepting(z.string({ error: () => 'a string' }), 'a string')
@@ -1442,6 +1444,14 @@ export const ROOT_FIELDS = {
     .default('skip')
     .describe(
       'on a non-finite loss or gradient: off, skip the step, rollback to the last good state, or stop',
+    ),
+  threads: accepting(
+    z.union([names(['auto']), num(THREADS_RULE)], { error: () => THREADS_ACCEPTED }),
+    THREADS_ACCEPTED,
+  )
+    .default('auto')
+    .describe(
+      'threads the large matrix products split across (WebAssembly kernels; results bit-identical to 1): "auto" = min(cores, 4), or $GRADSCOPE_THREADS when set; 1 = one thread',
     ),
 };
 

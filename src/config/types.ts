@@ -256,6 +256,11 @@ export interface ResolvedConfig {
   schedule: ScheduleConfig;
   clip: ClipConfig;
   guard: GuardMode;
+  /**
+   * Threads of the matrix products: `'auto'` (min(cores, 4)) or a count; the same bits for any. `resolveConfig`
+   * always fills it; absent (a config written before the field) reads as `'auto'`.
+   */
+  threads?: 'auto' | number;
   train: TrainConfig;
   monitor: MonitorConfig;
 }

@@ -667,7 +667,7 @@ function convLengths(s: ConvShape): { x: number; weight: number; y: number; col:
   };
 }
 
-function checkLengths(kernel: string, arrays: ReadonlyArray<readonly [string, Buffer, number]>): void {
+export function checkLengths(kernel: string, arrays: ReadonlyArray<readonly [string, Buffer, number]>): void {
   for (const [name, array, needed] of arrays) {
     if (array.length < needed) {
       const sizes = arrays.map(([n, a, need]) => `${n} ${a.length} (needs ${need})`).join(', ');
@@ -678,11 +678,11 @@ function checkLengths(kernel: string, arrays: ReadonlyArray<readonly [string, Bu
   }
 }
 
-function alignUp(value: number, alignment: number): number {
+export function alignUp(value: number, alignment: number): number {
   return Math.ceil(value / alignment) * alignment;
 }
 
-function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
+export function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
   const binary = atob(text);
   const bytes = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);

@@ -8,6 +8,7 @@ import type { ResolvedConfig } from '../config/types.js';
 import { createTask } from '../data/index.js';
 import type { Batch, Task } from '../data/task.js';
 import { diagnose, diagnoseOnline } from '../doctor/diagnosis.js';
+import { useThreads } from '../kernels/threads.js';
 import { briefFindings } from '../doctor/findings.js';
 import type { ActivationRecord, MetricsRecord, ParamRecord, Summary } from '../io/runlog.js';
 import { histogramsDue, weightHistograms } from '../monitor/histogram.js';
@@ -237,6 +238,8 @@ export class TrainingSession {
 
   constructor(config: ResolvedConfig, options: SessionOptions = {}) {
     this.config = config;
+    // The kernels are the process's: every session sets its thread count (the same bits whatever it is).
+    useThreads(config.threads ?? 'auto');
     const rng = new Rng(config.seed);
     this.task = options.task ?? createTask(config.task, config.seed);
     this.model = buildModel(config.model, this.task, rng.fork('init'), { bptt: config.train.bptt });

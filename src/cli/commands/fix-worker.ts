@@ -7,6 +7,9 @@ import type { ResolvedConfig } from '../../config/types.js';
 import { train } from '../../train/trainer.js';
 
 const { config, dir } = workerData as { config: ResolvedConfig; dir: string };
+// The trials already run side by side, one worker each: "threads": "auto" means one kernel thread per trial here
+// (this worker's environment is its own copy).
+process.env['GRADSCOPE_THREADS'] ??= '1';
 try {
   const { summary } = train(config, { outDir: dir });
   parentPort?.postMessage({ ok: true, summary });
