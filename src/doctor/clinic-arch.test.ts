@@ -29,3 +29,16 @@ describe('the architecture ward', () => {
       assert.ok(!presets.has(JSON.stringify(resolveConfig(c.config, { defaultName: 'x' }))), c.name);
   });
 });
+
+describe('the architecture ward held out', () => {
+  it('changes every case: seed, width and steps, each still a valid config', async () => {
+    const { ARCH_HELD_OUT } = await import('./clinic-arch.js');
+    ARCH_HELD_OUT.forEach((c, i) => {
+      const original = resolveConfig(ARCH_CLINIC[i]!.config, { defaultName: 'x' });
+      const changed = resolveConfig(c.config, { defaultName: 'x' });
+      assert.notEqual(changed.seed, original.seed, c.name);
+      assert.ok(changed.train.steps > original.train.steps, c.name);
+      assert.equal(changed.model.kind, original.model.kind);
+    });
+  });
+});

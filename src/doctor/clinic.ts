@@ -350,11 +350,16 @@ export function clinicTable(results: readonly ClinicResult[]): string {
   ].join('\n');
 }
 
-// `node dist/doctor/clinic.js [--arch] [--held-out | --held-out-2] [case ...]`: run a ward and print its table.
+// `node dist/doctor/clinic.js [--arch | --arch-held-out] [--held-out | --held-out-2] [case ...]`: run a ward, print its table.
 if (import.meta.url === `file://${process.argv[1]}`) {
   const args = process.argv.slice(2);
   const variant = HELD_OUT_VARIANTS.find((v) => args.includes(`--${v.suffix}`));
-  const ward = args.includes('--arch') ? (await import('./clinic-arch.js')).ARCH_CLINIC : CLINIC;
+  const arch = await import('./clinic-arch.js');
+  const ward = args.includes('--arch-held-out')
+    ? arch.ARCH_HELD_OUT
+    : args.includes('--arch')
+      ? arch.ARCH_CLINIC
+      : CLINIC;
   const pool = variant ? ward.map((c, i) => heldOut(c, i, variant)) : ward;
   const names = args.filter((a) => !a.startsWith('--')).map((a) => (variant ? `${a}.${variant.suffix}` : a));
   const cases = names.length > 0 ? pool.filter((c) => names.includes(c.name)) : pool;
