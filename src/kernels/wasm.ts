@@ -5,6 +5,8 @@ import {
   conv2dReference,
   lstmGatesBackwardReference,
   lstmGatesReference,
+  histogramReference,
+  momentsReference,
   scaleInPlaceReference,
   sumOfSquaresReference,
   tsKernels,
@@ -34,6 +36,8 @@ type OptionalKernel =
   | 'sumOfSquares'
   | 'scaleInPlace'
   | 'addInPlace'
+  | 'moments'
+  | 'histogram'
   | 'conv2d'
   | 'conv2dBackward';
 
@@ -108,6 +112,16 @@ interface ModuleExports {
   readonly sumOfSquares: (x: number, n: number) => number;
   readonly scaleInPlace: (x: number, n: number, alpha: number) => void;
   readonly addInPlace: (y: number, x: number, n: number) => void;
+  readonly moments: (x: number, n: number, out: number) => void;
+  readonly histogram: (
+    x: number,
+    n: number,
+    buckets: number,
+    counts: number,
+    out: number,
+    scratch: number,
+  ) => void;
+  readonly histogramScratchBytes: (buckets: number) => number;
   readonly simdPeak: (iterations: number, scale: number, offset: number) => number;
   readonly simdPeakFlopsPerIteration: () => number;
   readonly tanhForward: (x: number, y: number, n: number) => void;
@@ -357,6 +371,43 @@ function kernelsFrom(instance: WebAssembly.Instance, fusedMultiplyAdd: boolean):
       copyIn(x, 0, n, xAt);
       wasm.addInPlace(yAt, xAt, n);
       copyOut(yAt, n, y);
+    },
+
+    // The monitor's passes: one copy in, one SIMD pass, a few numbers out.
+    moments(x, n) {
+      checkLengths('moments', [['x', x, n]]);
+      if (!(x instanceof Float32Array) || n < VECTOR_MIN) return momentsReference(x, n);
+      top = dataStart;
+      const outAt = take(16);
+      const at = take(n);
+      commit();
+      copyIn(x, 0, n, at);
+      wasm.moments(at, n, outAt);
+      const out = new Float64Array(memory.buffer, outAt, 3);
+      return { sumOfSquares: out[0] as number, maxAbs: out[1] as number, nonFinite: out[2] as number };
+    },
+
+    histogram(x, n, buckets) {
+      checkLengths('histogram', [['x', x, n]]);
+      if (!(x instanceof Float32Array) || n < VECTOR_MIN) return histogramReference(x, n, buckets);
+      top = dataStart;
+      const outAt = take(16);
+      const countsAt = take(buckets);
+      const scratchAt = take(wasm.histogramScratchBytes(buckets) / 4);
+      const at = take(n);
+      commit();
+      copyIn(x, 0, n, at);
+      wasm.histogram(at, n, buckets, countsAt, outAt, scratchAt);
+      const out = new Float64Array(memory.buffer, outAt, 5);
+      return {
+        // + 0: -0 becomes 0, as in the reference.
+        min: (out[0] as number) + 0,
+        max: (out[1] as number) + 0,
+        counts: Array.from(new Int32Array(memory.buffer, countsAt, buckets)),
+        nan: out[2] as number,
+        posInf: out[3] as number,
+        negInf: out[4] as number,
+      };
     },
 
     // The whole batch in one call: the images, weights and outputs cross into WebAssembly memory once; the
@@ -666,6 +717,9 @@ function moduleExports(instance: WebAssembly.Instance): ModuleExports {
     sumOfSquares: exportedFunction(exported, 'sumOfSquares'),
     scaleInPlace: exportedFunction(exported, 'scaleInPlace'),
     addInPlace: exportedFunction(exported, 'addInPlace'),
+    moments: exportedFunction(exported, 'moments'),
+    histogram: exportedFunction(exported, 'histogram'),
+    histogramScratchBytes: exportedFunction(exported, 'histogramScratchBytes'),
     simdPeak: exportedFunction(exported, 'simdPeak'),
     simdPeakFlopsPerIteration: exportedFunction(exported, 'simdPeakFlopsPerIteration'),
     tanhForward: exportedFunction(exported, 'tanhForward'),

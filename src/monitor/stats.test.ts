@@ -38,3 +38,44 @@ describe('monitor statistics', () => {
     assert.equal(r.saturated, 0);
   });
 });
+
+describe('paramStats on every kernels backend', () => {
+  it('gives the same doubles on the WebAssembly and the TypeScript kernels, NaN and Infinity included', async () => {
+    const { setKernels } = await import('../kernels/index.js');
+    const { tsKernels } = await import('../kernels/ts.js');
+    const { createWasmKernels, wasmSupported } = await import('../kernels/wasm.js');
+    const { Rng } = await import('../tensor/rng.js');
+    const rng = new Rng(9);
+    const make = (n: number): Float32Array => {
+      const a = new Float32Array(n);
+      rng.fillNormal(a);
+      return a;
+    };
+    const value = make(2051);
+    const grad = make(2051);
+    const update = make(2051);
+    grad[2050] = NaN;
+    grad[3] = Infinity;
+    const backends = [
+      tsKernels,
+      ...(wasmSupported() ? [createWasmKernels({ fusedMultiplyAdd: false })] : []),
+    ];
+    const results = backends.map((k) => {
+      const previous = setKernels(k);
+      try {
+        return [paramStats(value, grad, update), paramStats(value, grad.subarray(0, 2050), update)];
+      } finally {
+        setKernels(previous);
+      }
+    });
+    const [reference] = results;
+    for (const r of results) assert.deepEqual(r, reference);
+    const [withNaN, finite] = reference as [ReturnType<typeof paramStats>, ReturnType<typeof paramStats>];
+    assert.ok(Number.isNaN(withNaN.maxAbsGrad) && withNaN.nonFinite === 2 && Number.isNaN(withNaN.gradNorm));
+    assert.equal(finite.maxAbsGrad, Infinity);
+    assert.equal(finite.nonFinite, 1);
+    let w2 = 0;
+    for (const v of value) w2 += v * v;
+    assert.ok(Math.abs(finite.weightNorm - Math.sqrt(w2)) < 1e-12 * Math.sqrt(w2));
+  });
+});

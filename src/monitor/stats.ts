@@ -3,6 +3,7 @@
  * measured. Non-finite entries are counted, never skipped, and make the norms non-finite.
  */
 import { activationKernels, type ActivationName } from '../kernels/activations.js';
+import { moments, sumOfSquares } from '../kernels/index.js';
 import type { Buffer } from '../tensor/tensor.js';
 
 export interface ParamStats {
@@ -16,85 +17,22 @@ export interface ParamStats {
 }
 
 /**
- * One pass over a parameter's value, gradient and (optionally) the update just applied. The common finite case
- * runs branch-light; a second pass counts non-finite entries only when the gradient's norm says there are some.
+ * One pass over each of a parameter's value, gradient and (optionally) the update just applied: the kernels'
+ * `sumOfSquares` and `moments` (WebAssembly SIMD for float32 where the runtime has it, the TypeScript reference
+ * otherwise, the same doubles either way). Non-finite gradient entries are counted and make the norm non-finite.
+ *
+ * @example
+ * paramStats(layer.weight.data, layer.weight.grad, update).gradNorm; // ||dL/dW||
  */
 export function paramStats(value: Buffer, grad: Buffer | null, update: Buffer | null): ParamStats {
-  const n = value.length;
-  let w2 = 0;
-  let g2 = 0;
-  let u2 = 0;
-  let maxAbs = 0;
-  if (grad && update && grad.length === n && update.length === n) {
-    // Two independent accumulators per sum: a single running sum is bound by the add's latency, not by memory.
-    let w2b = 0;
-    let g2b = 0;
-    let u2b = 0;
-    let maxB = 0;
-    let i = 0;
-    for (; i + 1 < n; i += 2) {
-      const w0 = value[i] as number;
-      const w1 = value[i + 1] as number;
-      const g0 = grad[i] as number;
-      const g1 = grad[i + 1] as number;
-      const u0 = update[i] as number;
-      const u1 = update[i + 1] as number;
-      w2 += w0 * w0;
-      w2b += w1 * w1;
-      g2 += g0 * g0;
-      g2b += g1 * g1;
-      u2 += u0 * u0;
-      u2b += u1 * u1;
-      const a0 = Math.abs(g0);
-      const a1 = Math.abs(g1);
-      if (a0 > maxAbs) maxAbs = a0;
-      if (a1 > maxB) maxB = a1;
-    }
-    for (; i < n; i++) {
-      const w = value[i] as number;
-      const g = grad[i] as number;
-      const u = update[i] as number;
-      w2 += w * w;
-      g2 += g * g;
-      u2 += u * u;
-      const a = Math.abs(g);
-      if (a > maxAbs) maxAbs = a;
-    }
-    w2 += w2b;
-    g2 += g2b;
-    u2 += u2b;
-    if (maxB > maxAbs) maxAbs = maxB;
-  } else {
-    for (let i = 0; i < n; i++) w2 += (value[i] as number) ** 2;
-    if (grad) {
-      for (let i = 0; i < grad.length; i++) {
-        const g = grad[i] as number;
-        g2 += g * g;
-        const a = Math.abs(g);
-        if (a > maxAbs) maxAbs = a;
-      }
-    }
-    if (update) for (let i = 0; i < update.length; i++) u2 += (update[i] as number) ** 2;
-  }
-  let nonFinite = 0;
-  if (grad && !Number.isFinite(g2)) {
-    // Overflowing squares also land here; count only the entries that are themselves NaN or infinite.
-    for (let i = 0; i < grad.length; i++) {
-      const g = grad[i] as number;
-      if (g - g !== 0) {
-        nonFinite++;
-        const a = Math.abs(g);
-        if (a !== a || a > maxAbs) maxAbs = a;
-      }
-    }
-  }
-  const weightNorm = Math.sqrt(w2);
+  const weightNorm = Math.sqrt(sumOfSquares(value));
+  const g = grad ? moments(grad) : null;
   return {
-    gradNorm: grad ? Math.sqrt(g2) : 0,
+    gradNorm: g ? Math.sqrt(g.sumOfSquares) : 0,
     weightNorm,
-    updateRatio: update ? Math.sqrt(u2) / Math.max(weightNorm, 1e-12) : NaN,
-    maxAbsGrad: maxAbs,
-    nonFinite,
+    updateRatio: update ? Math.sqrt(sumOfSquares(update)) / Math.max(weightNorm, 1e-12) : NaN,
+    maxAbsGrad: g ? g.maxAbs : 0,
+    nonFinite: g ? g.nonFinite : 0,
   };
 }
 
