@@ -3,5 +3,13 @@ export { heapBase, matmul, workBytes } from './matmul';
 export { sigmoidForward, tanhForward } from './elementwise';
 export { lstmBackward, lstmForward } from './lstm';
 export { simdPeak, simdPeakFlopsPerIteration } from './peak';
-export { addInPlace, histogram, histogramScratchBytes, moments, scaleInPlace, sumOfSquares } from './vector';
+export {
+  activationMoments,
+  addInPlace,
+  histogram,
+  histogramScratchBytes,
+  moments,
+  scaleInPlace,
+  sumOfSquares,
+} from './vector';
 export { conv2dBackward, conv2dForward } from './conv';

@@ -245,3 +245,84 @@ export function histogram(x: usize, n: i32, buckets: i32, counts: usize, out: us
     store<i32>(at, load<i32>(at) + 1);
   }
 }
+
+/**
+ * The monitor's pass over a layer's output y [rows, units] (src/monitor/stats.ts `activationStats`;
+ * `activationMomentsReference` in src/kernels/ts.ts is the contract, bit for bit). Over the finite entries, row by
+ * row: units in groups of four feed four float64 partial sums (the group's k-th unit into sum k), the rest of a row
+ * into sum 0; out (f64) = [sum, sum of squares, non-finite count, units saturated in every row, units dead in every
+ * row]. Saturated: y < below or y > above; dead: y <= dead (float32 thresholds the caller rounded so that these
+ * compare as JavaScript's float64 ones do; NaN: never). `flags` holds 2 x units i32.
+ */
+export function activationMoments(
+  y: usize,
+  rows: i32,
+  units: i32,
+  below: f32,
+  above: f32,
+  dead: f32,
+  flags: usize,
+  out: usize,
+): void {
+  const zero = f32x4.splat(0);
+  const belowV = f32x4.splat(below);
+  const aboveV = f32x4.splat(above);
+  const deadV = f32x4.splat(dead);
+  const saturatedAt = flags;
+  const deadAt = flags + ((<usize>units) << 2);
+  for (let u = 0; u < 2 * units; u++) store<i32>(flags + ((<usize>u) << 2), -1);
+  let s01 = f64x2.splat(0);
+  let s23 = f64x2.splat(0);
+  let q01 = f64x2.splat(0);
+  let q23 = f64x2.splat(0);
+  let bad = i32x4.splat(0);
+  let s0: f64 = 0;
+  let q0: f64 = 0;
+  let badTail = 0;
+  for (let r = 0; r < rows; r++) {
+    const row = y + ((<usize>r * <usize>units) << 2);
+    let j = 0;
+    for (; j + 3 < units; j += 4) {
+      const v = v128.load(row + ((<usize>j) << 2));
+      const finite = f32x4.eq(f32x4.sub(v, v), zero);
+      const kept = v128.and(v, finite);
+      const lo = f64x2.promote_low_f32x4(kept);
+      const hi = f64x2.promote_low_f32x4(v128.shuffle<f32>(kept, kept, 2, 3, 0, 1));
+      s01 = f64x2.add(s01, lo);
+      s23 = f64x2.add(s23, hi);
+      q01 = f64x2.add(q01, f64x2.mul(lo, lo));
+      q23 = f64x2.add(q23, f64x2.mul(hi, hi));
+      bad = i32x4.sub(bad, v128.not(finite));
+      const sat = saturatedAt + ((<usize>j) << 2);
+      v128.store(sat, v128.and(v128.load(sat), v128.or(f32x4.lt(v, belowV), f32x4.gt(v, aboveV))));
+      const dd = deadAt + ((<usize>j) << 2);
+      v128.store(dd, v128.and(v128.load(dd), f32x4.le(v, deadV)));
+    }
+    for (; j < units; j++) {
+      const f = load<f32>(row + ((<usize>j) << 2));
+      if (f - f == 0) {
+        const v = <f64>f;
+        s0 += v;
+        q0 += v * v;
+      } else badTail++;
+      if (!(f < below || f > above)) store<i32>(saturatedAt + ((<usize>j) << 2), 0);
+      if (!(f <= dead)) store<i32>(deadAt + ((<usize>j) << 2), 0);
+    }
+  }
+  let saturated = 0;
+  let deadUnits = 0;
+  if (rows > 0) {
+    for (let u = 0; u < units; u++) {
+      if (load<i32>(saturatedAt + ((<usize>u) << 2)) != 0) saturated++;
+      if (load<i32>(deadAt + ((<usize>u) << 2)) != 0) deadUnits++;
+    }
+  }
+  const count =
+    i32x4.extract_lane(bad, 0) + i32x4.extract_lane(bad, 1) + i32x4.extract_lane(bad, 2) + i32x4.extract_lane(bad, 3) + badTail;
+  // The order of the reference: tail + p0 + p1 + (p2 + p3), the masked lanes having added +0 (which changes no sum).
+  store<f64>(out, s0 + f64x2.extract_lane(s01, 0) + f64x2.extract_lane(s01, 1) + (f64x2.extract_lane(s23, 0) + f64x2.extract_lane(s23, 1)));
+  store<f64>(out, q0 + f64x2.extract_lane(q01, 0) + f64x2.extract_lane(q01, 1) + (f64x2.extract_lane(q23, 0) + f64x2.extract_lane(q23, 1)), 8);
+  store<f64>(out, <f64>count, 16);
+  store<f64>(out, <f64>saturated, 24);
+  store<f64>(out, <f64>deadUnits, 32);
+}

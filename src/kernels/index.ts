@@ -1,18 +1,20 @@
 import { activationKernels, type ActivationName } from './activations.js';
 import {
   addInPlaceReference,
+  activationMomentsReference,
   histogramReference,
   momentsReference,
   scaleInPlaceReference,
   sumOfSquaresReference,
   tsKernels,
 } from './ts.js';
-import type { BucketCounts, Kernels, Moments } from './types.js';
+import type { ActivationMoments, BucketCounts, Kernels, Moments } from './types.js';
+import type { FlatRegions } from './activations.js';
 import { createWasmKernels, wasmRelaxedSimdSupported, wasmSupported } from './wasm.js';
 
 import type { Buffer } from '../tensor/tensor.js';
 
-export type { BucketCounts, Kernels, Moments } from './types.js';
+export type { ActivationMoments, BucketCounts, Kernels, Moments } from './types.js';
 
 let active: Kernels | null = null;
 
@@ -103,4 +105,17 @@ export function moments(b: Buffer): Moments {
 export function histogramOf(b: Buffer, buckets: number): BucketCounts {
   const k = kernels();
   return k.histogram ? k.histogram(b, b.length, buckets) : histogramReference(b, b.length, buckets);
+}
+
+/** A layer output's sums, non-finite count and saturated / dead units in one pass: the backend's where it has one. */
+export function activationMoments(
+  y: Buffer,
+  rows: number,
+  units: number,
+  flat: FlatRegions,
+): ActivationMoments {
+  const k = kernels();
+  return k.activationMoments
+    ? k.activationMoments(y, rows, units, flat)
+    : activationMomentsReference(y, rows, units, flat);
 }

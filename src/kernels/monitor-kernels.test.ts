@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { Rng } from '../tensor/rng.js';
-import { histogramReference, momentsReference, sumOfSquaresReference } from './ts.js';
+import { ACTIVATIONS, activationKernels } from './activations.js';
+import {
+  activationMomentsReference,
+  histogramReference,
+  momentsReference,
+  sumOfSquaresReference,
+} from './ts.js';
 import type { BucketCounts } from './types.js';
 import { createWasmKernels, wasmSupported } from './wasm.js';
 
@@ -119,6 +125,73 @@ describe('monitor kernels: the TypeScript reference', () => {
   });
 });
 
+/** Layer outputs [rows, units] with values on and beside every activation's thresholds, and specials. */
+function layerOutputs(rng: Rng): Array<[string, Float32Array, number, number]> {
+  const out: Array<[string, Float32Array, number, number]> = [];
+  const edges = [0.99, -0.99, 0.01, 0, -0, Math.fround(0.99), Math.fround(0.01), 0.9900001, 1, -1, 5];
+  for (const [rows, units] of [
+    [0, 5],
+    [1, 1],
+    [3, 7],
+    [64, 256],
+    [17, 131],
+    [200, 3],
+    [9, 130],
+  ] as const) {
+    const y = random(rows * units, rng).map((v) => Math.tanh(2 * v));
+    out.push([`tanh-like ${rows}x${units}`, y, rows, units]);
+    const relu = y.map((v) => Math.max(v, 0));
+    // Unit 0 dead in every row, unit 1 saturated in every row (both signs), unit 2 NaN once.
+    for (let r = 0; r < rows; r++) {
+      relu[r * units] = r % 2 ? 0 : -0;
+      if (units > 1) y[r * units + 1] = r % 2 ? 0.995 : -0.999;
+    }
+    if (rows * units > 2) relu[Math.min(2, units - 1) + units * (rows - 1)] = NaN;
+    out.push([`relu-like ${rows}x${units}`, relu, rows, units]);
+    out.push([`saturated unit ${rows}x${units}`, y, rows, units]);
+    const edge = new Float32Array(rows * units).map((_, i) => edges[i % edges.length] as number);
+    if (edge.length > 4) {
+      edge[edge.length - 1] = Infinity;
+      edge[3] = -Infinity;
+    }
+    out.push([`on the thresholds ${rows}x${units}`, edge, rows, units]);
+  }
+  return out;
+}
+
+describe('monitor kernels: activationMomentsReference', () => {
+  it('sums the finite entries and counts units by the activation table predicates, as a plain loop does', () => {
+    for (const [label, y, rows, units] of layerOutputs(new Rng(8))) {
+      for (const name of ACTIVATIONS) {
+        const kern = activationKernels[name];
+        const m = activationMomentsReference(y, rows, units, kern);
+        let sum = 0;
+        let nonFinite = 0;
+        for (const v of y) {
+          if (Number.isFinite(v)) sum += v;
+          else nonFinite++;
+        }
+        let saturatedUnits = 0;
+        let deadUnits = 0;
+        for (let u = 0; u < units && rows > 0; u++) {
+          let allSaturated = true;
+          let allDead = true;
+          for (let r = 0; r < rows; r++) {
+            allSaturated &&= kern.isSaturated(y[r * units + u] as number);
+            allDead &&= kern.isDead(y[r * units + u] as number);
+          }
+          saturatedUnits += +allSaturated;
+          deadUnits += +allDead;
+        }
+        assert.equal(m.nonFinite, nonFinite, label);
+        assert.equal(m.saturatedUnits, saturatedUnits, `${label} ${name}: saturated`);
+        assert.equal(m.deadUnits, deadUnits, `${label} ${name}: dead`);
+        assert.ok(Math.abs(m.sum - sum) <= 1e-9 * Math.max(1, Math.abs(sum)) * y.length, `${label}: sum`);
+      }
+    }
+  });
+});
+
 describe('monitor kernels: WebAssembly SIMD against the reference', { skip: !wasmSupported() }, () => {
   const wasm = createWasmKernels({ fusedMultiplyAdd: false });
 
@@ -145,6 +218,28 @@ describe('monitor kernels: WebAssembly SIMD against the reference', { skip: !was
         );
       }
     }
+  });
+
+  it('activationMoments: bit for bit for every activation, on the thresholds, odd unit counts and specials', () => {
+    for (const [label, y, rows, units] of layerOutputs(new Rng(9))) {
+      for (const name of ACTIVATIONS) {
+        const flat = activationKernels[name];
+        assert.deepEqual(
+          wasm.activationMoments(y, rows, units, flat),
+          activationMomentsReference(y, rows, units, flat),
+          `${label} ${name}`,
+        );
+      }
+    }
+    // Thresholds that float32 cannot hold compare as the double does: 0.99 lies between two float32 values.
+    const y = new Float32Array(1024).fill(Math.fround(0.99));
+    const m = wasm.activationMoments(y, 1024, 1, {
+      saturatedBelow: NaN,
+      saturatedAbove: 0.99,
+      deadAtOrBelow: 0.99,
+    });
+    assert.equal(Math.fround(0.99) > 0.99, true);
+    assert.deepEqual([m.saturatedUnits, m.deadUnits], [1, 0]);
   });
 
   it('reads only the first n values and hands float64 to the reference', () => {

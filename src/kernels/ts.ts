@@ -1,6 +1,13 @@
 import type { Buffer } from '../tensor/tensor.js';
-import { activationKernels } from './activations.js';
-import type { BucketCounts, ConvShape, Kernels, Moments, WindowGeometry } from './types.js';
+import { activationKernels, type FlatRegions } from './activations.js';
+import type {
+  ActivationMoments,
+  BucketCounts,
+  ConvShape,
+  Kernels,
+  Moments,
+  WindowGeometry,
+} from './types.js';
 
 /** The reference kernels in plain TypeScript. Loop orders keep the innermost access contiguous. */
 export const tsKernels: Kernels = {
@@ -10,6 +17,7 @@ export const tsKernels: Kernels = {
   sumOfSquares: sumOfSquaresReference,
   moments: momentsReference,
   histogram: histogramReference,
+  activationMoments: activationMomentsReference,
   scaleInPlace: scaleInPlaceReference,
   addInPlace: addInPlaceReference,
   conv2d: (x, weight, bias, y, shape, relu) =>
@@ -307,6 +315,65 @@ export function histogramReference(x: ArrayLike<number>, n: number, buckets: num
     counts[b] = (counts[b] as number) + 1;
   }
   return { min, max, counts, nan, posInf, negInf };
+}
+
+/**
+ * A layer's output y [rows, units]: row by row, units in groups of four into four partial sums p0..p3 (the k-th of a
+ * group into p_k) and the rest of the row into a fifth, combined tail + p0 + p1 + (p2 + p3), over the finite entries
+ * (sum and sum of squares); the non-finite count; the units saturated / dead in every row by `flat`'s thresholds.
+ */
+export function activationMomentsReference(
+  y: Buffer,
+  rows: number,
+  units: number,
+  flat: FlatRegions,
+): ActivationMoments {
+  const { saturatedBelow: below, saturatedAbove: above, deadAtOrBelow: dead } = flat;
+  const saturated = new Uint8Array(units).fill(1);
+  const deadUnit = new Uint8Array(units).fill(1);
+  const s = [0, 0, 0, 0];
+  const q = [0, 0, 0, 0];
+  let tail = 0;
+  let tailSquares = 0;
+  let nonFinite = 0;
+  const groups = units - (units % 4);
+  for (let r = 0; r < rows; r++) {
+    const row = r * units;
+    for (let j = 0; j < units; j++) {
+      const v = y[row + j] as number;
+      if (!(v < below || v > above)) saturated[j] = 0;
+      if (!(v <= dead)) deadUnit[j] = 0;
+      if (v - v !== 0) {
+        nonFinite++;
+        continue;
+      }
+      if (j < groups) {
+        const k = j & 3;
+        s[k] = (s[k] as number) + v;
+        q[k] = (q[k] as number) + v * v;
+      } else {
+        tail += v;
+        tailSquares += v * v;
+      }
+    }
+  }
+  let saturatedUnits = 0;
+  let deadUnits = 0;
+  if (rows > 0) {
+    for (let j = 0; j < units; j++) {
+      saturatedUnits += saturated[j] as number;
+      deadUnits += deadUnit[j] as number;
+    }
+  }
+  const [s0, s1, s2, s3] = s as [number, number, number, number];
+  const [q0, q1, q2, q3] = q as [number, number, number, number];
+  return {
+    sum: tail + s0 + s1 + (s2 + s3),
+    sumOfSquares: tailSquares + q0 + q1 + (q2 + q3),
+    nonFinite,
+    saturatedUnits,
+    deadUnits,
+  };
 }
 
 /** x[j] *= alpha for j < n. */

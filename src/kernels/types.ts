@@ -1,4 +1,5 @@
 import type { Buffer } from '../tensor/tensor.js';
+import type { FlatRegions } from './activations.js';
 
 /**
  * The narrow contract between the autograd layer and the loops over typed arrays. A faster backend
@@ -84,6 +85,13 @@ export interface Kernels {
    */
   histogram?(x: Buffer, n: number, buckets: number): BucketCounts;
   /**
+   * Optional statistics of a layer's output y [rows, units] for the monitor (`activationStats`): over the finite
+   * entries their sum and sum of squares (float64, in the reference's order), the non-finite count, and the units
+   * (columns) saturated / dead in every row by `flat`'s thresholds (`activations.ts`). `activationMomentsReference`
+   * in `ts.ts` is the contract, bit for bit.
+   */
+  activationMoments?(y: Buffer, rows: number, units: number, flat: FlatRegions): ActivationMoments;
+  /**
    * Optional 2-D convolution of a whole NCHW batch (cross-correlation, as PyTorch's `F.conv2d`):
    * y [N, C_out, outH, outW] = conv(x [N, C_in, H, W], weight [C_out, C_in / groups, kh, kw]) + bias (per output
    * channel, when given), then with `relu` y = max(y, 0) (NaN kept: the activation table's relu) in the same pass.
@@ -152,4 +160,16 @@ export interface BucketCounts {
   nan: number;
   posInf: number;
   negInf: number;
+}
+
+/** What `Kernels.activationMoments` measures of a layer's output. */
+export interface ActivationMoments {
+  /** Sum and sum of squares of the finite entries, in float64. */
+  readonly sum: number;
+  readonly sumOfSquares: number;
+  /** Entries that are NaN or ±Infinity. */
+  readonly nonFinite: number;
+  /** Units (columns) saturated, and dead, in every row; 0 when there are no rows. */
+  readonly saturatedUnits: number;
+  readonly deadUnits: number;
 }

@@ -5,6 +5,7 @@ import {
   conv2dReference,
   lstmGatesBackwardReference,
   lstmGatesReference,
+  activationMomentsReference,
   histogramReference,
   momentsReference,
   scaleInPlaceReference,
@@ -38,6 +39,7 @@ type OptionalKernel =
   | 'addInPlace'
   | 'moments'
   | 'histogram'
+  | 'activationMoments'
   | 'conv2d'
   | 'conv2dBackward';
 
@@ -122,6 +124,16 @@ interface ModuleExports {
     scratch: number,
   ) => void;
   readonly histogramScratchBytes: (buckets: number) => number;
+  readonly activationMoments: (
+    y: number,
+    rows: number,
+    units: number,
+    below: number,
+    above: number,
+    dead: number,
+    flags: number,
+    out: number,
+  ) => void;
   readonly simdPeak: (iterations: number, scale: number, offset: number) => number;
   readonly simdPeakFlopsPerIteration: () => number;
   readonly tanhForward: (x: number, y: number, n: number) => void;
@@ -410,6 +422,37 @@ function kernelsFrom(instance: WebAssembly.Instance, fusedMultiplyAdd: boolean):
       };
     },
 
+    activationMoments(y, rows, units, flat) {
+      const n = rows * units;
+      checkLengths('activationMoments', [['y', y, n]]);
+      if (!(y instanceof Float32Array) || n < VECTOR_MIN)
+        return activationMomentsReference(y, rows, units, flat);
+      top = dataStart;
+      const outAt = take(16);
+      const flagsAt = take(2 * units);
+      const at = take(n);
+      commit();
+      copyIn(y, 0, n, at);
+      wasm.activationMoments(
+        at,
+        rows,
+        units,
+        float32Above(flat.saturatedBelow),
+        float32Below(flat.saturatedAbove),
+        float32Below(flat.deadAtOrBelow),
+        flagsAt,
+        outAt,
+      );
+      const out = new Float64Array(memory.buffer, outAt, 5);
+      return {
+        sum: out[0] as number,
+        sumOfSquares: out[1] as number,
+        nonFinite: out[2] as number,
+        saturatedUnits: out[3] as number,
+        deadUnits: out[4] as number,
+      };
+    },
+
     // The whole batch in one call: the images, weights and outputs cross into WebAssembly memory once; the
     // columns (kh kw times larger than the image) are built and consumed inside it (asm/conv.ts).
     conv2d(x, weight, bias, y, shape, relu) {
@@ -694,6 +737,29 @@ function checkLengths(kernel: string, arrays: ReadonlyArray<readonly [string, Bu
   }
 }
 
+/**
+ * The smallest float32 >= t: for a float32 y, y < t exactly when y < float32Above(t) (NaN stays NaN). With
+ * `float32Below`, the largest float32 <= t (y > t and y <= t the same way), thresholds written as doubles compare in
+ * the kernels' float32 as in JavaScript.
+ */
+function float32Above(t: number): number {
+  const f = Math.fround(t);
+  return f < t ? nextFloat32(f, 1) : f;
+}
+
+function float32Below(t: number): number {
+  const f = Math.fround(t);
+  return f > t ? nextFloat32(f, -1) : f;
+}
+
+/** The float32 neighbour of a finite float32 f towards +Infinity (direction 1) or -Infinity (-1). */
+function nextFloat32(f: number, direction: 1 | -1): number {
+  const bits = new Int32Array(new Float32Array([f]).buffer);
+  if (f === 0) return direction * 1e-45;
+  bits[0] = (bits[0] as number) + (f > 0 === direction > 0 ? 1 : -1);
+  return new Float32Array(bits.buffer)[0] as number;
+}
+
 function alignUp(value: number, alignment: number): number {
   return Math.ceil(value / alignment) * alignment;
 }
@@ -720,6 +786,7 @@ function moduleExports(instance: WebAssembly.Instance): ModuleExports {
     moments: exportedFunction(exported, 'moments'),
     histogram: exportedFunction(exported, 'histogram'),
     histogramScratchBytes: exportedFunction(exported, 'histogramScratchBytes'),
+    activationMoments: exportedFunction(exported, 'activationMoments'),
     simdPeak: exportedFunction(exported, 'simdPeak'),
     simdPeakFlopsPerIteration: exportedFunction(exported, 'simdPeakFlopsPerIteration'),
     tanhForward: exportedFunction(exported, 'tanhForward'),

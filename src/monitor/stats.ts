@@ -3,7 +3,7 @@
  * measured. Non-finite entries are counted, never skipped, and make the norms non-finite.
  */
 import { activationKernels, type ActivationName } from '../kernels/activations.js';
-import { moments, sumOfSquares } from '../kernels/index.js';
+import { activationMoments, moments, sumOfSquares } from '../kernels/index.js';
 import type { Buffer } from '../tensor/tensor.js';
 
 export interface ParamStats {
@@ -46,43 +46,22 @@ export interface ActivationStats {
   nonFinite: number;
 }
 
-/** Statistics of a layer's output [rows, units] (for sequences, rows are time x batch). */
+/**
+ * Statistics of a layer's output [rows, units] (for sequences, rows are time x batch): one pass, the kernels'
+ * `activationMoments` (WebAssembly SIMD for float32, the same numbers as the TypeScript reference), reading the
+ * activation's flat regions from its table entry.
+ */
 export function activationStats(y: Buffer, units: number, activation: ActivationName): ActivationStats {
-  const kern = activationKernels[activation];
-  const rows = units === 0 ? 0 : y.length / units;
-  let s = 0;
-  let s2 = 0;
-  let nonFinite = 0;
-  let saturatedUnits = 0;
-  let deadUnits = 0;
-  for (let i = 0; i < y.length; i++) {
-    const v = y[i] as number;
-    if (v - v !== 0) {
-      nonFinite++;
-      continue;
-    }
-    s += v;
-    s2 += v * v;
-  }
-  for (let u = 0; u < units; u++) {
-    let allSaturated = rows > 0;
-    let allDead = rows > 0;
-    for (let r = 0; r < rows && (allSaturated || allDead); r++) {
-      const v = y[r * units + u] as number;
-      if (allSaturated && !kern.isSaturated(v)) allSaturated = false;
-      if (allDead && !kern.isDead(v)) allDead = false;
-    }
-    if (allSaturated) saturatedUnits++;
-    if (allDead) deadUnits++;
-  }
-  const n = y.length - nonFinite;
-  const mean = n > 0 ? s / n : NaN;
+  const rows = units === 0 ? 0 : Math.floor(y.length / units);
+  const m = activationMoments(y, rows, units, activationKernels[activation]);
+  const n = rows * units - m.nonFinite;
+  const mean = n > 0 ? m.sum / n : NaN;
   return {
     mean,
-    std: n > 0 ? Math.sqrt(Math.max(0, s2 / n - mean * mean)) : NaN,
-    saturated: units > 0 ? saturatedUnits / units : 0,
-    dead: units > 0 ? deadUnits / units : 0,
-    nonFinite,
+    std: n > 0 ? Math.sqrt(Math.max(0, m.sumOfSquares / n - mean * mean)) : NaN,
+    saturated: units > 0 ? m.saturatedUnits / units : 0,
+    dead: units > 0 ? m.deadUnits / units : 0,
+    nonFinite: m.nonFinite,
   };
 }
 
