@@ -10,7 +10,7 @@
  */
 import { gradTarget, makeResult } from '../autograd/tape.js';
 import { activationKernels, type ActivationName } from '../kernels/activations.js';
-import { activationForward, kernels } from '../kernels/index.js';
+import { activationForward, addInPlace, kernels } from '../kernels/index.js';
 import { tsKernels } from '../kernels/ts.js';
 import { allocBuffer, formatShape, type Buffer, type Tensor } from '../tensor/tensor.js';
 
@@ -154,12 +154,12 @@ export function recurrentStep(
         }
       }
     }
+    // The kernels' p += u (WebAssembly SIMD for float32; the same float32 sums, in the same order, as the loops
+    // it replaced): this step's rows of dL/dP, then dL/db_hh row by row.
     const gP = gradTarget(projected);
-    if (gP) for (let k = 0; k < B * GH; k++) gP[pOff + k] = (gP[pOff + k] as number) + (dA[k] as number);
+    if (gP) addInPlace(gP.subarray(pOff, pOff + B * GH), dA);
     const gB = gradTarget(biasHH);
-    if (gB)
-      for (let b = 0; b < B; b++)
-        for (let k = 0; k < GH; k++) gB[k] = (gB[k] as number) + (dHH[b * GH + k] as number);
+    if (gB) for (let b = 0; b < B; b++) addInPlace(gB, dHH.subarray(b * GH, (b + 1) * GH));
     const kern = kernels();
     const gW = gradTarget(weightHH);
     if (gW) {
