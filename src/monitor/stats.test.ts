@@ -79,3 +79,34 @@ describe('paramStats on every kernels backend', () => {
     assert.ok(Math.abs(finite.weightNorm - Math.sqrt(w2)) < 1e-12 * Math.sqrt(w2));
   });
 });
+
+describe('channelStats', () => {
+  it("counts dead and saturated entries per channel by the activation table's predicates, for every activation", async () => {
+    const { ACTIVATIONS, activationKernels } = await import('../kernels/activations.js');
+    const { channelStats } = await import('./stats.js');
+    const shape = [3, 4, 2, 5];
+    const y = Float32Array.from(
+      { length: 120 },
+      (_, i) => [0, -0.995, 0.995, 0.5, NaN, 0.005, -2, 1][i % 8] as number,
+    );
+    // Channel 3 of every example: all zeros (dead for relu).
+    for (let n = 0; n < 3; n++) y.fill(0, (n * 4 + 3) * 10, (n * 4 + 4) * 10);
+    for (const name of ACTIVATIONS) {
+      const kern = activationKernels[name];
+      const s = channelStats(y, shape, name);
+      for (let c = 0; c < 4; c++) {
+        let dead = 0;
+        let saturated = 0;
+        for (let n = 0; n < 3; n++)
+          for (let k = 0; k < 10; k++) {
+            const v = y[(n * 4 + c) * 10 + k] as number;
+            dead += +kern.isDead(v);
+            saturated += +kern.isSaturated(v);
+          }
+        assert.equal(s.channelDead[c], dead / 30, `${name} channel ${c} dead`);
+        assert.equal(s.channelSaturated[c], saturated / 30, `${name} channel ${c} saturated`);
+      }
+    }
+    assert.equal(channelStats(y, shape, 'relu').dead, 0.25);
+  });
+});

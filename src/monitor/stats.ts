@@ -131,7 +131,7 @@ export interface ChannelStats {
  * channelStats(y.data, y.shape, 'relu').channelDead; // [0.48, 1, 0.51, ...]: channel 1 never fires
  */
 export function channelStats(y: Buffer, shape: readonly number[], activation: ActivationName): ChannelStats {
-  const kern = activationKernels[activation];
+  const { deadAtOrBelow, saturatedBelow, saturatedAbove } = activationKernels[activation];
   const examples = shape[0] ?? 0;
   const channels = shape[1] ?? 0;
   let positions = 1;
@@ -146,8 +146,9 @@ export function channelStats(y: Buffer, shape: readonly number[], activation: Ac
       let saturated = 0;
       for (let k = 0; k < positions; k++) {
         const v = y[start + k] as number;
-        if (kern.isDead(v)) dead++;
-        if (kern.isSaturated(v)) saturated++;
+        // The table's predicates, read as its numbers: no call per value (it is megamorphic across activations).
+        if (v <= deadAtOrBelow) dead++;
+        if (v < saturatedBelow || v > saturatedAbove) saturated++;
       }
       channelDead[c] = (channelDead[c] as number) + dead;
       channelSaturated[c] = (channelSaturated[c] as number) + saturated;
