@@ -4,5 +4,13 @@ export { sigmoidForward, tanhForward } from './elementwise';
 export { geluBackward, geluForward } from './gelu';
 export { lstmBackward, lstmForward } from './lstm';
 export { simdPeak, simdPeakFlopsPerIteration } from './peak';
-export { addInPlace, scaleInPlace, sumOfSquares } from './vector';
+export {
+  activationMoments,
+  addInPlace,
+  histogram,
+  histogramScratchBytes,
+  moments,
+  scaleInPlace,
+  sumOfSquares,
+} from './vector';
 export { conv2dBackward, conv2dForward } from './conv';

@@ -4,6 +4,11 @@
  * gradient norms for recurrent models, and the doctor's rules once the trainer runs them), once with the monitor
  * at its default period and once with it off, and times every step through the trainer's progress callback.
  *
+ * Steps are timed in this process's CPU time (`process.cpuUsage`, user + system, read in the progress callback):
+ * on a shared machine other processes' load stretches wall time by 2-10x from one step to the next and drowned a
+ * 3% effect (one W4 run at load average 10: 0.2% within run, 25.9% A/B), while a step's CPU time stays within a
+ * few percent. The trainer's steps/s with the monitor off stays in wall time, to compare with the bench loop.
+ *
  * Two estimates:
  * - within one run (the headline): in the monitor-on run, the mean extra time of the monitored steps over the
  *   mean of the unmonitored steps around them, as a share of the unmonitored step time. Neighbouring steps see
@@ -44,29 +49,45 @@ export interface MonitorOverheadOptions {
 /** Thrown from the progress callback to end a run after the window (see `stepDurations`). */
 class WindowDone extends Error {}
 
+/** Per-step durations (ms, indexed by step from 2): in wall time and in this process's CPU time. */
+interface StepTimes {
+  wall: number[];
+  cpu: number[];
+}
+
+/** This process's CPU time so far (user + system), in ms. */
+function cpuMs(): number {
+  const used = process.cpuUsage();
+  return (used.user + used.system) / 1000;
+}
+
 /**
  * Per-step durations (ms, indexed by step) of `train(config)`. The run is ended by throwing from the progress
  * callback once `lastStep` is done (or `maxSeconds` have passed): that skips the trainer's final evaluation on its full evaluation set, which
  * would cost several steps' worth of time and measure nothing here (the trainer closes its files in `finally`).
  */
-function stepDurations(config: ResolvedConfig, lastStep: number, maxSeconds = Infinity): number[] {
+function stepDurations(config: ResolvedConfig, lastStep: number, maxSeconds = Infinity): StepTimes {
   const elapsed: number[] = [];
+  const cpu: number[] = [];
   try {
     train(config, {
       outDir: null,
       onProgress: (p) => {
         elapsed[p.step] = p.elapsedSeconds;
+        cpu[p.step] = cpuMs();
         if (p.step >= lastStep || p.elapsedSeconds >= maxSeconds) throw new WindowDone();
       },
     });
   } catch (error) {
     if (!(error instanceof WindowDone)) throw error;
   }
-  const durations: number[] = [];
+  const wall: number[] = [];
+  const cpuSteps: number[] = [];
   for (let step = 2; step < elapsed.length; step++) {
-    durations[step] = ((elapsed[step] as number) - (elapsed[step - 1] as number)) * 1000;
+    wall[step] = ((elapsed[step] as number) - (elapsed[step - 1] as number)) * 1000;
+    cpuSteps[step] = (cpu[step] as number) - (cpu[step - 1] as number);
   }
-  return durations;
+  return { wall, cpu: cpuSteps };
 }
 
 function mean(values: readonly number[]): number {
@@ -109,8 +130,8 @@ export function measureMonitorOverhead(
   const onConfig = make(every === MONITOR_DEFAULTS.every ? {} : { every });
   const offConfig = make({ every: steps + 1, timesteps: false });
   if (options.warmupSeconds > 0) stepDurations(offConfig, steps, options.warmupSeconds);
-  let on: number[];
-  let off: number[];
+  let on: StepTimes;
+  let off: StepTimes;
   if (options.offFirst) {
     off = stepDurations(offConfig, last);
     on = stepDurations(onConfig, last);
@@ -121,9 +142,11 @@ export function measureMonitorOverhead(
   const plain: number[] = [];
   const monitored: number[] = [];
   const offWindow: number[] = [];
+  const offWall: number[] = [];
   for (let step = first; step <= last; step++) {
-    (step % every === 0 ? monitored : plain).push(on[step] as number);
-    offWindow.push(off[step] as number);
+    (step % every === 0 ? monitored : plain).push(on.cpu[step] as number);
+    offWindow.push(off.cpu[step] as number);
+    offWall.push(off.wall[step] as number);
   }
   const windowSteps = last - first + 1;
   const plainStepMs = mean(plain);
@@ -146,7 +169,7 @@ export function measureMonitorOverhead(
     monitoredExtraMs,
     overheadPercent: (100 * monitoredExtraMs * monitored.length) / (plainStepMs * windowSteps),
     abOverheadPercent: 100 * (mean([...plain, ...monitored]) / mean(offWindow) - 1),
-    trainerStepsPerSecondOff: 1000 / mean(offWindow),
+    trainerStepsPerSecondOff: 1000 / mean(offWall),
     includes,
   };
 }

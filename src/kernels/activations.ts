@@ -22,7 +22,34 @@ export type ActivationName = (typeof ACTIVATIONS)[number];
  */
 export type ActivationFamily = 'saturating' | 'rectifier' | 'smooth' | 'linear';
 
-export interface ActivationKernel {
+/**
+ * Where an output value sits on a flat part of phi, as numbers (so a kernel can test a whole layer's output at
+ * once): saturated when y < saturatedBelow or y > saturatedAbove, dead when y <= deadAtOrBelow. NaN means never
+ * (every comparison with NaN is false), and a NaN output is neither saturated nor dead.
+ */
+export interface FlatRegions {
+  readonly saturatedBelow: number;
+  readonly saturatedAbove: number;
+  readonly deadAtOrBelow: number;
+}
+
+/** The flat regions of an activation and the predicates read from them: the one place both are written. */
+function flatRegions(
+  regions: Partial<FlatRegions>,
+): FlatRegions & Pick<ActivationKernel, 'isSaturated' | 'isDead'> {
+  const below = regions.saturatedBelow ?? NaN;
+  const above = regions.saturatedAbove ?? NaN;
+  const dead = regions.deadAtOrBelow ?? NaN;
+  return {
+    saturatedBelow: below,
+    saturatedAbove: above,
+    deadAtOrBelow: dead,
+    isSaturated: (y) => y < below || y > above,
+    isDead: (y) => y <= dead,
+  };
+}
+
+export interface ActivationKernel extends FlatRegions {
   readonly family: ActivationFamily;
   /** The default slope/scale parameter (leaky-relu 0.01, prelu 0.25, elu 1), 0 where unused. */
   readonly defaultAlpha: number;
@@ -126,8 +153,7 @@ function normalCdfFloat32(x: number): number {
 export const activationKernels: { readonly [K in ActivationName]: ActivationKernel } = {
   sigmoid: {
     family: 'saturating',
-    isSaturated: (y) => y < 0.01 || y > 0.99,
-    isDead: () => false,
+    ...flatRegions({ saturatedBelow: 0.01, saturatedAbove: 0.99 }),
     defaultAlpha: 0,
     value: (x) => sigmoid(x),
     derivative: (x) => {
@@ -146,8 +172,7 @@ export const activationKernels: { readonly [K in ActivationName]: ActivationKern
   },
   tanh: {
     family: 'saturating',
-    isSaturated: (y) => y < -0.99 || y > 0.99,
-    isDead: () => false,
+    ...flatRegions({ saturatedBelow: -0.99, saturatedAbove: 0.99 }),
     defaultAlpha: 0,
     value: (x) => Math.tanh(x),
     derivative: (x) => 1 - Math.tanh(x) ** 2,
@@ -163,8 +188,7 @@ export const activationKernels: { readonly [K in ActivationName]: ActivationKern
   },
   relu: {
     family: 'rectifier',
-    isSaturated: () => false,
-    isDead: (y) => y <= 0,
+    ...flatRegions({ deadAtOrBelow: 0 }),
     defaultAlpha: 0,
     value: (x) => (x > 0 ? x : x !== x ? x : 0),
     derivative: (x) => (x > 0 ? 1 : 0),
@@ -180,8 +204,7 @@ export const activationKernels: { readonly [K in ActivationName]: ActivationKern
   },
   'leaky-relu': {
     family: 'rectifier',
-    isSaturated: () => false,
-    isDead: () => false,
+    ...flatRegions({}),
     defaultAlpha: 0.01,
     value: (x, a) => (x > 0 ? x : a * x),
     derivative: (x, a) => (x > 0 ? 1 : a),
@@ -198,8 +221,7 @@ export const activationKernels: { readonly [K in ActivationName]: ActivationKern
   },
   prelu: {
     family: 'rectifier',
-    isSaturated: () => false,
-    isDead: () => false,
+    ...flatRegions({}),
     defaultAlpha: 0.25,
     value: (x, a) => (x > 0 ? x : a * x),
     derivative: (x, a) => (x > 0 ? 1 : a),
@@ -216,8 +238,7 @@ export const activationKernels: { readonly [K in ActivationName]: ActivationKern
   },
   elu: {
     family: 'rectifier',
-    isSaturated: () => false,
-    isDead: () => false,
+    ...flatRegions({}),
     defaultAlpha: 1,
     value: (x, a) => (x > 0 ? x : a * Math.expm1(x)),
     derivative: (x, a) => (x > 0 ? 1 : a * Math.exp(x)),
@@ -236,8 +257,7 @@ export const activationKernels: { readonly [K in ActivationName]: ActivationKern
   },
   selu: {
     family: 'smooth',
-    isSaturated: () => false,
-    isDead: () => false,
+    ...flatRegions({}),
     defaultAlpha: 0,
     value: (x) => SELU_LAMBDA * (x > 0 ? x : SELU_ALPHA * Math.expm1(x)),
     derivative: (x) => SELU_LAMBDA * (x > 0 ? 1 : SELU_ALPHA * Math.exp(x)),
@@ -256,8 +276,7 @@ export const activationKernels: { readonly [K in ActivationName]: ActivationKern
   },
   gelu: {
     family: 'smooth',
-    isSaturated: () => false,
-    isDead: () => false,
+    ...flatRegions({}),
     defaultAlpha: 0,
     value: (x) => gelu(x),
     derivative: (x) => geluDerivative(x),
@@ -283,8 +302,7 @@ export const activationKernels: { readonly [K in ActivationName]: ActivationKern
   },
   softplus: {
     family: 'smooth',
-    isSaturated: () => false,
-    isDead: () => false,
+    ...flatRegions({}),
     defaultAlpha: 0,
     value: (x) => softplus(x),
     derivative: (x) => sigmoid(x),
@@ -297,8 +315,7 @@ export const activationKernels: { readonly [K in ActivationName]: ActivationKern
   },
   linear: {
     family: 'linear',
-    isSaturated: () => false,
-    isDead: () => false,
+    ...flatRegions({}),
     defaultAlpha: 0,
     value: (x) => x,
     derivative: () => 1,

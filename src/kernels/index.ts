@@ -1,11 +1,20 @@
 import { activationKernels, type ActivationName } from './activations.js';
-import { addInPlaceReference, scaleInPlaceReference, sumOfSquaresReference, tsKernels } from './ts.js';
-import type { Kernels } from './types.js';
+import {
+  addInPlaceReference,
+  activationMomentsReference,
+  histogramReference,
+  momentsReference,
+  scaleInPlaceReference,
+  sumOfSquaresReference,
+  tsKernels,
+} from './ts.js';
+import type { ActivationMoments, BucketCounts, Kernels, Moments } from './types.js';
+import type { FlatRegions } from './activations.js';
 import { createWasmKernels, wasmRelaxedSimdSupported, wasmSupported } from './wasm.js';
 
 import type { Buffer } from '../tensor/tensor.js';
 
-export type { Kernels } from './types.js';
+export type { ActivationMoments, BucketCounts, Kernels, Moments } from './types.js';
 
 let active: Kernels | null = null;
 
@@ -105,4 +114,29 @@ export function addInPlace(y: Buffer, x: Buffer): void {
   const k = kernels();
   if (k.addInPlace) k.addInPlace(y, x, y.length);
   else addInPlaceReference(y, x, y.length);
+}
+
+/** Sum of squares, max |x| and non-finite count of b in one pass (the monitor's): the backend's where it has one. */
+export function moments(b: Buffer): Moments {
+  const k = kernels();
+  return k.moments ? k.moments(b, b.length) : momentsReference(b, b.length);
+}
+
+/** An equal-width histogram of b (`monitor/histogram.ts`): the backend's where it has one. */
+export function histogramOf(b: Buffer, buckets: number): BucketCounts {
+  const k = kernels();
+  return k.histogram ? k.histogram(b, b.length, buckets) : histogramReference(b, b.length, buckets);
+}
+
+/** A layer output's sums, non-finite count and saturated / dead units in one pass: the backend's where it has one. */
+export function activationMoments(
+  y: Buffer,
+  rows: number,
+  units: number,
+  flat: FlatRegions,
+): ActivationMoments {
+  const k = kernels();
+  return k.activationMoments
+    ? k.activationMoments(y, rows, units, flat)
+    : activationMomentsReference(y, rows, units, flat);
 }

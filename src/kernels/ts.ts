@@ -1,6 +1,13 @@
 import type { Buffer } from '../tensor/tensor.js';
-import { activationKernels } from './activations.js';
-import type { ConvShape, Kernels, WindowGeometry } from './types.js';
+import { activationKernels, type FlatRegions } from './activations.js';
+import type {
+  ActivationMoments,
+  BucketCounts,
+  ConvShape,
+  Kernels,
+  Moments,
+  WindowGeometry,
+} from './types.js';
 
 /** The reference kernels in plain TypeScript. Loop orders keep the innermost access contiguous. */
 export const tsKernels: Kernels = {
@@ -8,6 +15,9 @@ export const tsKernels: Kernels = {
   lstmGates: lstmGatesReference,
   lstmGatesBackward: lstmGatesBackwardReference,
   sumOfSquares: sumOfSquaresReference,
+  moments: momentsReference,
+  histogram: histogramReference,
+  activationMoments: activationMomentsReference,
   scaleInPlace: scaleInPlaceReference,
   addInPlace: addInPlaceReference,
   conv2d: (x, weight, bias, y, shape, relu) =>
@@ -206,6 +216,164 @@ export function sumOfSquaresReference(b: Buffer, n: number): number {
   }
   for (; j < n; j++) s0 += (b[j] as number) * (b[j] as number);
   return s0 + s1 + (s2 + s3);
+}
+
+/**
+ * The monitor's pass over a gradient: the sum of squares in `sumOfSquaresReference`'s order (four partial sums by
+ * j mod 4), max |x[j]| and the non-finite count. The common all-finite case runs branch-light; a second pass
+ * counts the non-finite entries (and makes the maximum NaN when one is NaN) only when the sum says there are some.
+ */
+export function momentsReference(x: Buffer, n: number): Moments {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let m0 = 0;
+  let m1 = 0;
+  let j = 0;
+  for (; j + 3 < n; j += 4) {
+    const a = x[j] as number;
+    const b = x[j + 1] as number;
+    const c = x[j + 2] as number;
+    const d = x[j + 3] as number;
+    s0 += a * a;
+    s1 += b * b;
+    s2 += c * c;
+    s3 += d * d;
+    // NaN compares false and is skipped here; the second pass finds it.
+    const aa = Math.abs(a);
+    const ab = Math.abs(b);
+    const ac = Math.abs(c);
+    const ad = Math.abs(d);
+    if (aa > m0) m0 = aa;
+    if (ab > m1) m1 = ab;
+    if (ac > m0) m0 = ac;
+    if (ad > m1) m1 = ad;
+  }
+  for (; j < n; j++) {
+    const a = x[j] as number;
+    s0 += a * a;
+    if (Math.abs(a) > m0) m0 = Math.abs(a);
+  }
+  const sumOfSquares = s0 + s1 + (s2 + s3);
+  let maxAbs = m0 > m1 ? m0 : m1;
+  let nonFinite = 0;
+  // A finite sum means every entry is finite; a non-finite one may also be a float64 overflow (then none counts).
+  if (!Number.isFinite(sumOfSquares)) {
+    for (let i = 0; i < n; i++) {
+      const v = x[i] as number;
+      if (v - v !== 0) {
+        nonFinite++;
+        if (v !== v) maxAbs = NaN;
+        else if (maxAbs === maxAbs) maxAbs = Infinity;
+      }
+    }
+  }
+  return { sumOfSquares, maxAbs, nonFinite };
+}
+
+/**
+ * Buckets x[0..n) into `buckets` equal-width buckets over the range of the finite entries (two passes: the range,
+ * then the counts); see `monitor/histogram.ts`. An empty or all-non-finite input gives min = max = 0, zero counts.
+ */
+export function histogramReference(x: ArrayLike<number>, n: number, buckets: number): BucketCounts {
+  let min = Infinity;
+  let max = -Infinity;
+  let nan = 0;
+  let posInf = 0;
+  let negInf = 0;
+  for (let i = 0; i < n; i++) {
+    const v = x[i] as number;
+    if (v - v !== 0) {
+      if (v !== v) nan++;
+      else if (v > 0) posInf++;
+      else negInf++;
+      continue;
+    }
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  const counts = new Array<number>(buckets).fill(0);
+  if (min > max) return { min: 0, max: 0, counts, nan, posInf, negInf };
+  // + 0 turns -0 into 0, so the range does not depend on which zero came first.
+  min += 0;
+  max += 0;
+  const last = buckets - 1;
+  const width = max - min;
+  if (width === 0) {
+    counts[last] = n - nan - posInf - negInf;
+    return { min, max, counts, nan, posInf, negInf };
+  }
+  // A subnormal width can overflow the scale to Infinity: (v - min) * scale is then NaN at min (bucket 0) or
+  // Infinity above it (the last bucket), never an index outside the counts.
+  const scale = buckets / width;
+  for (let i = 0; i < n; i++) {
+    const v = x[i] as number;
+    if (v - v !== 0) continue;
+    const t = (v - min) * scale;
+    const b = t >= last ? last : t > 0 ? Math.floor(t) : 0;
+    counts[b] = (counts[b] as number) + 1;
+  }
+  return { min, max, counts, nan, posInf, negInf };
+}
+
+/**
+ * A layer's output y [rows, units]: row by row, units in groups of four into four partial sums p0..p3 (the k-th of a
+ * group into p_k) and the rest of the row into a fifth, combined tail + p0 + p1 + (p2 + p3), over the finite entries
+ * (sum and sum of squares); the non-finite count; the units saturated / dead in every row by `flat`'s thresholds.
+ */
+export function activationMomentsReference(
+  y: Buffer,
+  rows: number,
+  units: number,
+  flat: FlatRegions,
+): ActivationMoments {
+  const { saturatedBelow: below, saturatedAbove: above, deadAtOrBelow: dead } = flat;
+  const saturated = new Uint8Array(units).fill(1);
+  const deadUnit = new Uint8Array(units).fill(1);
+  const s = [0, 0, 0, 0];
+  const q = [0, 0, 0, 0];
+  let tail = 0;
+  let tailSquares = 0;
+  let nonFinite = 0;
+  const groups = units - (units % 4);
+  for (let r = 0; r < rows; r++) {
+    const row = r * units;
+    for (let j = 0; j < units; j++) {
+      const v = y[row + j] as number;
+      if (!(v < below || v > above)) saturated[j] = 0;
+      if (!(v <= dead)) deadUnit[j] = 0;
+      if (v - v !== 0) {
+        nonFinite++;
+        continue;
+      }
+      if (j < groups) {
+        const k = j & 3;
+        s[k] = (s[k] as number) + v;
+        q[k] = (q[k] as number) + v * v;
+      } else {
+        tail += v;
+        tailSquares += v * v;
+      }
+    }
+  }
+  let saturatedUnits = 0;
+  let deadUnits = 0;
+  if (rows > 0) {
+    for (let j = 0; j < units; j++) {
+      saturatedUnits += saturated[j] as number;
+      deadUnits += deadUnit[j] as number;
+    }
+  }
+  const [s0, s1, s2, s3] = s as [number, number, number, number];
+  const [q0, q1, q2, q3] = q as [number, number, number, number];
+  return {
+    sum: tail + s0 + s1 + (s2 + s3),
+    sumOfSquares: tailSquares + q0 + q1 + (q2 + q3),
+    nonFinite,
+    saturatedUnits,
+    deadUnits,
+  };
 }
 
 /** x[j] *= alpha for j < n. */

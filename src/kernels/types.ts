@@ -1,4 +1,5 @@
 import type { Buffer } from '../tensor/tensor.js';
+import type { FlatRegions } from './activations.js';
 
 /**
  * The narrow contract between the autograd layer and the loops over typed arrays. A faster backend
@@ -76,6 +77,25 @@ export interface Kernels {
   scaleInPlace?(x: Buffer, alpha: number, n: number): void;
   addInPlace?(y: Buffer, x: Buffer, n: number): void;
   /**
+   * Optional one pass over a gradient for the monitor (`paramStats`): the sum of x[j]^2 in `sumOfSquares`'s order
+   * (the same double), max |x[j]| (NaN when any entry is NaN, else Infinity when any is infinite) and the count of
+   * NaN and ±Infinity entries. `momentsReference` in `ts.ts` is the contract, bit for bit.
+   */
+  moments?(x: Buffer, n: number): Moments;
+  /**
+   * Optional equal-width histogram of x[0..n) into `buckets` buckets over [min, max] of the finite entries, with
+   * the NaN and ±Infinity entries counted beside them (`monitor/histogram.ts`). `histogramReference` in `ts.ts` is
+   * the contract, bit for bit: the bucket of an entry is computed in float64 exactly as there.
+   */
+  histogram?(x: Buffer, n: number, buckets: number): BucketCounts;
+  /**
+   * Optional statistics of a layer's output y [rows, units] for the monitor (`activationStats`): over the finite
+   * entries their sum and sum of squares (float64, in the reference's order), the non-finite count, and the units
+   * (columns) saturated / dead in every row by `flat`'s thresholds (`activations.ts`). `activationMomentsReference`
+   * in `ts.ts` is the contract, bit for bit.
+   */
+  activationMoments?(y: Buffer, rows: number, units: number, flat: FlatRegions): ActivationMoments;
+  /**
    * Optional 2-D convolution of a whole NCHW batch (cross-correlation, as PyTorch's `F.conv2d`):
    * y [N, C_out, outH, outW] = conv(x [N, C_in, H, W], weight [C_out, C_in / groups, kh, kw]) + bias (per output
    * channel, when given), then with `relu` y = max(y, 0) (NaN kept: the activation table's relu) in the same pass.
@@ -122,4 +142,38 @@ export interface ConvShape extends WindowGeometry {
   readonly inChannels: number;
   readonly outChannels: number;
   readonly groups: number;
+}
+
+/** What `Kernels.moments` measures of one vector. */
+export interface Moments {
+  /** Sum of x[j]^2 in float64 (NaN or Infinity when an entry is). */
+  readonly sumOfSquares: number;
+  /** max |x[j]|: NaN when any entry is NaN, else Infinity when any is infinite; 0 for an empty vector. */
+  readonly maxAbs: number;
+  /** Entries that are NaN or ±Infinity. */
+  readonly nonFinite: number;
+}
+
+/** What `Kernels.histogram` counts: the layout of `monitor/histogram.ts`'s `Histogram`. */
+export interface BucketCounts {
+  /** Smallest and largest finite entry (both 0 when there is none; never -0). */
+  min: number;
+  max: number;
+  /** Finite entries per equal-width bucket over [min, max]; the last bucket also holds max. */
+  counts: number[];
+  nan: number;
+  posInf: number;
+  negInf: number;
+}
+
+/** What `Kernels.activationMoments` measures of a layer's output. */
+export interface ActivationMoments {
+  /** Sum and sum of squares of the finite entries, in float64. */
+  readonly sum: number;
+  readonly sumOfSquares: number;
+  /** Entries that are NaN or ±Infinity. */
+  readonly nonFinite: number;
+  /** Units (columns) saturated, and dead, in every row; 0 when there are no rows. */
+  readonly saturatedUnits: number;
+  readonly deadUnits: number;
 }

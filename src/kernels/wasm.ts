@@ -5,6 +5,9 @@ import {
   conv2dReference,
   lstmGatesBackwardReference,
   lstmGatesReference,
+  activationMomentsReference,
+  histogramReference,
+  momentsReference,
   scaleInPlaceReference,
   sumOfSquaresReference,
   tsKernels,
@@ -36,6 +39,9 @@ type OptionalKernel =
   | 'sumOfSquares'
   | 'scaleInPlace'
   | 'addInPlace'
+  | 'moments'
+  | 'histogram'
+  | 'activationMoments'
   | 'conv2d'
   | 'conv2dBackward';
 
@@ -110,6 +116,26 @@ interface ModuleExports {
   readonly sumOfSquares: (x: number, n: number) => number;
   readonly scaleInPlace: (x: number, n: number, alpha: number) => void;
   readonly addInPlace: (y: number, x: number, n: number) => void;
+  readonly moments: (x: number, n: number, out: number) => void;
+  readonly histogram: (
+    x: number,
+    n: number,
+    buckets: number,
+    counts: number,
+    out: number,
+    scratch: number,
+  ) => void;
+  readonly histogramScratchBytes: (buckets: number) => number;
+  readonly activationMoments: (
+    y: number,
+    rows: number,
+    units: number,
+    below: number,
+    above: number,
+    dead: number,
+    flags: number,
+    out: number,
+  ) => void;
   readonly simdPeak: (iterations: number, scale: number, offset: number) => number;
   readonly simdPeakFlopsPerIteration: () => number;
   readonly tanhForward: (x: number, y: number, n: number) => void;
@@ -392,6 +418,74 @@ function kernelsFrom(instance: WebAssembly.Instance, fusedMultiplyAdd: boolean):
       copyIn(x, 0, n, xAt);
       wasm.addInPlace(yAt, xAt, n);
       copyOut(yAt, n, y);
+    },
+
+    // The monitor's passes: one copy in, one SIMD pass, a few numbers out.
+    moments(x, n) {
+      checkLengths('moments', [['x', x, n]]);
+      if (!(x instanceof Float32Array) || n < VECTOR_MIN) return momentsReference(x, n);
+      top = dataStart;
+      const outAt = take(16);
+      const at = take(n);
+      commit();
+      copyIn(x, 0, n, at);
+      wasm.moments(at, n, outAt);
+      const out = new Float64Array(memory.buffer, outAt, 3);
+      return { sumOfSquares: out[0] as number, maxAbs: out[1] as number, nonFinite: out[2] as number };
+    },
+
+    histogram(x, n, buckets) {
+      checkLengths('histogram', [['x', x, n]]);
+      if (!(x instanceof Float32Array) || n < VECTOR_MIN) return histogramReference(x, n, buckets);
+      top = dataStart;
+      const outAt = take(16);
+      const countsAt = take(buckets);
+      const scratchAt = take(wasm.histogramScratchBytes(buckets) / 4);
+      const at = take(n);
+      commit();
+      copyIn(x, 0, n, at);
+      wasm.histogram(at, n, buckets, countsAt, outAt, scratchAt);
+      const out = new Float64Array(memory.buffer, outAt, 5);
+      return {
+        // + 0: -0 becomes 0, as in the reference.
+        min: (out[0] as number) + 0,
+        max: (out[1] as number) + 0,
+        counts: Array.from(new Int32Array(memory.buffer, countsAt, buckets)),
+        nan: out[2] as number,
+        posInf: out[3] as number,
+        negInf: out[4] as number,
+      };
+    },
+
+    activationMoments(y, rows, units, flat) {
+      const n = rows * units;
+      checkLengths('activationMoments', [['y', y, n]]);
+      if (!(y instanceof Float32Array) || n < VECTOR_MIN)
+        return activationMomentsReference(y, rows, units, flat);
+      top = dataStart;
+      const outAt = take(16);
+      const flagsAt = take(2 * units);
+      const at = take(n);
+      commit();
+      copyIn(y, 0, n, at);
+      wasm.activationMoments(
+        at,
+        rows,
+        units,
+        float32Above(flat.saturatedBelow),
+        float32Below(flat.saturatedAbove),
+        float32Below(flat.deadAtOrBelow),
+        flagsAt,
+        outAt,
+      );
+      const out = new Float64Array(memory.buffer, outAt, 5);
+      return {
+        sum: out[0] as number,
+        sumOfSquares: out[1] as number,
+        nonFinite: out[2] as number,
+        saturatedUnits: out[3] as number,
+        deadUnits: out[4] as number,
+      };
     },
 
     // The whole batch in one call: the images, weights and outputs cross into WebAssembly memory once; the
@@ -678,6 +772,29 @@ export function checkLengths(kernel: string, arrays: ReadonlyArray<readonly [str
   }
 }
 
+/**
+ * The smallest float32 >= t: for a float32 y, y < t exactly when y < float32Above(t) (NaN stays NaN). With
+ * `float32Below`, the largest float32 <= t (y > t and y <= t the same way), thresholds written as doubles compare in
+ * the kernels' float32 as in JavaScript.
+ */
+function float32Above(t: number): number {
+  const f = Math.fround(t);
+  return f < t ? nextFloat32(f, 1) : f;
+}
+
+function float32Below(t: number): number {
+  const f = Math.fround(t);
+  return f > t ? nextFloat32(f, -1) : f;
+}
+
+/** The float32 neighbour of a finite float32 f towards +Infinity (direction 1) or -Infinity (-1). */
+function nextFloat32(f: number, direction: 1 | -1): number {
+  const bits = new Int32Array(new Float32Array([f]).buffer);
+  if (f === 0) return direction * 1e-45;
+  bits[0] = (bits[0] as number) + (f > 0 === direction > 0 ? 1 : -1);
+  return new Float32Array(bits.buffer)[0] as number;
+}
+
 export function alignUp(value: number, alignment: number): number {
   return Math.ceil(value / alignment) * alignment;
 }
@@ -701,6 +818,10 @@ function moduleExports(instance: WebAssembly.Instance): ModuleExports {
     sumOfSquares: exportedFunction(exported, 'sumOfSquares'),
     scaleInPlace: exportedFunction(exported, 'scaleInPlace'),
     addInPlace: exportedFunction(exported, 'addInPlace'),
+    moments: exportedFunction(exported, 'moments'),
+    histogram: exportedFunction(exported, 'histogram'),
+    histogramScratchBytes: exportedFunction(exported, 'histogramScratchBytes'),
+    activationMoments: exportedFunction(exported, 'activationMoments'),
     simdPeak: exportedFunction(exported, 'simdPeak'),
     simdPeakFlopsPerIteration: exportedFunction(exported, 'simdPeakFlopsPerIteration'),
     tanhForward: exportedFunction(exported, 'tanhForward'),

@@ -13,6 +13,8 @@
  * const h = histogram(Float32Array.from([0, 1, 1, NaN]), 2);
  * // { min: 0, max: 1, counts: [1, 2], nan: 1, posInf: 0, negInf: 0 }
  */
+import { histogramOf } from '../kernels/index.js';
+import { histogramReference } from '../kernels/ts.js';
 import type { Buffer } from '../tensor/tensor.js';
 
 /** The bucket count of every histogram the monitor records (TensorBoard's `DEFAULT_BUCKET_COUNT`). */
@@ -43,47 +45,15 @@ export interface HistogramRecord extends Histogram {
 
 /**
  * Buckets `values` into `buckets` equal-width buckets over the range of their finite entries. Two passes: the
- * range, then the counts. An empty or all-non-finite input gives min = max = 0 and zero counts.
+ * range, then the counts (the kernels' `histogram`: WebAssembly SIMD for float32, `histogramReference` otherwise,
+ * the same counts either way). An empty or all-non-finite input gives min = max = 0 and zero counts.
  */
 export function histogram(values: ArrayLike<number>, buckets: number = HISTOGRAM_BUCKETS): Histogram {
   if (!Number.isInteger(buckets) || buckets < 1)
     throw new RangeError(`histogram: buckets must be an integer >= 1, got ${buckets}`);
-  let min = Infinity;
-  let max = -Infinity;
-  let nan = 0;
-  let posInf = 0;
-  let negInf = 0;
-  const n = values.length;
-  for (let i = 0; i < n; i++) {
-    const v = values[i] as number;
-    if (v - v !== 0) {
-      if (v !== v) nan++;
-      else if (v > 0) posInf++;
-      else negInf++;
-      continue;
-    }
-    if (v < min) min = v;
-    if (v > max) max = v;
-  }
-  const counts = new Array<number>(buckets).fill(0);
-  if (min > max) return { min: 0, max: 0, counts, nan, posInf, negInf };
-  const last = buckets - 1;
-  const width = max - min;
-  if (width === 0) {
-    counts[last] = n - nan - posInf - negInf;
-    return { min, max, counts, nan, posInf, negInf };
-  }
-  // A subnormal width can overflow the scale to Infinity: (v - min) * scale is then NaN at min (bucket 0) or
-  // Infinity above it (the last bucket), never an index outside the counts.
-  const scale = buckets / width;
-  for (let i = 0; i < n; i++) {
-    const v = values[i] as number;
-    if (v - v !== 0) continue;
-    const x = (v - min) * scale;
-    const b = x >= last ? last : x > 0 ? Math.floor(x) : 0;
-    counts[b] = (counts[b] as number) + 1;
-  }
-  return { min, max, counts, nan, posInf, negInf };
+  return values instanceof Float32Array || values instanceof Float64Array
+    ? histogramOf(values, buckets)
+    : histogramReference(values, values.length, buckets);
 }
 
 /**

@@ -38,3 +38,75 @@ describe('monitor statistics', () => {
     assert.equal(r.saturated, 0);
   });
 });
+
+describe('paramStats on every kernels backend', () => {
+  it('gives the same doubles on the WebAssembly and the TypeScript kernels, NaN and Infinity included', async () => {
+    const { setKernels } = await import('../kernels/index.js');
+    const { tsKernels } = await import('../kernels/ts.js');
+    const { createWasmKernels, wasmSupported } = await import('../kernels/wasm.js');
+    const { Rng } = await import('../tensor/rng.js');
+    const rng = new Rng(9);
+    const make = (n: number): Float32Array => {
+      const a = new Float32Array(n);
+      rng.fillNormal(a);
+      return a;
+    };
+    const value = make(2051);
+    const grad = make(2051);
+    const update = make(2051);
+    grad[2050] = NaN;
+    grad[3] = Infinity;
+    const backends = [
+      tsKernels,
+      ...(wasmSupported() ? [createWasmKernels({ fusedMultiplyAdd: false })] : []),
+    ];
+    const results = backends.map((k) => {
+      const previous = setKernels(k);
+      try {
+        return [paramStats(value, grad, update), paramStats(value, grad.subarray(0, 2050), update)];
+      } finally {
+        setKernels(previous);
+      }
+    });
+    const [reference] = results;
+    for (const r of results) assert.deepEqual(r, reference);
+    const [withNaN, finite] = reference as [ReturnType<typeof paramStats>, ReturnType<typeof paramStats>];
+    assert.ok(Number.isNaN(withNaN.maxAbsGrad) && withNaN.nonFinite === 2 && Number.isNaN(withNaN.gradNorm));
+    assert.equal(finite.maxAbsGrad, Infinity);
+    assert.equal(finite.nonFinite, 1);
+    let w2 = 0;
+    for (const v of value) w2 += v * v;
+    assert.ok(Math.abs(finite.weightNorm - Math.sqrt(w2)) < 1e-12 * Math.sqrt(w2));
+  });
+});
+
+describe('channelStats', () => {
+  it("counts dead and saturated entries per channel by the activation table's predicates, for every activation", async () => {
+    const { ACTIVATIONS, activationKernels } = await import('../kernels/activations.js');
+    const { channelStats } = await import('./stats.js');
+    const shape = [3, 4, 2, 5];
+    const y = Float32Array.from(
+      { length: 120 },
+      (_, i) => [0, -0.995, 0.995, 0.5, NaN, 0.005, -2, 1][i % 8] as number,
+    );
+    // Channel 3 of every example: all zeros (dead for relu).
+    for (let n = 0; n < 3; n++) y.fill(0, (n * 4 + 3) * 10, (n * 4 + 4) * 10);
+    for (const name of ACTIVATIONS) {
+      const kern = activationKernels[name];
+      const s = channelStats(y, shape, name);
+      for (let c = 0; c < 4; c++) {
+        let dead = 0;
+        let saturated = 0;
+        for (let n = 0; n < 3; n++)
+          for (let k = 0; k < 10; k++) {
+            const v = y[(n * 4 + c) * 10 + k] as number;
+            dead += +kern.isDead(v);
+            saturated += +kern.isSaturated(v);
+          }
+        assert.equal(s.channelDead[c], dead / 30, `${name} channel ${c} dead`);
+        assert.equal(s.channelSaturated[c], saturated / 30, `${name} channel ${c} saturated`);
+      }
+    }
+    assert.equal(channelStats(y, shape, 'relu').dead, 0.25);
+  });
+});

@@ -3,6 +3,7 @@
  * measured. Non-finite entries are counted, never skipped, and make the norms non-finite.
  */
 import { activationKernels, type ActivationName } from '../kernels/activations.js';
+import { activationMoments, moments, sumOfSquares } from '../kernels/index.js';
 import type { Buffer } from '../tensor/tensor.js';
 
 export interface ParamStats {
@@ -16,85 +17,22 @@ export interface ParamStats {
 }
 
 /**
- * One pass over a parameter's value, gradient and (optionally) the update just applied. The common finite case
- * runs branch-light; a second pass counts non-finite entries only when the gradient's norm says there are some.
+ * One pass over each of a parameter's value, gradient and (optionally) the update just applied: the kernels'
+ * `sumOfSquares` and `moments` (WebAssembly SIMD for float32 where the runtime has it, the TypeScript reference
+ * otherwise, the same doubles either way). Non-finite gradient entries are counted and make the norm non-finite.
+ *
+ * @example
+ * paramStats(layer.weight.data, layer.weight.grad, update).gradNorm; // ||dL/dW||
  */
 export function paramStats(value: Buffer, grad: Buffer | null, update: Buffer | null): ParamStats {
-  const n = value.length;
-  let w2 = 0;
-  let g2 = 0;
-  let u2 = 0;
-  let maxAbs = 0;
-  if (grad && update && grad.length === n && update.length === n) {
-    // Two independent accumulators per sum: a single running sum is bound by the add's latency, not by memory.
-    let w2b = 0;
-    let g2b = 0;
-    let u2b = 0;
-    let maxB = 0;
-    let i = 0;
-    for (; i + 1 < n; i += 2) {
-      const w0 = value[i] as number;
-      const w1 = value[i + 1] as number;
-      const g0 = grad[i] as number;
-      const g1 = grad[i + 1] as number;
-      const u0 = update[i] as number;
-      const u1 = update[i + 1] as number;
-      w2 += w0 * w0;
-      w2b += w1 * w1;
-      g2 += g0 * g0;
-      g2b += g1 * g1;
-      u2 += u0 * u0;
-      u2b += u1 * u1;
-      const a0 = Math.abs(g0);
-      const a1 = Math.abs(g1);
-      if (a0 > maxAbs) maxAbs = a0;
-      if (a1 > maxB) maxB = a1;
-    }
-    for (; i < n; i++) {
-      const w = value[i] as number;
-      const g = grad[i] as number;
-      const u = update[i] as number;
-      w2 += w * w;
-      g2 += g * g;
-      u2 += u * u;
-      const a = Math.abs(g);
-      if (a > maxAbs) maxAbs = a;
-    }
-    w2 += w2b;
-    g2 += g2b;
-    u2 += u2b;
-    if (maxB > maxAbs) maxAbs = maxB;
-  } else {
-    for (let i = 0; i < n; i++) w2 += (value[i] as number) ** 2;
-    if (grad) {
-      for (let i = 0; i < grad.length; i++) {
-        const g = grad[i] as number;
-        g2 += g * g;
-        const a = Math.abs(g);
-        if (a > maxAbs) maxAbs = a;
-      }
-    }
-    if (update) for (let i = 0; i < update.length; i++) u2 += (update[i] as number) ** 2;
-  }
-  let nonFinite = 0;
-  if (grad && !Number.isFinite(g2)) {
-    // Overflowing squares also land here; count only the entries that are themselves NaN or infinite.
-    for (let i = 0; i < grad.length; i++) {
-      const g = grad[i] as number;
-      if (g - g !== 0) {
-        nonFinite++;
-        const a = Math.abs(g);
-        if (a !== a || a > maxAbs) maxAbs = a;
-      }
-    }
-  }
-  const weightNorm = Math.sqrt(w2);
+  const weightNorm = Math.sqrt(sumOfSquares(value));
+  const g = grad ? moments(grad) : null;
   return {
-    gradNorm: grad ? Math.sqrt(g2) : 0,
+    gradNorm: g ? Math.sqrt(g.sumOfSquares) : 0,
     weightNorm,
-    updateRatio: update ? Math.sqrt(u2) / Math.max(weightNorm, 1e-12) : NaN,
-    maxAbsGrad: maxAbs,
-    nonFinite,
+    updateRatio: update ? Math.sqrt(sumOfSquares(update)) / Math.max(weightNorm, 1e-12) : NaN,
+    maxAbsGrad: g ? g.maxAbs : 0,
+    nonFinite: g ? g.nonFinite : 0,
   };
 }
 
@@ -108,43 +46,22 @@ export interface ActivationStats {
   nonFinite: number;
 }
 
-/** Statistics of a layer's output [rows, units] (for sequences, rows are time x batch). */
+/**
+ * Statistics of a layer's output [rows, units] (for sequences, rows are time x batch): one pass, the kernels'
+ * `activationMoments` (WebAssembly SIMD for float32, the same numbers as the TypeScript reference), reading the
+ * activation's flat regions from its table entry.
+ */
 export function activationStats(y: Buffer, units: number, activation: ActivationName): ActivationStats {
-  const kern = activationKernels[activation];
-  const rows = units === 0 ? 0 : y.length / units;
-  let s = 0;
-  let s2 = 0;
-  let nonFinite = 0;
-  let saturatedUnits = 0;
-  let deadUnits = 0;
-  for (let i = 0; i < y.length; i++) {
-    const v = y[i] as number;
-    if (v - v !== 0) {
-      nonFinite++;
-      continue;
-    }
-    s += v;
-    s2 += v * v;
-  }
-  for (let u = 0; u < units; u++) {
-    let allSaturated = rows > 0;
-    let allDead = rows > 0;
-    for (let r = 0; r < rows && (allSaturated || allDead); r++) {
-      const v = y[r * units + u] as number;
-      if (allSaturated && !kern.isSaturated(v)) allSaturated = false;
-      if (allDead && !kern.isDead(v)) allDead = false;
-    }
-    if (allSaturated) saturatedUnits++;
-    if (allDead) deadUnits++;
-  }
-  const n = y.length - nonFinite;
-  const mean = n > 0 ? s / n : NaN;
+  const rows = units === 0 ? 0 : Math.floor(y.length / units);
+  const m = activationMoments(y, rows, units, activationKernels[activation]);
+  const n = rows * units - m.nonFinite;
+  const mean = n > 0 ? m.sum / n : NaN;
   return {
     mean,
-    std: n > 0 ? Math.sqrt(Math.max(0, s2 / n - mean * mean)) : NaN,
-    saturated: units > 0 ? saturatedUnits / units : 0,
-    dead: units > 0 ? deadUnits / units : 0,
-    nonFinite,
+    std: n > 0 ? Math.sqrt(Math.max(0, m.sumOfSquares / n - mean * mean)) : NaN,
+    saturated: units > 0 ? m.saturatedUnits / units : 0,
+    dead: units > 0 ? m.deadUnits / units : 0,
+    nonFinite: m.nonFinite,
   };
 }
 
@@ -214,7 +131,7 @@ export interface ChannelStats {
  * channelStats(y.data, y.shape, 'relu').channelDead; // [0.48, 1, 0.51, ...]: channel 1 never fires
  */
 export function channelStats(y: Buffer, shape: readonly number[], activation: ActivationName): ChannelStats {
-  const kern = activationKernels[activation];
+  const { deadAtOrBelow, saturatedBelow, saturatedAbove } = activationKernels[activation];
   const examples = shape[0] ?? 0;
   const channels = shape[1] ?? 0;
   let positions = 1;
@@ -229,8 +146,9 @@ export function channelStats(y: Buffer, shape: readonly number[], activation: Ac
       let saturated = 0;
       for (let k = 0; k < positions; k++) {
         const v = y[start + k] as number;
-        if (kern.isDead(v)) dead++;
-        if (kern.isSaturated(v)) saturated++;
+        // The table's predicates, read as its numbers: no call per value (it is megamorphic across activations).
+        if (v <= deadAtOrBelow) dead++;
+        if (v < saturatedBelow || v > saturatedAbove) saturated++;
       }
       channelDead[c] = (channelDead[c] as number) + dead;
       channelSaturated[c] = (channelSaturated[c] as number) + saturated;

@@ -10,7 +10,7 @@
  */
 import { gradTarget, makeResult } from '../autograd/tape.js';
 import { activationKernels, type ActivationName } from '../kernels/activations.js';
-import { activationForward, kernels } from '../kernels/index.js';
+import { activationForward, addInPlace, kernels } from '../kernels/index.js';
 import { tsKernels } from '../kernels/ts.js';
 import { allocBuffer, formatShape, type Buffer, type Tensor } from '../tensor/tensor.js';
 
@@ -22,6 +22,28 @@ export const CELL_SHAPES: { readonly [K in CellKind]: { gates: number; state: nu
   lstm: { gates: 4, state: 2 },
   gru: { gates: 3, state: 1 },
 };
+
+/**
+ * Scratch buffers that live only inside one call (a step's forward or its backward), reused by every step: the
+ * step arena keeps what it hands out until the step ends, so per-call temporaries taken from it would grow the
+ * step's memory by T times their size. Never read after the call returns.
+ */
+const scratchBuffers = new Map<string, Buffer>();
+
+function scratch(slot: string, size: number, dtype: Tensor['dtype']): Buffer {
+  const key = `${slot}:${dtype}`;
+  let b = scratchBuffers.get(key);
+  if (!b || b.length < size) {
+    b = dtype === 'float64' ? new Float64Array(size) : new Float32Array(size);
+    scratchBuffers.set(key, b);
+  }
+  return b.length === size ? b : b.subarray(0, size);
+}
+
+/** h_prev: the first H columns of the state [B, S*H] (S = 2 for the LSTM), contiguous as the matmuls read it. */
+function hiddenHalf(prev: Buffer, into: Buffer, B: number, H: number, S: number): void {
+  for (let b = 0; b < B; b++) for (let j = 0; j < H; j++) into[b * H + j] = prev[b * S * H + j] as number;
+}
 
 const sigmoid = (x: number): number => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)));
 
@@ -51,11 +73,12 @@ export function recurrentStep(
   const P = projected.data;
   const prev = previous.data;
   const dtype = projected.dtype;
-  // hh = h_prev W_hhᵀ + b_hh, [B, G*H]; h_prev is the first H columns of the previous state.
-  const hPrev = S === 1 ? prev : allocBuffer(B * H, dtype);
-  if (S !== 1)
-    for (let b = 0; b < B; b++) for (let j = 0; j < H; j++) hPrev[b * H + j] = prev[b * S * H + j] as number;
-  const hh = allocBuffer(B * GH, dtype);
+  // hh = h_prev W_hhᵀ + b_hh, [B, G*H]; h_prev is the first H columns of the previous state. What the backward
+  // does not read lives in scratch, not in the step's graph: hh (only the GRU's backward reads it) and the LSTM's
+  // copy of h_prev (the backward copies it again). The LSTM keeps its gate activations, [h | c] and tanh(c).
+  const hPrev = S === 1 ? prev : scratch('hPrev', B * H, dtype);
+  if (S !== 1) hiddenHalf(prev, hPrev, B, H, S);
+  const hh = kind === 'gru' ? allocBuffer(B * GH, dtype) : scratch('hh', B * GH, dtype);
   kernels().matmul(hPrev, weightHH.data, hh, B, H, GH, false, true, false);
   const bhh = biasHH.data;
   // The LSTM's element-wise part is one kernel (it adds b_hh itself): the backend's for float32 where it has one,
@@ -97,10 +120,12 @@ export function recurrentStep(
 
   return makeResult(`${kind}-step`, out, [B, S * H], [projected, previous, weightHH, biasHH], (result) => {
     const dOut = result.grad as Buffer;
-    // dA: gradient w.r.t. the gate pre-activations (for the GRU's n gate: w.r.t. its input-side part).
-    const dA = allocBuffer(B * GH, dtype);
+    // dA: gradient w.r.t. the gate pre-activations (for the GRU's n gate: w.r.t. its input-side part). The RNN's
+    // activation backward accumulates into it, so it starts at zero; the LSTM and GRU write every entry.
+    const dA = scratch('dA', B * GH, dtype);
+    if (kind === 'rnn') dA.fill(0);
     // dHH: gradient w.r.t. hh (differs from dA only in the GRU's n gate, where hh_n is scaled by r).
-    const dHH = kind === 'gru' ? allocBuffer(B * GH, dtype) : dA;
+    const dHH = kind === 'gru' ? scratch('dHH', B * GH, dtype) : dA;
     const gPrev = gradTarget(previous);
     if (kind === 'rnn') {
       rnnKernel.backward(pre as Buffer, out, dOut, dA, B * H, rnnAlpha);
@@ -129,19 +154,23 @@ export function recurrentStep(
         }
       }
     }
+    // The kernels' p += u (WebAssembly SIMD for float32; the same float32 sums, in the same order, as the loops
+    // it replaced): this step's rows of dL/dP, then dL/db_hh row by row.
     const gP = gradTarget(projected);
-    if (gP) for (let k = 0; k < B * GH; k++) gP[pOff + k] = (gP[pOff + k] as number) + (dA[k] as number);
+    if (gP) addInPlace(gP.subarray(pOff, pOff + B * GH), dA);
     const gB = gradTarget(biasHH);
-    if (gB)
-      for (let b = 0; b < B; b++)
-        for (let k = 0; k < GH; k++) gB[k] = (gB[k] as number) + (dHH[b * GH + k] as number);
+    if (gB) for (let b = 0; b < B; b++) addInPlace(gB, dHH.subarray(b * GH, (b + 1) * GH));
     const kern = kernels();
     const gW = gradTarget(weightHH);
-    if (gW) kern.matmul(dHH, hPrev, gW, GH, B, H, true, false, true);
+    if (gW) {
+      const hPrevAgain = S === 1 ? prev : scratch('hPrev', B * H, dtype);
+      if (S !== 1) hiddenHalf(prev, hPrevAgain, B, H, S);
+      kern.matmul(dHH, hPrevAgain, gW, GH, B, H, true, false, true);
+    }
     if (gPrev) {
       if (S === 1) kern.matmul(dHH, weightHH.data, gPrev, B, GH, H, false, false, true);
       else {
-        const dh = allocBuffer(B * H, dtype);
+        const dh = scratch('dh', B * H, dtype);
         kern.matmul(dHH, weightHH.data, dh, B, GH, H, false, false, false);
         for (let b = 0; b < B; b++)
           for (let j = 0; j < H; j++)
