@@ -945,11 +945,8 @@ function unitRule<C extends 'saturated_activation' | 'dead_units'>(
     const hit = fractions.filter((x) => x.fraction > THRESHOLDS.unitFraction);
     if (hit.length === 0) return null;
     const worst = hit.reduce((a, b) => (b.fraction > a.fraction ? b : a));
-    // Saturation is a warning from 50% (SageMaker); dead units only from 70% (calibrated on runs that learn, see
-    // THRESHOLDS), unless the loss stays where it started: then they are what the flat loss is made of, and
-    // not_learning leaves the explanation to this finding.
-    const stalled = field === 'dead' && flatLoss(ctx) !== null;
-    const warnAt = field === 'dead' && !stalled ? THRESHOLDS.deadFractionWarning : THRESHOLDS.unitFraction;
+    // Saturation is a warning from 50% (SageMaker); dead units only from 70% (calibrated, see THRESHOLDS).
+    const warnAt = field === 'dead' ? THRESHOLDS.deadFractionWarning : THRESHOLDS.unitFraction;
     const serious = hit.filter((x) => x.fraction > warnAt);
     const critical =
       worst.fraction >= THRESHOLDS.unitFractionCritical ||
@@ -961,10 +958,6 @@ function unitRule<C extends 'saturated_activation' | 'dead_units'>(
       `${hit.length} of ${fractions.length} layers have more than ${pct(THRESHOLDS.unitFraction)} of their units ${noun} for the whole batch (median over ${stepSpan(judged)}; ${SAGEMAKER} ${source} threshold_layer 50%)`,
       `worst: layer ${worst.layer} with ${pct(worst.fraction)} ${noun}${severity === 'info' ? ` (below ${pct(warnAt)}, information only: ${CALIBRATED})` : ''}`,
     ];
-    if (stalled && worst.fraction <= THRESHOLDS.deadFractionWarning)
-      evidence.push(
-        `the loss has not left its starting level, so dead units under ${pct(THRESHOLDS.deadFractionWarning)} (information only in a run that learns) count`,
-      );
     const f = ctx.facts;
     const steps = spanOf(judged);
     const layers = hit.map((x) => x.layer);
@@ -1224,18 +1217,7 @@ const clippingAlwaysOn: Rule<'clipping_always_on'> = (ctx) => {
  * far below, the learning rate is too small (Smith 2017's range test would raise it); far above, too large; in
  * between, the optimiser or the number of steps.
  */
-/**
- * The loss over the window has not left its starting level or the task's baseline (the not-learning test), and has
- * not diverged either; null when the run learns (or is not a training run).
- */
-function flatLoss(ctx: DoctorContext): {
-  judged: MetricsRecord[];
-  initial: number;
-  now: number;
-  /** NaN when the task has none. */
-  baseline: number;
-  hasBaseline: boolean;
-} | null {
+const notLearning: Rule<'not_learning'> = (ctx) => {
   if (ctx.mode !== 'run') return null;
   const losses = ctx.records.filter((r) => Number.isFinite(r.loss));
   if (losses.length < 4) return null;
@@ -1248,13 +1230,6 @@ function flatLoss(ctx: DoctorContext): {
   const reference = hasBaseline ? Math.min(baseline, initial) : initial;
   if (!(reference > 0) || now < THRESHOLDS.notLearningFraction * reference) return null;
   if (now > THRESHOLDS.lossDivergence * initial) return null;
-  return { judged, initial, now, baseline: hasBaseline ? (baseline as number) : NaN, hasBaseline };
-}
-
-const notLearning: Rule<'not_learning'> = (ctx) => {
-  const flat = flatLoss(ctx);
-  if (flat === null) return null;
-  const { judged, initial, now, baseline, hasBaseline } = flat;
   // Dead or saturated units and a vanishing gradient explain a flat loss themselves: their findings speak for it.
   const explained = judged.some(
     (r) =>
