@@ -9,8 +9,8 @@
  * h_l); the Jacobian statistics come from the network linearised at that forward pass.
  */
 import { backward, noGrad } from '../autograd/tape.js';
-import type { ResolvedConfig } from '../config/types.js';
-import type { Task } from '../data/task.js';
+import type { ModelConfig, ResolvedConfig } from '../config/types.js';
+import type { Batch, Task } from '../data/task.js';
 import { activationKernels } from '../kernels/activations.js';
 import { kernels } from '../kernels/index.js';
 import { Dense, Mlp, RecurrentNet, type RecurrentLayer } from '../nn/index.js';
@@ -100,6 +100,26 @@ export interface RecurrentProbe {
   layers: number;
   steps: number;
   networks: RecurrentNetworkProbe[];
+}
+
+/**
+ * Network `n` of `model`, built in float64 from its own fork of the config's seed, and its probe batch from the
+ * same fork (returned for the probe's other draws): the start of the Transformer and seq2seq probes. `kind` is the
+ * class the probe reads.
+ */
+export function probeNetwork<N>(
+  config: ResolvedConfig,
+  model: ModelConfig,
+  task: Task,
+  n: number,
+  batchSize: number,
+  kind: abstract new (...args: never[]) => N,
+): { net: N; batch: Batch; x: Tensor; rng: Rng } {
+  const rng = new Rng(config.seed).fork(`preflight.${n}`);
+  const net = buildModel(model, task, rng.fork('model'), { dtype: 'float64' });
+  if (!(net instanceof kind)) throw new Error(`the ${model.kind} probe needs a ${model.kind} config.`);
+  const batch = task.trainBatch(batchSize, rng.fork('data'));
+  return { net, batch, x: new Tensor(Float64Array.from(batch.x.data), batch.x.shape), rng };
 }
 
 /** The generator network `index` is drawn from: network 0 is the training run's own (`rng.fork('init')`). */

@@ -28,11 +28,9 @@ import { describeInit } from '../init/index.js';
 import { slopeOfLog } from '../monitor/stats.js';
 import { Seq2Seq } from '../nn/seq2seq.js';
 import { crossEntropy, slice } from '../ops/index.js';
-import { Rng } from '../tensor/rng.js';
-import { Tensor } from '../tensor/tensor.js';
-import { buildModel } from '../train/build.js';
 import { GradscopeError } from '../util/errors.js';
 import { remedy, usefulFixes } from './fixes.js';
+import { probeNetwork } from './probe.js';
 import type { PreflightLayer, PreflightReport, PreflightVerdict } from './index.js';
 
 /** Sequences per probed network. */
@@ -67,12 +65,8 @@ interface Measured {
 
 /** Build network `n` of `model` and measure it on the probe batch (see the file comment). */
 function measure(config: ResolvedConfig, model: Seq2SeqModelConfig, task: Task, n: number): Measured {
-  const rng = new Rng(config.seed).fork(`preflight.${n}`);
-  const net = buildModel(model, task, rng.fork('model'), { dtype: 'float64' });
-  if (!(net instanceof Seq2Seq)) throw new Error('the seq2seq probe needs a seq2seq config.');
-  const batch = task.trainBatch(PROBE_BATCH, rng.fork('data'));
+  const { net, batch, x } = probeNetwork(config, model, task, n, PROBE_BATCH, Seq2Seq);
   const labels = batch.labels as Int32Array;
-  const x = new Tensor(Float64Array.from(batch.x.data), batch.x.shape);
   const B = x.shape[1] as number;
   const S = net.options.sourceLength;
   const T = net.options.steps;

@@ -24,12 +24,11 @@ import { describeInit } from '../init/index.js';
 import { slopeOfLog } from '../monitor/stats.js';
 import { mul, reshape, sum } from '../ops/index.js';
 import { Transformer } from '../nn/transformer.js';
-import { Rng } from '../tensor/rng.js';
 import { Tensor } from '../tensor/tensor.js';
-import { buildModel } from '../train/build.js';
 import { modelFacts } from '../doctor/facts.js';
 import * as fix from '../doctor/fixes.js';
 import { remedy, usefulFixes } from './fixes.js';
+import { probeNetwork } from './probe.js';
 import type { PreflightLayer, PreflightReport, PreflightVerdict } from './index.js';
 
 /** Sequences per probed network: the gradient scales compared here are per-example averages already. */
@@ -55,11 +54,7 @@ interface Measured {
 
 /** Build one network of `model` at `seed` and measure it on the probe batch (see the file comment). */
 function measure(config: ResolvedConfig, model: TransformerModelConfig, task: Task, seed: number): Measured {
-  const rng = new Rng(config.seed).fork(`preflight.${seed}`);
-  const net = buildModel(model, task, rng.fork('model'), { dtype: 'float64' });
-  if (!(net instanceof Transformer)) throw new Error('the transformer probe needs a transformer config.');
-  const batch = task.trainBatch(PROBE_BATCH, rng.fork('data'));
-  const x = new Tensor(Float64Array.from(batch.x.data), batch.x.shape);
+  const { net, x, rng } = probeNetwork(config, model, task, seed, PROBE_BATCH, Transformer);
   const L = net.layers.length;
   const q = new Float64Array(L);
   const gradNorm2 = new Float64Array(L);
