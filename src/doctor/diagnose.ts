@@ -551,7 +551,18 @@ function readSummaryBeside(dir: string, problems: string[]): DoctorInput['summar
       typeof baseline?.loss === 'number' && Number.isFinite(baseline.loss)
         ? { baselineLoss: baseline.loss }
         : {};
-    return { ...pick('steps'), ...pick('skippedSteps'), ...pick('clippedSteps'), ...baselineLoss };
+    const evaluated = raw['eval'] as { loss?: unknown } | undefined;
+    const evalLoss =
+      typeof evaluated?.loss === 'number' && Number.isFinite(evaluated.loss)
+        ? { evalLoss: evaluated.loss }
+        : {};
+    return {
+      ...pick('steps'),
+      ...pick('skippedSteps'),
+      ...pick('clippedSteps'),
+      ...baselineLoss,
+      ...evalLoss,
+    };
   } catch (error) {
     problems.push(`${path}: unreadable (${error instanceof Error ? error.message : String(error)}); ignored`);
     return null;

@@ -433,6 +433,27 @@ describe('saturated_activation and dead_units', () => {
     assert.equal(run('dead_units', { records: worse, config: null })?.severity, 'warning');
   });
 
+  it('dead units from 50% to 70% in a run that learned nothing (flat loss, held-out loss at guessing) are a warning', () => {
+    const flat = craftRun(20, 10, () => ({
+      layers: healthyLayers(),
+      activations: [{}, { dead: 0.6 }, {}, {}],
+      loss: 1.386,
+    }));
+    const stalled = { records: flat, config: null, summary: { baselineLoss: 1.386, evalLoss: 1.392 } };
+    const f = run('dead_units', stalled);
+    assert.equal(f?.severity, 'warning');
+    assert.ok(f?.evidence.some((e) => /learned nothing/.test(e) && /1\.392/.test(e) && /1\.386/.test(e)));
+    // not_learning leaves the flat loss to the dead units, and the run is not called healthy
+    assert.equal(run('not_learning', stalled), null);
+    assert.equal(diagnose(stalled).verdict, 'dead-units');
+    // the same flat training loss with a held-out loss below guessing (the run generalises): information only
+    const generalises = { ...stalled, summary: { baselineLoss: 1.386, evalLoss: 1.25 } };
+    assert.equal(run('dead_units', generalises)?.severity, 'info');
+    assert.equal(diagnose(generalises).verdict, 'healthy');
+    // no held-out loss known (a bare metrics.jsonl): the training loss alone does not promote them
+    assert.equal(run('dead_units', { ...stalled, summary: { baselineLoss: 1.386 } })?.severity, 'info');
+  });
+
   it('dead units judged on the window: dead early only is nothing; 97% dead at the top is critical', () => {
     const early = craftRun(20, 10, (step) => ({
       layers: healthyLayers(),

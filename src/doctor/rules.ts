@@ -67,6 +67,12 @@ export const THRESHOLDS = {
    * of a layer dead; deep-relu-he peaks at 44%; the 30-layer ReLU/Xavier net that cannot learn reaches 97%).
    */
   deadFractionWarning: 0.7,
+  /**
+   * The held-out loss at or above this fraction of the guessing baseline: nothing the run learned carries to unseen
+   * inputs (calibrated 2026-12-04: a 20-layer plain CNN whose dead channels stall it ends at 1.004x the baseline, the
+   * spirals control that reaches 62.5% held-out accuracy with 63% of a layer dead at 0.912x).
+   */
+  heldOutGuessing: 0.98,
   /** Signal variance ratio last/first hidden layer at step 1 beyond 1e-4..1e4: poor initialisation (calibrated; SageMaker PoorWeightInitialization uses 10). */
   signalVarianceRatio: 1e4,
   signalVarianceRatioCritical: 1e8,
@@ -120,6 +126,8 @@ export interface RunCounts {
   skippedSteps?: number;
   clippedSteps?: number;
   baselineLoss?: number;
+  /** The loss on the task's held-out split at the end of the run (summary.json's eval.loss), when known. */
+  evalLoss?: number;
 }
 
 export interface DoctorInput {
@@ -945,8 +953,14 @@ function unitRule<C extends 'saturated_activation' | 'dead_units'>(
     const hit = fractions.filter((x) => x.fraction > THRESHOLDS.unitFraction);
     if (hit.length === 0) return null;
     const worst = hit.reduce((a, b) => (b.fraction > a.fraction ? b : a));
-    // Saturation is a warning from 50% (SageMaker); dead units only from 70% (calibrated, see THRESHOLDS).
-    const warnAt = field === 'dead' ? THRESHOLDS.deadFractionWarning : THRESHOLDS.unitFraction;
+    // Saturation is a warning from 50% (SageMaker); dead units only from 70% (calibrated on runs that learn, see
+    // THRESHOLDS), unless the run learned nothing at all, its training loss flat and its held-out loss no better
+    // than guessing: then the dead units are what the flat loss is made of, and not_learning leaves the
+    // explanation to this finding. The training loss alone cannot tell: a control that generalises can have a flat
+    // training loss too.
+    const stalled = field === 'dead' ? stalledRun(ctx) : null;
+    const warnAt =
+      field === 'dead' && stalled === null ? THRESHOLDS.deadFractionWarning : THRESHOLDS.unitFraction;
     const serious = hit.filter((x) => x.fraction > warnAt);
     const critical =
       worst.fraction >= THRESHOLDS.unitFractionCritical ||
@@ -958,6 +972,10 @@ function unitRule<C extends 'saturated_activation' | 'dead_units'>(
       `${hit.length} of ${fractions.length} layers have more than ${pct(THRESHOLDS.unitFraction)} of their units ${noun} for the whole batch (median over ${stepSpan(judged)}; ${SAGEMAKER} ${source} threshold_layer 50%)`,
       `worst: layer ${worst.layer} with ${pct(worst.fraction)} ${noun}${severity === 'info' ? ` (below ${pct(warnAt)}, information only: ${CALIBRATED})` : ''}`,
     ];
+    if (stalled !== null && worst.fraction <= THRESHOLDS.deadFractionWarning)
+      evidence.push(
+        `the run learned nothing: the training loss stays at ${num(stalled.now)} (${num(stalled.initial)} at the start) and the held-out loss ${fine(stalled.evalLoss)} is no better than guessing's ${fine(stalled.baseline)} (above ${pct(THRESHOLDS.heldOutGuessing)} of it), so dead units under ${pct(THRESHOLDS.deadFractionWarning)} (information only in a run that learns) count`,
+      );
     const f = ctx.facts;
     const steps = spanOf(judged);
     const layers = hit.map((x) => x.layer);
@@ -1211,13 +1229,17 @@ const clippingAlwaysOn: Rule<'clipping_always_on'> = (ctx) => {
 // Learning at all
 
 /**
- * The loss ends near what a model that learned nothing scores (the task's guessing baseline, else the loss at the
- * start), with no explosion to explain it. Its cause follows the update/weight ratio, the step size relative to the
- * weights (about 1e-3 is healthy; Karpathy's rule of thumb, the same quantity as SageMaker's WeightUpdateRatio):
- * far below, the learning rate is too small (Smith 2017's range test would raise it); far above, too large; in
- * between, the optimiser or the number of steps.
+ * The loss over the window has not left its starting level or the task's baseline (the not-learning test), and has
+ * not diverged either; null when the run learns (or is not a whole training run).
  */
-const notLearning: Rule<'not_learning'> = (ctx) => {
+function flatLoss(ctx: DoctorContext): {
+  judged: MetricsRecord[];
+  initial: number;
+  now: number;
+  /** The task's guessing baseline; NaN when it has none. */
+  baseline: number;
+  hasBaseline: boolean;
+} | null {
   if (ctx.mode !== 'run') return null;
   const losses = ctx.records.filter((r) => Number.isFinite(r.loss));
   if (losses.length < 4) return null;
@@ -1230,6 +1252,39 @@ const notLearning: Rule<'not_learning'> = (ctx) => {
   const reference = hasBaseline ? Math.min(baseline, initial) : initial;
   if (!(reference > 0) || now < THRESHOLDS.notLearningFraction * reference) return null;
   if (now > THRESHOLDS.lossDivergence * initial) return null;
+  return { judged, initial, now, baseline: hasBaseline ? baseline : NaN, hasBaseline };
+}
+
+/** Four significant digits: losses that differ in the third (1.392 against 1.386) must read apart. */
+function fine(x: number): string {
+  return String(Number(x.toPrecision(4)));
+}
+
+/**
+ * A run that learned nothing that carries over: the training loss is flat (flatLoss) and the held-out loss at the
+ * end is no better than the task's guessing baseline. Null when either is unknown or the run learned something.
+ */
+function stalledRun(
+  ctx: DoctorContext,
+): { initial: number; now: number; evalLoss: number; baseline: number } | null {
+  const flat = flatLoss(ctx);
+  const evalLoss = ctx.summary?.evalLoss;
+  if (flat === null || !flat.hasBaseline || evalLoss === undefined || !Number.isFinite(evalLoss)) return null;
+  if (evalLoss < THRESHOLDS.heldOutGuessing * flat.baseline) return null;
+  return { initial: flat.initial, now: flat.now, evalLoss, baseline: flat.baseline };
+}
+
+/**
+ * The loss ends near what a model that learned nothing scores (the task's guessing baseline, else the loss at the
+ * start), with no explosion to explain it. Its cause follows the update/weight ratio, the step size relative to the
+ * weights (about 1e-3 is healthy; Karpathy's rule of thumb, the same quantity as SageMaker's WeightUpdateRatio):
+ * far below, the learning rate is too small (Smith 2017's range test would raise it); far above, too large; in
+ * between, the optimiser or the number of steps.
+ */
+const notLearning: Rule<'not_learning'> = (ctx) => {
+  const flat = flatLoss(ctx);
+  if (flat === null) return null;
+  const { judged, initial, now, baseline, hasBaseline } = flat;
   // Dead or saturated units and a vanishing gradient explain a flat loss themselves: their findings speak for it.
   const explained = judged.some(
     (r) =>

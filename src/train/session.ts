@@ -468,6 +468,7 @@ export class TrainingSession {
         skippedSteps: this.skippedSteps,
         clippedSteps: this.clippedSteps,
         baselineLoss: this.task.baseline.loss,
+        evalLoss: summary.eval.loss,
       },
     });
     summary.verdict = diagnosis.verdict;
