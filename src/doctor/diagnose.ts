@@ -546,22 +546,17 @@ function readSummaryBeside(dir: string, problems: string[]): DoctorInput['summar
     const raw = parseFinite(readSmallText(path)) as Record<string, unknown>;
     const pick = (key: string): { [k: string]: number } =>
       typeof raw[key] === 'number' ? { [key]: raw[key] as number } : {};
-    const baseline = raw['baseline'] as { loss?: unknown } | undefined;
-    const baselineLoss =
-      typeof baseline?.loss === 'number' && Number.isFinite(baseline.loss)
-        ? { baselineLoss: baseline.loss }
-        : {};
-    const evaluated = raw['eval'] as { loss?: unknown } | undefined;
-    const evalLoss =
-      typeof evaluated?.loss === 'number' && Number.isFinite(evaluated.loss)
-        ? { evalLoss: evaluated.loss }
-        : {};
+    // a finite `loss` inside one of the summary's objects (`baseline`, `eval`), as a field of RunCounts
+    const lossOf = (key: string, as: 'baselineLoss' | 'evalLoss'): { [k: string]: number } => {
+      const loss = (raw[key] as { loss?: unknown } | undefined)?.loss;
+      return typeof loss === 'number' && Number.isFinite(loss) ? { [as]: loss } : {};
+    };
     return {
       ...pick('steps'),
       ...pick('skippedSteps'),
       ...pick('clippedSteps'),
-      ...baselineLoss,
-      ...evalLoss,
+      ...lossOf('baseline', 'baselineLoss'),
+      ...lossOf('eval', 'evalLoss'),
     };
   } catch (error) {
     problems.push(`${path}: unreadable (${error instanceof Error ? error.message : String(error)}); ignored`);

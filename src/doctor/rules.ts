@@ -15,6 +15,7 @@ import type { CauseKind, FindingCode, FindingOf, Fix, Severity } from './finding
 import { negativeBias } from './cause.js';
 import * as fix from './fixes.js';
 import {
+  fine,
   firstLastRatio,
   hiddenActivations,
   layerGrads,
@@ -1238,7 +1239,6 @@ function flatLoss(ctx: DoctorContext): {
   now: number;
   /** The task's guessing baseline; NaN when it has none. */
   baseline: number;
-  hasBaseline: boolean;
 } | null {
   if (ctx.mode !== 'run') return null;
   const losses = ctx.records.filter((r) => Number.isFinite(r.loss));
@@ -1252,12 +1252,7 @@ function flatLoss(ctx: DoctorContext): {
   const reference = hasBaseline ? Math.min(baseline, initial) : initial;
   if (!(reference > 0) || now < THRESHOLDS.notLearningFraction * reference) return null;
   if (now > THRESHOLDS.lossDivergence * initial) return null;
-  return { judged, initial, now, baseline: hasBaseline ? baseline : NaN, hasBaseline };
-}
-
-/** Four significant digits: losses that differ in the third (1.392 against 1.386) must read apart. */
-function fine(x: number): string {
-  return String(Number(x.toPrecision(4)));
+  return { judged, initial, now, baseline: hasBaseline ? baseline : NaN };
 }
 
 /**
@@ -1269,7 +1264,8 @@ function stalledRun(
 ): { initial: number; now: number; evalLoss: number; baseline: number } | null {
   const flat = flatLoss(ctx);
   const evalLoss = ctx.summary?.evalLoss;
-  if (flat === null || !flat.hasBaseline || evalLoss === undefined || !Number.isFinite(evalLoss)) return null;
+  if (flat === null || Number.isNaN(flat.baseline) || evalLoss === undefined || !Number.isFinite(evalLoss))
+    return null;
   if (evalLoss < THRESHOLDS.heldOutGuessing * flat.baseline) return null;
   return { initial: flat.initial, now: flat.now, evalLoss, baseline: flat.baseline };
 }
@@ -1284,7 +1280,8 @@ function stalledRun(
 const notLearning: Rule<'not_learning'> = (ctx) => {
   const flat = flatLoss(ctx);
   if (flat === null) return null;
-  const { judged, initial, now, baseline, hasBaseline } = flat;
+  const { judged, initial, now, baseline } = flat;
+  const hasBaseline = !Number.isNaN(baseline);
   // Dead or saturated units and a vanishing gradient explain a flat loss themselves: their findings speak for it.
   const explained = judged.some(
     (r) =>

@@ -174,6 +174,11 @@ export function num(x: number): string {
   return x.toExponential(1).replace('.0e', 'e').replace('e+', 'e');
 }
 
+/** Four significant digits: losses that differ in the third (1.392 against 1.386) must read apart. */
+export function fine(x: number): string {
+  return String(Number(x.toPrecision(4)));
+}
+
 /** `45%` */
 export function pct(x: number): string {
   return `${Math.round(100 * x)}%`;
